@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "kuke",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "kuke", targets: ["kuke"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // Linux kernel headers (netlink, rtnetlink, statfs magic numbers) as a Swift module.
+        .target(name: "CKukeSys"),
+        .target(name: "KukeModel", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "KukeEngine", dependencies: ["KukeModel"]),
+        .target(
+            name: "KukeHost",
+            dependencies: ["KukeModel", "KukeEngine", "CKukeSys", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "KukeCLI",
+            dependencies: [
+                "KukeModel", "KukeEngine", "KukeHost",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "kuke", dependencies: ["KukeCLI"]),
+        .target(name: "KukeTestSupport", dependencies: ["KukeModel", "KukeEngine", "KukeHost", "CKukeSys"]),
+        .testTarget(name: "KukeModelTests", dependencies: ["KukeModel"]),
+        .testTarget(name: "KukeEngineTests", dependencies: ["KukeModel", "KukeEngine", "KukeTestSupport"]),
+        .testTarget(name: "KukeCLITests", dependencies: ["KukeCLI", "KukeTestSupport"]),
+        .testTarget(
+            name: "KukeKernelTests",
+            dependencies: ["KukeModel", "KukeEngine", "KukeHost", "KukeCLI", "KukeTestSupport", "CKukeSys"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

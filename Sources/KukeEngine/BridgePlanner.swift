@@ -1,0 +1,20 @@
+import KukeModel
+
+/// Plans the bridge part: a link of kind `bridge` with the recorded name, up.
+public enum BridgePlanner {
+    /// The changes that make `observed` the bridge `name`, or a conflict when the name
+    /// is held by a link that is not a bridge.
+    public static func plan(name: String, observed: ObservedLink?) throws(Failure) -> [Change] {
+        guard let observed else {
+            return [
+                Change(part: .bridge, action: .create, subject: name, summary: "create bridge \(name)", operation: .createBridge(name: name)),
+                Change(part: .bridge, action: .update, subject: name, summary: "set bridge \(name) up", operation: .setLinkUp(name: name)),
+            ]
+        }
+        guard observed.kind == "bridge" else {
+            throw Failure("BridgeConflict", "link \"\(name)\" exists and is \(observed.kind.map { "a \($0) link" } ?? "not a bridge"); kuke will not replace it")
+        }
+        if observed.isUp { return [] }
+        return [Change(part: .bridge, action: .update, subject: name, summary: "set bridge \(name) up", operation: .setLinkUp(name: name))]
+    }
+}

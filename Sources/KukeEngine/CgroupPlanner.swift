@@ -1,0 +1,34 @@
+import KukeModel
+
+/// Plans the cgroup part: the directories from the root down, and delegation of the
+/// controllers the root offers through every level's `cgroup.subtree_control`.
+/// Values written by hand into the directories are never touched.
+public enum CgroupPlanner {
+    /// - Parameters:
+    ///   - root: the cgroup root (delegation starts here; it is never created).
+    ///   - levels: directories below the root, top-down; the last is the resource's own.
+    ///   - offered: the controllers the root offers (`cgroup.controllers`).
+    ///   - observed: each path's state, nil when the directory is missing.
+    public static func plan(root: String, levels: [String], offered: [String], observed: [String: ObservedCgroup]) -> [Change] {
+        var changes: [Change] = []
+        for path in [root] + levels {
+            if path != root, observed[path] == nil {
+                changes.append(Change(part: .cgroup, action: .create, subject: path, summary: "create cgroup \(path)", operation: .makeCgroup(path: path)))
+            }
+            let enabled = Set(observed[path]?.subtreeControl ?? [])
+            let missing = offered.filter { !enabled.contains($0) }
+            if !missing.isEmpty {
+                changes.append(Change(
+                    part: .cgroup, action: .update, subject: path,
+                    summary: "delegate \(missing.joined(separator: " ")) in \(path)/cgroup.subtree_control",
+                    operation: .enableControllers(path: path, controllers: missing)))
+            }
+        }
+        return changes
+    }
+
+    /// The controllers a directory will delegate once `plan`'s changes are applied, sorted.
+    public static func predictedSubtree(of path: String, offered: [String], observed: [String: ObservedCgroup]) -> [String] {
+        Array(Set(offered).union(observed[path]?.subtreeControl ?? [])).sorted()
+    }
+}

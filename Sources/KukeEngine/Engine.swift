@@ -1,0 +1,114 @@
+import Foundation
+import KukeModel
+
+/// Options of one apply pass.
+public struct ApplyOptions: Sendable {
+    public var dryRun: Bool
+    /// Rewrite every conflist canonically and replace unusable recorded bridge names.
+    public var regenerateConflists: Bool
+    /// Seconds to wait for the host lock; nil waits forever.
+    public var lockTimeout: Double?
+
+    public init(dryRun: Bool = false, regenerateConflists: Bool = false, lockTimeout: Double? = nil) {
+        self.dryRun = dryRun
+        self.regenerateConflists = regenerateConflists
+        self.lockTimeout = lockTimeout
+    }
+}
+
+/// What a delete pass targets.
+public enum DeleteTarget: Sendable, Equatable {
+    case realm(String)
+    case space(SpaceID)
+}
+
+/// The reconcile pass: order → lock → one snapshot → per resource observe, diff, apply.
+/// Validation happens before (see `ManifestLoader`); the engine only sees valid resources.
+public struct Engine: Sendable {
+    public var layout: HostLayout
+    public var drivers: HostDrivers
+    public var clock: @Sendable () -> Date
+
+    /// Reports progress: resources done, total, and the resource at hand.
+    public typealias Progress = @Sendable (_ done: Int, _ total: Int, _ current: String) -> Void
+
+    public init(layout: HostLayout, drivers: HostDrivers, clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.layout = layout
+        self.drivers = drivers
+        self.clock = clock
+    }
+
+    /// Realms first, then spaces; the batch's order is kept within each kind.
+    public static func ordered(_ resources: [Resource]) -> [Resource] {
+        resources.filter { if case .realm = $0 { true } else { false } } + resources.filter { if case .space = $0 { true } else { false } }
+    }
+
+    /// The current records and network, without the lock (for `get`).
+    public func inventory() throws(HostError) -> Inventory {
+        try Inventory.load(layout: layout, drivers: drivers)
+    }
+
+    public func apply(_ resources: [Resource], options: ApplyOptions = ApplyOptions(), progress: Progress? = nil) throws(HostError) -> [ResourceOutcome] {
+        let held = options.dryRun ? nil : try drivers.lock.acquire(timeout: options.lockTimeout)
+        defer { held?.release() }
+        var inventory = try Inventory.load(layout: layout, drivers: drivers)
+        let ordered = Self.ordered(resources)
+        let now = clock()
+        let realms = RealmReconciler(layout: layout, drivers: drivers, now: now, dryRun: options.dryRun)
+        let spaces = SpaceReconciler(layout: layout, drivers: drivers, now: now, dryRun: options.dryRun, regenerateConflist: options.regenerateConflists)
+        var outcomes: [ResourceOutcome] = []
+        for (index, resource) in ordered.enumerated() {
+            progress?(index, ordered.count, "\(resource.kind) \(resource.displayName)")
+            switch resource {
+            case .realm(let realm): outcomes.append(realms.reconcile(realm, inventory: &inventory))
+            case .space(let space): outcomes.append(spaces.reconcile(space, inventory: &inventory))
+            }
+        }
+        progress?(ordered.count, ordered.count, "")
+        return outcomes
+    }
+
+    /// Deletes spaces first, then realms, in the order given within each kind.
+    public func delete(_ targets: [DeleteTarget], cascade: Bool, dryRun: Bool = false, lockTimeout: Double? = nil, progress: Progress? = nil) throws(HostError) -> [ResourceOutcome] {
+        let held = dryRun ? nil : try drivers.lock.acquire(timeout: lockTimeout)
+        defer { held?.release() }
+        var inventory = try Inventory.load(layout: layout, drivers: drivers)
+        let deleter = Deleter(layout: layout, drivers: drivers, now: clock(), dryRun: dryRun)
+        let ordered = targets.filter { if case .space = $0 { true } else { false } } + targets.filter { if case .realm = $0 { true } else { false } }
+        var outcomes: [ResourceOutcome] = []
+        for (index, target) in ordered.enumerated() {
+            switch target {
+            case .space(let id):
+                progress?(index, ordered.count, "Space \(id)")
+                outcomes.append(deleter.deleteSpace(id, cascade: cascade, inventory: &inventory))
+            case .realm(let name):
+                progress?(index, ordered.count, "Realm \(name)")
+                outcomes += deleter.deleteRealm(name, cascade: cascade, inventory: &inventory)
+            }
+        }
+        progress?(ordered.count, ordered.count, "")
+        return outcomes
+    }
+
+    /// `kuke init`: realm `default` and space `default/default` when missing; with
+    /// `regenerate`, every space's conflist is rewritten too.
+    public func initialize(regenerate: Bool, lockTimeout: Double? = nil, progress: Progress? = nil) throws(HostError) -> [ResourceOutcome] {
+        let current = try Inventory.load(layout: layout, drivers: drivers)
+        let origin = ManifestOrigin.command("kuke init")
+        var resources: [Resource] = []
+        let defaultRealm = current.realms["default"].map { RealmManifest(metadata: $0.metadata, spec: $0.spec, origin: origin) }
+            ?? RealmManifest(metadata: ObjectMeta(name: "default"), origin: origin)
+        resources.append(.realm(defaultRealm))
+        let defaultID = SpaceID(realm: "default", name: "default")
+        var spaceIDs = [defaultID]
+        if regenerate { spaceIDs += current.spaces.keys.sorted().filter { $0 != defaultID } }
+        for id in spaceIDs {
+            if let record = current.spaces[id] {
+                resources.append(.space(SpaceManifest(metadata: record.metadata, spec: record.spec, origin: origin)))
+            } else {
+                resources.append(.space(SpaceManifest(metadata: ObjectMeta(name: id.name), spec: SpaceSpec(realmId: id.realm), origin: origin)))
+            }
+        }
+        return try apply(resources, options: ApplyOptions(regenerateConflists: regenerate, lockTimeout: lockTimeout), progress: progress)
+    }
+}

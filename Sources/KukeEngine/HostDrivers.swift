@@ -1,0 +1,70 @@
+/// Files: conflists and metadata. Writes are atomic (temp file in the same directory,
+/// fsync, rename, fsync of the directory), so a crash never leaves a torn file.
+public protocol FileStore: Sendable {
+    /// The file's text, or nil when it does not exist.
+    func read(_ path: String) throws(HostError) -> String?
+    /// Replaces the file atomically, creating parent directories.
+    func write(_ path: String, _ text: String, mode: UInt32) throws(HostError)
+    /// Removes a file; a missing file is not an error.
+    func remove(_ path: String) throws(HostError)
+    /// Removes a directory and everything in it; a missing directory is not an error.
+    func removeTree(_ path: String) throws(HostError)
+    /// Names of the subdirectories of `path` (empty when it does not exist).
+    func subdirectories(_ path: String) -> [String]
+}
+
+/// Links over rtnetlink.
+public protocol LinkControl: Sendable {
+    /// One dump of links, addresses and routes.
+    func snapshot() throws(HostError) -> NetworkSnapshot
+    /// `ip link add NAME type bridge`
+    func createBridge(_ name: String) throws(HostError)
+    /// `ip link set NAME up`
+    func setUp(_ name: String) throws(HostError)
+    /// `ip link delete NAME`
+    func delete(_ name: String) throws(HostError)
+}
+
+/// Directories of a cgroup2 filesystem.
+public protocol CgroupControl: Sendable {
+    /// Why the configured cgroup root cannot be used, or nil when it is a cgroup2 directory.
+    func rootProblem() -> String?
+    /// The controllers the cgroup at `path` offers (`cgroup.controllers`).
+    func controllers(_ path: String) throws(HostError) -> [String]
+    /// The state of the directory at `path`, or nil when it does not exist.
+    func observe(_ path: String) throws(HostError) -> ObservedCgroup?
+    /// `mkdir PATH`
+    func makeDirectory(_ path: String) throws(HostError)
+    /// Writes `+c` for each controller to `cgroup.subtree_control`.
+    func enable(_ controllers: [String], in path: String) throws(HostError)
+    /// `rmdir PATH`; fails with EBUSY while processes are in it.
+    func removeDirectory(_ path: String) throws(HostError)
+    /// Child cgroup directories (stacks and cells of a space).
+    func children(_ path: String) throws(HostError) -> [String]
+}
+
+/// The host-wide lock: two kuke processes never interleave their passes.
+public protocol HostLock: Sendable {
+    /// Blocks until the lock is held, or throws when `timeout` (seconds) passes first.
+    func acquire(timeout: Double?) throws(HostError) -> any HeldLock
+}
+
+/// A held lock, released by `release()` (and by process exit).
+public protocol HeldLock: Sendable {
+    func release()
+}
+
+/// The drivers' system access, bundled for the engine.
+public struct HostDrivers: Sendable {
+    public var files: any FileStore
+    public var links: any LinkControl
+    public var cgroups: any CgroupControl
+    public var lock: any HostLock
+
+    public init(files: any FileStore, links: any LinkControl, cgroups: any CgroupControl, lock: any HostLock) {
+        self.files = files
+        self.links = links
+        self.cgroups = cgroups
+        self.lock = lock
+    }
+}

@@ -1,0 +1,88 @@
+import KukeModel
+
+/// Everything a pass knows about the host: the records on disk, one network dump and
+/// the cgroup root's state, taken once and updated in memory as the pass goes on,
+/// so later resources of a batch see what earlier ones claimed.
+public struct Inventory: Sendable {
+    public var realms: [String: RealmRecord] = [:]
+    public var spaces: [SpaceID: SpaceRecord] = [:]
+    /// Raw text of each record, for diffs.
+    public var recordTexts: [String: String] = [:]
+    /// Records that exist but could not be read, by path.
+    public var unreadable: [String: RecordError] = [:]
+    public var network = NetworkSnapshot()
+    /// Why the cgroup root is unusable, if it is.
+    public var cgroupRootProblem: String?
+    /// The controllers the cgroup root offers.
+    public var offeredControllers: [String] = []
+
+    public init() {}
+
+    /// The space that records `path` as its conflist, if any.
+    public func conflistOwner(_ path: String) -> SpaceID? {
+        spaces.values.first { $0.status.network?.conflistPath == path }?.id
+    }
+
+    /// The space that records `name` as its bridge, if any.
+    public func bridgeOwner(_ name: String) -> SpaceID? {
+        spaces.values.first { $0.status.network?.bridge == name }?.id
+    }
+
+    /// Subnets recorded by every space but `id`.
+    public func takenSubnets(except id: SpaceID) -> Set<IPv4Subnet> {
+        Set(spaces.values.filter { $0.id != id }.compactMap { $0.status.network?.subnet })
+    }
+
+    /// Host addresses and routes, leaving out those on kuke's own bridges (which carry their space's subnet).
+    public var foreignOccupied: [IPv4Subnet] {
+        let managed = Set(spaces.values.compactMap { $0.status.network?.bridge })
+        return network.occupied.filter { $0.linkName.map { !managed.contains($0) } ?? true }.map(\.subnet)
+    }
+
+    /// The spaces of one realm, sorted.
+    public func spaces(in realm: String) -> [SpaceRecord] {
+        spaces.values.filter { $0.spec.realmId == realm }.sorted { $0.id < $1.id }
+    }
+}
+
+extension Inventory {
+    /// Reads every record under the run path, dumps the network once and checks the cgroup root.
+    public static func load(layout: HostLayout, drivers: HostDrivers) throws(HostError) -> Inventory {
+        var inventory = Inventory()
+        let files = drivers.files
+        for realm in files.subdirectories(layout.runPath).sorted() where ResourceName.violation(of: realm) == nil {
+            let realmPath = layout.realmRecordPath(realm)
+            if let text = try files.read(realmPath) {
+                inventory.recordTexts[realmPath] = text
+                do {
+                    let record = try RecordCodec.decodeRealm(text, file: realmPath)
+                    inventory.realms[record.metadata.name] = record
+                } catch {
+                    inventory.unreadable[realmPath] = error
+                }
+            }
+            for space in files.subdirectories(layout.realmDirectory(realm)).sorted() {
+                let id = SpaceID(realm: realm, name: space)
+                let path = layout.spaceRecordPath(id)
+                guard let text = try files.read(path) else { continue }
+                inventory.recordTexts[path] = text
+                do {
+                    let record = try RecordCodec.decodeSpace(text, file: path)
+                    guard record.id == id else {
+                        inventory.unreadable[path] = RecordError(file: path, problems: ["it records space \(record.id) but lives in the directory of \(id)"])
+                        continue
+                    }
+                    inventory.spaces[id] = record
+                } catch {
+                    inventory.unreadable[path] = error
+                }
+            }
+        }
+        inventory.network = try drivers.links.snapshot()
+        inventory.cgroupRootProblem = drivers.cgroups.rootProblem()
+        if inventory.cgroupRootProblem == nil {
+            inventory.offeredControllers = try drivers.cgroups.controllers(layout.cgroupRoot)
+        }
+        return inventory
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import KukeModel
+
+/// Reads manifests from files, directories (recursive, `*.yaml`/`*.yml`, sorted) and stdin (`-`),
+/// then decodes and validates the whole batch, collecting every issue.
+public struct ManifestLoader: Sendable {
+    /// Largest manifest file read; a bigger one is refused before parsing.
+    public static let maximumFileSize = 4 << 20
+
+    /// Reads standard input; injected so tests can supply it.
+    public var readStandardInput: @Sendable () -> Data
+
+    public init(readStandardInput: @escaping @Sendable () -> Data = { FileHandle.standardInput.readDataToEndOfFile() }) {
+        self.readStandardInput = readStandardInput
+    }
+
+    /// The manifest files a path names: the file itself, or every `*.yaml`/`*.yml` below a directory, sorted.
+    public func files(for path: String) throws(ManifestIssue) -> [String] {
+        if path == "-" { return ["-"] }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ManifestIssue(SourcePosition(file: path, line: 1, column: 1), .input, "no such file or directory")
+        }
+        guard isDirectory.boolValue else { return [path] }
+        guard let enumerator = FileManager.default.enumerator(atPath: path) else {
+            throw ManifestIssue(SourcePosition(file: path, line: 1, column: 1), .input, "cannot list directory")
+        }
+        var found: [String] = []
+        while let relative = enumerator.nextObject() as? String {
+            let name = (relative as NSString).lastPathComponent
+            if name.hasPrefix(".") {
+                if let attributes = enumerator.fileAttributes, attributes[.type] as? FileAttributeType == .typeDirectory {
+                    enumerator.skipDescendants()
+                }
+                continue
+            }
+            guard name.hasSuffix(".yaml") || name.hasSuffix(".yml") else { continue }
+            let full = path.hasSuffix("/") ? path + relative : path + "/" + relative
+            var childIsDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: full, isDirectory: &childIsDirectory), !childIsDirectory.boolValue {
+                found.append(full)
+            }
+        }
+        return found.sorted()
+    }
+
+    /// Loads, decodes and validates every resource under `paths`.
+    public func load(_ paths: [String]) -> (resources: [Resource], issues: [ManifestIssue]) {
+        var resources: [Resource] = []
+        var issues: [ManifestIssue] = []
+        for path in paths {
+            let files: [String]
+            do { files = try self.files(for: path) } catch {
+                issues.append(error)
+                continue
+            }
+            for file in files {
+                switch readText(file) {
+                case .failure(let issue): issues.append(issue)
+                case .success(let text):
+                    let decoded = ManifestDecoder.decode(text, file: file == "-" ? "<stdin>" : file)
+                    resources += decoded.resources
+                    issues += decoded.issues
+                }
+            }
+        }
+        issues += BatchValidator.duplicates(in: resources)
+        return (resources, issues)
+    }
+
+    func readText(_ file: String) -> Result<String, ManifestIssue> {
+        let name = file == "-" ? "<stdin>" : file
+        let start = SourcePosition(file: name, line: 1, column: 1)
+        let data: Data
+        if file == "-" {
+            data = readStandardInput()
+        } else {
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: file) else {
+                return .failure(ManifestIssue(start, .input, "cannot read file"))
+            }
+            guard attributes[.type] as? FileAttributeType == .typeRegular else {
+                return .failure(ManifestIssue(start, .input, "not a regular file"))
+            }
+            if let size = attributes[.size] as? Int, size > Self.maximumFileSize {
+                return .failure(ManifestIssue(start, .input, "file is \(size) bytes; manifests are limited to \(Self.maximumFileSize) bytes"))
+            }
+            guard let contents = FileManager.default.contents(atPath: file) else {
+                return .failure(ManifestIssue(start, .input, "cannot read file (permission denied?)"))
+            }
+            data = contents
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            return .failure(ManifestIssue(start, .input, "not valid UTF-8 text"))
+        }
+        if let nul = text.utf8.firstIndex(of: 0) {
+            let offset = text.utf8.distance(from: text.utf8.startIndex, to: nul)
+            let prefix = text.utf8.prefix(offset)
+            let line = prefix.filter { $0 == UInt8(ascii: "\n") }.count + 1
+            let column = offset - (prefix.lastIndex(of: UInt8(ascii: "\n")).map { prefix.distance(from: prefix.startIndex, to: $0) + 1 } ?? 0) + 1
+            return .failure(ManifestIssue(SourcePosition(file: name, line: line, column: column), .input, "contains a NUL byte"))
+        }
+        return .success(text)
+    }
+}

@@ -1,0 +1,57 @@
+import KukeModel
+
+/// Decides a space's network values: read back from its record when it has one
+/// (never recomputed), otherwise a new bridge name and the first free /24, and
+/// refuses names and paths another space or a foreign link already holds.
+public struct NetworkResolver: Sendable {
+    public var layout: HostLayout
+    /// `kuke init --force-regenerate-cni`: replace a recorded bridge name that cannot work.
+    public var regenerate: Bool
+
+    public init(layout: HostLayout, regenerate: Bool) {
+        self.layout = layout
+        self.regenerate = regenerate
+    }
+
+    /// - Parameter conflistOnDisk: the text at the desired conflist path, nil when absent.
+    public func resolve(_ id: SpaceID, spec: SpaceSpec, stored: SpaceRecord?, conflistOnDisk: String?, inventory: Inventory) throws(Failure) -> SpaceNetworkStatus {
+        let path = layout.conflistPath(id, cniConfigPath: spec.cniConfigPath)
+        if let owner = inventory.conflistOwner(path), owner != id {
+            throw Failure("ConflistConflict", "conflist \(path) belongs to space \(owner); the network names \"\(id.networkName)\" collide, set spec.cniConfigPath or rename one space")
+        }
+        let recorded = stored?.status.network
+        if conflistOnDisk != nil, recorded?.conflistPath != path {
+            throw Failure("ConflistConflict", "\(path) exists and no space records it; kuke does not overwrite a conflist it did not write (move it away to let kuke create it)")
+        }
+        var bridge = recorded?.bridge ?? BridgeName.make(for: id)
+        if let problem = BridgeName.violation(of: bridge) {
+            guard regenerate else {
+                throw Failure("BridgeNameInvalid", "recorded bridge name \"\(bridge)\" \(problem); run `kuke init --force-regenerate-cni` to give the space a valid name")
+            }
+            bridge = BridgeName.make(for: id)
+        }
+        if let owner = inventory.bridgeOwner(bridge), owner != id {
+            throw Failure("BridgeConflict", "bridge name \"\(bridge)\" belongs to space \(owner)")
+        }
+        if let link = inventory.network.links[bridge] {
+            if link.kind != "bridge" {
+                throw Failure("BridgeConflict", "link \"\(bridge)\" exists and is \(link.kind.map { "a \($0) link" } ?? "not a bridge"); kuke will not replace it")
+            }
+            if recorded?.bridge != bridge {
+                throw Failure("BridgeConflict", "a bridge named \"\(bridge)\" exists and no space records it; kuke does not take over links it did not create")
+            }
+        }
+        let subnet: IPv4Subnet
+        if let recordedSubnet = recorded?.subnet {
+            subnet = recordedSubnet
+        } else {
+            let allocator = SubnetAllocator(pool: layout.subnetPool)
+            let taken = inventory.takenSubnets(except: id)
+            guard let free = allocator.firstFree(taken: taken, occupied: inventory.foreignOccupied) else {
+                throw Failure("SubnetPoolExhausted", "no free /24 in subnet pool \(layout.subnetPool): \(taken.count) held by spaces, the rest blocked by host addresses or routes; widen --subnet-pool or delete a space")
+            }
+            subnet = free
+        }
+        return SpaceNetworkStatus(name: id.networkName, bridge: bridge, subnet: subnet, conflistPath: path)
+    }
+}

@@ -1,0 +1,50 @@
+import KukeModel
+
+/// A link as one netlink dump shows it.
+public struct ObservedLink: Sendable, Equatable {
+    public var index: Int32
+    public var name: String
+    /// `IFLA_INFO_KIND` (`bridge`, `veth`, …); nil for links without one (loopback, physical).
+    public var kind: String?
+    public var isUp: Bool
+
+    public init(index: Int32, name: String, kind: String?, isUp: Bool) {
+        self.index = index
+        self.name = name
+        self.kind = kind
+        self.isUp = isUp
+    }
+}
+
+/// An IPv4 address or route on the host, and the link it is on.
+public struct OccupiedSubnet: Sendable, Equatable {
+    public var subnet: IPv4Subnet
+    public var linkName: String?
+
+    public init(subnet: IPv4Subnet, linkName: String?) {
+        self.subnet = subnet
+        self.linkName = linkName
+    }
+}
+
+/// The network state of the host, taken once per pass.
+public struct NetworkSnapshot: Sendable, Equatable {
+    public var links: [String: ObservedLink]
+    /// IPv4 addresses (with their prefix) and main-table routes.
+    public var occupied: [OccupiedSubnet]
+
+    public init(links: [ObservedLink] = [], occupied: [OccupiedSubnet] = []) {
+        self.links = Dictionary(links.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.occupied = occupied
+    }
+}
+
+/// A cgroup directory's delegation state.
+public struct ObservedCgroup: Sendable, Equatable {
+    /// `cgroup.subtree_control`: the controllers delegated to children.
+    public var subtreeControl: [String]
+
+    public init(subtreeControl: [String]) {
+        self.subtreeControl = subtreeControl
+    }
+}

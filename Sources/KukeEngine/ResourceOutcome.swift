@@ -1,0 +1,47 @@
+/// What a pass did to one resource.
+public enum Outcome: String, Sendable {
+    case created
+    case updated
+    case unchanged
+    case deleted
+    case failed
+}
+
+/// Why a resource failed: a stable reason (`RealmNotFound`) and a message for humans.
+public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
+    public var reason: String
+    public var message: String
+
+    public init(_ reason: String, _ message: String) {
+        self.reason = reason
+        self.message = message
+    }
+
+    public var description: String { "\(reason): \(message)" }
+
+    static func host(_ reason: String, _ error: HostError) -> Failure { Failure(reason, error.message) }
+}
+
+/// The result of one resource in a pass.
+public struct ResourceOutcome: Sendable, Equatable {
+    public var kind: String
+    /// The realm of a space; nil for a realm.
+    public var realm: String?
+    public var name: String
+    public var outcome: Outcome
+    /// The changes made (or, in a dry run or diff, that would be made).
+    public var changes: [Change]
+    public var failure: Failure?
+
+    public init(kind: String, realm: String?, name: String, outcome: Outcome, changes: [Change] = [], failure: Failure? = nil) {
+        self.kind = kind
+        self.realm = realm
+        self.name = name
+        self.outcome = outcome
+        self.changes = changes
+        self.failure = failure
+    }
+
+    /// `main/blog` for a space, `main` for a realm.
+    public var displayName: String { realm.map { "\($0)/\(name)" } ?? name }
+}

@@ -1,0 +1,88 @@
+/// The shape of a manifest field, used to reject unknown fields (typo protection)
+/// and values of the wrong type, each with the field's path and position.
+public indirect enum FieldSchema: Sendable {
+    case string
+    case integer(ClosedRange<Int64>)
+    case boolean
+    /// A string from a closed set.
+    case oneOf([String])
+    /// A map of free-form string keys to string values (labels).
+    case stringMap
+    case list(FieldSchema)
+    case object([String: FieldSchema])
+    /// Accepted and dropped without looking inside (`status` on input).
+    case ignored
+
+    static let anyInteger = FieldSchema.integer(Int64.min...Int64.max)
+    static let nonNegative = FieldSchema.integer(0...Int64.max)
+    static let stringList = FieldSchema.list(.string)
+
+    /// What a value of this schema is called in an error message.
+    var noun: String {
+        switch self {
+        case .string, .oneOf: "a string"
+        case .integer: "an integer"
+        case .boolean: "a boolean"
+        case .stringMap, .object: "a mapping"
+        case .list: "a list"
+        case .ignored: "anything"
+        }
+    }
+}
+
+/// The schemas of the two kinds kuke reconciles, mirroring upstream Kukeon's v1beta1 types.
+public enum ManifestSchema {
+    static let metadata = FieldSchema.object([
+        "name": .string,
+        "labels": .stringMap,
+        "generation": .nonNegative,
+    ])
+
+    static let egressRule = FieldSchema.object([
+        "host": .string,
+        "cidr": .string,
+        "ports": .list(.integer(1...65535)),
+    ])
+
+    static let containerDefaults = FieldSchema.object([
+        "user": .string,
+        "readOnlyRootFilesystem": .boolean,
+        "capabilities": .object(["drop": .stringList, "add": .stringList]),
+        "securityOpts": .stringList,
+        "tmpfs": .list(.object(["path": .string, "sizeBytes": .nonNegative, "options": .stringList])),
+        "resources": .object([
+            "memoryLimitBytes": .nonNegative,
+            "cpuShares": .nonNegative,
+            "pidsLimit": .anyInteger,
+        ]),
+    ])
+
+    /// `kind: Space`.
+    public static let space = FieldSchema.object([
+        "apiVersion": .string,
+        "kind": .string,
+        "metadata": metadata,
+        "spec": .object([
+            "realmId": .string,
+            "cniConfigPath": .string,
+            "network": .object([
+                "egress": .object(["default": .oneOf(["allow", "deny"]), "allow": .list(egressRule)])
+            ]),
+            "defaults": .object(["container": containerDefaults]),
+        ]),
+        "status": .ignored,
+    ])
+
+    /// `kind: Realm`.
+    public static let realm = FieldSchema.object([
+        "apiVersion": .string,
+        "kind": .string,
+        "metadata": metadata,
+        "spec": .object([
+            "namespace": .string,
+            "registryCredentials": .list(
+                .object(["username": .string, "password": .string, "serverAddress": .string])),
+        ]),
+        "status": .ignored,
+    ])
+}

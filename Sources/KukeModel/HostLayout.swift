@@ -1,0 +1,47 @@
+/// Where kuke keeps and makes things on a host: one value, built from flags and
+/// environment, from which every path is derived.
+public struct HostLayout: Sendable, Equatable {
+    public static let defaultRunPath = "/opt/kukeon"
+    public static let defaultCNIConfigDirectory = "/etc/cni/net.d"
+    public static let defaultSubnetPool = IPv4Subnet("10.88.0.0/16")!
+    /// The directory under the cgroup root that holds every realm.
+    public static let cgroupSubtree = "kukeon"
+
+    /// Metadata: `<runPath>/<realm>/realm.yaml`, `<runPath>/<realm>/<space>/space.yaml`.
+    public var runPath: String
+    /// The CNI directory used when a space sets no `spec.cniConfigPath`.
+    public var cniConfigDirectory: String
+    /// A directory inside a cgroup2 filesystem (its mount point on a normal host).
+    public var cgroupRoot: String
+    public var subnetPool: IPv4Subnet
+
+    public init(runPath: String, cniConfigDirectory: String, cgroupRoot: String, subnetPool: IPv4Subnet) {
+        self.runPath = Self.trimmed(runPath)
+        self.cniConfigDirectory = Self.trimmed(cniConfigDirectory)
+        self.cgroupRoot = Self.trimmed(cgroupRoot)
+        self.subnetPool = subnetPool
+    }
+
+    static func trimmed(_ path: String) -> String {
+        var path = path
+        while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+        return path
+    }
+
+    public var lockPath: String { "\(runPath)/.kuke.lock" }
+    public func realmDirectory(_ realm: String) -> String { "\(runPath)/\(realm)" }
+    public func realmRecordPath(_ realm: String) -> String { "\(runPath)/\(realm)/realm.yaml" }
+    public func spaceDirectory(_ id: SpaceID) -> String { "\(runPath)/\(id.realm)/\(id.name)" }
+    public func spaceRecordPath(_ id: SpaceID) -> String { "\(spaceDirectory(id))/space.yaml" }
+    /// The copy of the conflist kept beside `space.yaml`.
+    public func conflistCopyPath(_ id: SpaceID) -> String { "\(spaceDirectory(id))/network.conflist" }
+
+    /// `<dir>/<realm>-<space>.conflist`, with `dir` from the spec or the host default.
+    public func conflistPath(_ id: SpaceID, cniConfigPath: String?) -> String {
+        "\(cniConfigPath ?? cniConfigDirectory)/\(id.networkName).conflist"
+    }
+
+    public var kukeonCgroup: String { "\(cgroupRoot)/\(Self.cgroupSubtree)" }
+    public func realmCgroup(_ realm: String) -> String { "\(kukeonCgroup)/\(realm)" }
+    public func spaceCgroup(_ id: SpaceID) -> String { "\(kukeonCgroup)/\(id.realm)/\(id.name)" }
+}

@@ -1,0 +1,118 @@
+/// `metadata` of a Realm or Space.
+public struct ObjectMeta: Sendable, Equatable {
+    public var name: String
+    public var labels: [String: String]
+    /// Server-managed: accepted on input, set by kuke (1 on create, +1 per spec change).
+    public var generation: Int64?
+
+    public init(name: String, labels: [String: String] = [:], generation: Int64? = nil) {
+        self.name = name
+        self.labels = labels
+        self.generation = generation
+    }
+}
+
+/// `spec` of a Space. Fields kuke does not act on yet are kept verbatim and round-trip.
+public struct SpaceSpec: Sendable, Equatable {
+    public var realmId: String
+    /// Directory of the space's conflist; nil means the host's default CNI directory.
+    public var cniConfigPath: String?
+    /// `spec.network` (egress policy), stored as written.
+    public var network: ManifestValue?
+    /// `spec.defaults` (container defaults), stored as written.
+    public var defaults: ManifestValue?
+
+    public init(realmId: String, cniConfigPath: String? = nil, network: ManifestValue? = nil, defaults: ManifestValue? = nil) {
+        self.realmId = realmId
+        self.cniConfigPath = cniConfigPath
+        self.network = network
+        self.defaults = defaults
+    }
+}
+
+/// `spec` of a Realm, stored as written.
+public struct RealmSpec: Sendable, Equatable {
+    /// The containerd namespace upstream Kukeon uses for the realm.
+    public var namespace: String?
+    public var registryCredentials: ManifestValue?
+
+    public init(namespace: String? = nil, registryCredentials: ManifestValue? = nil) {
+        self.namespace = namespace
+        self.registryCredentials = registryCredentials
+    }
+}
+
+/// Where a resource was declared, for error messages.
+public struct ManifestOrigin: Sendable, Hashable {
+    /// The start of the document.
+    public var document: SourcePosition
+    /// `metadata.name`'s value.
+    public var name: SourcePosition
+
+    public init(document: SourcePosition, name: SourcePosition) {
+        self.document = document
+        self.name = name
+    }
+
+    /// An origin for resources made by a command rather than read from a file.
+    public static func command(_ what: String) -> ManifestOrigin {
+        let position = SourcePosition(file: what, line: 1, column: 1)
+        return ManifestOrigin(document: position, name: position)
+    }
+}
+
+/// A `kind: Realm` manifest.
+public struct RealmManifest: Sendable, Equatable {
+    public var metadata: ObjectMeta
+    public var spec: RealmSpec
+    public var origin: ManifestOrigin
+
+    public init(metadata: ObjectMeta, spec: RealmSpec = RealmSpec(), origin: ManifestOrigin) {
+        self.metadata = metadata
+        self.spec = spec
+        self.origin = origin
+    }
+}
+
+/// A `kind: Space` manifest.
+public struct SpaceManifest: Sendable, Equatable {
+    public var metadata: ObjectMeta
+    public var spec: SpaceSpec
+    public var origin: ManifestOrigin
+
+    public init(metadata: ObjectMeta, spec: SpaceSpec, origin: ManifestOrigin) {
+        self.metadata = metadata
+        self.spec = spec
+        self.origin = origin
+    }
+
+    public var id: SpaceID { SpaceID(realm: spec.realmId, name: metadata.name) }
+}
+
+/// One resource of a batch.
+public enum Resource: Sendable, Equatable {
+    case realm(RealmManifest)
+    case space(SpaceManifest)
+
+    public var kind: String {
+        switch self {
+        case .realm: "Realm"
+        case .space: "Space"
+        }
+    }
+
+    /// `name` for a realm, `realm/name` for a space.
+    public var displayName: String {
+        switch self {
+        case .realm(let realm): realm.metadata.name
+        case .space(let space): space.id.description
+        }
+    }
+
+    public var origin: ManifestOrigin {
+        switch self {
+        case .realm(let realm): realm.origin
+        case .space(let space): space.origin
+        }
+    }
+}

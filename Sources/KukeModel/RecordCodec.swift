@@ -1,0 +1,206 @@
+import Foundation
+import Yams
+
+/// A stored record (`space.yaml`, `realm.yaml`) that could not be read.
+public struct RecordError: Error, Sendable, CustomStringConvertible {
+    public var file: String
+    public var problems: [String]
+
+    public init(file: String, problems: [String]) {
+        self.file = file
+        self.problems = problems
+    }
+
+    public var description: String { "\(file): unreadable record: \(problems.joined(separator: "; "))" }
+}
+
+/// Encodes records as YAML documents (the applied manifest followed by `status`) and reads them back.
+public enum RecordCodec {
+    static let spaceStatusSchema = FieldSchema.object([
+        "state": .oneOf(SpaceState.allCases.map(\.rawValue)),
+        "reason": .string,
+        "message": .string,
+        "cgroupPath": .string,
+        "cgroupReady": .boolean,
+        "subtreeControllers": .stringList,
+        "network": .object(["name": .string, "bridge": .string, "subnet": .string, "conflistPath": .string]),
+        "createdAt": .string,
+        "updatedAt": .string,
+        "readyAt": .string,
+        "observedGeneration": .nonNegative,
+    ])
+
+    static let realmStatusSchema = FieldSchema.object([
+        "state": .oneOf(SpaceState.allCases.map(\.rawValue)),
+        "cgroupPath": .string,
+        "createdAt": .string,
+        "updatedAt": .string,
+    ])
+
+    static func withStatus(_ schema: FieldSchema, _ status: FieldSchema) -> FieldSchema {
+        guard case .object(var fields) = schema else { return schema }
+        fields["status"] = status
+        return .object(fields)
+    }
+
+    // MARK: Values
+
+    static func metadataValue(_ metadata: ObjectMeta) -> ManifestValue {
+        var entries: [ManifestValue.Entry] = [.init("name", .string(metadata.name))]
+        if !metadata.labels.isEmpty {
+            entries.append(.init("labels", .map(metadata.labels.sorted { $0.key < $1.key }.map { .init($0.key, .string($0.value)) })))
+        }
+        if let generation = metadata.generation { entries.append(.init("generation", .integer(generation))) }
+        return .map(entries)
+    }
+
+    /// The manifest part of a space (`apiVersion`, `kind`, `metadata`, `spec`).
+    public static func value(of metadata: ObjectMeta, _ spec: SpaceSpec) -> [ManifestValue.Entry] {
+        var specEntries: [ManifestValue.Entry] = [.init("realmId", .string(spec.realmId))]
+        if let path = spec.cniConfigPath { specEntries.append(.init("cniConfigPath", .string(path))) }
+        if let network = spec.network { specEntries.append(.init("network", network)) }
+        if let defaults = spec.defaults { specEntries.append(.init("defaults", defaults)) }
+        return [
+            .init("apiVersion", .string(ManifestDecoder.apiVersion)), .init("kind", .string("Space")),
+            .init("metadata", metadataValue(metadata)), .init("spec", .map(specEntries)),
+        ]
+    }
+
+    public static func value(of record: SpaceRecord) -> ManifestValue {
+        let status = record.status
+        var entries: [ManifestValue.Entry] = [.init("state", .string(status.state.rawValue))]
+        func add(_ key: String, _ value: String?) { if let value { entries.append(.init(key, .string(value))) } }
+        add("reason", status.reason)
+        add("message", status.message)
+        add("cgroupPath", status.cgroupPath)
+        entries.append(.init("cgroupReady", .boolean(status.cgroupReady)))
+        entries.append(.init("subtreeControllers", .list(status.subtreeControllers.map(ManifestValue.string))))
+        if let network = status.network {
+            entries.append(.init("network", .map([
+                .init("name", .string(network.name)), .init("bridge", .string(network.bridge)),
+                .init("subnet", .string(network.subnet.description)), .init("conflistPath", .string(network.conflistPath)),
+            ])))
+        }
+        add("createdAt", status.createdAt.map(Timestamp.format))
+        add("updatedAt", status.updatedAt.map(Timestamp.format))
+        add("readyAt", status.readyAt.map(Timestamp.format))
+        if let generation = status.observedGeneration { entries.append(.init("observedGeneration", .integer(generation))) }
+        return .map(value(of: record.metadata, record.spec) + [.init("status", .map(entries))])
+    }
+
+    public static func value(of record: RealmRecord) -> ManifestValue {
+        var specEntries: [ManifestValue.Entry] = []
+        if let namespace = record.spec.namespace { specEntries.append(.init("namespace", .string(namespace))) }
+        if let credentials = record.spec.registryCredentials { specEntries.append(.init("registryCredentials", credentials)) }
+        var statusEntries: [ManifestValue.Entry] = [.init("state", .string(record.status.state.rawValue))]
+        if let path = record.status.cgroupPath { statusEntries.append(.init("cgroupPath", .string(path))) }
+        if let date = record.status.createdAt { statusEntries.append(.init("createdAt", .string(Timestamp.format(date)))) }
+        if let date = record.status.updatedAt { statusEntries.append(.init("updatedAt", .string(Timestamp.format(date)))) }
+        return .map([
+            .init("apiVersion", .string(ManifestDecoder.apiVersion)), .init("kind", .string("Realm")),
+            .init("metadata", metadataValue(record.metadata)), .init("spec", .map(specEntries)),
+            .init("status", .map(statusEntries)),
+        ])
+    }
+
+    // MARK: YAML text
+
+    /// A YAML document for `value`, keys in the order given.
+    public static func yaml(_ value: ManifestValue) -> String {
+        (try? Yams.serialize(node: node(value), indent: 2, width: -1, allowUnicode: true)) ?? ""
+    }
+
+    static func node(_ value: ManifestValue) -> Node {
+        switch value {
+        case .string(let text): return Node(text, Tag(.str))
+        case .integer(let number): return Node(String(number), Tag(.int))
+        case .boolean(let flag): return Node(flag ? "true" : "false", Tag(.bool))
+        case .list(let items): return .sequence(.init(items.map(node)))
+        case .map(let entries): return .mapping(.init(entries.map { (Node($0.key, Tag(.str)), node($0.value)) }))
+        }
+    }
+
+    // MARK: Decoding
+
+    public static func decodeSpace(_ text: String, file: String) throws(RecordError) -> SpaceRecord {
+        let value = try walk(text, file: file, schema: withStatus(ManifestSchema.space, spaceStatusSchema))
+        guard let name = value["metadata"]?["name"]?.stringValue, let realm = value["spec"]?["realmId"]?.stringValue else {
+            throw RecordError(file: file, problems: ["metadata.name or spec.realmId is missing"])
+        }
+        let metadata = decodeMetadata(value["metadata"], name: name)
+        let specValue = value["spec"]
+        let spec = SpaceSpec(realmId: realm, cniConfigPath: specValue?["cniConfigPath"]?.stringValue, network: specValue?["network"], defaults: specValue?["defaults"])
+        let statusValue = value["status"]
+        var status = SpaceStatus()
+        status.state = statusValue?["state"]?.stringValue.flatMap(SpaceState.init(rawValue:)) ?? .pending
+        status.reason = statusValue?["reason"]?.stringValue
+        status.message = statusValue?["message"]?.stringValue
+        status.cgroupPath = statusValue?["cgroupPath"]?.stringValue
+        if case .boolean(let ready)? = statusValue?["cgroupReady"] { status.cgroupReady = ready }
+        if case .list(let items)? = statusValue?["subtreeControllers"] { status.subtreeControllers = items.compactMap(\.stringValue) }
+        if let network = statusValue?["network"] {
+            guard let networkName = network["name"]?.stringValue, let bridge = network["bridge"]?.stringValue,
+                let subnetText = network["subnet"]?.stringValue, let subnet = IPv4Subnet(subnetText),
+                let conflistPath = network["conflistPath"]?.stringValue
+            else { throw RecordError(file: file, problems: ["status.network is incomplete or has an invalid subnet"]) }
+            status.network = SpaceNetworkStatus(name: networkName, bridge: bridge, subnet: subnet, conflistPath: conflistPath)
+        }
+        status.createdAt = statusValue?["createdAt"]?.stringValue.flatMap(Timestamp.parse)
+        status.updatedAt = statusValue?["updatedAt"]?.stringValue.flatMap(Timestamp.parse)
+        status.readyAt = statusValue?["readyAt"]?.stringValue.flatMap(Timestamp.parse)
+        if case .integer(let generation)? = statusValue?["observedGeneration"] { status.observedGeneration = generation }
+        return SpaceRecord(metadata: metadata, spec: spec, status: status)
+    }
+
+    public static func decodeRealm(_ text: String, file: String) throws(RecordError) -> RealmRecord {
+        let value = try walk(text, file: file, schema: withStatus(ManifestSchema.realm, realmStatusSchema))
+        guard let name = value["metadata"]?["name"]?.stringValue else {
+            throw RecordError(file: file, problems: ["metadata.name is missing"])
+        }
+        let spec = RealmSpec(namespace: value["spec"]?["namespace"]?.stringValue, registryCredentials: value["spec"]?["registryCredentials"])
+        let statusValue = value["status"]
+        let status = RealmStatus(
+            state: statusValue?["state"]?.stringValue.flatMap(SpaceState.init(rawValue:)) ?? .ready,
+            cgroupPath: statusValue?["cgroupPath"]?.stringValue,
+            createdAt: statusValue?["createdAt"]?.stringValue.flatMap(Timestamp.parse),
+            updatedAt: statusValue?["updatedAt"]?.stringValue.flatMap(Timestamp.parse))
+        return RealmRecord(metadata: decodeMetadata(value["metadata"], name: name), spec: spec, status: status)
+    }
+
+    static func decodeMetadata(_ value: ManifestValue?, name: String) -> ObjectMeta {
+        var labels: [String: String] = [:]
+        if case .map(let entries)? = value?["labels"] {
+            for entry in entries { labels[entry.key] = entry.value.stringValue ?? "" }
+        }
+        var generation: Int64?
+        if case .integer(let number)? = value?["generation"] { generation = number }
+        return ObjectMeta(name: name, labels: labels, generation: generation)
+    }
+
+    static func walk(_ text: String, file: String, schema: FieldSchema) throws(RecordError) -> ManifestValue {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text, .default, .default, .utf8)
+        } catch {
+            throw RecordError(file: file, problems: [ManifestDecoder.syntaxIssue(error, file: file).description])
+        }
+        guard let root else { throw RecordError(file: file, problems: ["empty file"]) }
+        var walker = SchemaWalker(file: file)
+        let value = walker.walk(root, schema, path: "")
+        guard walker.issues.isEmpty, let value else {
+            throw RecordError(file: file, problems: walker.issues.map(\.description))
+        }
+        return value
+    }
+}
+
+/// RFC 3339 timestamps in UTC, as written in status.
+public enum Timestamp {
+    public static func format(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: false, timeZone: TimeZone(identifier: "UTC")!))
+    }
+
+    public static func parse(_ text: String) -> Date? {
+        try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: false, timeZone: TimeZone(identifier: "UTC")!))
+    }
+}

@@ -1,0 +1,175 @@
+import Yams
+
+/// Walks a composed YAML node against a `FieldSchema`, producing a `ManifestValue`
+/// and collecting every issue with the field's path and position.
+struct SchemaWalker {
+    /// A bound on nodes visited per document, so alias expansion cannot blow up a walk.
+    static let nodeBudget = 100_000
+
+    let file: String
+    var issues: [ManifestIssue] = []
+    /// Positions of every field visited, by dotted path (`spec.realmId`).
+    var positions: [String: SourcePosition] = [:]
+    private var visited = 0
+
+    init(file: String) { self.file = file }
+
+    func position(of node: Node) -> SourcePosition {
+        let mark = node.mark
+        return SourcePosition(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
+    }
+
+    mutating func fail(_ node: Node, _ rule: ManifestRule, _ message: String) {
+        issues.append(ManifestIssue(position(of: node), rule, message))
+    }
+
+    /// The value of `node` under `schema`, or nil (with an issue) when it does not fit.
+    /// A YAML null (`key:` or `key: null`) is treated as absent and also yields nil.
+    mutating func walk(_ node: Node, _ schema: FieldSchema, path: String) -> ManifestValue? {
+        visited += 1
+        if visited == Self.nodeBudget {
+            fail(node, .documentShape, "document has more than \(Self.nodeBudget) nodes (alias expansion?)")
+        }
+        if visited >= Self.nodeBudget { return nil }
+        positions[path] = position(of: node)
+        if case .ignored = schema { return nil }
+        if isNull(node) { return nil }
+        switch schema {
+        case .string:
+            return scalarString(node, path: path).map(ManifestValue.string)
+        case .oneOf(let allowed):
+            guard let text = scalarString(node, path: path) else { return nil }
+            guard allowed.contains(text) else {
+                fail(node, .fieldValue, "\(path): \"\(text)\" is not one of \(allowed.map { "\"\($0)\"" }.joined(separator: ", "))")
+                return nil
+            }
+            return .string(text)
+        case .integer(let range):
+            guard case .scalar = node, resolvedTag(node) == .int, let number = node.int.map(Int64.init)
+            else {
+                fail(node, .fieldType, "\(path): expected an integer, found \(describe(node))")
+                return nil
+            }
+            guard range.contains(number) else {
+                fail(node, .fieldValue, "\(path): \(number) is out of range \(range.lowerBound)...\(range.upperBound)")
+                return nil
+            }
+            return .integer(number)
+        case .boolean:
+            guard resolvedTag(node) == .bool, let flag = node.bool else {
+                fail(node, .fieldType, "\(path): expected a boolean (true or false), found \(describe(node))")
+                return nil
+            }
+            return .boolean(flag)
+        case .list(let element):
+            guard case .sequence(let sequence) = node else {
+                fail(node, .fieldType, "\(path): expected a list, found \(describe(node))")
+                return nil
+            }
+            var values: [ManifestValue] = []
+            for (index, item) in sequence.enumerated() {
+                if let value = walk(item, element, path: "\(path)[\(index)]") { values.append(value) }
+            }
+            return .list(values)
+        case .stringMap:
+            guard case .mapping(let mapping) = node else {
+                fail(node, .fieldType, "\(path): expected a mapping of strings, found \(describe(node))")
+                return nil
+            }
+            var entries: [ManifestValue.Entry] = []
+            for (key, value) in mapping {
+                guard let name = scalarString(key, path: "\(path) key") else { continue }
+                let childPath = "\(path).\(name)"
+                if isNull(value) {
+                    entries.append(.init(name, .string("")))
+                } else if let text = scalarString(value, path: childPath) {
+                    entries.append(.init(name, .string(text)))
+                }
+            }
+            return .map(entries)
+        case .object(let fields):
+            guard case .mapping(let mapping) = node else {
+                fail(node, .fieldType, "\(path.isEmpty ? "document" : path): expected a mapping, found \(describe(node))")
+                return nil
+            }
+            var entries: [ManifestValue.Entry] = []
+            for (key, value) in mapping {
+                guard let name = scalarString(key, path: path.isEmpty ? "key" : "\(path) key") else { continue }
+                let childPath = path.isEmpty ? name : "\(path).\(name)"
+                guard let childSchema = fields[name] else {
+                    fail(key, .unknownField, "unknown field \"\(childPath)\"\(suggestion(for: name, among: fields.keys))")
+                    continue
+                }
+                if let child = walk(value, childSchema, path: childPath) { entries.append(.init(name, child)) }
+            }
+            return .map(entries)
+        case .ignored:
+            return nil
+        }
+    }
+
+    func isNull(_ node: Node) -> Bool {
+        if case .scalar = node, resolvedTag(node) == .null { return true }
+        return false
+    }
+
+    /// A string scalar; a plain scalar YAML reads as a number, boolean or null is a type error
+    /// (quote it), so `name: 0123` or `realmId: yes` never changes meaning silently.
+    mutating func scalarString(_ node: Node, path: String) -> String? {
+        guard case .scalar(let scalar) = node else {
+            fail(node, .fieldType, "\(path): expected a string, found \(describe(node))")
+            return nil
+        }
+        let tag = resolvedTag(node)
+        guard ![Tag.Name.int, .float, .bool, .null].contains(tag) else {
+            fail(node, .fieldType, "\(path): expected a string, found \(describe(node)); quote it if a string is meant")
+            return nil
+        }
+        return scalar.string
+    }
+
+    func describe(_ node: Node) -> String {
+        switch node {
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        case .alias: return "an alias"
+        case .scalar(let scalar):
+            let shown = scalar.string.count > 40 ? String(scalar.string.prefix(40)) + "…" : scalar.string
+            switch resolvedTag(node) {
+            case .int: return "the integer \(shown)"
+            case .float: return "the number \(shown)"
+            case .bool: return "the boolean \(shown)"
+            case .null: return "null"
+            default: return "the string \"\(shown)\""
+            }
+        }
+    }
+
+    /// ` (did you mean "x"?)` when a known field is one or two edits away.
+    func suggestion(for name: String, among known: Dictionary<String, FieldSchema>.Keys) -> String {
+        let lowered = name.lowercased()
+        let best = known.map { ($0, editDistance(lowered, $0.lowercased())) }.min { ($0.1, $0.0) < ($1.1, $1.0) }
+        guard let best, best.1 <= 2 else { return "" }
+        return " (did you mean \"\(best.0)\"?)"
+    }
+}
+
+/// The tag YAML gives a node: explicit (`!!str`), or resolved from a plain scalar's text.
+func resolvedTag(_ node: Node) -> Tag.Name {
+    Resolver.default.resolveTag(of: node)
+}
+
+/// Levenshtein distance, for typo suggestions on short field names.
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a.utf8), b = Array(b.utf8)
+    if a.isEmpty || b.isEmpty { return max(a.count, b.count) }
+    var previous = Array(0...b.count)
+    for i in 1...a.count {
+        var current = [i] + Array(repeating: 0, count: b.count)
+        for j in 1...b.count {
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        previous = current
+    }
+    return previous[b.count]
+}

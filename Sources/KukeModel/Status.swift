@@ -1,0 +1,101 @@
+import Foundation
+
+/// The lifecycle state of a space, as stored in `status.state`.
+public enum SpaceState: String, Sendable, CaseIterable {
+    case pending = "Pending"
+    case ready = "Ready"
+    case failed = "Failed"
+    case deleting = "Deleting"
+}
+
+/// The network a space owns, recorded at creation and read back, never recomputed.
+public struct SpaceNetworkStatus: Sendable, Equatable {
+    /// `<realm>-<space>`, the CNI network name.
+    public var name: String
+    public var bridge: String
+    public var subnet: IPv4Subnet
+    public var conflistPath: String
+
+    public init(name: String, bridge: String, subnet: IPv4Subnet, conflistPath: String) {
+        self.name = name
+        self.bridge = bridge
+        self.subnet = subnet
+        self.conflistPath = conflistPath
+    }
+}
+
+/// `status` of a space in `space.yaml`.
+public struct SpaceStatus: Sendable, Equatable {
+    public var state: SpaceState
+    public var reason: String?
+    public var message: String?
+    public var cgroupPath: String?
+    public var cgroupReady: Bool
+    public var subtreeControllers: [String]
+    public var network: SpaceNetworkStatus?
+    public var createdAt: Date?
+    public var updatedAt: Date?
+    public var readyAt: Date?
+    public var observedGeneration: Int64?
+
+    public init(
+        state: SpaceState = .pending, reason: String? = nil, message: String? = nil, cgroupPath: String? = nil,
+        cgroupReady: Bool = false, subtreeControllers: [String] = [], network: SpaceNetworkStatus? = nil,
+        createdAt: Date? = nil, updatedAt: Date? = nil, readyAt: Date? = nil, observedGeneration: Int64? = nil
+    ) {
+        self.state = state
+        self.reason = reason
+        self.message = message
+        self.cgroupPath = cgroupPath
+        self.cgroupReady = cgroupReady
+        self.subtreeControllers = subtreeControllers
+        self.network = network
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.readyAt = readyAt
+        self.observedGeneration = observedGeneration
+    }
+}
+
+/// `status` of a realm in `realm.yaml`.
+public struct RealmStatus: Sendable, Equatable {
+    public var state: SpaceState
+    public var cgroupPath: String?
+    public var createdAt: Date?
+    public var updatedAt: Date?
+
+    public init(state: SpaceState = .ready, cgroupPath: String? = nil, createdAt: Date? = nil, updatedAt: Date? = nil) {
+        self.state = state
+        self.cgroupPath = cgroupPath
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// What `space.yaml` holds: the applied manifest and its status.
+public struct SpaceRecord: Sendable, Equatable {
+    public var metadata: ObjectMeta
+    public var spec: SpaceSpec
+    public var status: SpaceStatus
+
+    public init(metadata: ObjectMeta, spec: SpaceSpec, status: SpaceStatus) {
+        self.metadata = metadata
+        self.spec = spec
+        self.status = status
+    }
+
+    public var id: SpaceID { SpaceID(realm: spec.realmId, name: metadata.name) }
+}
+
+/// What `realm.yaml` holds.
+public struct RealmRecord: Sendable, Equatable {
+    public var metadata: ObjectMeta
+    public var spec: RealmSpec
+    public var status: RealmStatus
+
+    public init(metadata: ObjectMeta, spec: RealmSpec, status: RealmStatus) {
+        self.metadata = metadata
+        self.spec = spec
+        self.status = status
+    }
+}
