@@ -1,0 +1,138 @@
+import CKukeSys
+import Foundation
+import Glibc
+import KukeEngine
+
+/// `CgroupControl` on a real cgroup2 filesystem. Only directories and
+/// `cgroup.subtree_control` are written; every other file (limits written by an
+/// operator) is left as it is.
+public struct CgroupFilesystem: CgroupControl {
+    /// CGROUP2_SUPER_MAGIC
+    static let cgroup2Magic = 0x6367_7270
+
+    public var root: String
+
+    public init(root: String) { self.root = root }
+
+    /// The cgroup2 mount of this host from `/proc/self/mountinfo`: `/sys/fs/cgroup` on a
+    /// cgroup-v2-only host, `/sys/fs/cgroup/unified` on a hybrid one; nil when there is none.
+    public static func discoverMount(mountinfo: String? = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) -> String? {
+        guard let mountinfo else { return nil }
+        var mounts: [String] = []
+        for line in mountinfo.split(separator: "\n") {
+            let halves = line.components(separatedBy: " - ")
+            guard halves.count == 2, halves[1].split(separator: " ").first == "cgroup2" else { continue }
+            let fields = halves[0].split(separator: " ")
+            if fields.count > 4 { mounts.append(unescapeMountPath(String(fields[4]))) }
+        }
+        return mounts.first { $0 == "/sys/fs/cgroup" } ?? mounts.first { $0.hasPrefix("/sys/fs/cgroup") } ?? mounts.first
+    }
+
+    /// mountinfo escapes space, tab, newline and backslash as octal (`\040`).
+    static func unescapeMountPath(_ path: String) -> String {
+        var out = ""
+        var scalars = Array(path.unicodeScalars)[...]
+        while let first = scalars.first {
+            if first == "\\", scalars.count >= 4, let code = UInt8(String(String.UnicodeScalarView(scalars.dropFirst().prefix(3))), radix: 8) {
+                out.unicodeScalars.append(Unicode.Scalar(code))
+                scalars = scalars.dropFirst(4)
+            } else {
+                out.unicodeScalars.append(first)
+                scalars = scalars.dropFirst()
+            }
+        }
+        return out
+    }
+
+    public func rootProblem() -> String? {
+        let magic = ckuke_filesystem_magic(root)
+        if magic < 0 {
+            return "cgroup root \(root) cannot be used: \(SystemError.text(Int32(-magic)))\(mountHint)"
+        }
+        if magic != Self.cgroup2Magic {
+            let found = magic == 0x0102_1994 ? "tmpfs" : magic == 0x0027_e0eb ? "cgroup v1" : "filesystem magic 0x\(String(magic, radix: 16))"
+            return "cgroup root \(root) is not a cgroup2 filesystem (found \(found))\(mountHint)"
+        }
+        return nil
+    }
+
+    var mountHint: String {
+        if let mount = Self.discoverMount() { return "; cgroup2 is mounted at \(mount), pass --cgroup-root \(mount)" }
+        return "; this host has no cgroup2 mount (mount -t cgroup2 none /sys/fs/cgroup/unified)"
+    }
+
+    public func controllers(_ path: String) throws(HostError) -> [String] {
+        try readWords("\(path)/cgroup.controllers") ?? []
+    }
+
+    public func observe(_ path: String) throws(HostError) -> ObservedCgroup? {
+        guard let words = try readWords("\(path)/cgroup.subtree_control") else {
+            var info = stat()
+            if stat(path, &info) == 0 {
+                throw HostError("cgroup \(path): exists but has no cgroup.subtree_control; is it inside a cgroup2 filesystem?", code: "ENOTDIR")
+            }
+            return nil
+        }
+        return ObservedCgroup(subtreeControl: words)
+    }
+
+    /// The words of a cgroup interface file, or nil when it does not exist.
+    func readWords(_ path: String) throws(HostError) -> [String]? {
+        let fd = SystemError.retrying { open(path, O_RDONLY | O_CLOEXEC) }
+        if fd < 0 {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw SystemError.hostError("cgroup file \(path): read failed", errno)
+        }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = buffer.withUnsafeMutableBytes { raw in SystemError.retrying { read(fd, raw.baseAddress, raw.count) } }
+        guard count >= 0 else { throw SystemError.hostError("cgroup file \(path): read failed", errno) }
+        return String(decoding: buffer[0..<count], as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+    }
+
+    public func makeDirectory(_ path: String) throws(HostError) {
+        if mkdir(path, 0o755) != 0 && errno != EEXIST {
+            throw SystemError.hostError("cgroup \(path): mkdir failed", errno)
+        }
+    }
+
+    public func enable(_ controllers: [String], in path: String) throws(HostError) {
+        let file = "\(path)/cgroup.subtree_control"
+        for controller in controllers {
+            let fd = SystemError.retrying { open(file, O_WRONLY | O_CLOEXEC) }
+            guard fd >= 0 else { throw SystemError.hostError("cgroup \(path): open cgroup.subtree_control failed", errno) }
+            let line = Array("+\(controller)".utf8)
+            let written = line.withUnsafeBytes { raw in SystemError.retrying { write(fd, raw.baseAddress, raw.count) } }
+            let code = errno
+            close(fd)
+            if written != line.count {
+                throw SystemError.hostError("cgroup \(path): delegating \(controller) in cgroup.subtree_control failed", code)
+            }
+        }
+    }
+
+    public func removeDirectory(_ path: String) throws(HostError) {
+        if rmdir(path) != 0 && errno != ENOENT {
+            let code = errno
+            let hint = code == EBUSY ? " (processes or child cgroups are still in it)" : ""
+            throw SystemError.hostError("cgroup \(path): rmdir failed\(hint)", code)
+        }
+    }
+
+    public func children(_ path: String) throws(HostError) -> [String] {
+        guard let directory = opendir(path) else {
+            if errno == ENOENT { return [] }
+            throw SystemError.hostError("cgroup \(path): listing failed", errno)
+        }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            guard entry.pointee.d_type == UInt8(DT_DIR) else { continue }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+}

@@ -1,0 +1,13 @@
+import KukeEngine
+import KukeModel
+
+/// The real drivers for a host layout.
+public enum HostFactory {
+    public static func drivers(for layout: HostLayout, onLockWait: @escaping @Sendable (String) -> Void = { _ in }) -> HostDrivers {
+        HostDrivers(
+            files: LocalFileStore(),
+            links: NetlinkLinkControl(),
+            cgroups: CgroupFilesystem(root: layout.cgroupRoot),
+            lock: FlockHostLock(path: layout.lockPath, onWait: onLockWait))
+    }
+}

@@ -1,0 +1,149 @@
+import Glibc
+import KukeEngine
+import KukeModel
+
+/// The rtnetlink requests kuke needs, over one `NetlinkSocket`.
+struct RouteNetlink {
+    static let newLink: UInt16 = 16  // RTM_NEWLINK
+    static let deleteLink: UInt16 = 17  // RTM_DELLINK
+    static let getLink: UInt16 = 18  // RTM_GETLINK
+    static let getAddress: UInt16 = 22  // RTM_GETADDR
+    static let getRoute: UInt16 = 26  // RTM_GETROUTE
+    static let newAddress: UInt16 = 20  // RTM_NEWADDR
+    static let newRoute: UInt16 = 24  // RTM_NEWROUTE
+
+    static let attributeInterfaceName: UInt16 = 3  // IFLA_IFNAME
+    static let attributeLinkInfo: UInt16 = 18  // IFLA_LINKINFO
+    static let attributeInfoKind: UInt16 = 1  // IFLA_INFO_KIND
+    static let attributeAddress: UInt16 = 1  // IFA_ADDRESS
+    static let attributeLocal: UInt16 = 2  // IFA_LOCAL
+    static let attributeDestination: UInt16 = 1  // RTA_DST
+    static let attributeOutputInterface: UInt16 = 4  // RTA_OIF
+    static let attributeTable: UInt16 = 15  // RTA_TABLE
+    static let mainTable: UInt32 = 254  // RT_TABLE_MAIN
+    static let unicastRoute: UInt8 = 1  // RTN_UNICAST
+    static let interfaceUp: UInt32 = 0x1  // IFF_UP
+
+    let socket: NetlinkSocket
+
+    /// `ip link show`: every link with its index, name, kind and up flag.
+    func links() throws(HostError) -> [ObservedLink] {
+        let replies = try socket.dump({ sequence in
+            var message = NetlinkMessage(type: Self.getLink, flags: NetlinkSocket.flagRequest | NetlinkSocket.flagDump, sequence: sequence)
+            message.appendInterfaceInfo()
+            return message
+        }, what: "link dump")
+        return replies.compactMap { reply in
+            guard reply.type == Self.newLink, reply.payload.count >= 16 else { return nil }
+            let payload = reply.payload
+            let index = Int32(bitPattern: payload.readInteger(at: payload.startIndex + 4, as: UInt32.self))
+            let flags = payload.readInteger(at: payload.startIndex + 8, as: UInt32.self)
+            let attributes = NetlinkAttributes(payload.dropFirst(16))
+            guard let name = attributes.string(Self.attributeInterfaceName) else { return nil }
+            let kind = attributes[Self.attributeLinkInfo].flatMap { NetlinkAttributes($0).string(Self.attributeInfoKind) }
+            return ObservedLink(index: index, name: name, kind: kind, isUp: flags & Self.interfaceUp != 0)
+        }
+    }
+
+    /// `ip -4 addr show`: (link index, address with prefix).
+    func addresses() throws(HostError) -> [(Int32, IPv4Subnet)] {
+        let replies = try socket.dump({ sequence in
+            var message = NetlinkMessage(type: Self.getAddress, flags: NetlinkSocket.flagRequest | NetlinkSocket.flagDump, sequence: sequence)
+            message.appendFamilyHeader(family: UInt8(AF_INET), length: 8)
+            return message
+        }, what: "address dump")
+        return replies.compactMap { reply in
+            guard reply.type == Self.newAddress, reply.payload.count >= 8 else { return nil }
+            let payload = reply.payload
+            guard payload[payload.startIndex] == UInt8(AF_INET) else { return nil }
+            let prefix = Int(payload[payload.startIndex + 1])
+            let index = Int32(bitPattern: payload.readInteger(at: payload.startIndex + 4, as: UInt32.self))
+            let attributes = NetlinkAttributes(payload.dropFirst(8))
+            guard let raw = attributes.ipv4(Self.attributeLocal) ?? attributes.ipv4(Self.attributeAddress), prefix <= 32 else { return nil }
+            return (index, IPv4Subnet(containing: IPv4Address(raw), prefixLength: prefix))
+        }
+    }
+
+    /// `ip -4 route show table main`: (output link index, destination) of unicast routes.
+    func routes() throws(HostError) -> [(Int32?, IPv4Subnet)] {
+        let replies = try socket.dump({ sequence in
+            var message = NetlinkMessage(type: Self.getRoute, flags: NetlinkSocket.flagRequest | NetlinkSocket.flagDump, sequence: sequence)
+            message.appendFamilyHeader(family: UInt8(AF_INET), length: 12)
+            return message
+        }, what: "route dump")
+        return replies.compactMap { reply in
+            guard reply.type == Self.newRoute, reply.payload.count >= 12 else { return nil }
+            let payload = reply.payload
+            let start = payload.startIndex
+            guard payload[start] == UInt8(AF_INET), payload[start + 7] == Self.unicastRoute else { return nil }
+            let prefix = Int(payload[start + 1])
+            let attributes = NetlinkAttributes(payload.dropFirst(12))
+            let table = attributes.uint32(Self.attributeTable) ?? UInt32(payload[start + 4])
+            guard table == Self.mainTable, prefix > 0, prefix <= 32, let destination = attributes.ipv4(Self.attributeDestination) else { return nil }
+            let index = attributes.uint32(Self.attributeOutputInterface).map { Int32(bitPattern: $0) }
+            return (index, IPv4Subnet(containing: IPv4Address(destination), prefixLength: prefix))
+        }
+    }
+
+    /// `ip link add NAME type bridge`
+    func createBridge(_ name: String) throws(HostError) {
+        let sequence = socket.nextSequence()
+        var message = NetlinkMessage(
+            type: Self.newLink,
+            flags: NetlinkSocket.flagRequest | NetlinkSocket.flagAck | NetlinkSocket.flagCreate | NetlinkSocket.flagExclusive,
+            sequence: sequence)
+        message.appendInterfaceInfo()
+        message.appendAttribute(type: Self.attributeInterfaceName, string: name)
+        message.appendNested(type: Self.attributeLinkInfo) { $0.appendAttribute(type: Self.attributeInfoKind, string: "bridge") }
+        try socket.request(message, sequence: sequence, what: "bridge \"\(name)\": create failed")
+    }
+
+    /// `ip link set NAME up`
+    func setUp(_ name: String) throws(HostError) {
+        let sequence = socket.nextSequence()
+        var message = NetlinkMessage(type: Self.newLink, flags: NetlinkSocket.flagRequest | NetlinkSocket.flagAck, sequence: sequence)
+        message.appendInterfaceInfo(flags: Self.interfaceUp, change: Self.interfaceUp)
+        message.appendAttribute(type: Self.attributeInterfaceName, string: name)
+        try socket.request(message, sequence: sequence, what: "bridge \"\(name)\": set up failed")
+    }
+
+    /// `ip link delete NAME`
+    func delete(_ name: String) throws(HostError) {
+        let sequence = socket.nextSequence()
+        var message = NetlinkMessage(type: Self.deleteLink, flags: NetlinkSocket.flagRequest | NetlinkSocket.flagAck, sequence: sequence)
+        message.appendInterfaceInfo()
+        message.appendAttribute(type: Self.attributeInterfaceName, string: name)
+        try socket.request(message, sequence: sequence, what: "link \"\(name)\": delete failed")
+    }
+}
+
+/// `LinkControl` over rtnetlink; a socket per call keeps the type `Sendable` without locks.
+public struct NetlinkLinkControl: LinkControl {
+    public init() {}
+
+    func session() throws(HostError) -> RouteNetlink { RouteNetlink(socket: try NetlinkSocket()) }
+
+    public func snapshot() throws(HostError) -> NetworkSnapshot {
+        let netlink = try session()
+        let links = try netlink.links()
+        let names = Dictionary(links.map { ($0.index, $0.name) }, uniquingKeysWith: { first, _ in first })
+        var occupied = try netlink.addresses().map { OccupiedSubnet(subnet: $0.1, linkName: names[$0.0]) }
+        occupied += try netlink.routes().map { OccupiedSubnet(subnet: $0.1, linkName: $0.0.flatMap { names[$0] }) }
+        return NetworkSnapshot(links: links, occupied: occupied)
+    }
+
+    public func createBridge(_ name: String) throws(HostError) {
+        if let problem = BridgeName.violation(of: name) { throw HostError("bridge \"\(name)\": \(problem)", code: "ERANGE") }
+        try session().createBridge(name)
+    }
+
+    public func setUp(_ name: String) throws(HostError) { try session().setUp(name) }
+
+    public func delete(_ name: String) throws(HostError) {
+        do {
+            try session().delete(name)
+        } catch where error.code == "ENODEV" {
+            return  // already gone: deleting is idempotent
+        }
+    }
+}
