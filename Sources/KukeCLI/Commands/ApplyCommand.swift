@@ -1,0 +1,43 @@
+import ArgumentParser
+import KukeEngine
+import KukeHost
+
+struct ApplyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "Create or update realms and spaces so the host matches the manifests.",
+        discussion: """
+            Every manifest is parsed and validated first; any problem is printed as FILE:LINE:COLUMN and \
+            nothing changes (exit 2). Then each resource is observed, compared and converged. Exit 1 when \
+            some resource failed.
+
+            Examples:
+              kuke apply -f examples/
+              kuke apply -f space.yaml --dry-run
+              cat space.yaml | kuke apply -f - -o json
+            """)
+
+    @OptionGroup var input: ManifestInput
+    @OptionGroup var host: HostOptions
+
+    @Flag(name: .customLong("dry-run"), help: "Show what would change without changing anything.")
+    var dryRun = false
+
+    @Option(name: .shortAndLong, help: "Print results as json or yaml instead of lines.")
+    var output: OutputFormat?
+
+    func run() throws {
+        let console = Console.current
+        let resources = try input.load(console)
+        let layout = try host.layout(console)
+        let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { console.error($0) }))
+        let progress = ProgressReporter.make(console: console, format: output)
+        let outcomes = try withEngine(console) { () throws(HostError) in
+            try engine.apply(resources, options: ApplyOptions(dryRun: dryRun, lockTimeout: host.lockTimeout), progress: progress?.callback)
+        }
+        let printer = OutcomePrinter(console: console, format: output, dryRun: dryRun)
+        printer.print(outcomes)
+        printer.summarize(outcomes)
+        throw CommandExit(status: OutcomePrinter.status(of: outcomes))
+    }
+}

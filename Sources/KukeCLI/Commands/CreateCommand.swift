@@ -1,0 +1,96 @@
+import ArgumentParser
+import KukeEngine
+import KukeHost
+import KukeModel
+
+struct CreateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create",
+        abstract: "Create a realm or a space from the command line (the imperative form of a minimal manifest).",
+        discussion: """
+            Examples:
+              kuke create realm main
+              kuke create space blog --realm main
+            """,
+        subcommands: [CreateRealmCommand.self, CreateSpaceCommand.self])
+}
+
+/// Parses `--label key=value` flags.
+func parseLabels(_ labels: [String]) throws -> [String: String] {
+    var result: [String: String] = [:]
+    for label in labels {
+        guard let equals = label.firstIndex(of: "="), equals != label.startIndex else {
+            throw ValidationError("--label \"\(label)\" must be key=value")
+        }
+        result[String(label[..<equals])] = String(label[label.index(after: equals)...])
+    }
+    return result
+}
+
+/// Validates a name given on the command line with the manifest rule.
+func validateName(_ name: String, what: String, isSpace: Bool) throws {
+    if let problem = ResourceName.violation(of: name, isSpace: isSpace) {
+        throw ValidationError("\(what) \"\(name)\" \(problem)")
+    }
+}
+
+/// Applies one resource that must not exist yet.
+func create(_ resource: Resource, exists: (Inventory) -> Bool, host: HostOptions, console: Console) throws {
+    let layout = try host.layout(console)
+    let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { console.error($0) }))
+    let inventory = try withEngine(console) { () throws(HostError) in try engine.inventory() }
+    if exists(inventory) {
+        console.error("error: \(resource.kind) \"\(resource.displayName)\" already exists; use `kuke apply` to change it")
+        throw CommandExit(status: ExitStatus.failed)
+    }
+    let outcomes = try withEngine(console) { () throws(HostError) in
+        try engine.apply([resource], options: ApplyOptions(lockTimeout: host.lockTimeout))
+    }
+    OutcomePrinter(console: console, format: nil).print(outcomes)
+    throw CommandExit(status: OutcomePrinter.status(of: outcomes))
+}
+
+struct CreateRealmCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "realm", abstract: "Create a realm.", discussion: "Example:\n  kuke create realm main --label team=web")
+
+    @Argument(help: "The realm's name.") var name: String
+    @Option(name: .customLong("label"), help: ArgumentHelp("A label, key=value; repeatable.", valueName: "key=value")) var labels: [String] = []
+    @OptionGroup var host: HostOptions
+
+    func validate() throws { try validateName(name, what: "realm name", isSpace: false) }
+
+    func run() throws {
+        let manifest = RealmManifest(metadata: ObjectMeta(name: name, labels: try parseLabels(labels)), origin: .command("kuke create realm"))
+        try create(.realm(manifest), exists: { $0.realms[name] != nil }, host: host, console: Console.current)
+    }
+}
+
+struct CreateSpaceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "space", abstract: "Create a space in a realm.",
+        discussion: "Examples:\n  kuke create space blog --realm main\n  kuke create space blog --realm main --cni-config-path /etc/cni/net.d")
+
+    @Argument(help: "The space's name.") var name: String
+    @Option(help: "The realm the space belongs to.") var realm: String
+    @Option(name: .customLong("cni-config-path"), help: "Directory for the space's conflist (spec.cniConfigPath).") var cniConfigPath: String?
+    @Option(name: .customLong("label"), help: ArgumentHelp("A label, key=value; repeatable.", valueName: "key=value")) var labels: [String] = []
+    @OptionGroup var host: HostOptions
+
+    func validate() throws {
+        try validateName(name, what: "space name", isSpace: true)
+        try validateName(realm, what: "--realm", isSpace: false)
+        if let cniConfigPath, case .failure(let problem) = CNIConfigPath.normalize(cniConfigPath) {
+            throw ValidationError("--cni-config-path \"\(cniConfigPath)\" \(problem.message)")
+        }
+    }
+
+    func run() throws {
+        let path = cniConfigPath.flatMap { try? CNIConfigPath.normalize($0).get() }
+        let manifest = SpaceManifest(
+            metadata: ObjectMeta(name: name, labels: try parseLabels(labels)), spec: SpaceSpec(realmId: realm, cniConfigPath: path),
+            origin: .command("kuke create space"))
+        let id = manifest.id
+        try create(.space(manifest), exists: { $0.spaces[id] != nil }, host: host, console: Console.current)
+    }
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import KukeEngine
+import KukeHost
+
+struct DiffCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diff",
+        abstract: "Show, as a unified diff, every part that apply would change.",
+        discussion: """
+            Files (conflists, space.yaml) are diffed as text; the bridge and cgroup parts as a short \
+            description of their state. Exit 0 when nothing would change, 1 when something would, 2 on \
+            invalid input or when a resource cannot be reconciled.
+
+            Examples:
+              kuke diff -f examples/
+              kuke diff -f space.yaml && echo "host matches"
+            """)
+
+    @OptionGroup var input: ManifestInput
+    @OptionGroup var host: HostOptions
+
+    func run() throws {
+        let console = Console.current
+        let resources = try input.load(console)
+        let layout = try host.layout(console)
+        let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout))
+        let outcomes = try withEngine(console) { () throws(HostError) in
+            try engine.apply(resources, options: ApplyOptions(dryRun: true))
+        }
+        var differs = false
+        var failed = false
+        for outcome in outcomes {
+            if let failure = outcome.failure {
+                failed = true
+                console.error("\(outcome.kind) \"\(outcome.displayName)\": \(failure.reason): \(failure.message)")
+                continue
+            }
+            for change in outcome.changes {
+                differs = true
+                console.writeOut(change.diff ?? "--- \(change.part.rawValue) \(change.subject)\n+++ \(change.part.rawValue) \(change.subject)\n@@ \(change.summary) @@\n")
+            }
+        }
+        throw CommandExit(status: failed ? ExitStatus.invalid : differs ? ExitStatus.failed : ExitStatus.success)
+    }
+}

@@ -1,0 +1,144 @@
+import ArgumentParser
+import Foundation
+import KukeEngine
+import KukeHost
+import KukeModel
+
+struct GetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "get",
+        abstract: "List realms or spaces from their records.",
+        discussion: """
+            Examples:
+              kuke get realms
+              kuke get spaces --realm main
+              kuke get space blog --realm main -o yaml
+            """,
+        subcommands: [GetRealmsCommand.self, GetSpacesCommand.self])
+}
+
+/// Formats a table with columns padded to their widest cell.
+func table(_ rows: [[String]]) -> String {
+    guard let header = rows.first else { return "" }
+    let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+    return rows.map { row in
+        row.enumerated().map { index, cell in
+            index == row.count - 1 ? cell : cell.padding(toLength: widths[index] + 3, withPad: " ", startingAt: 0)
+        }.joined()
+    }.joined(separator: "\n") + "\n"
+}
+
+/// `5s`, `12m`, `3h`, `4d`, as kubectl prints ages.
+func age(since date: Date?, now: Date = Date()) -> String {
+    guard let date else { return "-" }
+    let seconds = max(0, Int(now.timeIntervalSince(date)))
+    if seconds < 120 { return "\(seconds)s" }
+    if seconds < 7200 { return "\(seconds / 60)m" }
+    if seconds < 172_800 { return "\(seconds / 3600)h" }
+    return "\(seconds / 86400)d"
+}
+
+/// Prints stored documents as YAML (one document each) or JSON (an array, or one object for a named resource).
+func printDocuments(_ values: [ManifestValue], format: OutputFormat, single: Bool, console: Console) {
+    switch format {
+    case .yaml:
+        console.writeOut(values.map(RecordCodec.yaml).joined(separator: "---\n"))
+    case .json:
+        let json = values.map(JSONValue.init)
+        console.writeOut((single && json.count == 1 ? json[0] : JSONValue.array(json)).canonicalText)
+    }
+}
+
+/// Registry passwords are stored but never printed.
+func redactingPasswords(_ value: ManifestValue) -> ManifestValue {
+    switch value {
+    case .map(let entries):
+        return .map(entries.map { entry in
+            entry.key == "password" ? .init("password", .string("<redacted>")) : .init(entry.key, redactingPasswords(entry.value))
+        })
+    case .list(let items): return .list(items.map(redactingPasswords))
+    default: return value
+    }
+}
+
+/// Loads the records for `get`, printing unreadable ones as warnings.
+func loadInventory(_ host: HostOptions, _ console: Console) throws -> Inventory {
+    let layout = try host.layout(console)
+    let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout))
+    let inventory = try withEngine(console) { () throws(HostError) in try engine.inventory() }
+    for (_, error) in inventory.unreadable.sorted(by: { $0.key < $1.key }) { console.error("warning: \(error)") }
+    return inventory
+}
+
+struct GetRealmsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "realms", abstract: "List realms.",
+        discussion: "Example:\n  kuke get realms -o yaml", aliases: ["realm"])
+
+    @Argument(help: "Show only this realm.") var name: String?
+    @OptionGroup var host: HostOptions
+    @Option(name: .shortAndLong, help: "Print the stored documents as yaml or json.") var output: OutputFormat?
+
+    func run() throws {
+        let console = Console.current
+        let inventory = try loadInventory(host, console)
+        let realms = inventory.realms.values.filter { name == nil || $0.metadata.name == name }.sorted { $0.metadata.name < $1.metadata.name }
+        if let name, realms.isEmpty {
+            console.error("error: realm \"\(name)\" not found")
+            throw CommandExit(status: ExitStatus.failed)
+        }
+        if let output {
+            printDocuments(realms.map { redactingPasswords(RecordCodec.value(of: $0)) }, format: output, single: name != nil, console: console)
+            return
+        }
+        if realms.isEmpty {
+            console.out("No realms found.")
+            return
+        }
+        var rows = [["NAME", "STATE", "SPACES", "AGE"]]
+        for realm in realms {
+            rows.append([realm.metadata.name, realm.status.state.rawValue, String(inventory.spaces(in: realm.metadata.name).count), age(since: realm.status.createdAt)])
+        }
+        console.writeOut(table(rows))
+    }
+}
+
+struct GetSpacesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "spaces", abstract: "List spaces.",
+        discussion: "Examples:\n  kuke get spaces\n  kuke get space blog --realm main -o json", aliases: ["space"])
+
+    @Argument(help: "Show only this space (with --realm, or in any realm).") var name: String?
+    @Option(help: "Only spaces of this realm.") var realm: String?
+    @OptionGroup var host: HostOptions
+    @Option(name: .shortAndLong, help: "Print the stored documents as yaml or json.") var output: OutputFormat?
+
+    func run() throws {
+        let console = Console.current
+        let inventory = try loadInventory(host, console)
+        let spaces = inventory.spaces.values
+            .filter { (realm == nil || $0.spec.realmId == realm) && (name == nil || $0.metadata.name == name) }
+            .sorted { $0.id < $1.id }
+        if let name, spaces.isEmpty {
+            console.error("error: space \"\(name)\" not found\(realm.map { " in realm \"\($0)\"" } ?? "")")
+            throw CommandExit(status: ExitStatus.failed)
+        }
+        if let output {
+            printDocuments(spaces.map(RecordCodec.value(of:)), format: output, single: name != nil && spaces.count == 1, console: console)
+            return
+        }
+        if spaces.isEmpty {
+            console.out("No spaces found.")
+            return
+        }
+        var rows = [["NAME", "REALM", "STATE", "BRIDGE", "SUBNET", "AGE"]]
+        for space in spaces {
+            let network = space.status.network
+            rows.append([
+                space.metadata.name, space.spec.realmId, space.status.state.rawValue, network?.bridge ?? "-",
+                network?.subnet.description ?? "-", age(since: space.status.createdAt),
+            ])
+        }
+        console.writeOut(table(rows))
+    }
+}

@@ -1,0 +1,37 @@
+import ArgumentParser
+import KukeEngine
+import KukeHost
+
+struct InitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init",
+        abstract: "Create the default realm and its default space on this host.",
+        discussion: """
+            Existing records are kept as they are. With --force-regenerate-cni every space's conflist is \
+            rewritten from its record, and a recorded bridge name the kernel cannot use (longer than 15 \
+            bytes, from an old conflist) is replaced.
+
+            Examples:
+              kuke init
+              kuke init --force-regenerate-cni
+            """)
+
+    @OptionGroup var host: HostOptions
+
+    @Flag(name: .customLong("force-regenerate-cni"), help: "Rewrite every space's conflist and repair unusable bridge names.")
+    var forceRegenerateCNI = false
+
+    func run() throws {
+        let console = Console.current
+        let layout = try host.layout(console)
+        let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { console.error($0) }))
+        let progress = ProgressReporter.make(console: console, format: nil)
+        let outcomes = try withEngine(console) { () throws(HostError) in
+            try engine.initialize(regenerate: forceRegenerateCNI, lockTimeout: host.lockTimeout, progress: progress?.callback)
+        }
+        let printer = OutcomePrinter(console: console, format: nil)
+        printer.print(outcomes)
+        printer.summarize(outcomes)
+        throw CommandExit(status: OutcomePrinter.status(of: outcomes))
+    }
+}

@@ -1,0 +1,14 @@
+import ArgumentParser
+
+/// kuke's exit codes: 0 all succeeded, 1 some resource failed (or `diff` found
+/// differences), 2 invalid input or usage, with nothing changed.
+public enum ExitStatus {
+    public static let success: Int32 = 0
+    public static let failed: Int32 = 1
+    public static let invalid: Int32 = 2
+}
+
+/// Thrown by a command to end with a status after it has printed what it had to say.
+struct CommandExit: Error {
+    var status: Int32
+}

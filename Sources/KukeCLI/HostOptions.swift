@@ -1,0 +1,50 @@
+import ArgumentParser
+import KukeHost
+import KukeModel
+
+/// The host layout flags every command shares; each falls back to its environment
+/// variable, then to the default.
+struct HostOptions: ParsableArguments {
+    @Option(name: .customLong("run-path"), help: "Metadata directory (env KUKEON_RUN_PATH; default /opt/kukeon).")
+    var runPath: String?
+
+    @Option(name: .customLong("cni-config-dir"), help: "CNI directory for spaces without spec.cniConfigPath (env KUKEON_CNI_CONFIG_DIR; default /etc/cni/net.d).")
+    var cniConfigDirectory: String?
+
+    @Option(name: .customLong("cgroup-root"), help: "A directory in a cgroup2 filesystem (env KUKEON_CGROUP_ROOT; default: the cgroup2 mount in /proc/self/mountinfo).")
+    var cgroupRoot: String?
+
+    @Option(name: .customLong("subnet-pool"), help: "IPv4 pool carved into one /24 per space (env KUKEON_SUBNET_POOL; default 10.88.0.0/16).")
+    var subnetPool: String?
+
+    @Option(name: .customLong("lock-timeout"), help: "Seconds to wait for another kuke to release the host lock (default: wait).")
+    var lockTimeout: Double?
+
+    /// The layout, or a usage error naming the flag or variable at fault.
+    func layout(_ console: Console) throws -> HostLayout {
+        let environment = console.environment
+        let run = runPath ?? environment["KUKEON_RUN_PATH"] ?? HostLayout.defaultRunPath
+        let cni = cniConfigDirectory ?? environment["KUKEON_CNI_CONFIG_DIR"] ?? HostLayout.defaultCNIConfigDirectory
+        let cgroup = cgroupRoot ?? environment["KUKEON_CGROUP_ROOT"] ?? CgroupFilesystem.discoverMount() ?? "/sys/fs/cgroup"
+        let poolText = subnetPool ?? environment["KUKEON_SUBNET_POOL"]
+        var pool = HostLayout.defaultSubnetPool
+        if let poolText {
+            guard let parsed = IPv4Subnet(poolText) else {
+                throw ValidationError("--subnet-pool/KUKEON_SUBNET_POOL \"\(poolText)\" is not an IPv4 network in CIDR form (like 10.88.0.0/16)")
+            }
+            if let problem = SubnetAllocator.violation(of: parsed) { throw ValidationError(problem) }
+            pool = parsed
+        }
+        for (flag, path) in [("--run-path", run), ("--cni-config-dir", cni), ("--cgroup-root", cgroup)] where !path.hasPrefix("/") {
+            throw ValidationError("\(flag) \"\(path)\" must be an absolute path")
+        }
+        if let lockTimeout, lockTimeout < 0 { throw ValidationError("--lock-timeout must not be negative") }
+        return HostLayout(runPath: run, cniConfigDirectory: cni, cgroupRoot: cgroup, subnetPool: pool)
+    }
+}
+
+/// `-o` for commands that print results.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case json
+    case yaml
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+import KukeEngine
+import KukeModel
+
+/// `-f PATH…` shared by apply, diff and delete: loads and validates the whole batch,
+/// and stops with every issue printed (exit 2) before anything changes.
+struct ManifestInput: ParsableArguments {
+    @Option(name: [.customShort("f"), .customLong("filename")], help: ArgumentHelp("A manifest file, a directory (*.yaml/*.yml, recursive, sorted) or - for stdin; repeatable.", valueName: "path"))
+    var paths: [String] = []
+
+    func validate() throws {
+        if paths.isEmpty { throw ValidationError("-f PATH is required (a file, a directory or - for stdin)") }
+    }
+
+    func load(_ console: Console) throws -> [Resource] {
+        let loader = ManifestLoader(readStandardInput: console.readStandardInput)
+        let (resources, issues) = loader.load(paths)
+        if !issues.isEmpty {
+            for issue in issues { console.error(issue.description) }
+            console.error("error: \(issues.count) problem\(issues.count == 1 ? "" : "s") found; nothing was changed")
+            throw CommandExit(status: ExitStatus.invalid)
+        }
+        if resources.isEmpty {
+            console.error("error: no Realm or Space manifests found in \(paths.joined(separator: ", ")); nothing was changed")
+            throw CommandExit(status: ExitStatus.invalid)
+        }
+        return resources
+    }
+}
+
+/// Runs an engine call, turning a host-wide failure (lock, netlink dump) into exit 1.
+func withEngine<T>(_ console: Console, _ body: () throws(HostError) -> T) throws -> T {
+    do {
+        return try body()
+    } catch {
+        console.error("error: \(error.message)")
+        throw CommandExit(status: ExitStatus.failed)
+    }
+}

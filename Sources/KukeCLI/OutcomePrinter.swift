@@ -1,0 +1,79 @@
+import KukeEngine
+import KukeModel
+
+/// Prints pass outcomes: one line per resource for humans (changes under updates),
+/// or one object per resource as JSON or YAML.
+struct OutcomePrinter {
+    var console: Console
+    var format: OutputFormat?
+    var dryRun: Bool = false
+
+    func print(_ outcomes: [ResourceOutcome]) {
+        switch format {
+        case .json: console.writeOut(JSONValue.array(outcomes.map { JSONValue(value($0)) }).canonicalText)
+        case .yaml: console.writeOut(RecordCodec.yaml(.list(outcomes.map(value))))
+        case nil: outcomes.forEach(printHuman)
+        }
+    }
+
+    func printHuman(_ outcome: ResourceOutcome) {
+        let word = outcome.outcome.rawValue + (dryRun && outcome.outcome != .failed && outcome.outcome != .unchanged ? " (dry run)" : "")
+        var line = "\(outcome.kind) \"\(outcome.displayName)\": \(paint(word, for: outcome.outcome))"
+        if let failure = outcome.failure { line += ": \(failure.reason): \(failure.message)" }
+        console.out(line)
+        guard outcome.outcome == .updated || (dryRun && outcome.outcome != .unchanged) else { return }
+        for change in outcome.changes {
+            console.out("  \(symbol(change.action)) \(change.summary)")
+        }
+    }
+
+    func symbol(_ action: Change.Action) -> String {
+        switch action {
+        case .create: "+"
+        case .update: "~"
+        case .delete: "-"
+        }
+    }
+
+    func paint(_ text: String, for outcome: Outcome) -> String {
+        guard console.colorEnabled else { return text }
+        let code: String
+        switch outcome {
+        case .created: code = "32"
+        case .updated: code = "33"
+        case .deleted: code = "35"
+        case .unchanged: code = "2"
+        case .failed: code = "31;1"
+        }
+        return "\u{1B}[\(code)m\(text)\u{1B}[0m"
+    }
+
+    func value(_ outcome: ResourceOutcome) -> ManifestValue {
+        var entries: [ManifestValue.Entry] = [.init("kind", .string(outcome.kind))]
+        if let realm = outcome.realm { entries.append(.init("realm", .string(realm))) }
+        entries.append(.init("name", .string(outcome.name)))
+        entries.append(.init("outcome", .string(outcome.outcome.rawValue)))
+        if dryRun { entries.append(.init("dryRun", .boolean(true))) }
+        entries.append(.init("changes", .list(outcome.changes.map { change in
+            .map([
+                .init("part", .string(change.part.rawValue)), .init("action", .string(change.action.rawValue)),
+                .init("subject", .string(change.subject)), .init("summary", .string(change.summary)),
+            ])
+        })))
+        if let failure = outcome.failure {
+            entries.append(.init("error", .map([.init("reason", .string(failure.reason)), .init("message", .string(failure.message))])))
+        }
+        return .map(entries)
+    }
+
+    /// The exit status for a pass: 1 when any resource failed.
+    static func status(of outcomes: [ResourceOutcome]) -> Int32 {
+        outcomes.contains { $0.outcome == .failed } ? ExitStatus.failed : ExitStatus.success
+    }
+
+    /// A closing line on stderr when some resources failed.
+    func summarize(_ outcomes: [ResourceOutcome]) {
+        let failed = outcomes.filter { $0.outcome == .failed }.count
+        if failed > 0 { console.error("error: \(failed) of \(outcomes.count) resources failed") }
+    }
+}
