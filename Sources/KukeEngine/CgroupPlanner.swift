@@ -12,8 +12,13 @@ public enum CgroupPlanner {
     public static func plan(root: String, levels: [String], offered: [String], observed: [String: ObservedCgroup]) -> [Change] {
         var changes: [Change] = []
         for path in [root] + levels {
+            var diff = UnifiedDiff.make(
+                old: observed[path].map { describe(path, $0.subtreeControl) },
+                new: describe(path, predictedSubtree(of: path, offered: offered, observed: observed)),
+                oldLabel: "cgroup\(path)", newLabel: "cgroup\(path)")
             if path != root, observed[path] == nil {
-                changes.append(Change(part: .cgroup, action: .create, subject: path, summary: "create cgroup \(path)", operation: .makeCgroup(path: path)))
+                changes.append(Change(part: .cgroup, action: .create, subject: path, summary: "create cgroup \(path)", diff: diff, operation: .makeCgroup(path: path)))
+                diff = nil
             }
             let enabled = Set(observed[path]?.subtreeControl ?? [])
             let missing = offered.filter { !enabled.contains($0) }
@@ -21,10 +26,15 @@ public enum CgroupPlanner {
                 changes.append(Change(
                     part: .cgroup, action: .update, subject: path,
                     summary: "delegate \(missing.joined(separator: " ")) in \(path)/cgroup.subtree_control",
-                    operation: .enableControllers(path: path, controllers: missing)))
+                    diff: diff, operation: .enableControllers(path: path, controllers: missing)))
             }
         }
         return changes
+    }
+
+    /// The state of a cgroup directory as `kuke diff` shows it.
+    static func describe(_ path: String, _ controllers: [String]) -> String {
+        "cgroup: \(path)\nsubtree_control: \(controllers.isEmpty ? "(none)" : controllers.sorted().joined(separator: " "))\n"
     }
 
     /// The controllers a directory will delegate once `plan`'s changes are applied, sorted.

@@ -27,7 +27,7 @@ public enum ManifestDecoder {
             if case .scalar = root, resolvedTag(root) == .null { continue }  // an empty document
             var walker = SchemaWalker(file: file)
             let result = decodeDocument(root, walker: &walker)
-            issues += walker.issues
+            issues += walker.issues.sorted { ($0.position.line, $0.position.column) < ($1.position.line, $1.position.column) }
             if let result, walker.issues.isEmpty { resources.append(result) }
         }
         return (resources, issues)
@@ -44,7 +44,6 @@ public enum ManifestDecoder {
             version = walker.scalarString(node, path: "apiVersion")
             if let version, version != apiVersion {
                 walker.fail(node, .apiVersion, "apiVersion \"\(version)\" is not supported; use \"\(apiVersion)\"")
-                return nil
             }
         }
         guard let kindNode = mapping["kind"], !walker.isNull(kindNode) else {

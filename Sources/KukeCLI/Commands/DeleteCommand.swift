@@ -23,12 +23,11 @@ struct DeleteCommand: ParsableCommand {
     @OptionGroup var options: DeleteOptions
     @OptionGroup var host: HostOptions
 
-    func validate() throws {
-        if paths.isEmpty { throw ValidationError("give -f PATH, or a resource: kuke delete space NAME --realm REALM") }
-    }
-
     func run() throws {
         let console = Console.current
+        if paths.isEmpty {
+            throw ValidationError("give -f PATH, or a resource: kuke delete space NAME --realm REALM")
+        }
         var input = ManifestInput()
         input.paths = paths
         let resources = try input.load(console)

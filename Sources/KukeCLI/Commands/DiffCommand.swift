@@ -35,9 +35,16 @@ struct DiffCommand: ParsableCommand {
                 console.error("\(outcome.kind) \"\(outcome.displayName)\": \(failure.reason): \(failure.message)")
                 continue
             }
+            var shown = Set<String>()
             for change in outcome.changes {
                 differs = true
-                console.writeOut(change.diff ?? "--- \(change.part.rawValue) \(change.subject)\n+++ \(change.part.rawValue) \(change.subject)\n@@ \(change.summary) @@\n")
+                let key = "\(change.part.rawValue) \(change.subject)"
+                if let diff = change.diff {
+                    console.writeOut(diff)
+                } else if !shown.contains(key) {
+                    console.writeOut("--- \(key)\n+++ \(key)\n# \(change.summary)\n")
+                }
+                shown.insert(key)
             }
         }
         throw CommandExit(status: failed ? ExitStatus.invalid : differs ? ExitStatus.failed : ExitStatus.success)
