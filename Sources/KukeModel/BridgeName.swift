@@ -1,7 +1,8 @@
 /// The scheme that names a space's Linux bridge.
 ///
 /// `kuke-<realm>-<space>` when it fits the kernel's 15-byte limit (IFNAMSIZ - 1);
-/// otherwise `kuke-` + the first three bytes of `<realm>-<space>` + `-` + six hex
+/// otherwise `kuke-` + the first three bytes of `<realm>-<space>` (without a
+/// trailing `-` or `.`) + `-` + six hex
 /// digits (24 bits) of FNV-1a-64 over `<realm>/<space>`. Always 15 bytes or fewer,
 /// always `[a-z0-9.-]`, and deterministic. The name chosen at creation is recorded
 /// in the conflist and status and read back from there; it is never recomputed
@@ -15,7 +16,8 @@ public enum BridgeName {
     public static func make(for space: SpaceID) -> String {
         let full = prefix + space.networkName
         if full.utf8.count <= maximumLength { return full }
-        let head = String(space.networkName.prefix(3))
+        var head = String(space.networkName.prefix(3))
+        while head.hasSuffix("-") || head.hasSuffix(".") { head.removeLast() }
         let hash = fnv1a64(Array("\(space.realm)/\(space.name)".utf8)) & 0xFF_FFFF
         let hex = String(hash, radix: 16).leftPadded(to: 6)
         return prefix + head + "-" + hex

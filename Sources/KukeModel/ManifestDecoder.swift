@@ -7,6 +7,9 @@ public enum ManifestDecoder {
 
     /// Decodes every document of `text`; `file` names the source in positions.
     public static func decode(_ text: String, file: String) -> (resources: [Resource], issues: [ManifestIssue]) {
+        // A byte order mark is valid at the start of a YAML stream; libyaml only skips it
+        // when it detects the encoding itself, so it is dropped here.
+        let text = text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
         var resources: [Resource] = []
         var issues: [ManifestIssue] = []
         let parser: Parser

@@ -112,7 +112,10 @@ public enum RecordCodec {
 
     static func node(_ value: ManifestValue) -> Node {
         switch value {
-        case .string(let text): return Node(text, Tag(.str))
+        case .string(let text):
+            // A string YAML would read back as a number, boolean or null is quoted.
+            let plainTag = Resolver.default.resolveTag(of: Node(text))
+            return Node(text, Tag(.str), [Tag.Name.str, .timestamp].contains(plainTag) ? .any : .doubleQuoted)
         case .integer(let number): return Node(String(number), Tag(.int))
         case .boolean(let flag): return Node(flag ? "true" : "false", Tag(.bool))
         case .list(let items): return .sequence(.init(items.map(node)))

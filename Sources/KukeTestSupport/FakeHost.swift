@@ -1,0 +1,130 @@
+import Foundation
+import KukeEngine
+import KukeModel
+import Synchronization
+
+/// An in-memory host for engine tests without root: files, links and cgroup
+/// directories as plain values, and a log of every mutating call.
+public final class FakeHost: Sendable {
+    public struct State: Sendable {
+        public var files: [String: String] = [:]
+        public var links: [String: ObservedLink] = [:]
+        public var occupied: [OccupiedSubnet] = []
+        /// cgroup directories and their `cgroup.subtree_control`.
+        public var cgroups: [String: [String]] = [:]
+        public var offered: [String] = []
+        public var rootProblem: String?
+        /// Mutating calls, in order (`write /path`, `createBridge x`, …).
+        public var log: [String] = []
+        /// Calls that fail: a log entry prefix and the error to throw.
+        public var failures: [String: HostError] = [:]
+        var nextIndex: Int32 = 10
+    }
+
+    public let state: Mutex<State>
+    public let cgroupRoot: String
+
+    public init(cgroupRoot: String = "/cg", offered: [String] = ["cpu", "memory", "pids"]) {
+        var initial = State()
+        initial.cgroups[cgroupRoot] = []
+        initial.offered = offered
+        state = Mutex(initial)
+        self.cgroupRoot = cgroupRoot
+    }
+
+    public var drivers: HostDrivers {
+        HostDrivers(files: Files(host: self), links: Links(host: self), cgroups: Cgroups(host: self), lock: Lock())
+    }
+
+    /// The mutating calls made so far.
+    public var log: [String] { state.withLock { $0.log } }
+
+    func record(_ entry: String) throws(HostError) {
+        let failure: HostError? = state.withLock { state in
+            state.log.append(entry)
+            return state.failures.first { entry.hasPrefix($0.key) }?.value
+        }
+        if let failure { throw failure }
+    }
+
+    struct Files: FileStore {
+        let host: FakeHost
+        func read(_ path: String) throws(HostError) -> String? { host.state.withLock { $0.files[path] } }
+        func write(_ path: String, _ text: String, mode: UInt32) throws(HostError) {
+            try host.record("write \(path)")
+            host.state.withLock { $0.files[path] = text }
+        }
+        func remove(_ path: String) throws(HostError) {
+            try host.record("remove \(path)")
+            host.state.withLock { _ = $0.files.removeValue(forKey: path) }
+        }
+        func removeTree(_ path: String) throws(HostError) {
+            try host.record("removeTree \(path)")
+            host.state.withLock { state in state.files = state.files.filter { !$0.key.hasPrefix(path + "/") && $0.key != path } }
+        }
+        func subdirectories(_ path: String) -> [String] {
+            host.state.withLock { state in
+                Set(state.files.keys.compactMap { key -> String? in
+                    guard key.hasPrefix(path + "/") else { return nil }
+                    let rest = key.dropFirst(path.count + 1).split(separator: "/")
+                    return rest.count >= 2 ? String(rest[0]) : nil
+                }).sorted()
+            }
+        }
+    }
+
+    struct Links: LinkControl {
+        let host: FakeHost
+        func snapshot() throws(HostError) -> NetworkSnapshot {
+            host.state.withLock { NetworkSnapshot(links: Array($0.links.values), occupied: $0.occupied) }
+        }
+        func createBridge(_ name: String) throws(HostError) {
+            try host.record("createBridge \(name)")
+            try host.state.withLock { (state: inout State) throws(HostError) in
+                if state.links[name] != nil { throw HostError("bridge \"\(name)\": create failed: File exists (EEXIST)", code: "EEXIST") }
+                state.nextIndex += 1
+                state.links[name] = ObservedLink(index: state.nextIndex, name: name, kind: "bridge", isUp: false)
+            }
+        }
+        func setUp(_ name: String) throws(HostError) {
+            try host.record("setUp \(name)")
+            host.state.withLock { $0.links[name]?.isUp = true }
+        }
+        func delete(_ name: String) throws(HostError) {
+            try host.record("deleteLink \(name)")
+            host.state.withLock { _ = $0.links.removeValue(forKey: name) }
+        }
+    }
+
+    struct Cgroups: CgroupControl {
+        let host: FakeHost
+        func rootProblem() -> String? { host.state.withLock { $0.rootProblem } }
+        func controllers(_ path: String) throws(HostError) -> [String] { host.state.withLock { $0.offered } }
+        func observe(_ path: String) throws(HostError) -> ObservedCgroup? {
+            host.state.withLock { $0.cgroups[path].map(ObservedCgroup.init(subtreeControl:)) }
+        }
+        func makeDirectory(_ path: String) throws(HostError) {
+            try host.record("mkdir \(path)")
+            host.state.withLock { state in if state.cgroups[path] == nil { state.cgroups[path] = [] } }
+        }
+        func enable(_ controllers: [String], in path: String) throws(HostError) {
+            try host.record("enable \(controllers.joined(separator: " ")) in \(path)")
+            host.state.withLock { state in state.cgroups[path] = Array(Set((state.cgroups[path] ?? []) + controllers)).sorted() }
+        }
+        func removeDirectory(_ path: String) throws(HostError) {
+            try host.record("rmdir \(path)")
+            host.state.withLock { _ = $0.cgroups.removeValue(forKey: path) }
+        }
+        func children(_ path: String) throws(HostError) -> [String] {
+            host.state.withLock { state in
+                state.cgroups.keys.filter { $0.hasPrefix(path + "/") && !$0.dropFirst(path.count + 1).contains("/") }
+                    .map { String($0.dropFirst(path.count + 1)) }.sorted()
+            }
+        }
+    }
+
+    struct Lock: HostLock {
+        struct Held: HeldLock { func release() {} }
+        func acquire(timeout: Double?) throws(HostError) -> any HeldLock { Held() }
+    }
+}

@@ -1,0 +1,34 @@
+import Testing
+
+@testable import KukeModel
+
+@Suite("Conflist and JSON")
+struct ConflistTests {
+    let conflist = Conflist(networkName: "main-blog", bridge: "kuke-main-blog", subnet: IPv4Subnet("10.88.1.0/24")!)
+
+    @Test("canonical text: sorted keys, two-space indent, final newline")
+    func canonical() {
+        let text = conflist.text
+        #expect(text.hasPrefix("{\n  \"cniVersion\": \"1.0.0\",\n  \"name\": \"main-blog\",\n  \"plugins\": [\n"))
+        #expect(text.hasSuffix("}\n"))
+        #expect(text.contains("\"type\": \"host-local\""))
+        let keys = ["bridge", "ipMasq", "ipam", "isGateway", "type"].map { "\n      \"\($0)\":" }
+        let offsets = keys.map { text.range(of: $0)!.lowerBound }
+        #expect(offsets == offsets.sorted())
+    }
+
+    @Test("the values are read back from the file")
+    func readBack() throws {
+        let parsed = try JSONParser.parse(conflist.text)
+        #expect(parsed == conflist.json)
+        #expect(Conflist.recordedValues(in: parsed) == conflist)
+    }
+
+    @Test("JSON parser handles escapes and rejects garbage")
+    func parser() throws {
+        #expect(try JSONParser.parse(#"{"a": ["x\ny", 1.5, true, null, "\u00e9"]}"#) == .object(["a": .array([.string("x\ny"), .number(1.5), .bool(true), .null, .string("é")])]))
+        #expect((try? JSONParser.parse("{\"a\": }")) == nil)
+        #expect((try? JSONParser.parse("{} x")) == nil)
+        #expect((try? JSONParser.parse(String(repeating: "[", count: 100))) == nil)
+    }
+}

@@ -1,0 +1,70 @@
+import Testing
+
+@testable import KukeModel
+
+@Suite("Names")
+struct NamingTests {
+    @Test("valid names", arguments: ["a", "0", "main", "blog-2", "a.b", String(repeating: "x", count: 63)])
+    func valid(_ name: String) {
+        #expect(ResourceName.violation(of: name) == nil)
+    }
+
+    @Test("realm.yaml is reserved for spaces only")
+    func reserved() {
+        #expect(ResourceName.violation(of: "realm.yaml", isSpace: true) != nil)
+        #expect(ResourceName.violation(of: "realm.yaml", isSpace: false) == nil)
+    }
+
+    @Test("short names are kept as kuke-<realm>-<space>")
+    func shortBridge() {
+        #expect(BridgeName.make(for: SpaceID(realm: "main", name: "blog")) == "kuke-main-blog")
+        #expect(BridgeName.make(for: SpaceID(realm: "ab", name: "cdefghi")) == "kuke-ab-cdefghi")  // exactly 15
+        #expect(BridgeName.make(for: SpaceID(realm: "ab", name: "cdefghij")).hasPrefix("kuke-ab-"))  // 16: shortened
+        #expect(!BridgeName.make(for: SpaceID(realm: "ab", name: "cdefghij")).contains("--"))
+    }
+
+    @Test("long names are shortened to 15 bytes, deterministically, with a readable head")
+    func longBridge() {
+        let id = SpaceID(realm: "production", name: "analytics-pipeline")
+        let name = BridgeName.make(for: id)
+        #expect(name.utf8.count == 15)
+        #expect(name.hasPrefix("kuke-pro-"))
+        #expect(name == BridgeName.make(for: id))
+        #expect(BridgeName.violation(of: name) == nil)
+        #expect(name.allSatisfy { $0.isLowercase || $0.isNumber || $0 == "-" })
+    }
+
+    @Test("every generated name fits and is distinct across many spaces")
+    func noCollisionsInPractice() {
+        var seen: [String: SpaceID] = [:]
+        for realm in 0..<20 {
+            for space in 0..<500 {
+                let id = SpaceID(realm: "realm-\(realm)", name: "space-number-\(space)")
+                let name = BridgeName.make(for: id)
+                #expect(name.utf8.count <= 15)
+                #expect(seen[name] == nil, "\(name) for \(id) and \(seen[name].map(\.description) ?? "")")
+                seen[name] = id
+            }
+        }
+    }
+
+    @Test("the dash ambiguity of the readable form is real, so ownership is checked by the engine")
+    func ambiguity() {
+        #expect(BridgeName.make(for: SpaceID(realm: "a-b", name: "c")) == BridgeName.make(for: SpaceID(realm: "a", name: "b-c")))
+        #expect(SpaceID(realm: "a-b", name: "c").networkName == SpaceID(realm: "a", name: "b-c").networkName)
+    }
+
+    @Test("interface name rules", arguments: [("kuke-main-blog", true), ("kuke-main-analytics", false), ("", false), ("a/b", false), ("a b", false)])
+    func interfaceNames(_ name: String, _ valid: Bool) {
+        #expect((BridgeName.violation(of: name) == nil) == valid)
+    }
+
+    @Test("cniConfigPath is normalized or refused")
+    func cniPaths() throws {
+        #expect(try CNIConfigPath.normalize("/etc/cni/net.d/").get() == "/etc/cni/net.d")
+        #expect(try CNIConfigPath.normalize("/etc//cni/./net.d").get() == "/etc/cni/net.d")
+        #expect((try? CNIConfigPath.normalize("/etc/../x").get()) == nil)
+        #expect((try? CNIConfigPath.normalize("relative").get()) == nil)
+        #expect((try? CNIConfigPath.normalize("").get()) == nil)
+    }
+}
