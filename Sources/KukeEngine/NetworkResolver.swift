@@ -24,11 +24,13 @@ public struct NetworkResolver: Sendable {
             throw Failure("ConflistConflict", "\(path) exists and no space records it; kuke does not overwrite a conflist it did not write (move it away to let kuke create it)")
         }
         var bridge = recorded?.bridge ?? BridgeName.make(for: id)
+        var renamed = false
         if let problem = BridgeName.violation(of: bridge) {
             guard regenerate else {
                 throw Failure("BridgeNameInvalid", "recorded bridge name \"\(bridge)\" \(problem); run `kuke init --force-regenerate-cni` to give the space a valid name")
             }
             bridge = BridgeName.make(for: id)
+            renamed = true
         }
         if let owner = inventory.bridgeOwner(bridge), owner != id {
             throw Failure("BridgeConflict", "bridge name \"\(bridge)\" belongs to space \(owner)")
@@ -37,7 +39,9 @@ public struct NetworkResolver: Sendable {
             if link.kind != "bridge" {
                 throw Failure("BridgeConflict", "link \"\(bridge)\" exists and is \(link.kind.map { "a \($0) link" } ?? "not a bridge"); kuke will not replace it")
             }
-            if recorded?.bridge != bridge {
+            // A bridge kuke did not record is not taken over, except when a stale record is being
+            // repaired and the bridge already carries the name the space is given.
+            if recorded?.bridge != bridge && !renamed {
                 throw Failure("BridgeConflict", "a bridge named \"\(bridge)\" exists and no space records it; kuke does not take over links it did not create")
             }
         }

@@ -88,10 +88,10 @@ public struct SpaceReconciler: Sendable {
 
     func makePlan(_ manifest: SpaceManifest, stored: SpaceRecord?, inventory: Inventory) throws(Failure) -> Plan {
         let id = manifest.id
+        if let problem = inventory.cgroupRootProblem { throw Failure("CgroupRootInvalid", problem) }
         guard inventory.realms[id.realm] != nil else {
             throw Failure("RealmNotFound", "realm \"\(id.realm)\" not found; declare it in the batch or run `kuke create realm \(id.realm)`")
         }
-        if let problem = inventory.cgroupRootProblem { throw Failure("CgroupRootInvalid", problem) }
         if let error = inventory.unreadable[layout.spaceRecordPath(id)] {
             throw Failure("RecordUnreadable", "\(error); fix or remove the file")
         }

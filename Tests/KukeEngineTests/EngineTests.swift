@@ -1,0 +1,248 @@
+import Foundation
+import KukeModel
+import KukeTestSupport
+import Testing
+
+@testable import KukeEngine
+
+/// The whole pass against an in-memory host: no root, no kernel.
+@Suite("Engine")
+struct EngineTests {
+    let layout = HostLayout(runPath: "/run", cniConfigDirectory: "/cni", cgroupRoot: "/cg", subnetPool: IPv4Subnet("10.88.0.0/16")!)
+
+    func engine(_ host: FakeHost, at time: TimeInterval = 1_800_000_000) -> Engine {
+        Engine(layout: layout, drivers: host.drivers, clock: { Date(timeIntervalSince1970: time) })
+    }
+
+    func realm(_ name: String) -> Resource { .realm(RealmManifest(metadata: ObjectMeta(name: name), origin: .command("test"))) }
+
+    func space(_ name: String, realm: String = "main", labels: [String: String] = [:], cni: String? = nil, network: ManifestValue? = nil) -> Resource {
+        .space(SpaceManifest(metadata: ObjectMeta(name: name, labels: labels), spec: SpaceSpec(realmId: realm, cniConfigPath: cni, network: network), origin: .command("test")))
+    }
+
+    @Test("apply creates the four parts in order, then a second apply changes nothing")
+    func createThenUnchanged() throws {
+        let host = FakeHost()
+        let outcomes = try engine(host).apply([space("blog"), realm("main")])
+        #expect(outcomes.map(\.outcome) == [.created, .created])
+        #expect(outcomes.map(\.kind) == ["Realm", "Space"])
+        let log = host.log
+        let order = ["write /run/main/blog/space.yaml", "mkdir /cg/kukeon/main/blog", "write /cni/main-blog.conflist", "createBridge kuke-main-blog", "setUp kuke-main-blog"]
+        let positions = order.map { entry in log.firstIndex(of: entry) ?? -1 }
+        #expect(!positions.contains(-1), "\(log)")
+        #expect(positions == positions.sorted(), "\(log)")
+        #expect(log.last == "write /run/main/blog/space.yaml")  // metadata written last, Ready
+
+        let record = try RecordCodec.decodeSpace(try #require(host.state.withLock { $0.files["/run/main/blog/space.yaml"] }), file: "x")
+        #expect(record.status.state == .ready)
+        #expect(record.status.network == SpaceNetworkStatus(name: "main-blog", bridge: "kuke-main-blog", subnet: IPv4Subnet("10.88.0.0/24")!, conflistPath: "/cni/main-blog.conflist"))
+        #expect(record.status.subtreeControllers == ["cpu", "memory", "pids"])
+        #expect(record.metadata.generation == 1 && record.status.observedGeneration == 1)
+        #expect(record.status.cgroupPath == "/cg/kukeon/main/blog" && record.status.cgroupReady)
+
+        let before = host.log.count
+        let again = try engine(host, at: 1_800_000_100).apply([realm("main"), space("blog")])
+        #expect(again.map(\.outcome) == [.unchanged, .unchanged])
+        #expect(host.log.count == before, "no write on a converged host: \(host.log.dropFirst(before))")
+    }
+
+    @Test("dry run plans everything and changes nothing")
+    func dryRun() throws {
+        let host = FakeHost()
+        let outcomes = try engine(host).apply([realm("main"), space("blog"), space("shop")], options: ApplyOptions(dryRun: true))
+        #expect(outcomes.map(\.outcome) == [.created, .created, .created])
+        #expect(outcomes[2].changes.contains { $0.summary.contains("kuke-main-shop") })
+        #expect(host.log.isEmpty)
+    }
+
+    @Test("a space whose realm does not exist fails, the rest of the batch goes on")
+    func realmNotFound() throws {
+        let host = FakeHost()
+        let outcomes = try engine(host).apply([realm("main"), space("x", realm: "ghost"), space("blog")])
+        #expect(outcomes.map(\.outcome) == [.created, .failed, .created])
+        #expect(outcomes[1].failure?.reason == "RealmNotFound")
+        #expect(!host.log.contains { $0.contains("ghost") })
+    }
+
+    @Test("two spaces mapping to one conflist: the second is a conflict, never an overwrite")
+    func conflistConflict() throws {
+        let host = FakeHost()
+        let outcomes = try engine(host).apply([realm("a-b"), realm("a"), space("c", realm: "a-b"), space("b-c", realm: "a")])
+        #expect(outcomes[2].outcome == .created)
+        #expect(outcomes[3].outcome == .failed)
+        #expect(outcomes[3].failure?.reason == "ConflistConflict")
+        #expect(outcomes[3].failure?.message.contains("a-b/c") == true)
+        // With its own CNI directory the second space gets a conflist, but the bridge name is still taken.
+        let retry = try engine(host).apply([space("b-c", realm: "a", cni: "/other")])
+        #expect(retry[0].failure?.reason == "BridgeConflict")
+    }
+
+    @Test("a bridge name held by a veth, or by a bridge kuke did not create, is a conflict")
+    func bridgeConflicts() throws {
+        let host = FakeHost()
+        host.state.withLock { $0.links["kuke-main-blog"] = ObservedLink(index: 5, name: "kuke-main-blog", kind: "veth", isUp: true) }
+        host.state.withLock { $0.links["kuke-main-shop"] = ObservedLink(index: 6, name: "kuke-main-shop", kind: "bridge", isUp: true) }
+        let outcomes = try engine(host).apply([realm("main"), space("blog"), space("shop")])
+        #expect(outcomes[1].failure?.reason == "BridgeConflict")
+        #expect(outcomes[1].failure?.message.contains("veth") == true)
+        #expect(outcomes[2].failure?.reason == "BridgeConflict")
+        #expect(!host.log.contains { $0.contains("space.yaml") })
+    }
+
+    @Test("a conflist kuke did not write is never overwritten")
+    func foreignConflist() throws {
+        let host = FakeHost()
+        host.state.withLock { $0.files["/cni/main-blog.conflist"] = "{\"name\": \"handmade\"}" }
+        let outcomes = try engine(host).apply([realm("main"), space("blog")])
+        #expect(outcomes[1].failure?.reason == "ConflistConflict")
+        #expect(host.state.withLock { $0.files["/cni/main-blog.conflist"] } == "{\"name\": \"handmade\"}")
+    }
+
+    @Test("subnets skip host addresses and routes, and an exhausted pool is reported per space")
+    func subnets() throws {
+        let host = FakeHost()
+        host.state.withLock { $0.occupied = [OccupiedSubnet(subnet: IPv4Subnet("10.88.0.0/24")!, linkName: "eth0"), OccupiedSubnet(subnet: IPv4Subnet("0.0.0.0/0")!, linkName: "eth0")] }
+        let small = HostLayout(runPath: "/run", cniConfigDirectory: "/cni", cgroupRoot: "/cg", subnetPool: IPv4Subnet("10.88.0.0/23")!)
+        let engine = Engine(layout: small, drivers: host.drivers)
+        let outcomes = try engine.apply([realm("main"), space("a"), space("b")])
+        #expect(outcomes[1].outcome == .created)
+        #expect(outcomes[2].failure?.reason == "SubnetPoolExhausted")
+        let record = try RecordCodec.decodeSpace(host.state.withLock { $0.files["/run/main/a/space.yaml"] }!, file: "x")
+        #expect(record.status.network?.subnet == IPv4Subnet("10.88.1.0/24"))
+    }
+
+    @Test("the subnet and bridge are read back from the record, never recomputed")
+    func stableNetwork() throws {
+        let host = FakeHost()
+        _ = try engine(host).apply([realm("main"), space("a"), space("b")])
+        _ = try engine(host).delete([.space(SpaceID(realm: "main", name: "a"))], cascade: false)
+        // A new space takes the freed /24; "b" keeps its own.
+        _ = try engine(host).apply([space("c")])
+        let b = try RecordCodec.decodeSpace(host.state.withLock { $0.files["/run/main/b/space.yaml"] }!, file: "x")
+        let c = try RecordCodec.decodeSpace(host.state.withLock { $0.files["/run/main/c/space.yaml"] }!, file: "x")
+        #expect(b.status.network?.subnet == IPv4Subnet("10.88.1.0/24"))
+        #expect(c.status.network?.subnet == IPv4Subnet("10.88.0.0/24"))
+    }
+
+    @Test("a spec change bumps the generation; a label change rewrites space.yaml only")
+    func generations() throws {
+        let host = FakeHost()
+        _ = try engine(host).apply([realm("main"), space("blog")])
+        let labelled = try engine(host).apply([space("blog", labels: ["team": "web"])])
+        #expect(labelled[0].outcome == .updated)
+        #expect(labelled[0].changes.map(\.part) == [.metadata])
+        var record = try RecordCodec.decodeSpace(host.state.withLock { $0.files["/run/main/blog/space.yaml"] }!, file: "x")
+        #expect(record.metadata.generation == 1)
+        let egress = ManifestValue.map([.init("egress", .map([.init("default", .string("deny"))]))])
+        _ = try engine(host).apply([space("blog", labels: ["team": "web"], network: egress)])
+        record = try RecordCodec.decodeSpace(host.state.withLock { $0.files["/run/main/blog/space.yaml"] }!, file: "x")
+        #expect(record.metadata.generation == 2 && record.status.observedGeneration == 2)
+        #expect(record.spec.network == egress)
+    }
+
+    @Test("a changed cniConfigPath writes the new conflist, then removes the old one")
+    func movedConflist() throws {
+        let host = FakeHost()
+        _ = try engine(host).apply([realm("main"), space("blog")])
+        let moved = try engine(host).apply([space("blog", cni: "/etc/cni/other")])
+        #expect(moved[0].outcome == .updated)
+        let files = host.state.withLock { $0.files }
+        #expect(files["/etc/cni/other/main-blog.conflist"] != nil)
+        #expect(files["/cni/main-blog.conflist"] == nil)
+        let log = host.log
+        #expect(log.firstIndex(of: "write /etc/cni/other/main-blog.conflist")! < log.firstIndex(of: "remove /cni/main-blog.conflist")!)
+    }
+
+    @Test("a failing driver marks the space Failed with reason and message")
+    func failureRecorded() throws {
+        let host = FakeHost()
+        host.state.withLock { $0.failures["createBridge"] = HostError("bridge \"kuke-main-blog\": create failed: Operation not permitted (EPERM)", code: "EPERM") }
+        let outcomes = try engine(host).apply([realm("main"), space("blog")])
+        #expect(outcomes[1].outcome == .failed)
+        #expect(outcomes[1].failure?.reason == "BridgeFailed")
+        let record = try RecordCodec.decodeSpace(host.state.withLock { $0.files["/run/main/blog/space.yaml"] }!, file: "x")
+        #expect(record.status.state == .failed)
+        #expect(record.status.reason == "BridgeFailed")
+        #expect(record.status.message?.contains("EPERM") == true)
+        // The next pass, with the fault gone, converges it.
+        host.state.withLock { $0.failures = [:] }
+        let retry = try engine(host).apply([space("blog")])
+        #expect(retry[0].outcome == .updated)
+        #expect(try RecordCodec.decodeSpace(host.state.withLock { $0.files["/run/main/blog/space.yaml"] }!, file: "x").status.state == .ready)
+    }
+
+    @Test("a cgroup root that is not cgroup2 fails each resource with the reason")
+    func badCgroupRoot() throws {
+        let host = FakeHost()
+        host.state.withLock { $0.rootProblem = "cgroup root /cg is not a cgroup2 filesystem (found tmpfs)" }
+        let outcomes = try engine(host).apply([realm("main"), space("blog")])
+        #expect(outcomes.allSatisfy { $0.failure?.reason == "CgroupRootInvalid" })
+        #expect(host.log.isEmpty)
+    }
+
+    @Test("delete removes bridge, conflist, cgroup, then metadata; children need --cascade")
+    func delete() throws {
+        let host = FakeHost()
+        _ = try engine(host).apply([realm("main"), space("blog")])
+        host.state.withLock { $0.cgroups["/cg/kukeon/main/blog/stack-a"] = []; $0.cgroups["/cg/kukeon/main/blog/stack-a/cell-1"] = [] }
+        let id = SpaceID(realm: "main", name: "blog")
+        let refused = try engine(host).delete([.space(id)], cascade: false)
+        #expect(refused[0].failure?.reason == "HasChildren")
+        #expect(host.state.withLock { $0.links["kuke-main-blog"] } != nil)
+
+        let start = host.log.count
+        let deleted = try engine(host).delete([.space(id)], cascade: true)
+        #expect(deleted[0].outcome == .deleted)
+        let log = Array(host.log.dropFirst(start))
+        #expect(log == [
+            "write /run/main/blog/space.yaml",  // Deleting
+            "rmdir /cg/kukeon/main/blog/stack-a/cell-1", "rmdir /cg/kukeon/main/blog/stack-a",
+            "deleteLink kuke-main-blog", "remove /cni/main-blog.conflist", "rmdir /cg/kukeon/main/blog", "removeTree /run/main/blog",
+        ])
+        let state = host.state.withLock { $0 }
+        #expect(state.files.keys.filter { $0.contains("blog") }.isEmpty)
+        #expect(state.links.isEmpty)
+        let missing = try engine(host).delete([.space(id)], cascade: false)
+        #expect(missing[0].failure?.reason == "NotFound")
+    }
+
+    @Test("a realm with spaces is deleted only with --cascade")
+    func deleteRealm() throws {
+        let host = FakeHost()
+        _ = try engine(host).apply([realm("main"), space("blog")])
+        #expect(try engine(host).delete([.realm("main")], cascade: false).last?.failure?.reason == "HasChildren")
+        let outcomes = try engine(host).delete([.realm("main")], cascade: true)
+        #expect(outcomes.map(\.outcome) == [.deleted, .deleted])
+        #expect(host.state.withLock { $0.files.isEmpty })
+    }
+
+    @Test("init creates the default realm and space once, and keeps existing records")
+    func initialize() throws {
+        let host = FakeHost()
+        #expect(try engine(host).initialize(regenerate: false).map(\.outcome) == [.created, .created])
+        _ = try engine(host).apply([space("default", realm: "default", labels: ["keep": "me"])])
+        #expect(try engine(host).initialize(regenerate: false).map(\.outcome) == [.unchanged, .unchanged])
+        let record = try RecordCodec.decodeSpace(host.state.withLock { $0.files["/run/default/default/space.yaml"] }!, file: "x")
+        #expect(record.metadata.labels == ["keep": "me"])
+    }
+
+    @Test("init --force-regenerate-cni repairs a stale, too-long recorded bridge name")
+    func regenerate() throws {
+        let host = FakeHost()
+        _ = try engine(host).apply([realm("main"), space("analytics")])
+        // Simulate an old record and conflist with an unusable name.
+        let path = "/run/main/analytics/space.yaml"
+        host.state.withLock { state in
+            state.files[path] = state.files[path]!.replacingOccurrences(of: "kuke-mai-", with: "kuke-main-analytics-old-")
+            state.files["/cni/main-analytics.conflist"] = "{}"
+        }
+        let stale = try engine(host).apply([space("analytics")])
+        #expect(stale[0].failure?.reason == "BridgeNameInvalid")
+        #expect(stale[0].failure?.message.contains("--force-regenerate-cni") == true)
+        let fixed = try engine(host).initialize(regenerate: true)
+        #expect(fixed.last?.outcome == .updated)
+        let record = try RecordCodec.decodeSpace(host.state.withLock { $0.files[path] }!, file: "x")
+        #expect(record.status.network?.bridge.utf8.count ?? 99 <= 15)
+        #expect(host.state.withLock { $0.files["/cni/main-analytics.conflist"] }?.contains(record.status.network!.bridge) == true)
+    }
+}
