@@ -1,0 +1,59 @@
+import Foundation
+import Glibc
+import KukeTestSupport
+import Testing
+
+/// Identity of a file on disk: a rewrite (even atomic) changes the inode or the mtime.
+struct FileIdentity: Equatable, CustomStringConvertible {
+    var inode: UInt64
+    var seconds: Int
+    var nanoseconds: Int
+
+    init?(_ path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        inode = UInt64(info.st_ino)
+        seconds = info.st_mtim.tv_sec
+        nanoseconds = info.st_mtim.tv_nsec
+    }
+
+    var description: String { "inode \(inode) mtime \(seconds).\(nanoseconds)" }
+}
+
+let examples = """
+    apiVersion: v1beta1
+    kind: Realm
+    metadata:
+      name: main
+    spec: {}
+    ---
+    apiVersion: v1beta1
+    kind: Space
+    metadata:
+      name: blog
+    spec:
+      realmId: main
+    ---
+    apiVersion: v1beta1
+    kind: Space
+    metadata:
+      name: analytics-pipeline
+    spec:
+      realmId: main
+    """
+
+extension KernelSandbox {
+    var blogCgroup: String { "\(cgroupRoot)/kukeon/main/blog" }
+    var blogConflist: String { "\(cniDirectory)/main-blog.conflist" }
+    var blogRecord: String { "\(runPath)/main/blog/space.yaml" }
+
+    /// Applies the standard two-space batch and checks it succeeded.
+    func applyExamples(sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        let path = try writeManifest("examples.yaml", examples)
+        let result = kuke("apply", "-f", path)
+        #expect(result.status == 0, "\(result)", sourceLocation: sourceLocation)
+        return path
+    }
+
+    func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+}
