@@ -8,10 +8,14 @@ struct HostOptions: ParsableArguments {
     @Option(name: .customLong("run-path"), help: "Metadata directory (env KUKEON_RUN_PATH; default /opt/kukeon).")
     var runPath: String?
 
-    @Option(name: .customLong("cni-config-dir"), help: "CNI directory for spaces without spec.cniConfigPath (env KUKEON_CNI_CONFIG_DIR; default /etc/cni/net.d).")
+    @Option(
+        name: .customLong("cni-config-dir"),
+        help: "CNI directory for spaces without spec.cniConfigPath (env KUKEON_CNI_CONFIG_DIR; default /etc/cni/net.d).")
     var cniConfigDirectory: String?
 
-    @Option(name: .customLong("cgroup-root"), help: "A directory in a cgroup2 filesystem (env KUKEON_CGROUP_ROOT; default: the cgroup2 mount in /proc/self/mountinfo).")
+    @Option(
+        name: .customLong("cgroup-root"),
+        help: "A directory in a cgroup2 filesystem (env KUKEON_CGROUP_ROOT; default: the cgroup2 mount in /proc/self/mountinfo).")
     var cgroupRoot: String?
 
     @Option(name: .customLong("subnet-pool"), help: "IPv4 pool carved into one /24 per space (env KUKEON_SUBNET_POOL; default 10.88.0.0/16).")

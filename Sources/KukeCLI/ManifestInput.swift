@@ -5,7 +5,9 @@ import KukeModel
 /// `-f PATH…` shared by apply, diff and delete: loads and validates the whole batch,
 /// and stops with every issue printed (exit 2) before anything changes.
 struct ManifestInput: ParsableArguments {
-    @Option(name: [.customShort("f"), .customLong("filename")], help: ArgumentHelp("A manifest file, a directory (*.yaml/*.yml, recursive, sorted) or - for stdin; repeatable.", valueName: "path"))
+    @Option(
+        name: [.customShort("f"), .customLong("filename")],
+        help: ArgumentHelp("A manifest file, a directory (*.yaml/*.yml, recursive, sorted) or - for stdin; repeatable.", valueName: "path"))
     var paths: [String] = []
 
     func validate() throws {

@@ -54,12 +54,16 @@ struct OutcomePrinter {
         entries.append(.init("name", .string(outcome.name)))
         entries.append(.init("outcome", .string(outcome.outcome.rawValue)))
         if dryRun { entries.append(.init("dryRun", .boolean(true))) }
-        entries.append(.init("changes", .list(outcome.changes.map { change in
-            .map([
-                .init("part", .string(change.part.rawValue)), .init("action", .string(change.action.rawValue)),
-                .init("subject", .string(change.subject)), .init("summary", .string(change.summary)),
-            ])
-        })))
+        entries.append(
+            .init(
+                "changes",
+                .list(
+                    outcome.changes.map { change in
+                        .map([
+                            .init("part", .string(change.part.rawValue)), .init("action", .string(change.action.rawValue)),
+                            .init("subject", .string(change.subject)), .init("summary", .string(change.summary)),
+                        ])
+                    })))
         if let failure = outcome.failure {
             entries.append(.init("error", .map([.init("reason", .string(failure.reason)), .init("message", .string(failure.message))])))
         }

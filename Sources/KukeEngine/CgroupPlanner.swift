@@ -17,16 +17,20 @@ public enum CgroupPlanner {
                 new: describe(path, predictedSubtree(of: path, offered: offered, observed: observed)),
                 oldLabel: "cgroup\(path)", newLabel: "cgroup\(path)")
             if path != root, observed[path] == nil {
-                changes.append(Change(part: .cgroup, action: .create, subject: path, summary: "create cgroup \(path)", diff: diff, operation: .makeCgroup(path: path)))
+                changes.append(
+                    Change(
+                        part: .cgroup, action: .create, subject: path, summary: "create cgroup \(path)", diff: diff,
+                        operation: .makeCgroup(path: path)))
                 diff = nil
             }
             let enabled = Set(observed[path]?.subtreeControl ?? [])
             let missing = offered.filter { !enabled.contains($0) }
             if !missing.isEmpty {
-                changes.append(Change(
-                    part: .cgroup, action: .update, subject: path,
-                    summary: "delegate \(missing.joined(separator: " ")) in \(path)/cgroup.subtree_control",
-                    diff: diff, operation: .enableControllers(path: path, controllers: missing)))
+                changes.append(
+                    Change(
+                        part: .cgroup, action: .update, subject: path,
+                        summary: "delegate \(missing.joined(separator: " ")) in \(path)/cgroup.subtree_control",
+                        diff: diff, operation: .enableControllers(path: path, controllers: missing)))
             }
         }
         return changes

@@ -30,9 +30,10 @@ public enum ConflistPlanner {
             }
         }
         if let previous = observed.previousPath, previous != path {
-            changes.append(Change(
-                part: .conflist, action: .delete, subject: previous, summary: "remove conflist \(previous) (cniConfigPath changed)",
-                diff: nil, operation: .removeFile(path: previous)))
+            changes.append(
+                Change(
+                    part: .conflist, action: .delete, subject: previous, summary: "remove conflist \(previous) (cniConfigPath changed)",
+                    diff: nil, operation: .removeFile(path: previous)))
         }
         return changes
     }

@@ -39,7 +39,8 @@ public struct Deleter: Sendable {
                 record.status.state = .deleting
                 record.status.updatedAt = now
                 do {
-                    try drivers.files.write(layout.spaceRecordPath(id), RecordCodec.yaml(RecordCodec.value(of: record)), mode: MetadataPlanner.spaceMode)
+                    try drivers.files.write(
+                        layout.spaceRecordPath(id), RecordCodec.yaml(RecordCodec.value(of: record)), mode: MetadataPlanner.spaceMode)
                 } catch { throw Failure.host("MetadataWriteFailed", error) }
             }
             let executor = ChangeExecutor(drivers: drivers)
@@ -75,27 +76,43 @@ public struct Deleter: Sendable {
                 throw Failure("HasChildren", "space \(id) has children (\(names)); delete them first or pass --cascade")
             }
             for path in try descendantCgroups(of: layout.spaceCgroup(id)) {
-                changes.append(Change(part: .cgroup, action: .delete, subject: path, summary: "remove child cgroup \(path)", operation: .removeCgroup(path: path)))
+                changes.append(
+                    Change(
+                        part: .cgroup, action: .delete, subject: path, summary: "remove child cgroup \(path)", operation: .removeCgroup(path: path)))
             }
             for child in found.records {
                 let path = "\(layout.spaceDirectory(id))/\(child)"
-                changes.append(Change(part: .metadata, action: .delete, subject: path, summary: "remove child record \(path)", operation: .removeTree(path: path)))
+                changes.append(
+                    Change(
+                        part: .metadata, action: .delete, subject: path, summary: "remove child record \(path)", operation: .removeTree(path: path)))
             }
         }
         if let network = record.status.network {
             if inventory.network.links[network.bridge]?.kind == "bridge" {
-                changes.append(Change(part: .bridge, action: .delete, subject: network.bridge, summary: "delete bridge \(network.bridge)", operation: .deleteLink(name: network.bridge)))
+                changes.append(
+                    Change(
+                        part: .bridge, action: .delete, subject: network.bridge, summary: "delete bridge \(network.bridge)",
+                        operation: .deleteLink(name: network.bridge)))
             }
-            changes.append(Change(part: .conflist, action: .delete, subject: network.conflistPath, summary: "remove conflist \(network.conflistPath)", operation: .removeFile(path: network.conflistPath)))
+            changes.append(
+                Change(
+                    part: .conflist, action: .delete, subject: network.conflistPath, summary: "remove conflist \(network.conflistPath)",
+                    operation: .removeFile(path: network.conflistPath)))
         }
         let cgroupPath = layout.spaceCgroup(id)
         do {
             if try drivers.cgroups.observe(cgroupPath) != nil {
-                changes.append(Change(part: .cgroup, action: .delete, subject: cgroupPath, summary: "remove cgroup \(cgroupPath)", operation: .removeCgroup(path: cgroupPath)))
+                changes.append(
+                    Change(
+                        part: .cgroup, action: .delete, subject: cgroupPath, summary: "remove cgroup \(cgroupPath)",
+                        operation: .removeCgroup(path: cgroupPath)))
             }
         } catch { throw Failure.host("CgroupFailed", error) }
         let directory = layout.spaceDirectory(id)
-        changes.append(Change(part: .metadata, action: .delete, subject: directory, summary: "remove \(layout.spaceRecordPath(id))", operation: .removeTree(path: directory)))
+        changes.append(
+            Change(
+                part: .metadata, action: .delete, subject: directory, summary: "remove \(layout.spaceRecordPath(id))",
+                operation: .removeTree(path: directory)))
         return changes
     }
 
@@ -124,7 +141,10 @@ public struct Deleter: Sendable {
         let spaces = inventory.spaces(in: name)
         if !spaces.isEmpty && !cascade {
             outcome.outcome = .failed
-            outcome.failure = Failure("HasChildren", "realm \"\(name)\" has \(spaces.count) space(s) (\(spaces.map(\.metadata.name).joined(separator: ", "))); delete them first or pass --cascade")
+            outcome.failure = Failure(
+                "HasChildren",
+                "realm \"\(name)\" has \(spaces.count) space(s) (\(spaces.map(\.metadata.name).joined(separator: ", "))); delete them first or pass --cascade"
+            )
             return [outcome]
         }
         for space in spaces {
@@ -137,8 +157,12 @@ public struct Deleter: Sendable {
         }
         let cgroupPath = layout.realmCgroup(name)
         outcome.changes = [
-            Change(part: .cgroup, action: .delete, subject: cgroupPath, summary: "remove cgroup \(cgroupPath)", operation: .removeCgroup(path: cgroupPath)),
-            Change(part: .metadata, action: .delete, subject: layout.realmDirectory(name), summary: "remove \(layout.realmRecordPath(name))", operation: .removeTree(path: layout.realmDirectory(name))),
+            Change(
+                part: .cgroup, action: .delete, subject: cgroupPath, summary: "remove cgroup \(cgroupPath)",
+                operation: .removeCgroup(path: cgroupPath)),
+            Change(
+                part: .metadata, action: .delete, subject: layout.realmDirectory(name), summary: "remove \(layout.realmRecordPath(name))",
+                operation: .removeTree(path: layout.realmDirectory(name))),
         ]
         do {
             if try drivers.cgroups.observe(cgroupPath) == nil { outcome.changes.removeFirst() }

@@ -48,14 +48,17 @@ public struct Engine: Sendable {
         try Inventory.load(layout: layout, drivers: drivers)
     }
 
-    public func apply(_ resources: [Resource], options: ApplyOptions = ApplyOptions(), progress: Progress? = nil) throws(HostError) -> [ResourceOutcome] {
+    public func apply(_ resources: [Resource], options: ApplyOptions = ApplyOptions(), progress: Progress? = nil) throws(HostError)
+        -> [ResourceOutcome]
+    {
         let held = options.dryRun ? nil : try drivers.lock.acquire(timeout: options.lockTimeout)
         defer { held?.release() }
         var inventory = try Inventory.load(layout: layout, drivers: drivers)
         let ordered = Self.ordered(resources)
         let now = clock()
         let realms = RealmReconciler(layout: layout, drivers: drivers, now: now, dryRun: options.dryRun)
-        let spaces = SpaceReconciler(layout: layout, drivers: drivers, now: now, dryRun: options.dryRun, regenerateConflist: options.regenerateConflists)
+        let spaces = SpaceReconciler(
+            layout: layout, drivers: drivers, now: now, dryRun: options.dryRun, regenerateConflist: options.regenerateConflists)
         var outcomes: [ResourceOutcome] = []
         for (index, resource) in ordered.enumerated() {
             progress?(index, ordered.count, "\(resource.kind) \(resource.displayName)")
@@ -69,7 +72,9 @@ public struct Engine: Sendable {
     }
 
     /// Deletes spaces first, then realms, in the order given within each kind.
-    public func delete(_ targets: [DeleteTarget], cascade: Bool, dryRun: Bool = false, lockTimeout: Double? = nil, progress: Progress? = nil) throws(HostError) -> [ResourceOutcome] {
+    public func delete(_ targets: [DeleteTarget], cascade: Bool, dryRun: Bool = false, lockTimeout: Double? = nil, progress: Progress? = nil)
+        throws(HostError) -> [ResourceOutcome]
+    {
         let held = dryRun ? nil : try drivers.lock.acquire(timeout: lockTimeout)
         defer { held?.release() }
         var inventory = try Inventory.load(layout: layout, drivers: drivers)
@@ -96,7 +101,8 @@ public struct Engine: Sendable {
         let current = try Inventory.load(layout: layout, drivers: drivers)
         let origin = ManifestOrigin.command("kuke init")
         var resources: [Resource] = []
-        let defaultRealm = current.realms["default"].map { RealmManifest(metadata: $0.metadata, spec: $0.spec, origin: origin) }
+        let defaultRealm =
+            current.realms["default"].map { RealmManifest(metadata: $0.metadata, spec: $0.spec, origin: origin) }
             ?? RealmManifest(metadata: ObjectMeta(name: "default"), origin: origin)
         resources.append(.realm(defaultRealm))
         let defaultID = SpaceID(realm: "default", name: "default")

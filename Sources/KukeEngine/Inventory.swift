@@ -69,7 +69,8 @@ extension Inventory {
                 do {
                     let record = try RecordCodec.decodeSpace(text, file: path)
                     guard record.id == id else {
-                        inventory.unreadable[path] = RecordError(file: path, problems: ["it records space \(record.id) but lives in the directory of \(id)"])
+                        inventory.unreadable[path] = RecordError(
+                            file: path, problems: ["it records space \(record.id) but lives in the directory of \(id)"])
                         continue
                     }
                     inventory.spaces[id] = record

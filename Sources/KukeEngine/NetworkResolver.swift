@@ -14,20 +14,29 @@ public struct NetworkResolver: Sendable {
     }
 
     /// - Parameter conflistOnDisk: the text at the desired conflist path, nil when absent.
-    public func resolve(_ id: SpaceID, spec: SpaceSpec, stored: SpaceRecord?, conflistOnDisk: String?, inventory: Inventory) throws(Failure) -> SpaceNetworkStatus {
+    public func resolve(_ id: SpaceID, spec: SpaceSpec, stored: SpaceRecord?, conflistOnDisk: String?, inventory: Inventory) throws(Failure)
+        -> SpaceNetworkStatus
+    {
         let path = layout.conflistPath(id, cniConfigPath: spec.cniConfigPath)
         if let owner = inventory.conflistOwner(path), owner != id {
-            throw Failure("ConflistConflict", "conflist \(path) belongs to space \(owner); the network names \"\(id.networkName)\" collide, set spec.cniConfigPath or rename one space")
+            throw Failure(
+                "ConflistConflict",
+                "conflist \(path) belongs to space \(owner); the network names \"\(id.networkName)\" collide, set spec.cniConfigPath or rename one space"
+            )
         }
         let recorded = stored?.status.network
         if conflistOnDisk != nil, recorded?.conflistPath != path {
-            throw Failure("ConflistConflict", "\(path) exists and no space records it; kuke does not overwrite a conflist it did not write (move it away to let kuke create it)")
+            throw Failure(
+                "ConflistConflict",
+                "\(path) exists and no space records it; kuke does not overwrite a conflist it did not write (move it away to let kuke create it)")
         }
         var bridge = recorded?.bridge ?? BridgeName.make(for: id)
         var renamed = false
         if let problem = BridgeName.violation(of: bridge) {
             guard regenerate else {
-                throw Failure("BridgeNameInvalid", "recorded bridge name \"\(bridge)\" \(problem); run `kuke init --force-regenerate-cni` to give the space a valid name")
+                throw Failure(
+                    "BridgeNameInvalid",
+                    "recorded bridge name \"\(bridge)\" \(problem); run `kuke init --force-regenerate-cni` to give the space a valid name")
             }
             bridge = BridgeName.make(for: id)
             renamed = true
@@ -37,12 +46,15 @@ public struct NetworkResolver: Sendable {
         }
         if let link = inventory.network.links[bridge] {
             if link.kind != "bridge" {
-                throw Failure("BridgeConflict", "link \"\(bridge)\" exists and is \(link.kind.map { "a \($0) link" } ?? "not a bridge"); kuke will not replace it")
+                throw Failure(
+                    "BridgeConflict",
+                    "link \"\(bridge)\" exists and is \(link.kind.map { "a \($0) link" } ?? "not a bridge"); kuke will not replace it")
             }
             // A bridge kuke did not record is not taken over, except when a stale record is being
             // repaired and the bridge already carries the name the space is given.
             if recorded?.bridge != bridge && !renamed {
-                throw Failure("BridgeConflict", "a bridge named \"\(bridge)\" exists and no space records it; kuke does not take over links it did not create")
+                throw Failure(
+                    "BridgeConflict", "a bridge named \"\(bridge)\" exists and no space records it; kuke does not take over links it did not create")
             }
         }
         let subnet: IPv4Subnet
@@ -52,7 +64,10 @@ public struct NetworkResolver: Sendable {
             let allocator = SubnetAllocator(pool: layout.subnetPool)
             let taken = inventory.takenSubnets(except: id)
             guard let free = allocator.firstFree(taken: taken, occupied: inventory.foreignOccupied) else {
-                throw Failure("SubnetPoolExhausted", "no free /24 in subnet pool \(layout.subnetPool): \(taken.count) held by spaces, the rest blocked by host addresses or routes; widen --subnet-pool or delete a space")
+                throw Failure(
+                    "SubnetPoolExhausted",
+                    "no free /24 in subnet pool \(layout.subnetPool): \(taken.count) held by spaces, the rest blocked by host addresses or routes; widen --subnet-pool or delete a space"
+                )
             }
             subnet = free
         }

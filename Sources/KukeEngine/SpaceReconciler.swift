@@ -72,7 +72,9 @@ public struct SpaceReconciler: Sendable {
             }
             var final = plan.record
             final.status.subtreeControllers = try readBackControllers(id)
-            if let onDisk, MetadataPlanner.withoutUpdatedAt(RecordCodec.value(of: onDisk)) == MetadataPlanner.withoutUpdatedAt(RecordCodec.value(of: final)) {
+            if let onDisk,
+                MetadataPlanner.withoutUpdatedAt(RecordCodec.value(of: onDisk)) == MetadataPlanner.withoutUpdatedAt(RecordCodec.value(of: final))
+            {
                 inventory.spaces[id] = onDisk
             } else {
                 try writeRecord(final)
@@ -104,7 +106,8 @@ public struct SpaceReconciler: Sendable {
         let cgroupPath = layout.spaceCgroup(id)
         let levels = [layout.kukeonCgroup, layout.realmCgroup(id.realm), cgroupPath]
         let observedCgroups = try observeCgroups([layout.cgroupRoot] + levels)
-        let cgroupChanges = CgroupPlanner.plan(root: layout.cgroupRoot, levels: levels, offered: inventory.offeredControllers, observed: observedCgroups)
+        let cgroupChanges = CgroupPlanner.plan(
+            root: layout.cgroupRoot, levels: levels, offered: inventory.offeredControllers, observed: observedCgroups)
 
         // conflist
         var previousPath: String?
@@ -120,7 +123,10 @@ public struct SpaceReconciler: Sendable {
         // bridge
         var bridgeChanges = try BridgePlanner.plan(name: network.bridge, observed: inventory.network.links[network.bridge])
         if let oldBridge = stored?.status.network?.bridge, oldBridge != network.bridge, inventory.network.links[oldBridge]?.kind == "bridge" {
-            bridgeChanges.append(Change(part: .bridge, action: .delete, subject: oldBridge, summary: "delete bridge \(oldBridge) (renamed to \(network.bridge))", operation: .deleteLink(name: oldBridge)))
+            bridgeChanges.append(
+                Change(
+                    part: .bridge, action: .delete, subject: oldBridge, summary: "delete bridge \(oldBridge) (renamed to \(network.bridge))",
+                    operation: .deleteLink(name: oldBridge)))
         }
 
         // metadata
@@ -171,7 +177,8 @@ public struct SpaceReconciler: Sendable {
 
     func writeRecord(_ record: SpaceRecord) throws(Failure) {
         do {
-            try drivers.files.write(layout.spaceRecordPath(record.id), RecordCodec.yaml(RecordCodec.value(of: record)), mode: MetadataPlanner.spaceMode)
+            try drivers.files.write(
+                layout.spaceRecordPath(record.id), RecordCodec.yaml(RecordCodec.value(of: record)), mode: MetadataPlanner.spaceMode)
         } catch {
             throw Failure.host("MetadataWriteFailed", error)
         }

@@ -13,7 +13,8 @@ public enum UnifiedDiff {
     /// The diff of `old` (nil: absent) and `new` (nil: removed), or nil when they are equal.
     public static func make(old: String?, new: String?, oldLabel: String, newLabel: String, context: Int = 3) -> String? {
         if old == new { return nil }
-        let a = lines(old), b = lines(new)
+        let a = lines(old)
+        let b = lines(new)
         let edits = script(a, b)
         var out = "--- \(old == nil ? "/dev/null" : oldLabel)\n+++ \(new == nil ? "/dev/null" : newLabel)\n"
         var index = 0
@@ -49,7 +50,6 @@ public enum UnifiedDiff {
         return out
     }
 
-
     static func range(_ start: Int, _ count: Int) -> String {
         count == 0 ? "\(start),0" : count == 1 ? "\(start + 1)" : "\(start + 1),\(count)"
     }
@@ -70,14 +70,19 @@ public enum UnifiedDiff {
             }
         }
         var edits: [Line] = []
-        var i = 0, j = 0
+        var i = 0
+        var j = 0
         while i < a.count || j < b.count {
             if i < a.count, j < b.count, a[i] == b[j] {
-                edits.append(.same(a[i])); i += 1; j += 1
+                edits.append(.same(a[i]))
+                i += 1
+                j += 1
             } else if i < a.count, j == b.count || table[i + 1][j] >= table[i][j + 1] {
-                edits.append(.removed(a[i])); i += 1
+                edits.append(.removed(a[i]))
+                i += 1
             } else {
-                edits.append(.added(b[j])); j += 1
+                edits.append(.added(b[j]))
+                j += 1
             }
         }
         return edits

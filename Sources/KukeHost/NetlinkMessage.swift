@@ -91,11 +91,12 @@ struct NetlinkReply {
         while buffer.endIndex - offset >= NetlinkMessage.headerLength {
             let length = Int(buffer.readInteger(at: offset, as: UInt32.self))
             guard length >= NetlinkMessage.headerLength, offset + length <= buffer.endIndex else { break }
-            replies.append(NetlinkReply(
-                type: buffer.readInteger(at: offset + 4, as: UInt16.self),
-                flags: buffer.readInteger(at: offset + 6, as: UInt16.self),
-                sequence: buffer.readInteger(at: offset + 8, as: UInt32.self),
-                payload: buffer[(offset + NetlinkMessage.headerLength)..<(offset + length)]))
+            replies.append(
+                NetlinkReply(
+                    type: buffer.readInteger(at: offset + 4, as: UInt16.self),
+                    flags: buffer.readInteger(at: offset + 6, as: UInt16.self),
+                    sequence: buffer.readInteger(at: offset + 8, as: UInt32.self),
+                    payload: buffer[(offset + NetlinkMessage.headerLength)..<(offset + length)]))
             offset += (length + 3) & ~3
         }
         return replies

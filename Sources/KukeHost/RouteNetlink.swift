@@ -28,11 +28,12 @@ struct RouteNetlink {
 
     /// `ip link show`: every link with its index, name, kind and up flag.
     func links() throws(HostError) -> [ObservedLink] {
-        let replies = try socket.dump({ sequence in
-            var message = NetlinkMessage(type: Self.getLink, flags: NetlinkSocket.flagRequest | NetlinkSocket.flagDump, sequence: sequence)
-            message.appendInterfaceInfo()
-            return message
-        }, what: "link dump")
+        let replies = try socket.dump(
+            { sequence in
+                var message = NetlinkMessage(type: Self.getLink, flags: NetlinkSocket.flagRequest | NetlinkSocket.flagDump, sequence: sequence)
+                message.appendInterfaceInfo()
+                return message
+            }, what: "link dump")
         return replies.compactMap { reply in
             guard reply.type == Self.newLink, reply.payload.count >= 16 else { return nil }
             let payload = reply.payload
@@ -47,11 +48,12 @@ struct RouteNetlink {
 
     /// `ip -4 addr show`: (link index, address with prefix).
     func addresses() throws(HostError) -> [(Int32, IPv4Subnet)] {
-        let replies = try socket.dump({ sequence in
-            var message = NetlinkMessage(type: Self.getAddress, flags: NetlinkSocket.flagRequest | NetlinkSocket.flagDump, sequence: sequence)
-            message.appendFamilyHeader(family: UInt8(AF_INET), length: 8)
-            return message
-        }, what: "address dump")
+        let replies = try socket.dump(
+            { sequence in
+                var message = NetlinkMessage(type: Self.getAddress, flags: NetlinkSocket.flagRequest | NetlinkSocket.flagDump, sequence: sequence)
+                message.appendFamilyHeader(family: UInt8(AF_INET), length: 8)
+                return message
+            }, what: "address dump")
         return replies.compactMap { reply in
             guard reply.type == Self.newAddress, reply.payload.count >= 8 else { return nil }
             let payload = reply.payload
@@ -66,11 +68,12 @@ struct RouteNetlink {
 
     /// `ip -4 route show table main`: (output link index, destination) of unicast routes.
     func routes() throws(HostError) -> [(Int32?, IPv4Subnet)] {
-        let replies = try socket.dump({ sequence in
-            var message = NetlinkMessage(type: Self.getRoute, flags: NetlinkSocket.flagRequest | NetlinkSocket.flagDump, sequence: sequence)
-            message.appendFamilyHeader(family: UInt8(AF_INET), length: 12)
-            return message
-        }, what: "route dump")
+        let replies = try socket.dump(
+            { sequence in
+                var message = NetlinkMessage(type: Self.getRoute, flags: NetlinkSocket.flagRequest | NetlinkSocket.flagDump, sequence: sequence)
+                message.appendFamilyHeader(family: UInt8(AF_INET), length: 12)
+                return message
+            }, what: "route dump")
         return replies.compactMap { reply in
             guard reply.type == Self.newRoute, reply.payload.count >= 12 else { return nil }
             let payload = reply.payload
@@ -142,7 +145,7 @@ public struct NetlinkLinkControl: LinkControl {
     public func delete(_ name: String) throws(HostError) {
         do {
             try session().delete(name)
-        } catch where error.code == "ENODEV" {
+        } catch  where error.code == "ENODEV" {
             return  // already gone: deleting is idempotent
         }
     }

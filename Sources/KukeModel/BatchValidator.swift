@@ -6,7 +6,9 @@ public enum BatchValidator {
         for resource in resources {
             let key = "\(resource.kind)/\(resource.displayName)"
             if let first = seen[key] {
-                issues.append(ManifestIssue(resource.origin.name, .duplicate, "\(resource.kind) \"\(resource.displayName)\" is declared twice; first at \(first.name)"))
+                issues.append(
+                    ManifestIssue(
+                        resource.origin.name, .duplicate, "\(resource.kind) \"\(resource.displayName)\" is declared twice; first at \(first.name)"))
             } else {
                 seen[key] = resource.origin
             }

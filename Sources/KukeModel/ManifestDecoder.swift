@@ -75,19 +75,24 @@ public enum ManifestDecoder {
             return .realm(RealmManifest(metadata: metadata, spec: realmSpec, origin: origin))
         }
         guard let realmId = spec?["realmId"]?.stringValue else {
-            walker.issues.append(ManifestIssue(walker.positions["spec"] ?? documentPosition, .required, "spec.realmId is required: the realm this space belongs to"))
+            walker.issues.append(
+                ManifestIssue(walker.positions["spec"] ?? documentPosition, .required, "spec.realmId is required: the realm this space belongs to"))
             return nil
         }
         let realmPosition = walker.positions["spec.realmId"] ?? documentPosition
         if let problem = ResourceName.violation(of: realmId) {
-            walker.issues.append(ManifestIssue(realmPosition, .realmId, "spec.realmId \"\(escaped(realmId))\" is not a valid realm name: it \(problem)"))
+            walker.issues.append(
+                ManifestIssue(realmPosition, .realmId, "spec.realmId \"\(escaped(realmId))\" is not a valid realm name: it \(problem)"))
         }
         var cniConfigPath: String?
         if let path = spec?["cniConfigPath"]?.stringValue {
             switch CNIConfigPath.normalize(path) {
             case .success(let normalized): cniConfigPath = normalized
             case .failure(let problem):
-                walker.issues.append(ManifestIssue(walker.positions["spec.cniConfigPath"] ?? documentPosition, .cniConfigPath, "spec.cniConfigPath \"\(escaped(path))\" \(problem.message)"))
+                walker.issues.append(
+                    ManifestIssue(
+                        walker.positions["spec.cniConfigPath"] ?? documentPosition, .cniConfigPath,
+                        "spec.cniConfigPath \"\(escaped(path))\" \(problem.message)"))
             }
         }
         let spaceSpec = SpaceSpec(realmId: realmId, cniConfigPath: cniConfigPath, network: spec?["network"], defaults: spec?["defaults"])
@@ -129,13 +134,15 @@ public enum ManifestDecoder {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
             .composer(let context, let problem, let mark, _):
             let suffix = context.map { " (\($0.text) at line \($0.mark.line))" } ?? ""
-            return ManifestIssue(SourcePosition(file: file, line: mark.line, column: mark.column), .yamlSyntax, "YAML syntax error: \(problem)\(suffix)")
+            return ManifestIssue(
+                SourcePosition(file: file, line: mark.line, column: mark.column), .yamlSyntax, "YAML syntax error: \(problem)\(suffix)")
         case .duplicatedKeysInMapping(let duplicates, let context):
             return ManifestIssue(
                 SourcePosition(file: file, line: context.mark.line, column: context.mark.column), .yamlSyntax,
                 "duplicate key \(duplicates.map { "\"\($0)\"" }.joined(separator: ", ")) in one mapping")
         case .reader(let problem, let offset, _, _):
-            return ManifestIssue(SourcePosition(file: file, line: 1, column: 1), .yamlSyntax, "YAML reader error: \(problem)\(offset.map { " at byte \($0)" } ?? "")")
+            return ManifestIssue(
+                SourcePosition(file: file, line: 1, column: 1), .yamlSyntax, "YAML reader error: \(problem)\(offset.map { " at byte \($0)" } ?? "")")
         default:
             return ManifestIssue(SourcePosition(file: file, line: 1, column: 1), .yamlSyntax, "YAML error: \(yamlError)")
         }

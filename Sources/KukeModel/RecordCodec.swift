@@ -76,10 +76,13 @@ public enum RecordCodec {
         entries.append(.init("cgroupReady", .boolean(status.cgroupReady)))
         entries.append(.init("subtreeControllers", .list(status.subtreeControllers.map(ManifestValue.string))))
         if let network = status.network {
-            entries.append(.init("network", .map([
-                .init("name", .string(network.name)), .init("bridge", .string(network.bridge)),
-                .init("subnet", .string(network.subnet.description)), .init("conflistPath", .string(network.conflistPath)),
-            ])))
+            entries.append(
+                .init(
+                    "network",
+                    .map([
+                        .init("name", .string(network.name)), .init("bridge", .string(network.bridge)),
+                        .init("subnet", .string(network.subnet.description)), .init("conflistPath", .string(network.conflistPath)),
+                    ])))
         }
         add("createdAt", status.createdAt.map(Timestamp.format))
         add("updatedAt", status.updatedAt.map(Timestamp.format))
@@ -132,7 +135,8 @@ public enum RecordCodec {
         }
         let metadata = decodeMetadata(value["metadata"], name: name)
         let specValue = value["spec"]
-        let spec = SpaceSpec(realmId: realm, cniConfigPath: specValue?["cniConfigPath"]?.stringValue, network: specValue?["network"], defaults: specValue?["defaults"])
+        let spec = SpaceSpec(
+            realmId: realm, cniConfigPath: specValue?["cniConfigPath"]?.stringValue, network: specValue?["network"], defaults: specValue?["defaults"])
         let statusValue = value["status"]
         var status = SpaceStatus()
         status.state = statusValue?["state"]?.stringValue.flatMap(SpaceState.init(rawValue:)) ?? .pending

@@ -64,11 +64,13 @@ public final class FakeHost: Sendable {
         }
         func subdirectories(_ path: String) -> [String] {
             host.state.withLock { state in
-                Set(state.files.keys.compactMap { key -> String? in
-                    guard key.hasPrefix(path + "/") else { return nil }
-                    let rest = key.dropFirst(path.count + 1).split(separator: "/")
-                    return rest.count >= 2 ? String(rest[0]) : nil
-                }).sorted()
+                Set(
+                    state.files.keys.compactMap { key -> String? in
+                        guard key.hasPrefix(path + "/") else { return nil }
+                        let rest = key.dropFirst(path.count + 1).split(separator: "/")
+                        return rest.count >= 2 ? String(rest[0]) : nil
+                    }
+                ).sorted()
             }
         }
     }

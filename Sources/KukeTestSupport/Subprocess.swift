@@ -13,7 +13,8 @@ public enum Subprocess {
     }
 
     /// Runs `arguments[0]` (searched in PATH) with the rest as arguments.
-    public static func run(_ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment, stdin: String? = nil) -> Result {
+    public static func run(_ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment, stdin: String? = nil) -> Result
+    {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kuke-spawn-\(UUID().uuidString)")
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -32,8 +33,7 @@ public enum Subprocess {
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
+            for pointer in argv + envp { free(pointer) }
         }
         var pid: pid_t = 0
         let spawned = posix_spawnp(&pid, arguments[0], &actions, nil, argv, envp)

@@ -20,10 +20,12 @@ struct CLITests {
         return path
     }
 
-    @Test("every command's help shows an example", arguments: [
-        ["apply"], ["diff"], ["get"], ["get", "realms"], ["get", "spaces"], ["create"], ["create", "realm"], ["create", "space"],
-        ["delete"], ["delete", "space"], ["delete", "realm"], ["init"],
-    ])
+    @Test(
+        "every command's help shows an example",
+        arguments: [
+            ["apply"], ["diff"], ["get"], ["get", "realms"], ["get", "spaces"], ["create"], ["create", "realm"], ["create", "space"],
+            ["delete"], ["delete", "space"], ["delete", "realm"], ["init"],
+        ])
     func helpHasExample(_ command: [String]) {
         let result = run(command + ["--help"])
         #expect(result.status == 0)
@@ -52,7 +54,8 @@ struct CLITests {
         let manifests = "\(directory)/manifests"
         try FileManager.default.createDirectory(atPath: "\(manifests)/nested", withIntermediateDirectories: true)
         try "kind: Space\nmetadata: {name: a_b}\nspec: {realmId: main}\n".write(toFile: "\(manifests)/a.yaml", atomically: true, encoding: .utf8)
-        try "kind: Space\nmetadata: {name: ok}\nspec: {realmId: main, typo: 1}\n".write(toFile: "\(manifests)/nested/b.yml", atomically: true, encoding: .utf8)
+        try "kind: Space\nmetadata: {name: ok}\nspec: {realmId: main, typo: 1}\n".write(
+            toFile: "\(manifests)/nested/b.yml", atomically: true, encoding: .utf8)
         try "not: [valid".write(toFile: "\(manifests)/.hidden.yaml", atomically: true, encoding: .utf8)
         try "ignored".write(toFile: "\(manifests)/notes.txt", atomically: true, encoding: .utf8)
         let run = "\(directory)/run"
@@ -94,13 +97,19 @@ struct CLITests {
             status: RealmStatus(state: .ready, createdAt: Date()))
         let space = SpaceRecord(
             metadata: ObjectMeta(name: "blog", generation: 1), spec: SpaceSpec(realmId: "main"),
-            status: SpaceStatus(state: .ready, network: SpaceNetworkStatus(name: "main-blog", bridge: "kuke-main-blog", subnet: IPv4Subnet("10.88.4.0/24")!, conflistPath: "/x"), createdAt: Date()))
+            status: SpaceStatus(
+                state: .ready,
+                network: SpaceNetworkStatus(name: "main-blog", bridge: "kuke-main-blog", subnet: IPv4Subnet("10.88.4.0/24")!, conflistPath: "/x"),
+                createdAt: Date()))
         try FileManager.default.createDirectory(atPath: "\(directory)/main/blog", withIntermediateDirectories: true)
         try RecordCodec.yaml(RecordCodec.value(of: realm)).write(toFile: "\(directory)/main/realm.yaml", atomically: true, encoding: .utf8)
         try RecordCodec.yaml(RecordCodec.value(of: space)).write(toFile: "\(directory)/main/blog/space.yaml", atomically: true, encoding: .utf8)
 
         let table = run(["get", "spaces"] + flags)
-        #expect(table.out.hasPrefix("NAME   REALM   STATE   BRIDGE           SUBNET         AGE\nblog   main    Ready   kuke-main-blog   10.88.4.0/24   "), "\(table.out)")
+        #expect(
+            table.out.hasPrefix(
+                "NAME   REALM   STATE   BRIDGE           SUBNET         AGE\nblog   main    Ready   kuke-main-blog   10.88.4.0/24   "), "\(table.out)"
+        )
         let json = run(["get", "space", "blog", "--realm", "main", "-o", "json"] + flags)
         let parsed = try JSONParser.parse(json.out)
         #expect(parsed["status"]?["network"]?["subnet"]?.stringValue == "10.88.4.0/24")

@@ -16,8 +16,12 @@ struct EngineTests {
 
     func realm(_ name: String) -> Resource { .realm(RealmManifest(metadata: ObjectMeta(name: name), origin: .command("test"))) }
 
-    func space(_ name: String, realm: String = "main", labels: [String: String] = [:], cni: String? = nil, network: ManifestValue? = nil) -> Resource {
-        .space(SpaceManifest(metadata: ObjectMeta(name: name, labels: labels), spec: SpaceSpec(realmId: realm, cniConfigPath: cni, network: network), origin: .command("test")))
+    func space(_ name: String, realm: String = "main", labels: [String: String] = [:], cni: String? = nil, network: ManifestValue? = nil) -> Resource
+    {
+        .space(
+            SpaceManifest(
+                metadata: ObjectMeta(name: name, labels: labels), spec: SpaceSpec(realmId: realm, cniConfigPath: cni, network: network),
+                origin: .command("test")))
     }
 
     @Test("apply creates the four parts in order, then a second apply changes nothing")
@@ -27,7 +31,10 @@ struct EngineTests {
         #expect(outcomes.map(\.outcome) == [.created, .created])
         #expect(outcomes.map(\.kind) == ["Realm", "Space"])
         let log = host.log
-        let order = ["write /run/main/blog/space.yaml", "mkdir /cg/kukeon/main/blog", "write /cni/main-blog.conflist", "createBridge kuke-main-blog", "setUp kuke-main-blog"]
+        let order = [
+            "write /run/main/blog/space.yaml", "mkdir /cg/kukeon/main/blog", "write /cni/main-blog.conflist", "createBridge kuke-main-blog",
+            "setUp kuke-main-blog",
+        ]
         let positions = order.map { entry in log.firstIndex(of: entry) ?? -1 }
         #expect(!positions.contains(-1), "\(log)")
         #expect(positions == positions.sorted(), "\(log)")
@@ -35,7 +42,10 @@ struct EngineTests {
 
         let record = try RecordCodec.decodeSpace(try #require(host.state.withLock { $0.files["/run/main/blog/space.yaml"] }), file: "x")
         #expect(record.status.state == .ready)
-        #expect(record.status.network == SpaceNetworkStatus(name: "main-blog", bridge: "kuke-main-blog", subnet: IPv4Subnet("10.88.0.0/24")!, conflistPath: "/cni/main-blog.conflist"))
+        #expect(
+            record.status.network
+                == SpaceNetworkStatus(
+                    name: "main-blog", bridge: "kuke-main-blog", subnet: IPv4Subnet("10.88.0.0/24")!, conflistPath: "/cni/main-blog.conflist"))
         #expect(record.status.subtreeControllers == ["cpu", "memory", "pids"])
         #expect(record.metadata.generation == 1 && record.status.observedGeneration == 1)
         #expect(record.status.cgroupPath == "/cg/kukeon/main/blog" && record.status.cgroupReady)
@@ -101,7 +111,12 @@ struct EngineTests {
     @Test("subnets skip host addresses and routes, and an exhausted pool is reported per space")
     func subnets() throws {
         let host = FakeHost()
-        host.state.withLock { $0.occupied = [OccupiedSubnet(subnet: IPv4Subnet("10.88.0.0/24")!, linkName: "eth0"), OccupiedSubnet(subnet: IPv4Subnet("0.0.0.0/0")!, linkName: "eth0")] }
+        host.state.withLock {
+            $0.occupied = [
+                OccupiedSubnet(subnet: IPv4Subnet("10.88.0.0/24")!, linkName: "eth0"),
+                OccupiedSubnet(subnet: IPv4Subnet("0.0.0.0/0")!, linkName: "eth0"),
+            ]
+        }
         let small = HostLayout(runPath: "/run", cniConfigDirectory: "/cni", cgroupRoot: "/cg", subnetPool: IPv4Subnet("10.88.0.0/23")!)
         let engine = Engine(layout: small, drivers: host.drivers)
         let outcomes = try engine.apply([realm("main"), space("a"), space("b")])
@@ -156,7 +171,9 @@ struct EngineTests {
     @Test("a failing driver marks the space Failed with reason and message")
     func failureRecorded() throws {
         let host = FakeHost()
-        host.state.withLock { $0.failures["createBridge"] = HostError("bridge \"kuke-main-blog\": create failed: Operation not permitted (EPERM)", code: "EPERM") }
+        host.state.withLock {
+            $0.failures["createBridge"] = HostError("bridge \"kuke-main-blog\": create failed: Operation not permitted (EPERM)", code: "EPERM")
+        }
         let outcomes = try engine(host).apply([realm("main"), space("blog")])
         #expect(outcomes[1].outcome == .failed)
         #expect(outcomes[1].failure?.reason == "BridgeFailed")
@@ -184,7 +201,10 @@ struct EngineTests {
     func delete() throws {
         let host = FakeHost()
         _ = try engine(host).apply([realm("main"), space("blog")])
-        host.state.withLock { $0.cgroups["/cg/kukeon/main/blog/stack-a"] = []; $0.cgroups["/cg/kukeon/main/blog/stack-a/cell-1"] = [] }
+        host.state.withLock {
+            $0.cgroups["/cg/kukeon/main/blog/stack-a"] = []
+            $0.cgroups["/cg/kukeon/main/blog/stack-a/cell-1"] = []
+        }
         let id = SpaceID(realm: "main", name: "blog")
         let refused = try engine(host).delete([.space(id)], cascade: false)
         #expect(refused[0].failure?.reason == "HasChildren")
@@ -194,11 +214,12 @@ struct EngineTests {
         let deleted = try engine(host).delete([.space(id)], cascade: true)
         #expect(deleted[0].outcome == .deleted)
         let log = Array(host.log.dropFirst(start))
-        #expect(log == [
-            "write /run/main/blog/space.yaml",  // Deleting
-            "rmdir /cg/kukeon/main/blog/stack-a/cell-1", "rmdir /cg/kukeon/main/blog/stack-a",
-            "deleteLink kuke-main-blog", "remove /cni/main-blog.conflist", "rmdir /cg/kukeon/main/blog", "removeTree /run/main/blog",
-        ])
+        #expect(
+            log == [
+                "write /run/main/blog/space.yaml",  // Deleting
+                "rmdir /cg/kukeon/main/blog/stack-a/cell-1", "rmdir /cg/kukeon/main/blog/stack-a",
+                "deleteLink kuke-main-blog", "remove /cni/main-blog.conflist", "rmdir /cg/kukeon/main/blog", "removeTree /run/main/blog",
+            ])
         let state = host.state.withLock { $0 }
         #expect(state.files.keys.filter { $0.contains("blog") }.isEmpty)
         #expect(state.links.isEmpty)

@@ -22,7 +22,8 @@ struct PlannerTests {
         let compact = conflist.json.compactText
         #expect(ConflistPlanner.plan(desired: conflist, path: path, copyPath: copy, observed: .init(primary: compact, copy: conflist.text)).isEmpty)
         // ... unless a rewrite is asked for (kuke init --force-regenerate-cni).
-        let forced = ConflistPlanner.plan(desired: conflist, path: path, copyPath: copy, observed: .init(primary: compact, copy: conflist.text), rewrite: true)
+        let forced = ConflistPlanner.plan(
+            desired: conflist, path: path, copyPath: copy, observed: .init(primary: compact, copy: conflist.text), rewrite: true)
         #expect(forced.map(\.subject) == [path])
     }
 
@@ -37,14 +38,17 @@ struct PlannerTests {
 
     @Test("conflist: a moved conflist removes the old file after writing the new")
     func conflistMoved() {
-        let changes = ConflistPlanner.plan(desired: conflist, path: path, copyPath: copy, observed: .init(primary: nil, copy: conflist.text, previousPath: "/old/main-blog.conflist"))
+        let changes = ConflistPlanner.plan(
+            desired: conflist, path: path, copyPath: copy, observed: .init(primary: nil, copy: conflist.text, previousPath: "/old/main-blog.conflist")
+        )
         #expect(changes.map(\.action) == [.create, .delete])
         #expect(changes.last?.operation == .removeFile(path: "/old/main-blog.conflist"))
     }
 
     @Test("bridge: missing is created and set up; down is set up; up is left alone")
     func bridge() throws {
-        #expect(try BridgePlanner.plan(name: "kuke-x", observed: nil).map(\.operation) == [.createBridge(name: "kuke-x"), .setLinkUp(name: "kuke-x")])
+        #expect(
+            try BridgePlanner.plan(name: "kuke-x", observed: nil).map(\.operation) == [.createBridge(name: "kuke-x"), .setLinkUp(name: "kuke-x")])
         let down = ObservedLink(index: 3, name: "kuke-x", kind: "bridge", isUp: false)
         #expect(try BridgePlanner.plan(name: "kuke-x", observed: down).map(\.operation) == [.setLinkUp(name: "kuke-x")])
         var up = down
@@ -67,13 +71,15 @@ struct PlannerTests {
     @Test("cgroup: missing levels are made top-down and the root's controllers delegated at every level")
     func cgroupMissing() {
         let levels = ["/cg/kukeon", "/cg/kukeon/main", "/cg/kukeon/main/blog"]
-        let changes = CgroupPlanner.plan(root: "/cg", levels: levels, offered: ["cpu", "memory"], observed: ["/cg": ObservedCgroup(subtreeControl: ["cpu"])])
-        #expect(changes.map(\.operation) == [
-            .enableControllers(path: "/cg", controllers: ["memory"]),
-            .makeCgroup(path: "/cg/kukeon"), .enableControllers(path: "/cg/kukeon", controllers: ["cpu", "memory"]),
-            .makeCgroup(path: "/cg/kukeon/main"), .enableControllers(path: "/cg/kukeon/main", controllers: ["cpu", "memory"]),
-            .makeCgroup(path: "/cg/kukeon/main/blog"), .enableControllers(path: "/cg/kukeon/main/blog", controllers: ["cpu", "memory"]),
-        ])
+        let changes = CgroupPlanner.plan(
+            root: "/cg", levels: levels, offered: ["cpu", "memory"], observed: ["/cg": ObservedCgroup(subtreeControl: ["cpu"])])
+        #expect(
+            changes.map(\.operation) == [
+                .enableControllers(path: "/cg", controllers: ["memory"]),
+                .makeCgroup(path: "/cg/kukeon"), .enableControllers(path: "/cg/kukeon", controllers: ["cpu", "memory"]),
+                .makeCgroup(path: "/cg/kukeon/main"), .enableControllers(path: "/cg/kukeon/main", controllers: ["cpu", "memory"]),
+                .makeCgroup(path: "/cg/kukeon/main/blog"), .enableControllers(path: "/cg/kukeon/main/blog", controllers: ["cpu", "memory"]),
+            ])
     }
 
     @Test("cgroup: converged tree needs nothing, and extra controllers enabled by hand are kept")
@@ -92,12 +98,18 @@ struct PlannerTests {
 
     @Test("metadata: only updatedAt differing is no change; anything else is")
     func metadata() {
-        let record = SpaceRecord(metadata: ObjectMeta(name: "blog", generation: 1), spec: SpaceSpec(realmId: "main"), status: SpaceStatus(state: .ready, updatedAt: Timestamp.parse("2026-01-01T00:00:00Z")))
+        let record = SpaceRecord(
+            metadata: ObjectMeta(name: "blog", generation: 1), spec: SpaceSpec(realmId: "main"),
+            status: SpaceStatus(state: .ready, updatedAt: Timestamp.parse("2026-01-01T00:00:00Z")))
         var later = record
         later.status.updatedAt = Timestamp.parse("2026-02-01T00:00:00Z")
-        #expect(MetadataPlanner.plan(path: "/x", desired: RecordCodec.value(of: later), stored: RecordCodec.value(of: record), storedText: nil, mode: 0o644) == nil)
+        #expect(
+            MetadataPlanner.plan(
+                path: "/x", desired: RecordCodec.value(of: later), stored: RecordCodec.value(of: record), storedText: nil, mode: 0o644) == nil)
         later.metadata.labels = ["a": "b"]
-        let change = MetadataPlanner.plan(path: "/x", desired: RecordCodec.value(of: later), stored: RecordCodec.value(of: record), storedText: RecordCodec.yaml(RecordCodec.value(of: record)), mode: 0o644)
+        let change = MetadataPlanner.plan(
+            path: "/x", desired: RecordCodec.value(of: later), stored: RecordCodec.value(of: record),
+            storedText: RecordCodec.yaml(RecordCodec.value(of: record)), mode: 0o644)
         #expect(change?.action == .update)
         #expect(change?.diff?.contains("+  labels:") == true)
     }

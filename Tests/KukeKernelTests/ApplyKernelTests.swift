@@ -28,7 +28,9 @@ struct ApplyKernelTests {
             let conflist = try String(contentsOfFile: sandbox.blogConflist, encoding: .utf8)
             #expect(conflist.contains("\"bridge\": \"kuke-main-blog\""))
 
-            let files = [sandbox.blogConflist, sandbox.blogRecord, "\(sandbox.runPath)/main/realm.yaml", "\(sandbox.runPath)/main/blog/network.conflist"]
+            let files = [
+                sandbox.blogConflist, sandbox.blogRecord, "\(sandbox.runPath)/main/realm.yaml", "\(sandbox.runPath)/main/blog/network.conflist",
+            ]
             let before = files.map(FileIdentity.init)
             let second = sandbox.kuke("apply", "-f", path)
             #expect(second.status == 0)
@@ -45,7 +47,8 @@ struct ApplyKernelTests {
         try KernelSandbox.with { sandbox in
             let path = try sandbox.applyExamples()
             #expect(sandbox.run(["ip", "link", "delete", "kuke-main-blog"]).status == 0)
-            let edited = try String(contentsOfFile: sandbox.blogConflist, encoding: .utf8).replacingOccurrences(of: "\"ipMasq\": true", with: "\"ipMasq\": false")
+            let edited = try String(contentsOfFile: sandbox.blogConflist, encoding: .utf8).replacingOccurrences(
+                of: "\"ipMasq\": true", with: "\"ipMasq\": false")
             try edited.write(toFile: sandbox.blogConflist, atomically: true, encoding: .utf8)
             #expect(rmdir("\(sandbox.cgroupRoot)/kukeon/main/analytics-pipeline") == 0)
 
@@ -58,7 +61,9 @@ struct ApplyKernelTests {
 
             let repair = sandbox.kuke("apply", "-f", path)
             #expect(repair.status == 0)
-            #expect(repair.stdout.contains("Space \"main/blog\": updated\n  ~ rewrite conflist \(sandbox.blogConflist)\n  + create bridge kuke-main-blog\n"), "\(repair)")
+            #expect(
+                repair.stdout.contains(
+                    "Space \"main/blog\": updated\n  ~ rewrite conflist \(sandbox.blogConflist)\n  + create bridge kuke-main-blog\n"), "\(repair)")
             #expect(sandbox.links()["kuke-main-blog"] == "bridge")
             #expect(sandbox.exists("\(sandbox.cgroupRoot)/kukeon/main/analytics-pipeline"))
             #expect(try String(contentsOfFile: sandbox.blogConflist, encoding: .utf8).contains("\"ipMasq\": true"))
@@ -131,7 +136,8 @@ struct ApplyKernelTests {
             let path = try sandbox.writeManifest("examples.yaml", examples)
             let result = sandbox.kuke("apply", "-f", path)
             #expect(result.status == 1)
-            #expect(result.stdout.contains("Space \"main/blog\": failed: BridgeConflict: link \"kuke-main-blog\" exists and is a veth link"), "\(result)")
+            #expect(
+                result.stdout.contains("Space \"main/blog\": failed: BridgeConflict: link \"kuke-main-blog\" exists and is a veth link"), "\(result)")
             #expect(result.stdout.contains("Space \"main/analytics-pipeline\": created"))
             #expect(sandbox.links()["kuke-main-blog"] == "veth")
         }

@@ -8,7 +8,8 @@ import Testing
 struct CNIPluginTests {
     static let pluginDirectory = "/usr/lib/cni"
 
-    @Test("ADD attaches a container namespace to our bridge with an address in the space's subnet; DEL cleans up",
+    @Test(
+        "ADD attaches a container namespace to our bridge with an address in the space's subnet; DEL cleans up",
         .enabled(if: FileManager.default.isExecutableFile(atPath: "\(pluginDirectory)/bridge"), "needs containernetworking-plugins in /usr/lib/cni"))
     func bridgePlugin() throws {
         try KernelSandbox.with { sandbox in
@@ -33,10 +34,11 @@ struct CNIPluginTests {
             #expect(Subprocess.run(["ip", "netns", "add", container]).status == 0)
             defer { _ = Subprocess.run(["ip", "netns", "del", container]) }
             func runPlugin(_ command: String) -> Subprocess.Result {
-                sandbox.run([
-                    "env", "CNI_COMMAND=\(command)", "CNI_CONTAINERID=kuke-test", "CNI_NETNS=/run/netns/\(container)",
-                    "CNI_IFNAME=eth0", "CNI_PATH=\(Self.pluginDirectory)", "\(Self.pluginDirectory)/bridge",
-                ], stdin: config)
+                sandbox.run(
+                    [
+                        "env", "CNI_COMMAND=\(command)", "CNI_CONTAINERID=kuke-test", "CNI_NETNS=/run/netns/\(container)",
+                        "CNI_IFNAME=eth0", "CNI_PATH=\(Self.pluginDirectory)", "\(Self.pluginDirectory)/bridge",
+                    ], stdin: config)
             }
 
             let added = runPlugin("ADD")

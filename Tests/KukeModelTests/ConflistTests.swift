@@ -26,7 +26,9 @@ struct ConflistTests {
 
     @Test("JSON parser handles escapes and rejects garbage")
     func parser() throws {
-        #expect(try JSONParser.parse(#"{"a": ["x\ny", 1.5, true, null, "\u00e9"]}"#) == .object(["a": .array([.string("x\ny"), .number(1.5), .bool(true), .null, .string("é")])]))
+        #expect(
+            try JSONParser.parse(#"{"a": ["x\ny", 1.5, true, null, "\u00e9"]}"#)
+                == .object(["a": .array([.string("x\ny"), .number(1.5), .bool(true), .null, .string("é")])]))
         #expect((try? JSONParser.parse("{\"a\": }")) == nil)
         #expect((try? JSONParser.parse("{} x")) == nil)
         #expect((try? JSONParser.parse(String(repeating: "[", count: 100))) == nil)

@@ -19,35 +19,80 @@ let realmSpace = "apiVersion: v1beta1\nkind: Space\nmetadata:\n  name: NAME\nspe
 func space(name: String) -> String { realmSpace.replacingOccurrences(of: "NAME", with: name) }
 
 let badManifests: [BadManifest] = [
-    BadManifest(label: "YAML syntax", yaml: "kind: Space\nmetadata:\n  name: [a\n", rule: .yamlSyntax, line: 4, column: 1, message: "YAML syntax error"),
-    BadManifest(label: "tab indentation", yaml: "kind: Space\nmetadata:\n\tname: a\n", rule: .yamlSyntax, line: 3, column: 1, message: "YAML syntax error"),
-    BadManifest(label: "duplicate key", yaml: "kind: Space\nmetadata:\n  name: a\n  name: b\nspec: {realmId: m}\n", rule: .yamlSyntax, line: 3, column: 3, message: "duplicate key \"name\""),
-    BadManifest(label: "wrong apiVersion", yaml: "apiVersion: v1\nkind: Space\nmetadata: {name: a}\nspec: {realmId: m}\n", rule: .apiVersion, line: 1, column: 13, message: "apiVersion \"v1\" is not supported"),
-    BadManifest(label: "unknown kind", yaml: "apiVersion: v1beta1\nkind: Stack\nmetadata: {name: a}\n", rule: .kind, line: 2, column: 7, message: "kind \"Stack\" is not reconciled"),
-    BadManifest(label: "missing kind", yaml: "apiVersion: v1beta1\nmetadata: {name: a}\n", rule: .required, line: 1, column: 1, message: "kind is required"),
+    BadManifest(
+        label: "YAML syntax", yaml: "kind: Space\nmetadata:\n  name: [a\n", rule: .yamlSyntax, line: 4, column: 1, message: "YAML syntax error"),
+    BadManifest(
+        label: "tab indentation", yaml: "kind: Space\nmetadata:\n\tname: a\n", rule: .yamlSyntax, line: 3, column: 1, message: "YAML syntax error"),
+    BadManifest(
+        label: "duplicate key", yaml: "kind: Space\nmetadata:\n  name: a\n  name: b\nspec: {realmId: m}\n", rule: .yamlSyntax, line: 3, column: 3,
+        message: "duplicate key \"name\""),
+    BadManifest(
+        label: "wrong apiVersion", yaml: "apiVersion: v1\nkind: Space\nmetadata: {name: a}\nspec: {realmId: m}\n", rule: .apiVersion, line: 1,
+        column: 13, message: "apiVersion \"v1\" is not supported"),
+    BadManifest(
+        label: "unknown kind", yaml: "apiVersion: v1beta1\nkind: Stack\nmetadata: {name: a}\n", rule: .kind, line: 2, column: 7,
+        message: "kind \"Stack\" is not reconciled"),
+    BadManifest(
+        label: "missing kind", yaml: "apiVersion: v1beta1\nmetadata: {name: a}\n", rule: .required, line: 1, column: 1, message: "kind is required"),
     BadManifest(label: "not a mapping", yaml: "- a\n- b\n", rule: .documentShape, line: 1, column: 1, message: "must be a mapping"),
-    BadManifest(label: "missing name", yaml: "kind: Space\nmetadata: {}\nspec: {realmId: m}\n", rule: .required, line: 2, column: 11, message: "metadata.name is required"),
-    BadManifest(label: "name ..", yaml: space(name: "'..'"), rule: .name, line: 4, column: 9, message: "must start with a lowercase letter or a digit"),
+    BadManifest(
+        label: "missing name", yaml: "kind: Space\nmetadata: {}\nspec: {realmId: m}\n", rule: .required, line: 2, column: 11,
+        message: "metadata.name is required"),
+    BadManifest(
+        label: "name ..", yaml: space(name: "'..'"), rule: .name, line: 4, column: 9, message: "must start with a lowercase letter or a digit"),
     BadManifest(label: "name a/b", yaml: space(name: "a/b"), rule: .name, line: 4, column: 9, message: "must not contain \"/\""),
     BadManifest(label: "name A", yaml: space(name: "A"), rule: .name, line: 4, column: 9, message: "must be lowercase"),
     BadManifest(label: "name a_b", yaml: space(name: "a_b"), rule: .name, line: 4, column: 9, message: "must not contain \"_\""),
-    BadManifest(label: "name 64 characters", yaml: space(name: String(repeating: "a", count: 64)), rule: .name, line: 4, column: 9, message: "is 64 characters long; at most 63"),
+    BadManifest(
+        label: "name 64 characters", yaml: space(name: String(repeating: "a", count: 64)), rule: .name, line: 4, column: 9,
+        message: "is 64 characters long; at most 63"),
     BadManifest(label: "name empty", yaml: space(name: "''"), rule: .name, line: 4, column: 9, message: "must not be empty"),
-    BadManifest(label: "name with control character", yaml: space(name: "\"a\\tb\""), rule: .name, line: 4, column: 9, message: "control character U+0009"),
+    BadManifest(
+        label: "name with control character", yaml: space(name: "\"a\\tb\""), rule: .name, line: 4, column: 9, message: "control character U+0009"),
     BadManifest(label: "name look-alike", yaml: space(name: "blоg"), rule: .name, line: 4, column: 9, message: "U+043E"),
-    BadManifest(label: "name is a number", yaml: space(name: "123"), rule: .fieldType, line: 4, column: 9, message: "expected a string, found the integer 123"),
-    BadManifest(label: "name collides with cgroup files", yaml: space(name: "cpu.max"), rule: .name, line: 4, column: 9, message: "collide with cgroup interface files"),
-    BadManifest(label: "missing realmId", yaml: "kind: Space\nmetadata:\n  name: a\nspec:\n  cniConfigPath: /etc/cni\n", rule: .required, line: 5, column: 3, message: "spec.realmId is required"),
-    BadManifest(label: "invalid realmId", yaml: "kind: Space\nmetadata:\n  name: a\nspec:\n  realmId: Main\n", rule: .realmId, line: 5, column: 12, message: "spec.realmId \"Main\" is not a valid realm name"),
-    BadManifest(label: "relative cniConfigPath", yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a") + "  cniConfigPath: etc/cni\n", rule: .cniConfigPath, line: 7, column: 18, message: "must be an absolute path"),
-    BadManifest(label: "dotted cniConfigPath", yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a") + "  cniConfigPath: /etc/../tmp\n", rule: .cniConfigPath, line: 7, column: 18, message: "must not contain \"..\" segments"),
-    BadManifest(label: "unknown field", yaml: "kind: Space\nmetadata:\n  name: a\nspec:\n  realmId: m\n  realmID: m\n", rule: .unknownField, line: 6, column: 3, message: "unknown field \"spec.realmID\""),
-    BadManifest(label: "unknown nested field", yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a") + "  network:\n    egres: {}\n", rule: .unknownField, line: 8, column: 5, message: "unknown field \"spec.network.egres\" (did you mean \"egress\"?)"),
-    BadManifest(label: "egress default not allow/deny", yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a") + "  network:\n    egress:\n      default: maybe\n", rule: .fieldValue, line: 9, column: 16, message: "\"maybe\" is not one of"),
-    BadManifest(label: "port out of range", yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a") + "  network:\n    egress:\n      allow:\n      - cidr: 10.0.0.0/8\n        ports: [65536]\n", rule: .fieldValue, line: 11, column: 17, message: "65536 is out of range 1...65535"),
-    BadManifest(label: "boolean expected", yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a") + "  defaults:\n    container:\n      readOnlyRootFilesystem: maybe\n", rule: .fieldType, line: 9, column: 31, message: "expected a boolean"),
-    BadManifest(label: "labels not a map", yaml: "kind: Space\nmetadata:\n  name: a\n  labels: [x]\nspec: {realmId: m}\n", rule: .fieldType, line: 4, column: 11, message: "expected a mapping of strings"),
-    BadManifest(label: "realm unknown spec field", yaml: "kind: Realm\nmetadata: {name: r}\nspec:\n  namespce: x\n", rule: .unknownField, line: 4, column: 3, message: "unknown field \"spec.namespce\""),
+    BadManifest(
+        label: "name is a number", yaml: space(name: "123"), rule: .fieldType, line: 4, column: 9, message: "expected a string, found the integer 123"
+    ),
+    BadManifest(
+        label: "name collides with cgroup files", yaml: space(name: "cpu.max"), rule: .name, line: 4, column: 9,
+        message: "collide with cgroup interface files"),
+    BadManifest(
+        label: "missing realmId", yaml: "kind: Space\nmetadata:\n  name: a\nspec:\n  cniConfigPath: /etc/cni\n", rule: .required, line: 5, column: 3,
+        message: "spec.realmId is required"),
+    BadManifest(
+        label: "invalid realmId", yaml: "kind: Space\nmetadata:\n  name: a\nspec:\n  realmId: Main\n", rule: .realmId, line: 5, column: 12,
+        message: "spec.realmId \"Main\" is not a valid realm name"),
+    BadManifest(
+        label: "relative cniConfigPath", yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a") + "  cniConfigPath: etc/cni\n",
+        rule: .cniConfigPath, line: 7, column: 18, message: "must be an absolute path"),
+    BadManifest(
+        label: "dotted cniConfigPath", yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a") + "  cniConfigPath: /etc/../tmp\n",
+        rule: .cniConfigPath, line: 7, column: 18, message: "must not contain \"..\" segments"),
+    BadManifest(
+        label: "unknown field", yaml: "kind: Space\nmetadata:\n  name: a\nspec:\n  realmId: m\n  realmID: m\n", rule: .unknownField, line: 6,
+        column: 3, message: "unknown field \"spec.realmID\""),
+    BadManifest(
+        label: "unknown nested field", yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a") + "  network:\n    egres: {}\n",
+        rule: .unknownField, line: 8, column: 5, message: "unknown field \"spec.network.egres\" (did you mean \"egress\"?)"),
+    BadManifest(
+        label: "egress default not allow/deny",
+        yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a") + "  network:\n    egress:\n      default: maybe\n", rule: .fieldValue, line: 9,
+        column: 16, message: "\"maybe\" is not one of"),
+    BadManifest(
+        label: "port out of range",
+        yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a")
+            + "  network:\n    egress:\n      allow:\n      - cidr: 10.0.0.0/8\n        ports: [65536]\n", rule: .fieldValue, line: 11, column: 17,
+        message: "65536 is out of range 1...65535"),
+    BadManifest(
+        label: "boolean expected",
+        yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a") + "  defaults:\n    container:\n      readOnlyRootFilesystem: maybe\n",
+        rule: .fieldType, line: 9, column: 31, message: "expected a boolean"),
+    BadManifest(
+        label: "labels not a map", yaml: "kind: Space\nmetadata:\n  name: a\n  labels: [x]\nspec: {realmId: m}\n", rule: .fieldType, line: 4,
+        column: 11, message: "expected a mapping of strings"),
+    BadManifest(
+        label: "realm unknown spec field", yaml: "kind: Realm\nmetadata: {name: r}\nspec:\n  namespce: x\n", rule: .unknownField, line: 4, column: 3,
+        message: "unknown field \"spec.namespce\""),
 ]
 
 @Suite("Manifest validation")

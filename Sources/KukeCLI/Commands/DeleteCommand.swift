@@ -18,7 +18,9 @@ struct DeleteCommand: ParsableCommand {
             """,
         subcommands: [DeleteSpaceCommand.self, DeleteRealmCommand.self])
 
-    @Option(name: [.customShort("f"), .customLong("filename")], help: ArgumentHelp("Delete what these manifests declare (file, directory or -).", valueName: "path"))
+    @Option(
+        name: [.customShort("f"), .customLong("filename")],
+        help: ArgumentHelp("Delete what these manifests declare (file, directory or -).", valueName: "path"))
     var paths: [String] = []
     @OptionGroup var options: DeleteOptions
     @OptionGroup var host: HostOptions
@@ -91,7 +93,8 @@ struct DeleteSpaceCommand: ParsableCommand {
 
 struct DeleteRealmCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "realm", abstract: "Delete a realm (with --cascade, its spaces first).", discussion: "Example:\n  kuke delete realm main --cascade")
+        commandName: "realm", abstract: "Delete a realm (with --cascade, its spaces first).",
+        discussion: "Example:\n  kuke delete realm main --cascade")
 
     @Argument(help: "The realm's name.") var name: String
     @OptionGroup var options: DeleteOptions

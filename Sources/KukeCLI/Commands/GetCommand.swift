@@ -53,9 +53,10 @@ func printDocuments(_ values: [ManifestValue], format: OutputFormat, single: Boo
 func redactingPasswords(_ value: ManifestValue) -> ManifestValue {
     switch value {
     case .map(let entries):
-        return .map(entries.map { entry in
-            entry.key == "password" ? .init("password", .string("<redacted>")) : .init(entry.key, redactingPasswords(entry.value))
-        })
+        return .map(
+            entries.map { entry in
+                entry.key == "password" ? .init("password", .string("<redacted>")) : .init(entry.key, redactingPasswords(entry.value))
+            })
     case .list(let items): return .list(items.map(redactingPasswords))
     default: return value
     }
@@ -97,7 +98,10 @@ struct GetRealmsCommand: ParsableCommand {
         }
         var rows = [["NAME", "STATE", "SPACES", "AGE"]]
         for realm in realms {
-            rows.append([realm.metadata.name, realm.status.state.rawValue, String(inventory.spaces(in: realm.metadata.name).count), age(since: realm.status.createdAt)])
+            rows.append([
+                realm.metadata.name, realm.status.state.rawValue, String(inventory.spaces(in: realm.metadata.name).count),
+                age(since: realm.status.createdAt),
+            ])
         }
         console.writeOut(table(rows))
     }
