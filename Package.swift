@@ -34,6 +34,7 @@ let package = Package(
         .testTarget(name: "KukeModelTests", dependencies: ["KukeModel"]),
         .testTarget(name: "KukeEngineTests", dependencies: ["KukeModel", "KukeEngine", "KukeTestSupport"]),
         .testTarget(name: "KukeCLITests", dependencies: ["KukeCLI", "KukeTestSupport"]),
+        .testTarget(name: "KukeHostTests", dependencies: ["KukeHost", "KukeEngine", "KukeModel"]),
         .testTarget(
             name: "KukeKernelTests",
             dependencies: ["KukeModel", "KukeEngine", "KukeHost", "KukeCLI", "KukeTestSupport", "CKukeSys"]

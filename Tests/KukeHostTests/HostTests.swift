@@ -1,0 +1,100 @@
+import Foundation
+import Glibc
+import KukeEngine
+import Testing
+
+@testable import KukeHost
+
+/// Host pieces that need no root: mount discovery, netlink encoding, atomic files, the lock.
+@Suite("Host")
+struct HostTests {
+    static let hybrid = """
+        31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+        32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+        41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+        """
+    static let unifiedOnly = """
+        25 30 0:22 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate
+        90 30 0:40 / /tmp/my\\040cgroup rw,relatime - cgroup2 none rw
+        """
+
+    @Test("the cgroup2 mount is found on hybrid and on cgroup-v2-only hosts")
+    func discoverMount() {
+        #expect(CgroupFilesystem.discoverMount(mountinfo: Self.hybrid) == "/sys/fs/cgroup/unified")
+        #expect(CgroupFilesystem.discoverMount(mountinfo: Self.unifiedOnly) == "/sys/fs/cgroup")
+        #expect(CgroupFilesystem.discoverMount(mountinfo: "1 2 0:1 / / rw - ext4 /dev/sda rw") == nil)
+        #expect(CgroupFilesystem.unescapeMountPath("/tmp/my\\040cgroup") == "/tmp/my cgroup")
+    }
+
+    @Test("a directory outside cgroup2 is refused with what was found")
+    func rootProblem() throws {
+        let problem = try #require(CgroupFilesystem(root: NSTemporaryDirectory()).rootProblem())
+        #expect(problem.contains("is not a cgroup2 filesystem"))
+        #expect(CgroupFilesystem(root: "/nonexistent/cg").rootProblem()?.contains("No such file or directory (ENOENT)") == true)
+    }
+
+    @Test("netlink messages: header length, aligned attributes, nested lengths")
+    func netlinkEncoding() {
+        var message = NetlinkMessage(type: 16, flags: 0x605, sequence: 7)
+        message.appendInterfaceInfo()
+        message.appendAttribute(type: 3, string: "br0")
+        message.appendNested(type: 18) { $0.appendAttribute(type: 1, string: "bridge") }
+        let bytes = message.finished()
+        #expect(bytes.count == 16 + 16 + 8 + (4 + 12))
+        #expect(Array(bytes[0..<4]) == [UInt8(bytes.count), 0, 0, 0])
+        #expect(Array(bytes[4..<8]) == [16, 0, 0x05, 0x06])
+        #expect(Array(bytes[32..<40]) == [8, 0, 3, 0, 0x62, 0x72, 0x30, 0])  // IFLA_IFNAME "br0\0"
+        #expect(Array(bytes[40..<44]) == [16, 0, 18, 0x80])  // IFLA_LINKINFO | NLA_F_NESTED, length 16
+        let parsed = NetlinkAttributes(ArraySlice(bytes[32...]))
+        #expect(parsed.string(3) == "br0")
+        #expect(parsed[18].map { NetlinkAttributes($0).string(1) } == "bridge")
+        let replies = NetlinkReply.parse(ArraySlice(bytes + bytes))
+        #expect(replies.count == 2)
+        #expect(replies[0].sequence == 7 && replies[0].type == 16)
+    }
+
+    @Test("atomic writes replace content, set the mode, leave no temp file; reads of missing files are nil")
+    func atomicWrites() throws {
+        let directory = NSTemporaryDirectory() + "kuke-files-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = LocalFileStore()
+        let path = "\(directory)/a/b/space.yaml"
+        #expect(try store.read(path) == nil)
+        try store.write(path, "one\n", mode: 0o600)
+        try store.write(path, "two\n", mode: 0o600)
+        #expect(try store.read(path) == "two\n")
+        var info = stat()
+        #expect(stat(path, &info) == 0 && info.st_mode & 0o777 == 0o600)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(directory)/a/b") == ["space.yaml"])
+        try store.remove(path)
+        try store.remove(path)  // idempotent
+        #expect(try store.read(path) == nil)
+    }
+
+    @Test("a write through a path whose directory is a file fails with a clear error and changes nothing")
+    func writeFailure() throws {
+        let directory = NSTemporaryDirectory() + "kuke-files-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try "x".write(toFile: "\(directory)/file", atomically: true, encoding: .utf8)
+        #expect(throws: HostError.self) { try LocalFileStore().write("\(directory)/file/space.yaml", "y", mode: 0o644) }
+        #expect(try String(contentsOfFile: "\(directory)/file", encoding: .utf8) == "x")
+    }
+
+    @Test("the host lock excludes a second holder and times out with a clear message")
+    func hostLock() throws {
+        let directory = NSTemporaryDirectory() + "kuke-lock-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let lock = FlockHostLock(path: "\(directory)/.kuke.lock")
+        let held = try lock.acquire(timeout: nil)
+        do {
+            _ = try lock.acquire(timeout: 0.05)
+            Issue.record("a second holder got the lock")
+        } catch {
+            #expect(error.code == "ETIMEDOUT")
+            #expect(error.message.contains("still held by another kuke"))
+        }
+        held.release()
+        try lock.acquire(timeout: 0).release()
+    }
+}
