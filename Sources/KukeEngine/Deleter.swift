@@ -4,23 +4,17 @@ import KukeModel
 /// Removes spaces and realms in the order bridge → conflist → cgroup → metadata, so a
 /// crash always leaves a record to resume from. Only what the record names is removed.
 public struct Deleter: Sendable {
-    public var layout: HostLayout
-    public var drivers: HostDrivers
-    public var now: Date
-    public var dryRun: Bool
+    public var context: PassContext
 
-    public init(layout: HostLayout, drivers: HostDrivers, now: Date, dryRun: Bool) {
-        self.layout = layout
-        self.drivers = drivers
-        self.now = now
-        self.dryRun = dryRun
+    public init(context: PassContext) {
+        self.context = context
     }
 
     /// Children of a space: stack records beside `space.yaml` and child cgroups.
     func children(of id: SpaceID) throws(Failure) -> (records: [String], cgroups: [String]) {
-        let records = drivers.files.subdirectories(layout.spaceDirectory(id)).sorted()
+        let records = context.drivers.files.subdirectories(context.layout.spaceDirectory(id)).sorted()
         do {
-            let cgroups = try drivers.cgroups.children(layout.spaceCgroup(id)).sorted()
+            let cgroups = try context.drivers.cgroups.children(context.layout.spaceCgroup(id)).sorted()
             return (records, cgroups)
         } catch {
             throw Failure.host("CgroupFailed", error)
@@ -31,31 +25,25 @@ public struct Deleter: Sendable {
         var outcome = ResourceOutcome(kind: "Space", realm: id.realm, name: id.name, outcome: .deleted)
         do throws(Failure) {
             outcome.changes = try plan(id, cascade: cascade, inventory: inventory)
-            if dryRun {
+            if context.dryRun {
                 inventory.spaces[id] = nil
                 return outcome
             }
             if var record = inventory.spaces[id] {
                 record.status.state = .deleting
-                record.status.updatedAt = now
-                do {
-                    try drivers.files.write(
-                        layout.spaceRecordPath(id), RecordCodec.yaml(RecordCodec.value(of: record)), mode: MetadataPlanner.spaceMode)
-                } catch { throw Failure.host("MetadataWriteFailed", error) }
+                record.status.updatedAt = context.now
+                try context.writeRecord(record)
             }
-            let executor = ChangeExecutor(drivers: drivers)
-            for change in outcome.changes {
-                do { try executor.perform(change) } catch { throw Failure.host(ChangeExecutor.reason(for: change.part), error) }
-            }
+            try context.performAll(outcome.changes)
             inventory.spaces[id] = nil
         } catch {
             outcome.outcome = .failed
             outcome.failure = error
-            if !dryRun, var record = inventory.spaces[id], error.reason != "HasChildren" {
+            if !context.dryRun, var record = inventory.spaces[id], error.reason != "HasChildren" {
                 record.status.state = .failed
                 record.status.reason = error.reason
                 record.status.message = "delete: \(error.message)"
-                try? drivers.files.write(layout.spaceRecordPath(id), RecordCodec.yaml(RecordCodec.value(of: record)), mode: MetadataPlanner.spaceMode)
+                try? context.writeRecord(record)
             }
         }
         return outcome
@@ -63,7 +51,7 @@ public struct Deleter: Sendable {
 
     func plan(_ id: SpaceID, cascade: Bool, inventory: Inventory) throws(Failure) -> [Change] {
         guard let record = inventory.spaces[id] else {
-            if let error = inventory.unreadable[layout.spaceRecordPath(id)] {
+            if let error = inventory.unreadable[context.layout.spaceRecordPath(id)] {
                 throw Failure("RecordUnreadable", "\(error); kuke will not guess what to delete")
             }
             throw Failure("NotFound", "space \(id) not found")
@@ -75,13 +63,13 @@ public struct Deleter: Sendable {
                 let names = Set(found.records + found.cgroups).sorted().joined(separator: ", ")
                 throw Failure("HasChildren", "space \(id) has children (\(names)); delete them first or pass --cascade")
             }
-            for path in try descendantCgroups(of: layout.spaceCgroup(id)) {
+            for path in try descendantCgroups(of: context.layout.spaceCgroup(id)) {
                 changes.append(
                     Change(
                         part: .cgroup, action: .delete, subject: path, summary: "remove child cgroup \(path)", operation: .removeCgroup(path: path)))
             }
             for child in found.records {
-                let path = "\(layout.spaceDirectory(id))/\(child)"
+                let path = "\(context.layout.spaceDirectory(id))/\(child)"
                 changes.append(
                     Change(
                         part: .metadata, action: .delete, subject: path, summary: "remove child record \(path)", operation: .removeTree(path: path)))
@@ -99,19 +87,19 @@ public struct Deleter: Sendable {
                     part: .conflist, action: .delete, subject: network.conflistPath, summary: "remove conflist \(network.conflistPath)",
                     operation: .removeFile(path: network.conflistPath)))
         }
-        let cgroupPath = layout.spaceCgroup(id)
+        let cgroupPath = context.layout.spaceCgroup(id)
         do {
-            if try drivers.cgroups.observe(cgroupPath) != nil {
+            if try context.drivers.cgroups.observe(cgroupPath) != nil {
                 changes.append(
                     Change(
                         part: .cgroup, action: .delete, subject: cgroupPath, summary: "remove cgroup \(cgroupPath)",
                         operation: .removeCgroup(path: cgroupPath)))
             }
         } catch { throw Failure.host("CgroupFailed", error) }
-        let directory = layout.spaceDirectory(id)
+        let directory = context.layout.spaceDirectory(id)
         changes.append(
             Change(
-                part: .metadata, action: .delete, subject: directory, summary: "remove \(layout.spaceRecordPath(id))",
+                part: .metadata, action: .delete, subject: directory, summary: "remove \(context.layout.spaceRecordPath(id))",
                 operation: .removeTree(path: directory)))
         return changes
     }
@@ -119,7 +107,7 @@ public struct Deleter: Sendable {
     /// Every cgroup below `path`, deepest first, so each can be removed with rmdir.
     func descendantCgroups(of path: String) throws(Failure) -> [String] {
         let children: [String]
-        do { children = try drivers.cgroups.children(path).sorted() } catch { throw Failure.host("CgroupFailed", error) }
+        do { children = try context.drivers.cgroups.children(path).sorted() } catch { throw Failure.host("CgroupFailed", error) }
         var result: [String] = []
         for child in children {
             let childPath = "\(path)/\(child)"
@@ -155,33 +143,30 @@ public struct Deleter: Sendable {
             outcome.failure = Failure("ChildFailed", "a space of realm \"\(name)\" could not be deleted")
             return outcomes + [outcome]
         }
-        let cgroupPath = layout.realmCgroup(name)
+        let cgroupPath = context.layout.realmCgroup(name)
         outcome.changes = [
             Change(
                 part: .cgroup, action: .delete, subject: cgroupPath, summary: "remove cgroup \(cgroupPath)",
                 operation: .removeCgroup(path: cgroupPath)),
             Change(
-                part: .metadata, action: .delete, subject: layout.realmDirectory(name), summary: "remove \(layout.realmRecordPath(name))",
-                operation: .removeTree(path: layout.realmDirectory(name))),
+                part: .metadata, action: .delete, subject: context.layout.realmDirectory(name),
+                summary: "remove \(context.layout.realmRecordPath(name))",
+                operation: .removeTree(path: context.layout.realmDirectory(name))),
         ]
         do {
-            if try drivers.cgroups.observe(cgroupPath) == nil { outcome.changes.removeFirst() }
+            if try context.drivers.cgroups.observe(cgroupPath) == nil { outcome.changes.removeFirst() }
         } catch {
             outcome.outcome = .failed
             outcome.failure = Failure.host("CgroupFailed", error)
             return outcomes + [outcome]
         }
         inventory.realms[name] = nil
-        if dryRun { return outcomes + [outcome] }
-        let executor = ChangeExecutor(drivers: drivers)
-        for change in outcome.changes {
-            do {
-                try executor.perform(change)
-            } catch {
-                outcome.outcome = .failed
-                outcome.failure = Failure.host(ChangeExecutor.reason(for: change.part), error)
-                break
-            }
+        if context.dryRun { return outcomes + [outcome] }
+        do {
+            try context.performAll(outcome.changes)
+        } catch {
+            outcome.outcome = .failed
+            outcome.failure = error
         }
         return outcomes + [outcome]
     }

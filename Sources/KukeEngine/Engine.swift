@@ -56,9 +56,9 @@ public struct Engine: Sendable {
         var inventory = try Inventory.load(layout: layout, drivers: drivers)
         let ordered = Self.ordered(resources)
         let now = clock()
-        let realms = RealmReconciler(layout: layout, drivers: drivers, now: now, dryRun: options.dryRun)
-        let spaces = SpaceReconciler(
-            layout: layout, drivers: drivers, now: now, dryRun: options.dryRun, regenerateConflist: options.regenerateConflists)
+        let context = PassContext(layout: layout, drivers: drivers, now: now, dryRun: options.dryRun)
+        let realms = RealmReconciler(context: context)
+        let spaces = SpaceReconciler(context: context, regenerateConflist: options.regenerateConflists)
         var outcomes: [ResourceOutcome] = []
         for (index, resource) in ordered.enumerated() {
             progress?(index, ordered.count, "\(resource.kind) \(resource.displayName)")
@@ -78,7 +78,7 @@ public struct Engine: Sendable {
         let held = dryRun ? nil : try drivers.lock.acquire(timeout: lockTimeout)
         defer { held?.release() }
         var inventory = try Inventory.load(layout: layout, drivers: drivers)
-        let deleter = Deleter(layout: layout, drivers: drivers, now: clock(), dryRun: dryRun)
+        let deleter = Deleter(context: PassContext(layout: layout, drivers: drivers, now: clock(), dryRun: dryRun))
         let ordered = targets.filter { if case .space = $0 { true } else { false } } + targets.filter { if case .realm = $0 { true } else { false } }
         var outcomes: [ResourceOutcome] = []
         for (index, target) in ordered.enumerated() {

@@ -4,17 +4,11 @@ import KukeModel
 /// Converges one space: observe its four parts, plan per driver, and apply in the
 /// order metadata (Pending) → cgroup → conflist → bridge → metadata (Ready).
 public struct SpaceReconciler: Sendable {
-    public var layout: HostLayout
-    public var drivers: HostDrivers
-    public var now: Date
-    public var dryRun: Bool
+    public var context: PassContext
     public var regenerateConflist: Bool
 
-    public init(layout: HostLayout, drivers: HostDrivers, now: Date, dryRun: Bool, regenerateConflist: Bool = false) {
-        self.layout = layout
-        self.drivers = drivers
-        self.now = now
-        self.dryRun = dryRun
+    public init(context: PassContext, regenerateConflist: Bool = false) {
+        self.context = context
         self.regenerateConflist = regenerateConflist
     }
 
@@ -41,17 +35,16 @@ public struct SpaceReconciler: Sendable {
         } catch {
             outcome.outcome = .failed
             outcome.failure = error
-            if !dryRun, let stored { recordFailure(error, on: stored, inventory: &inventory) }
+            if !context.dryRun, let stored { recordFailure(error, on: stored, inventory: &inventory) }
             return outcome
         }
         outcome.changes = plan.all
         if plan.all.isEmpty { return outcome }
         outcome.outcome = stored == nil ? .created : .updated
-        if dryRun {
+        if context.dryRun {
             inventory.spaces[id] = plan.record
             return outcome
         }
-        let executor = ChangeExecutor(drivers: drivers)
         var onDisk = stored
         do throws(Failure) {
             if plan.pendingFirst {
@@ -59,17 +52,11 @@ public struct SpaceReconciler: Sendable {
                 pending.status.state = .pending
                 pending.status.readyAt = stored?.status.readyAt
                 pending.status.cgroupReady = stored?.status.cgroupReady ?? false
-                try writeRecord(pending)
+                try context.writeRecord(pending)
                 onDisk = pending
                 inventory.spaces[id] = pending
             }
-            for change in plan.parts {
-                do {
-                    try executor.perform(change)
-                } catch {
-                    throw Failure.host(ChangeExecutor.reason(for: change.part), error)
-                }
-            }
+            try context.performAll(plan.parts)
             var final = plan.record
             final.status.subtreeControllers = try readBackControllers(id)
             if let onDisk,
@@ -77,7 +64,7 @@ public struct SpaceReconciler: Sendable {
             {
                 inventory.spaces[id] = onDisk
             } else {
-                try writeRecord(final)
+                try context.writeRecord(final)
                 inventory.spaces[id] = final
             }
         } catch {
@@ -94,20 +81,20 @@ public struct SpaceReconciler: Sendable {
         guard inventory.realms[id.realm] != nil else {
             throw Failure("RealmNotFound", "realm \"\(id.realm)\" not found; declare it in the batch or run `kuke create realm \(id.realm)`")
         }
-        if let error = inventory.unreadable[layout.spaceRecordPath(id)] {
+        if let error = inventory.unreadable[context.layout.spaceRecordPath(id)] {
             throw Failure("RecordUnreadable", "\(error); fix or remove the file")
         }
-        let desiredPath = layout.conflistPath(id, cniConfigPath: manifest.spec.cniConfigPath)
+        let desiredPath = context.layout.conflistPath(id, cniConfigPath: manifest.spec.cniConfigPath)
         let primaryText = try read(desiredPath)
-        let network = try NetworkResolver(layout: layout, regenerate: regenerateConflist)
+        let network = try NetworkResolver(layout: context.layout, regenerate: regenerateConflist)
             .resolve(id, spec: manifest.spec, stored: stored, conflistOnDisk: primaryText, inventory: inventory)
 
         // cgroup
-        let cgroupPath = layout.spaceCgroup(id)
-        let levels = [layout.kukeonCgroup, layout.realmCgroup(id.realm), cgroupPath]
-        let observedCgroups = try observeCgroups([layout.cgroupRoot] + levels)
+        let cgroupPath = context.layout.spaceCgroup(id)
+        let levels = [context.layout.kukeonCgroup, context.layout.realmCgroup(id.realm), cgroupPath]
+        let observedCgroups = try context.observeCgroups([context.layout.cgroupRoot] + levels)
         let cgroupChanges = CgroupPlanner.plan(
-            root: layout.cgroupRoot, levels: levels, offered: inventory.offeredControllers, observed: observedCgroups)
+            root: context.layout.cgroupRoot, levels: levels, offered: inventory.offeredControllers, observed: observedCgroups)
 
         // conflist
         var previousPath: String?
@@ -115,9 +102,10 @@ public struct SpaceReconciler: Sendable {
             previousPath = recordedPath
         }
         let conflist = Conflist(networkName: network.name, bridge: network.bridge, subnet: network.subnet)
-        let observedConflist = ConflistPlanner.Observed(primary: primaryText, copy: try read(layout.conflistCopyPath(id)), previousPath: previousPath)
+        let observedConflist = ConflistPlanner.Observed(
+            primary: primaryText, copy: try read(context.layout.conflistCopyPath(id)), previousPath: previousPath)
         let conflistChanges = ConflistPlanner.plan(
-            desired: conflist, path: network.conflistPath, copyPath: layout.conflistCopyPath(id), observed: observedConflist,
+            desired: conflist, path: network.conflistPath, copyPath: context.layout.conflistCopyPath(id), observed: observedConflist,
             rewrite: regenerateConflist)
 
         // bridge
@@ -137,10 +125,10 @@ public struct SpaceReconciler: Sendable {
         let status = SpaceStatus(
             state: .ready, reason: nil, message: nil, cgroupPath: cgroupPath, cgroupReady: true,
             subtreeControllers: CgroupPlanner.predictedSubtree(of: cgroupPath, offered: inventory.offeredControllers, observed: observedCgroups),
-            network: network, createdAt: stored?.status.createdAt ?? now, updatedAt: now,
-            readyAt: stored?.status.readyAt ?? now, observedGeneration: generation)
+            network: network, createdAt: stored?.status.createdAt ?? context.now, updatedAt: context.now,
+            readyAt: stored?.status.readyAt ?? context.now, observedGeneration: generation)
         let record = SpaceRecord(metadata: metadata, spec: manifest.spec, status: status)
-        let recordPath = layout.spaceRecordPath(id)
+        let recordPath = context.layout.spaceRecordPath(id)
         let metadataChange = MetadataPlanner.plan(
             path: recordPath, desired: RecordCodec.value(of: record), stored: stored.map(RecordCodec.value(of:)),
             storedText: inventory.recordTexts[recordPath], mode: MetadataPlanner.spaceMode)
@@ -152,35 +140,14 @@ public struct SpaceReconciler: Sendable {
     }
 
     func read(_ path: String) throws(Failure) -> String? {
-        do { return try drivers.files.read(path) } catch { throw Failure.host("ConflistReadFailed", error) }
-    }
-
-    func observeCgroups(_ paths: [String]) throws(Failure) -> [String: ObservedCgroup] {
-        var observed: [String: ObservedCgroup] = [:]
-        for path in paths {
-            do {
-                if let state = try drivers.cgroups.observe(path) { observed[path] = state }
-            } catch {
-                throw Failure.host("CgroupFailed", error)
-            }
-        }
-        return observed
+        do { return try context.drivers.files.read(path) } catch { throw Failure.host("ConflistReadFailed", error) }
     }
 
     func readBackControllers(_ id: SpaceID) throws(Failure) -> [String] {
         do {
-            return (try drivers.cgroups.observe(layout.spaceCgroup(id))?.subtreeControl ?? []).sorted()
+            return (try context.drivers.cgroups.observe(context.layout.spaceCgroup(id))?.subtreeControl ?? []).sorted()
         } catch {
             throw Failure.host("CgroupFailed", error)
-        }
-    }
-
-    func writeRecord(_ record: SpaceRecord) throws(Failure) {
-        do {
-            try drivers.files.write(
-                layout.spaceRecordPath(record.id), RecordCodec.yaml(RecordCodec.value(of: record)), mode: MetadataPlanner.spaceMode)
-        } catch {
-            throw Failure.host("MetadataWriteFailed", error)
         }
     }
 
@@ -190,9 +157,9 @@ public struct SpaceReconciler: Sendable {
         failed.status.state = .failed
         failed.status.reason = failure.reason
         failed.status.message = failure.message
-        failed.status.updatedAt = now
-        if failed.status == record.status.with(updatedAt: now) && record.status.state == .failed { return }
-        if (try? writeRecord(failed)) != nil { inventory.spaces[record.id] = failed }
+        failed.status.updatedAt = context.now
+        if failed.status == record.status.with(updatedAt: context.now) && record.status.state == .failed { return }
+        if (try? context.writeRecord(failed)) != nil { inventory.spaces[record.id] = failed }
     }
 }
 

@@ -104,13 +104,7 @@ public enum ManifestDecoder {
             walker.issues.append(ManifestIssue(walker.positions["metadata"] ?? document, .required, "metadata.name is required"))
             return nil
         }
-        var labels: [String: String] = [:]
-        if case .map(let entries)? = value?["labels"] {
-            for entry in entries { labels[entry.key] = entry.value.stringValue ?? "" }
-        }
-        var generation: Int64?
-        if case .integer(let number)? = value?["generation"] { generation = number }
-        return ObjectMeta(name: name, labels: labels, generation: generation)
+        return RecordCodec.decodeMetadata(value, name: name)
     }
 
     /// Shows control characters and NUL in a name as escapes, so the error is readable.

@@ -1,0 +1,75 @@
+import Foundation
+import KukeModel
+
+/// What the reconcilers of one pass share: the host layout, the drivers, the pass's
+/// clock reading and whether it is a dry run; and the steps they all take through the
+/// drivers. Each operation is idempotent, so an interrupted pass can simply run again.
+public struct PassContext: Sendable {
+    public var layout: HostLayout
+    public var drivers: HostDrivers
+    /// The time stamped into status by this pass.
+    public var now: Date
+    public var dryRun: Bool
+
+    public init(layout: HostLayout, drivers: HostDrivers, now: Date, dryRun: Bool) {
+        self.layout = layout
+        self.drivers = drivers
+        self.now = now
+        self.dryRun = dryRun
+    }
+
+    /// Carries out one planned change.
+    public func perform(_ change: Change) throws(HostError) {
+        switch change.operation {
+        case .writeFile(let path, let text, let mode): try drivers.files.write(path, text, mode: mode)
+        case .removeFile(let path): try drivers.files.remove(path)
+        case .removeTree(let path): try drivers.files.removeTree(path)
+        case .makeCgroup(let path): try drivers.cgroups.makeDirectory(path)
+        case .enableControllers(let path, let controllers): try drivers.cgroups.enable(controllers, in: path)
+        case .removeCgroup(let path): try drivers.cgroups.removeDirectory(path)
+        case .createBridge(let name): try drivers.links.createBridge(name)
+        case .setLinkUp(let name): try drivers.links.setUp(name)
+        case .deleteLink(let name): try drivers.links.delete(name)
+        }
+    }
+
+    /// Carries out changes in order, stopping at the first the host refuses.
+    func performAll(_ changes: [Change]) throws(Failure) {
+        for change in changes {
+            do { try perform(change) } catch { throw Failure.host(Self.reason(for: change.part), error) }
+        }
+    }
+
+    /// The failure reason for a change of `part` that the host refused.
+    static func reason(for part: Part) -> String {
+        switch part {
+        case .metadata: "MetadataWriteFailed"
+        case .cgroup: "CgroupFailed"
+        case .conflist: "ConflistWriteFailed"
+        case .bridge: "BridgeFailed"
+        }
+    }
+
+    /// The state of each cgroup directory that exists among `paths`.
+    func observeCgroups(_ paths: [String]) throws(Failure) -> [String: ObservedCgroup] {
+        var observed: [String: ObservedCgroup] = [:]
+        for path in paths {
+            do {
+                if let state = try drivers.cgroups.observe(path) { observed[path] = state }
+            } catch {
+                throw Failure.host("CgroupFailed", error)
+            }
+        }
+        return observed
+    }
+
+    /// Writes `space.yaml` atomically.
+    func writeRecord(_ record: SpaceRecord) throws(Failure) {
+        do {
+            try drivers.files.write(
+                layout.spaceRecordPath(record.id), RecordCodec.yaml(RecordCodec.value(of: record)), mode: MetadataPlanner.spaceMode)
+        } catch {
+            throw Failure.host("MetadataWriteFailed", error)
+        }
+    }
+}
