@@ -21,8 +21,8 @@ struct HostOptions: ParsableArguments {
     @Option(name: .customLong("subnet-pool"), help: "IPv4 pool carved into one /24 per space (env KUKEON_SUBNET_POOL; default 10.88.0.0/16).")
     var subnetPool: String?
 
-    @Option(name: .customLong("lock-timeout"), help: "Seconds to wait for another kuke to release the host lock (default: wait).")
-    var lockTimeout: Double?
+    /// Checked while parsing, so a bad flag or variable is reported with the subcommand's usage.
+    func validate() throws { _ = try layout(Console.current) }
 
     /// The layout, or a usage error naming the flag or variable at fault.
     func layout(_ console: Console) throws -> HostLayout {
@@ -42,8 +42,17 @@ struct HostOptions: ParsableArguments {
         for (flag, path) in [("--run-path", run), ("--cni-config-dir", cni), ("--cgroup-root", cgroup)] where !path.hasPrefix("/") {
             throw ValidationError("\(flag) \"\(path)\" must be an absolute path")
         }
-        if let lockTimeout, lockTimeout < 0 { throw ValidationError("--lock-timeout must not be negative") }
         return HostLayout(runPath: run, cniConfigDirectory: cni, cgroupRoot: cgroup, subnetPool: pool)
+    }
+}
+
+/// `--lock-timeout`, for the commands that change the host and so take the host lock.
+struct LockOptions: ParsableArguments {
+    @Option(name: .customLong("lock-timeout"), help: "Seconds to wait for another kuke to release the host lock (default: wait).")
+    var lockTimeout: Double?
+
+    func validate() throws {
+        if let lockTimeout, lockTimeout < 0 { throw ValidationError("--lock-timeout must not be negative") }
     }
 }
 

@@ -30,12 +30,12 @@ struct ManifestInput: ParsableArguments {
     }
 }
 
-/// Runs an engine call, turning a host-wide failure (lock, netlink dump) into exit 1.
-func withEngine<T>(_ console: Console, _ body: () throws(HostError) -> T) throws -> T {
+/// Runs an engine call, turning a host-wide failure (lock, netlink dump) into `status` (exit 1 by default).
+func withEngine<T>(_ console: Console, status: Int32 = ExitStatus.failed, _ body: () throws(HostError) -> T) throws -> T {
     do {
         return try body()
     } catch {
         console.error("error: \(error.message)")
-        throw CommandExit(status: ExitStatus.failed)
+        throw CommandExit(status: status)
     }
 }

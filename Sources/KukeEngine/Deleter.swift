@@ -126,6 +126,14 @@ public struct Deleter: Sendable {
             outcome.failure = Failure("NotFound", "realm \"\(name)\" not found")
             return [outcome]
         }
+        let unreadable = inventory.unreadable.keys.filter { $0.hasPrefix(context.layout.realmDirectory(name) + "/") }.sorted()
+        if !unreadable.isEmpty {
+            outcome.outcome = .failed
+            outcome.failure = Failure(
+                "RecordUnreadable",
+                "realm \"\(name)\" holds records kuke cannot read (\(unreadable.joined(separator: ", "))); fix or remove them first")
+            return [outcome]
+        }
         let spaces = inventory.spaces(in: name)
         if !spaces.isEmpty && !cascade {
             outcome.outcome = .failed

@@ -74,6 +74,9 @@ public struct ManifestLoader: Sendable {
         let data: Data
         if file == "-" {
             data = readStandardInput()
+            if data.count > Self.maximumFileSize {
+                return .failure(ManifestIssue(start, .input, "input is \(data.count) bytes; manifests are limited to \(Self.maximumFileSize) bytes"))
+            }
         } else {
             guard let attributes = try? FileManager.default.attributesOfItem(atPath: file) else {
                 return .failure(ManifestIssue(start, .input, "cannot read file"))

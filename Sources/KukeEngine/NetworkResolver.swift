@@ -21,7 +21,7 @@ public struct NetworkResolver: Sendable {
         if let owner = inventory.conflistOwner(path), owner != id {
             throw Failure(
                 "ConflistConflict",
-                "conflist \(path) belongs to space \(owner); the network names \"\(id.networkName)\" collide, set spec.cniConfigPath or rename one space"
+                "conflist \(path) belongs to space \(owner); both map to the network name \"\(id.networkName)\" (and so to one bridge name); rename one of the spaces"
             )
         }
         let recorded = stored?.status.network

@@ -35,9 +35,8 @@ public struct RealmReconciler: Sendable {
             outcome.changes = cgroupChanges + (metadataChange.map { [$0] } ?? [])
             if outcome.changes.isEmpty { return outcome }
             outcome.outcome = stored == nil ? .created : .updated
+            if !context.dryRun { try context.performAll(outcome.changes) }
             inventory.realms[name] = record
-            if context.dryRun { return outcome }
-            try context.performAll(outcome.changes)
         } catch {
             outcome.outcome = .failed
             outcome.failure = error

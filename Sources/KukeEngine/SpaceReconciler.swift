@@ -52,6 +52,7 @@ public struct SpaceReconciler: Sendable {
                 pending.status.state = .pending
                 pending.status.readyAt = stored?.status.readyAt
                 pending.status.cgroupReady = stored?.status.cgroupReady ?? false
+                pending.status.observedGeneration = stored?.status.observedGeneration
                 try context.writeRecord(pending)
                 onDisk = pending
                 inventory.spaces[id] = pending

@@ -5,8 +5,8 @@
 /// trailing `-` or `.`) + `-` + six hex
 /// digits (24 bits) of FNV-1a-64 over `<realm>/<space>`. Always 15 bytes or fewer,
 /// always `[a-z0-9.-]`, and deterministic. The name chosen at creation is recorded
-/// in the conflist and status and read back from there; it is never recomputed
-/// for an existing space.
+/// in the conflist and in status; it is read back from status (the conflist is
+/// rewritten to match it) and never recomputed for an existing space.
 public enum BridgeName {
     /// The kernel's limit on interface names, without the terminating NUL.
     public static let maximumLength = 15

@@ -63,26 +63,23 @@ public enum ManifestDecoder {
             return nil
         }
         guard let value = walker.walk(root, schema, path: "") else { return nil }
-        let metadata = decodeMetadata(value["metadata"], walker: &walker, document: documentPosition)
-        guard let metadata else { return nil }
+        let name = requiredString(value["metadata"]?["name"], path: "metadata.name", parent: "metadata", walker: &walker, document: documentPosition)
         let origin = ManifestOrigin(document: documentPosition, name: walker.positions["metadata.name"] ?? documentPosition)
-        if let problem = ResourceName.violation(of: metadata.name, isSpace: kind == "Space") {
-            walker.issues.append(ManifestIssue(origin.name, .name, "metadata.name \"\(escaped(metadata.name))\" \(problem)"))
+        if let name, let problem = ResourceName.violation(of: name, isSpace: kind == "Space") {
+            walker.issues.append(ManifestIssue(origin.name, .name, "metadata.name \"\(escaped(name))\" \(problem)"))
         }
         let spec = value["spec"]
         if kind == "Realm" {
+            guard let name else { return nil }
             let realmSpec = RealmSpec(namespace: spec?["namespace"]?.stringValue, registryCredentials: spec?["registryCredentials"])
-            return .realm(RealmManifest(metadata: metadata, spec: realmSpec, origin: origin))
+            return .realm(RealmManifest(metadata: RecordCodec.decodeMetadata(value["metadata"], name: name), spec: realmSpec, origin: origin))
         }
-        guard let realmId = spec?["realmId"]?.stringValue else {
+        let realmId = requiredString(spec?["realmId"], path: "spec.realmId", parent: "spec", walker: &walker, document: documentPosition)
+        if let realmId, let problem = ResourceName.violation(of: realmId) {
             walker.issues.append(
-                ManifestIssue(walker.positions["spec"] ?? documentPosition, .required, "spec.realmId is required: the realm this space belongs to"))
-            return nil
-        }
-        let realmPosition = walker.positions["spec.realmId"] ?? documentPosition
-        if let problem = ResourceName.violation(of: realmId) {
-            walker.issues.append(
-                ManifestIssue(realmPosition, .realmId, "spec.realmId \"\(escaped(realmId))\" is not a valid realm name: it \(problem)"))
+                ManifestIssue(
+                    walker.positions["spec.realmId"] ?? documentPosition, .realmId,
+                    "spec.realmId \"\(escaped(realmId))\" is not a valid realm name: it \(problem)"))
         }
         var cniConfigPath: String?
         if let path = spec?["cniConfigPath"]?.stringValue {
@@ -95,16 +92,22 @@ public enum ManifestDecoder {
                         "spec.cniConfigPath \"\(escaped(path))\" \(problem.message)"))
             }
         }
+        guard let name, let realmId else { return nil }
         let spaceSpec = SpaceSpec(realmId: realmId, cniConfigPath: cniConfigPath, network: spec?["network"], defaults: spec?["defaults"])
-        return .space(SpaceManifest(metadata: metadata, spec: spaceSpec, origin: origin))
+        return .space(SpaceManifest(metadata: RecordCodec.decodeMetadata(value["metadata"], name: name), spec: spaceSpec, origin: origin))
     }
 
-    static func decodeMetadata(_ value: ManifestValue?, walker: inout SchemaWalker, document: SourcePosition) -> ObjectMeta? {
-        guard let name = value?["name"]?.stringValue else {
-            walker.issues.append(ManifestIssue(walker.positions["metadata"] ?? document, .required, "metadata.name is required"))
-            return nil
-        }
-        return RecordCodec.decodeMetadata(value, name: name)
+    /// A required string field; when it is missing or null a `required` issue is added,
+    /// unless the walk already reported the value (a number where a string belongs).
+    static func requiredString(
+        _ value: ManifestValue?, path: String, parent: String, walker: inout SchemaWalker, document: SourcePosition
+    ) -> String? {
+        if let text = value?.stringValue { return text }
+        let position = walker.positions[path]
+        if let position, walker.issues.contains(where: { $0.position == position }) { return nil }
+        let purpose = path == "spec.realmId" ? ": the realm this space belongs to" : ""
+        walker.issues.append(ManifestIssue(position ?? walker.positions[parent] ?? document, .required, "\(path) is required\(purpose)"))
+        return nil
     }
 
     /// Shows control characters and NUL in a name as escapes, so the error is readable.

@@ -56,7 +56,9 @@ struct SchemaWalker {
             }
             return .integer(number)
         case .boolean:
-            guard resolvedTag(node) == .bool, let flag = node.bool else {
+            // Only true and false: YAML 1.1's yes/no/on/off are refused, as they are for strings.
+            let strict = ["true", "True", "TRUE", "false", "False", "FALSE"]
+            guard case .scalar(let scalar) = node, resolvedTag(node) == .bool, strict.contains(scalar.string), let flag = node.bool else {
                 fail(node, .fieldType, "\(path): expected a boolean (true or false), found \(describe(node))")
                 return nil
             }

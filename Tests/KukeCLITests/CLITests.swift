@@ -44,6 +44,9 @@ struct CLITests {
         let pool = run(["get", "spaces", "--subnet-pool", "10.0.0.0/25"])
         #expect(pool.status == 2)
         #expect(pool.err.contains("smaller than one /24"))
+        #expect(pool.err.contains("Usage: kuke get spaces"), "\(pool.err)")
+        #expect(run(["apply", "-f", "x.yaml", "--lock-timeout", "-1"]).status == 2)
+        #expect(run(["create", "realm", "r", "--label", "novalue"]).err.contains("must be key=value"))
         #expect(run(["get", "spaces", "--run-path", "relative"]).status == 2)
     }
 

@@ -181,11 +181,34 @@ struct EngineTests {
         #expect(record.status.state == .failed)
         #expect(record.status.reason == "BridgeFailed")
         #expect(record.status.message?.contains("EPERM") == true)
+        #expect(record.status.observedGeneration == nil)  // nothing converged yet
         // The next pass, with the fault gone, converges it.
         host.state.withLock { $0.failures = [:] }
         let retry = try engine(host).apply([space("blog")])
         #expect(retry[0].outcome == .updated)
         #expect(try RecordCodec.decodeSpace(host.state.withLock { $0.files["/run/main/blog/space.yaml"] }!, file: "x").status.state == .ready)
+    }
+
+    @Test("a realm that fails in the batch does not let its spaces go ahead")
+    func failedRealmBlocksSpaces() throws {
+        let host = FakeHost()
+        host.state.withLock {
+            $0.failures["mkdir /cg/kukeon/main"] = HostError("cgroup /cg/kukeon/main: mkdir failed: No space left on device (ENOSPC)", code: "ENOSPC")
+        }
+        let outcomes = try engine(host).apply([realm("main"), space("blog")])
+        #expect(outcomes[0].failure?.reason == "CgroupFailed")
+        #expect(outcomes[1].failure?.reason == "RealmNotFound")
+        #expect(!host.log.contains { $0.contains("blog") })
+    }
+
+    @Test("a realm holding a record kuke cannot read is not deleted")
+    func unreadableBlocksRealmDelete() throws {
+        let host = FakeHost()
+        _ = try engine(host).apply([realm("main"), space("blog")])
+        host.state.withLock { $0.files["/run/main/blog/space.yaml"] = "status: [" }
+        let outcomes = try engine(host).delete([.realm("main")], cascade: true)
+        #expect(outcomes.last?.failure?.reason == "RecordUnreadable")
+        #expect(host.state.withLock { $0.files["/cni/main-blog.conflist"] } != nil)
     }
 
     @Test("a cgroup root that is not cgroup2 fails each resource with the reason")

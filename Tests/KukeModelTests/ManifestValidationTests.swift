@@ -115,6 +115,23 @@ struct ManifestValidationTests {
         #expect(Set(issues.map(\.rule)) == [.apiVersion, .name, .unknownField, .required, .kind])
     }
 
+    @Test("one problem, one report: a mistyped required field is a type error, not also 'required'")
+    func oneReportPerProblem() {
+        let typed = ManifestDecoder.decode("kind: Space\nmetadata: {name: a}\nspec: {realmId: yes}\n", file: "f.yaml").issues
+        #expect(typed.map(\.rule) == [.fieldType])
+        let null = ManifestDecoder.decode("kind: Space\nmetadata: {name: a}\nspec: {realmId: }\n", file: "f.yaml").issues
+        #expect(null.map(\.rule) == [.required])
+        // Checks go on after a missing name: the bad path is reported too.
+        let both = ManifestDecoder.decode("kind: Space\nmetadata: {}\nspec: {realmId: m, cniConfigPath: x}\n", file: "f.yaml").issues
+        #expect(Set(both.map(\.rule)) == [.required, .cniConfigPath])
+    }
+
+    @Test("booleans are true or false only", arguments: ["yes", "no", "on", "off", "y"])
+    func strictBooleans(_ word: String) {
+        let yaml = realmSpace.replacingOccurrences(of: "NAME", with: "a") + "  defaults:\n    container:\n      readOnlyRootFilesystem: \(word)\n"
+        #expect(ManifestDecoder.decode(yaml, file: "f.yaml").issues.map(\.rule) == [.fieldType])
+    }
+
     @Test("the same resource declared twice is an error at the second declaration")
     func duplicates() {
         let first = ManifestDecoder.decode(space(name: "a"), file: "one.yaml").resources

@@ -19,6 +19,7 @@ struct ApplyCommand: ParsableCommand {
 
     @OptionGroup var input: ManifestInput
     @OptionGroup var host: HostOptions
+    @OptionGroup var lock: LockOptions
 
     @Flag(name: .customLong("dry-run"), help: "Show what would change without changing anything.")
     var dryRun = false
@@ -33,7 +34,7 @@ struct ApplyCommand: ParsableCommand {
         let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { console.error($0) }))
         let progress = ProgressReporter.make(console: console, format: output)
         let outcomes = try withEngine(console) { () throws(HostError) in
-            try engine.apply(resources, options: ApplyOptions(dryRun: dryRun, lockTimeout: host.lockTimeout), progress: progress?.callback)
+            try engine.apply(resources, options: ApplyOptions(dryRun: dryRun, lockTimeout: lock.lockTimeout), progress: progress?.callback)
         }
         let printer = OutcomePrinter(console: console, format: output, dryRun: dryRun)
         printer.print(outcomes)

@@ -35,7 +35,7 @@ func validateName(_ name: String, what: String, isSpace: Bool) throws {
 }
 
 /// Applies one resource that must not exist yet.
-func create(_ resource: Resource, exists: (Inventory) -> Bool, host: HostOptions, console: Console) throws {
+func create(_ resource: Resource, exists: (Inventory) -> Bool, host: HostOptions, lock: LockOptions, console: Console) throws {
     let layout = try host.layout(console)
     let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { console.error($0) }))
     let inventory = try withEngine(console) { () throws(HostError) in try engine.inventory() }
@@ -44,9 +44,11 @@ func create(_ resource: Resource, exists: (Inventory) -> Bool, host: HostOptions
         throw CommandExit(status: ExitStatus.failed)
     }
     let outcomes = try withEngine(console) { () throws(HostError) in
-        try engine.apply([resource], options: ApplyOptions(lockTimeout: host.lockTimeout))
+        try engine.apply([resource], options: ApplyOptions(lockTimeout: lock.lockTimeout))
     }
-    OutcomePrinter(console: console, format: nil).print(outcomes)
+    let printer = OutcomePrinter(console: console, format: nil)
+    printer.print(outcomes)
+    printer.summarize(outcomes)
     throw CommandExit(status: OutcomePrinter.status(of: outcomes))
 }
 
@@ -57,12 +59,16 @@ struct CreateRealmCommand: ParsableCommand {
     @Argument(help: "The realm's name.") var name: String
     @Option(name: .customLong("label"), help: ArgumentHelp("A label, key=value; repeatable.", valueName: "key=value")) var labels: [String] = []
     @OptionGroup var host: HostOptions
+    @OptionGroup var lock: LockOptions
 
-    func validate() throws { try validateName(name, what: "realm name", isSpace: false) }
+    func validate() throws {
+        try validateName(name, what: "realm name", isSpace: false)
+        _ = try parseLabels(labels)
+    }
 
     func run() throws {
         let manifest = RealmManifest(metadata: ObjectMeta(name: name, labels: try parseLabels(labels)), origin: .command("kuke create realm"))
-        try create(.realm(manifest), exists: { $0.realms[name] != nil }, host: host, console: Console.current)
+        try create(.realm(manifest), exists: { $0.realms[name] != nil }, host: host, lock: lock, console: Console.current)
     }
 }
 
@@ -76,10 +82,12 @@ struct CreateSpaceCommand: ParsableCommand {
     @Option(name: .customLong("cni-config-path"), help: "Directory for the space's conflist (spec.cniConfigPath).") var cniConfigPath: String?
     @Option(name: .customLong("label"), help: ArgumentHelp("A label, key=value; repeatable.", valueName: "key=value")) var labels: [String] = []
     @OptionGroup var host: HostOptions
+    @OptionGroup var lock: LockOptions
 
     func validate() throws {
         try validateName(name, what: "space name", isSpace: true)
         try validateName(realm, what: "--realm", isSpace: false)
+        _ = try parseLabels(labels)
         if let cniConfigPath, case .failure(let problem) = CNIConfigPath.normalize(cniConfigPath) {
             throw ValidationError("--cni-config-path \"\(cniConfigPath)\" \(problem.message)")
         }
@@ -91,6 +99,6 @@ struct CreateSpaceCommand: ParsableCommand {
             metadata: ObjectMeta(name: name, labels: try parseLabels(labels)), spec: SpaceSpec(realmId: realm, cniConfigPath: path),
             origin: .command("kuke create space"))
         let id = manifest.id
-        try create(.space(manifest), exists: { $0.spaces[id] != nil }, host: host, console: Console.current)
+        try create(.space(manifest), exists: { $0.spaces[id] != nil }, host: host, lock: lock, console: Console.current)
     }
 }

@@ -24,6 +24,7 @@ struct DeleteCommand: ParsableCommand {
     var paths: [String] = []
     @OptionGroup var options: DeleteOptions
     @OptionGroup var host: HostOptions
+    @OptionGroup var lock: LockOptions
 
     func run() throws {
         let console = Console.current
@@ -39,7 +40,7 @@ struct DeleteCommand: ParsableCommand {
             case .space(let space): .space(space.id)
             }
         }
-        try performDelete(targets, options: options, host: host, console: console)
+        try performDelete(targets, options: options, host: host, lock: lock, console: console)
     }
 }
 
@@ -50,12 +51,12 @@ struct DeleteOptions: ParsableArguments {
     @Option(name: .shortAndLong, help: "Print results as json or yaml instead of lines.") var output: OutputFormat?
 }
 
-func performDelete(_ targets: [DeleteTarget], options: DeleteOptions, host: HostOptions, console: Console) throws {
+func performDelete(_ targets: [DeleteTarget], options: DeleteOptions, host: HostOptions, lock: LockOptions, console: Console) throws {
     let layout = try host.layout(console)
     let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { console.error($0) }))
     let progress = ProgressReporter.make(console: console, format: options.output)
     var outcomes = try withEngine(console) { () throws(HostError) in
-        try engine.delete(targets, cascade: options.cascade, dryRun: options.dryRun, lockTimeout: host.lockTimeout, progress: progress?.callback)
+        try engine.delete(targets, cascade: options.cascade, dryRun: options.dryRun, lockTimeout: lock.lockTimeout, progress: progress?.callback)
     }
     if options.ignoreNotFound {
         outcomes = outcomes.map { outcome in
@@ -80,6 +81,7 @@ struct DeleteSpaceCommand: ParsableCommand {
     @Option(help: "The realm of the space.") var realm: String
     @OptionGroup var options: DeleteOptions
     @OptionGroup var host: HostOptions
+    @OptionGroup var lock: LockOptions
 
     func validate() throws {
         try validateName(name, what: "space name", isSpace: true)
@@ -87,7 +89,7 @@ struct DeleteSpaceCommand: ParsableCommand {
     }
 
     func run() throws {
-        try performDelete([.space(SpaceID(realm: realm, name: name))], options: options, host: host, console: Console.current)
+        try performDelete([.space(SpaceID(realm: realm, name: name))], options: options, host: host, lock: lock, console: Console.current)
     }
 }
 
@@ -99,10 +101,11 @@ struct DeleteRealmCommand: ParsableCommand {
     @Argument(help: "The realm's name.") var name: String
     @OptionGroup var options: DeleteOptions
     @OptionGroup var host: HostOptions
+    @OptionGroup var lock: LockOptions
 
     func validate() throws { try validateName(name, what: "realm name", isSpace: false) }
 
     func run() throws {
-        try performDelete([.realm(name)], options: options, host: host, console: Console.current)
+        try performDelete([.realm(name)], options: options, host: host, lock: lock, console: Console.current)
     }
 }

@@ -24,7 +24,7 @@ struct DiffCommand: ParsableCommand {
         let resources = try input.load(console)
         let layout = try host.layout(console)
         let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout))
-        let outcomes = try withEngine(console) { () throws(HostError) in
+        let outcomes = try withEngine(console, status: ExitStatus.invalid) { () throws(HostError) in
             try engine.apply(resources, options: ApplyOptions(dryRun: true))
         }
         var differs = false

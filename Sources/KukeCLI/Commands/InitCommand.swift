@@ -17,6 +17,7 @@ struct InitCommand: ParsableCommand {
             """)
 
     @OptionGroup var host: HostOptions
+    @OptionGroup var lock: LockOptions
 
     @Flag(name: .customLong("force-regenerate-cni"), help: "Rewrite every space's conflist and repair unusable bridge names.")
     var forceRegenerateCNI = false
@@ -27,7 +28,7 @@ struct InitCommand: ParsableCommand {
         let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { console.error($0) }))
         let progress = ProgressReporter.make(console: console, format: nil)
         let outcomes = try withEngine(console) { () throws(HostError) in
-            try engine.initialize(regenerate: forceRegenerateCNI, lockTimeout: host.lockTimeout, progress: progress?.callback)
+            try engine.initialize(regenerate: forceRegenerateCNI, lockTimeout: lock.lockTimeout, progress: progress?.callback)
         }
         let printer = OutcomePrinter(console: console, format: nil)
         printer.print(outcomes)
