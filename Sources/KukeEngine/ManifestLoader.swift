@@ -14,7 +14,10 @@ public struct ManifestLoader: Sendable {
         self.readStandardInput = readStandardInput
     }
 
-    /// The manifest files a path names: the file itself, or every `*.yaml`/`*.yml` below a directory, sorted.
+    /// The manifest files a path names: the file itself, or every `*.yaml`/`*.yml` below a
+    /// directory, sorted. Hidden entries (and so editor droppings like `.#x.yaml` or `.x.yaml.swp`)
+    /// are skipped; symbolic links are followed (git-sync's `current -> rev` layout), each real
+    /// directory once, so a link loop ends.
     public func files(for path: String) throws(ManifestIssue) -> [String] {
         if path == "-" { return ["-"] }
         var isDirectory: ObjCBool = false
@@ -22,26 +25,30 @@ public struct ManifestLoader: Sendable {
             throw ManifestIssue(SourcePosition(file: path, line: 1, column: 1), .input, "no such file or directory")
         }
         guard isDirectory.boolValue else { return [path] }
-        guard let enumerator = FileManager.default.enumerator(atPath: path) else {
-            throw ManifestIssue(SourcePosition(file: path, line: 1, column: 1), .input, "cannot list directory")
-        }
         var found: [String] = []
-        while let relative = enumerator.nextObject() as? String {
-            let name = (relative as NSString).lastPathComponent
-            if name.hasPrefix(".") {
-                if let attributes = enumerator.fileAttributes, attributes[.type] as? FileAttributeType == .typeDirectory {
-                    enumerator.skipDescendants()
-                }
-                continue
-            }
-            guard name.hasSuffix(".yaml") || name.hasSuffix(".yml") else { continue }
-            let full = path.hasSuffix("/") ? path + relative : path + "/" + relative
-            var childIsDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: full, isDirectory: &childIsDirectory), !childIsDirectory.boolValue {
+        var visited = Set<String>()
+        collect(directory: path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path, into: &found, visited: &visited)
+        return found.sorted()
+    }
+
+    /// Whether a file name is one kuke reads as a manifest.
+    public static func isManifestName(_ name: String) -> Bool {
+        !name.hasPrefix(".") && (name.hasSuffix(".yaml") || name.hasSuffix(".yml"))
+    }
+
+    func collect(directory: String, into found: inout [String], visited: inout Set<String>) {
+        let real = URL(fileURLWithPath: directory).resolvingSymlinksInPath().path
+        guard visited.insert(real).inserted, let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for name in names where !name.hasPrefix(".") {
+            let full = "\(directory)/\(name)"
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory) else { continue }  // dangling link
+            if isDirectory.boolValue {
+                collect(directory: full, into: &found, visited: &visited)
+            } else if Self.isManifestName(name) {
                 found.append(full)
             }
         }
-        return found.sorted()
     }
 
     /// Loads, decodes and validates every resource under `paths`.

@@ -33,3 +33,17 @@ struct ManifestLoaderTests {
         #expect(issues.map(\.description).contains("/dev/null:1:1: not a regular file [input]"))
     }
 }
+
+@Suite("Manifest loader: links")
+struct ManifestLoaderLinkTests {
+    @Test("symbolic links to directories are followed (git-sync's current -> revision), loops end")
+    func symlinks() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("kuke-links-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: "\(root)/.worktrees/rev-a/sub", withIntermediateDirectories: true)
+        try "".write(toFile: "\(root)/.worktrees/rev-a/sub/s.yaml", atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: "\(root)/current", withDestinationPath: ".worktrees/rev-a")
+        try FileManager.default.createSymbolicLink(atPath: "\(root)/.worktrees/rev-a/loop", withDestinationPath: "..")
+        #expect(try ManifestLoader().files(for: root) == ["\(root)/current/sub/s.yaml"])
+    }
+}
