@@ -8,11 +8,14 @@ public struct ApplyOptions: Sendable {
     public var regenerateConflists: Bool
     /// Seconds to wait for the host lock; nil waits forever.
     public var lockTimeout: Double?
+    /// The watcher applying the batch, recorded on the spaces it creates.
+    public var managedBy: String?
 
-    public init(dryRun: Bool = false, regenerateConflists: Bool = false, lockTimeout: Double? = nil) {
+    public init(dryRun: Bool = false, regenerateConflists: Bool = false, lockTimeout: Double? = nil, managedBy: String? = nil) {
         self.dryRun = dryRun
         self.regenerateConflists = regenerateConflists
         self.lockTimeout = lockTimeout
+        self.managedBy = managedBy
     }
 }
 
@@ -58,7 +61,7 @@ public struct Engine: Sendable {
         let now = clock()
         let context = PassContext(layout: layout, drivers: drivers, now: now, dryRun: options.dryRun)
         let realms = RealmReconciler(context: context)
-        let spaces = SpaceReconciler(context: context, regenerateConflist: options.regenerateConflists)
+        let spaces = SpaceReconciler(context: context, regenerateConflist: options.regenerateConflists, managedBy: options.managedBy)
         var outcomes: [ResourceOutcome] = []
         for (index, resource) in ordered.enumerated() {
             progress?(index, ordered.count, "\(resource.kind) \(resource.displayName)")

@@ -7,8 +7,12 @@ public struct SpaceReconciler: Sendable {
     public var context: PassContext
     public var regenerateConflist: Bool
 
-    public init(context: PassContext, regenerateConflist: Bool = false) {
+    /// Recorded as `status.managedBy` on spaces this pass creates (`kuke watch`).
+    public var managedBy: String?
+
+    public init(context: PassContext, regenerateConflist: Bool = false, managedBy: String? = nil) {
         self.context = context
+        self.managedBy = managedBy
         self.regenerateConflist = regenerateConflist
     }
 
@@ -123,11 +127,13 @@ public struct SpaceReconciler: Sendable {
         let generation: Int64 = stored.map { specChanged ? ($0.metadata.generation ?? 0) + 1 : ($0.metadata.generation ?? 1) } ?? 1
         var metadata = manifest.metadata
         metadata.generation = generation
-        let status = SpaceStatus(
+        var status = SpaceStatus(
             state: .ready, reason: nil, message: nil, cgroupPath: cgroupPath, cgroupReady: true,
             subtreeControllers: CgroupPlanner.predictedSubtree(of: cgroupPath, offered: inventory.offeredControllers, observed: observedCgroups),
             network: network, createdAt: stored?.status.createdAt ?? context.now, updatedAt: context.now,
             readyAt: stored?.status.readyAt ?? context.now, observedGeneration: generation)
+        status.managedBy = stored == nil ? managedBy : stored?.status.managedBy
+        status.source = manifest.origin.isFile ? Self.absolute(manifest.origin.document.file) : stored?.status.source
         let record = SpaceRecord(metadata: metadata, spec: manifest.spec, status: status)
         let recordPath = context.layout.spaceRecordPath(id)
         let metadataChange = MetadataPlanner.plan(
@@ -138,6 +144,12 @@ public struct SpaceReconciler: Sendable {
         return Plan(
             record: record, cgroup: cgroupChanges, conflist: conflistChanges, bridge: bridgeChanges,
             metadata: metadataChange, pendingFirst: pendingFirst)
+    }
+
+    /// A manifest path made absolute, so the same file named two ways is one source.
+    static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") || path.hasPrefix("<") { return path }
+        return URL(fileURLWithPath: path).standardizedFileURL.path
     }
 
     func read(_ path: String) throws(Failure) -> String? {

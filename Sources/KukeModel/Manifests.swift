@@ -48,16 +48,19 @@ public struct ManifestOrigin: Sendable, Hashable {
     public var document: SourcePosition
     /// `metadata.name`'s value.
     public var name: SourcePosition
+    /// False for resources made by a command (`kuke create`, `kuke init`) rather than read from a file.
+    public var isFile: Bool
 
-    public init(document: SourcePosition, name: SourcePosition) {
+    public init(document: SourcePosition, name: SourcePosition, isFile: Bool = true) {
         self.document = document
         self.name = name
+        self.isFile = isFile
     }
 
     /// An origin for resources made by a command rather than read from a file.
     public static func command(_ what: String) -> ManifestOrigin {
         let position = SourcePosition(file: what, line: 1, column: 1)
-        return ManifestOrigin(document: position, name: position)
+        return ManifestOrigin(document: position, name: position, isFile: false)
     }
 }
 

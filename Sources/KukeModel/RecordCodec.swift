@@ -28,6 +28,8 @@ public enum RecordCodec {
         "updatedAt": .string,
         "readyAt": .string,
         "observedGeneration": .nonNegative,
+        "managedBy": .string,
+        "source": .string,
     ])
 
     static let realmStatusSchema = FieldSchema.object([
@@ -88,6 +90,8 @@ public enum RecordCodec {
         add("updatedAt", status.updatedAt.map(Timestamp.format))
         add("readyAt", status.readyAt.map(Timestamp.format))
         if let generation = status.observedGeneration { entries.append(.init("observedGeneration", .integer(generation))) }
+        add("managedBy", status.managedBy)
+        add("source", status.source)
         return .map(value(of: record.metadata, record.spec) + [.init("status", .map(entries))])
     }
 
@@ -156,6 +160,8 @@ public enum RecordCodec {
         status.updatedAt = statusValue?["updatedAt"]?.stringValue.flatMap(Timestamp.parse)
         status.readyAt = statusValue?["readyAt"]?.stringValue.flatMap(Timestamp.parse)
         if case .integer(let generation)? = statusValue?["observedGeneration"] { status.observedGeneration = generation }
+        status.managedBy = statusValue?["managedBy"]?.stringValue
+        status.source = statusValue?["source"]?.stringValue
         return SpaceRecord(metadata: metadata, spec: spec, status: status)
     }
 

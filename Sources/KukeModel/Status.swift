@@ -37,6 +37,11 @@ public struct SpaceStatus: Sendable, Equatable {
     public var updatedAt: Date?
     public var readyAt: Date?
     public var observedGeneration: Int64?
+    /// Set once, at creation, by `kuke watch`: the watcher that created the space. Only that
+    /// watcher may prune it. Status is never read from manifests, so no one can copy it.
+    public var managedBy: String?
+    /// The manifest file the space was last applied from.
+    public var source: String?
 
     public init(
         state: SpaceState = .pending, reason: String? = nil, message: String? = nil, cgroupPath: String? = nil,
