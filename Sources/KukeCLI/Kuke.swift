@@ -17,18 +17,22 @@ public struct Kuke: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            ApplyCommand.self, DiffCommand.self, GetCommand.self, CreateCommand.self, DeleteCommand.self, InitCommand.self,
+            ApplyCommand.self, DiffCommand.self, GetCommand.self, CreateCommand.self, DeleteCommand.self, InitCommand.self, WatchCommand.self,
         ])
 
     public init() {}
 
     /// Runs kuke with `arguments` (without the program name) and returns its exit status:
     /// 0 success, 1 some resource failed, 2 invalid input or usage.
-    public static func run(arguments: [String], console: Console = .process) -> Int32 {
-        Console.$current.withValue(console) {
+    public static func run(arguments: [String], console: Console = .process) async -> Int32 {
+        await Console.$current.withValue(console) {
             do {
                 var command = try parseAsRoot(arguments)
-                try command.run()
+                if var asyncCommand = command as? AsyncParsableCommand {
+                    try await asyncCommand.run()
+                } else {
+                    try command.run()
+                }
                 return ExitStatus.success
             } catch let exit as CommandExit {
                 return exit.status

@@ -20,13 +20,15 @@ final class NetlinkSocket {
     private let descriptor: Int32
     private var sequence: UInt32 = 1
 
-    init() throws(HostError) {
+    /// - Parameter groups: multicast groups to join (`RTMGRP_LINK` for the link monitor); 0 for requests.
+    init(groups: UInt32 = 0) throws(HostError) {
         let fd = socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), NETLINK_ROUTE)
         guard fd >= 0 else { throw SystemError.hostError("netlink: socket(NETLINK_ROUTE) failed", errno) }
         descriptor = fd
         var size: Int32 = 1 << 20
         _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         var address = ckuke_kernel_address()
+        address.nl_groups = groups
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_nl>.size)) }
         }
@@ -64,6 +66,22 @@ final class NetlinkSocket {
             SystemError.retrying { recv(descriptor, raw.baseAddress, raw.count, 0) }
         }
         guard count > 0 else { throw SystemError.hostError("\(what): netlink receive failed", count == 0 ? EIO : errno) }
+        return NetlinkReply.parse(buffer[0..<count])
+    }
+
+    /// Waits up to `timeout` seconds for multicast messages; empty on timeout. Throws
+    /// ENOBUFS when the kernel dropped messages because the socket buffer was full.
+    func receiveNotifications(timeout: Int) throws(HostError) -> [NetlinkReply] {
+        var wait = timeval(tv_sec: timeout, tv_usec: 0)
+        _ = setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+        var buffer = [UInt8](repeating: 0, count: Self.receiveBufferSize)
+        let count = buffer.withUnsafeMutableBytes { raw in
+            SystemError.retrying { recv(descriptor, raw.baseAddress, raw.count, 0) }
+        }
+        if count < 0 {
+            if errno == EAGAIN { return [] }
+            throw SystemError.hostError("link monitor: netlink receive failed", errno)
+        }
         return NetlinkReply.parse(buffer[0..<count])
     }
 

@@ -8,9 +8,9 @@ import Testing
 /// before touching the kernel (validation) or only reads records from a temp run path.
 @Suite("CLI")
 struct CLITests {
-    func run(_ arguments: [String], stdin: String = "", environment: [String: String] = [:]) -> (status: Int32, out: String, err: String) {
+    func run(_ arguments: [String], stdin: String = "", environment: [String: String] = [:]) async -> (status: Int32, out: String, err: String) {
         let (console, captured) = Console.capturing(environment: environment, stdin: Data(stdin.utf8))
-        let status = Kuke.run(arguments: arguments, console: console)
+        let status = await Kuke.run(arguments: arguments, console: console)
         return (status, captured.out, captured.error)
     }
 
@@ -26,32 +26,32 @@ struct CLITests {
             ["apply"], ["diff"], ["get"], ["get", "realms"], ["get", "spaces"], ["create"], ["create", "realm"], ["create", "space"],
             ["delete"], ["delete", "space"], ["delete", "realm"], ["init"],
         ])
-    func helpHasExample(_ command: [String]) {
-        let result = run(command + ["--help"])
+    func helpHasExample(_ command: [String]) async {
+        let result = await run(command + ["--help"])
         #expect(result.status == 0)
         #expect(result.out.contains("Example"), "\(result.out)")
         #expect(result.out.contains("kuke \(command[0])"))
     }
 
     @Test("usage errors exit 2")
-    func usage() {
-        #expect(run(["apply"]).status == 2)
-        #expect(run(["apply"]).err.contains("-f PATH is required"))
-        #expect(run(["frobnicate"]).status == 2)
-        #expect(run(["delete"]).status == 2)
-        #expect(run(["create", "space", "Bad_Name", "--realm", "main"]).status == 2)
-        #expect(run(["create", "space", "blog", "--realm", "main", "--cni-config-path", "relative"]).err.contains("must be an absolute path"))
-        let pool = run(["get", "spaces", "--subnet-pool", "10.0.0.0/25"])
+    func usage() async {
+        #expect(await run(["apply"]).status == 2)
+        #expect(await run(["apply"]).err.contains("-f PATH is required"))
+        #expect(await run(["frobnicate"]).status == 2)
+        #expect(await run(["delete"]).status == 2)
+        #expect(await run(["create", "space", "Bad_Name", "--realm", "main"]).status == 2)
+        #expect(await run(["create", "space", "blog", "--realm", "main", "--cni-config-path", "relative"]).err.contains("must be an absolute path"))
+        let pool = await run(["get", "spaces", "--subnet-pool", "10.0.0.0/25"])
         #expect(pool.status == 2)
         #expect(pool.err.contains("smaller than one /24"))
         #expect(pool.err.contains("Usage: kuke get spaces"), "\(pool.err)")
-        #expect(run(["apply", "-f", "x.yaml", "--lock-timeout", "-1"]).status == 2)
-        #expect(run(["create", "realm", "r", "--label", "novalue"]).err.contains("must be key=value"))
-        #expect(run(["get", "spaces", "--run-path", "relative"]).status == 2)
+        #expect(await run(["apply", "-f", "x.yaml", "--lock-timeout", "-1"]).status == 2)
+        #expect(await run(["create", "realm", "r", "--label", "novalue"]).err.contains("must be key=value"))
+        #expect(await run(["get", "spaces", "--run-path", "relative"]).status == 2)
     }
 
     @Test("invalid manifests print FILE:LINE:COLUMN for every issue, exit 2, and create nothing")
-    func invalidManifests() throws {
+    func invalidManifests() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let manifests = "\(directory)/manifests"
@@ -62,7 +62,7 @@ struct CLITests {
         try "not: [valid".write(toFile: "\(manifests)/.hidden.yaml", atomically: true, encoding: .utf8)
         try "ignored".write(toFile: "\(manifests)/notes.txt", atomically: true, encoding: .utf8)
         let run = "\(directory)/run"
-        let result = self.run(["apply", "-f", manifests, "--run-path", run, "--cni-config-dir", "\(directory)/cni", "--cgroup-root", directory])
+        let result = await self.run(["apply", "-f", manifests, "--run-path", run, "--cni-config-dir", "\(directory)/cni", "--cgroup-root", directory])
         #expect(result.status == 2)
         #expect(result.err.contains("\(manifests)/a.yaml:2:18: metadata.name \"a_b\" must not contain \"_\""), "\(result.err)")
         #expect(result.err.contains("\(manifests)/nested/b.yml:3:23: unknown field \"spec.typo\" [unknown-field]"), "\(result.err)")
@@ -73,26 +73,26 @@ struct CLITests {
     }
 
     @Test("stdin is read with -f -")
-    func stdin() {
-        let result = run(["apply", "-f", "-"], stdin: "kind: Space\nmetadata: {name: x}\nspec: {realmId: Main}\n")
+    func stdin() async {
+        let result = await run(["apply", "-f", "-"], stdin: "kind: Space\nmetadata: {name: x}\nspec: {realmId: Main}\n")
         #expect(result.status == 2)
         #expect(result.err.contains("<stdin>:3:17: spec.realmId \"Main\""), "\(result.err)")
     }
 
     @Test("a missing path or an empty batch is an input error")
-    func missingInput() throws {
-        #expect(run(["apply", "-f", "/nonexistent/kuke.yaml"]).err.contains("/nonexistent/kuke.yaml:1:1: no such file or directory"))
-        let empty = run(["apply", "-f", "-"], stdin: "# nothing here\n")
+    func missingInput() async throws {
+        #expect(await run(["apply", "-f", "/nonexistent/kuke.yaml"]).err.contains("/nonexistent/kuke.yaml:1:1: no such file or directory"))
+        let empty = await run(["apply", "-f", "-"], stdin: "# nothing here\n")
         #expect(empty.status == 2)
         #expect(empty.err.contains("no Realm or Space manifests found"))
     }
 
     @Test("get reads records: table, json, yaml, and never prints a registry password")
-    func get() throws {
+    func get() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let flags = ["--run-path", directory, "--cgroup-root", directory]
-        #expect(run(["get", "spaces"] + flags).out == "No spaces found.\n")
+        #expect(await run(["get", "spaces"] + flags).out == "No spaces found.\n")
 
         let realm = RealmRecord(
             metadata: ObjectMeta(name: "main", generation: 1),
@@ -108,17 +108,17 @@ struct CLITests {
         try RecordCodec.yaml(RecordCodec.value(of: realm)).write(toFile: "\(directory)/main/realm.yaml", atomically: true, encoding: .utf8)
         try RecordCodec.yaml(RecordCodec.value(of: space)).write(toFile: "\(directory)/main/blog/space.yaml", atomically: true, encoding: .utf8)
 
-        let table = run(["get", "spaces"] + flags)
+        let table = await run(["get", "spaces"] + flags)
         #expect(
             table.out.hasPrefix(
                 "NAME   REALM   STATE   BRIDGE           SUBNET         AGE\nblog   main    Ready   kuke-main-blog   10.88.4.0/24   "), "\(table.out)"
         )
-        let json = run(["get", "space", "blog", "--realm", "main", "-o", "json"] + flags)
+        let json = await run(["get", "space", "blog", "--realm", "main", "-o", "json"] + flags)
         let parsed = try JSONParser.parse(json.out)
         #expect(parsed["status"]?["network"]?["subnet"]?.stringValue == "10.88.4.0/24")
-        let realms = run(["get", "realms", "-o", "yaml"] + flags)
+        let realms = await run(["get", "realms", "-o", "yaml"] + flags)
         #expect(realms.out.contains("password: <redacted>"))
         #expect(!realms.out.contains("hunter2"))
-        #expect(run(["get", "space", "nope"] + flags).status == 1)
+        #expect(await run(["get", "space", "nope"] + flags).status == 1)
     }
 }

@@ -1,0 +1,98 @@
+import ArgumentParser
+import Foundation
+import KukeEngine
+import KukeHost
+import KukeWatch
+import Logging
+import ServiceLifecycle
+
+struct WatchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "watch",
+        abstract: "Keep the host equal to manifest directories: reconcile, then follow changes until stopped.",
+        discussion: """
+            Reads every manifest under the directories and reconciles it, then follows file changes \
+            (inotify, or polling with --poll), repairs drift at every --resync and at once when a \
+            managed bridge is deleted. Runs under systemd as Type=notify (manifests/kuke-watch.service). \
+            SIGTERM finishes the reconcile in flight and exits 0; SIGHUP resyncs.
+
+            Examples:
+              kuke watch /srv/kukeon/manifests
+              kuke watch /srv/git-sync/current --prune --log-format json
+              kuke watch ./manifests --poll 2s --resync 1m
+            """)
+
+    @Argument(help: "Directories of manifests (followed recursively, symbolic links included).")
+    var directories: [String]
+    @OptionGroup var host: HostOptions
+    @Option(help: "Wait this long after the first change of a burst before reloading (e.g. 100ms, 1s).")
+    var debounce: Duration = .milliseconds(100)
+    @Option(help: "Re-observe and repair every resource this often (e.g. 5m, 30s).")
+    var resync: Duration = .seconds(300)
+    @Option(help: "Poll for changes at this interval instead of using inotify (e.g. 2s).")
+    var poll: Duration?
+    @Flag(help: "Delete spaces this watcher created whose manifests disappeared.")
+    var prune = false
+    @Flag(help: "With --prune, also delete spaces that have children.")
+    var cascade = false
+    @Flag(name: .customLong("allow-empty"), help: "With --prune, allow a pass that deletes every space this watcher owns.")
+    var allowEmpty = false
+    @Option(name: .customLong("log-format"), help: "text (one line per record, for journald) or json.")
+    var logFormat: LineLogHandler.Format = .text
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
+
+    func validate() throws {
+        if directories.isEmpty { throw ValidationError("give at least one directory to watch") }
+        for directory in directories {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("\(directory) is not a directory")
+            }
+        }
+        if resync <= .zero || debounce < .zero || (poll.map { $0 <= .zero } ?? false) {
+            throw ValidationError("--resync and --poll must be positive, --debounce not negative")
+        }
+    }
+
+    func run() async throws {
+        let console = Console.current
+        let layout = try host.layout(console)
+        let format = logFormat
+        let level = logLevel
+        let logger = Logger(label: "kuke.watch") { _ in LineLogHandler(format: format, level: level, write: console.writeError) }
+        let roots = directories.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        let options = WatchOptions(
+            roots: roots, debounce: debounce.seconds, resyncInterval: resync.seconds, prune: prune, cascade: cascade, allowEmpty: allowEmpty)
+        let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { logger.notice("\($0)") }))
+        let watcher: any ManifestWatcher = poll.map { PollingWatcher(interval: $0.seconds) } ?? InotifyWatcher()
+        let service = WatchService(engine: engine, options: options, logger: logger, watcher: watcher)
+        let group = ServiceGroup(
+            configuration: .init(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            console.error("error: \(error)")
+            throw CommandExit(status: ExitStatus.failed)
+        }
+    }
+}
+
+extension Duration: @retroactive ExpressibleByArgument {
+    /// Parses `100ms`, `2s`, `5m`, `1h`, or a number of seconds.
+    public init?(argument: String) {
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        for (suffix, scale) in units where argument.hasSuffix(suffix) {
+            guard let value = Double(argument.dropLast(suffix.count)), value >= 0 else { return nil }
+            self = .milliseconds(Int64((value * scale * 1000).rounded()))
+            return
+        }
+        guard let value = Double(argument), value >= 0 else { return nil }
+        self = .milliseconds(Int64((value * 1000).rounded()))
+    }
+
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+extension LineLogHandler.Format: ExpressibleByArgument {}
+extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -1,0 +1,254 @@
+import Foundation
+import KukeEngine
+import KukeModel
+import Logging
+
+/// The watch loop's logic, free of threads and timers so it can be driven by tests: it
+/// reads the directories, keeps the desired state per file, queues work per resource,
+/// runs due work through the engine, backs off failures and prunes what it owns.
+public final class WatchController {
+    let engine: Engine
+    let options: WatchOptions
+    let logger: Logger
+    let loader = ManifestLoader(readStandardInput: { Data() })
+
+    public private(set) var desired = DesiredState()
+    var queue = WorkQueue<ResourceKey>()
+    /// What was last handed to the engine per key (metadata and spec), to tell changes.
+    var applied: [ResourceKey: Resource] = [:]
+    /// Keys whose last pass failed, with the failure.
+    public private(set) var failing: [ResourceKey: Failure] = [:]
+    var reportedConflicts: [ResourceKey: [String]] = [:]
+    var reportedOrphans: Set<SpaceID> = []
+    /// Managed bridge names, for immediate repair on RTM_DELLINK.
+    var bridges: [String: SpaceID] = [:]
+    var reloadDue: Double?
+    var lastResync: Double = 0
+    /// Passes run so far (for tests and the status line).
+    public private(set) var passes = 0
+
+    public init(engine: Engine, options: WatchOptions, logger: Logger) {
+        self.engine = engine
+        self.options = options
+        self.logger = logger
+    }
+
+    /// The first full pass: read everything, apply everything.
+    public func start(now: Double) {
+        fullResync(now: now, reason: "start")
+    }
+
+    public func handle(_ trigger: WatchTrigger, now: Double) {
+        switch trigger {
+        case .filesChanged:
+            if reloadDue == nil { reloadDue = now + options.debounce }
+        case .overflow:
+            logger.warning("file events were lost (inotify queue overflow); resyncing everything")
+            fullResync(now: now, reason: "overflow")
+        case .resync(let reason):
+            fullResync(now: now, reason: reason)
+        case .linkDeleted(let name):
+            if let id = bridges[name] {
+                logger.info(
+                    "managed bridge deleted", metadata: ["realm": "\(id.realm)", "space": "\(id.name)", "driver": "bridge", "bridge": "\(name)"])
+                queue.schedule(.space(id), at: now)
+                processDue(now: now)
+            }
+        case .tick:
+            if let due = reloadDue, due <= now {
+                reloadDue = nil
+                reload(now: now)
+            }
+            if now - lastResync >= options.resyncInterval {
+                fullResync(now: now, reason: "periodic")
+            }
+            processDue(now: now)
+        }
+    }
+
+    /// Reloads and queues every declared resource, so drift is observed and repaired.
+    func fullResync(now: Double, reason: String) {
+        lastResync = now
+        reloadDue = nil
+        logger.debug("full resync", metadata: ["reason": "\(reason)"])
+        reload(now: now)
+        for key in desired.resolved().resources.keys { queue.schedule(key, at: now) }
+        processDue(now: now)
+    }
+
+    // MARK: Reading the directories
+
+    func reload(now: Double) {
+        var files: [String: Result<[Resource], ManifestIssues>] = [:]
+        for root in options.roots {
+            guard let paths = try? loader.files(for: root) else {
+                logger.warning("cannot read the watched directory", metadata: ["path": "\(root)"])
+                continue
+            }
+            for path in paths {
+                let (resources, issues) = loader.load([path])
+                files[path] = issues.isEmpty ? .success(resources) : .failure(ManifestIssues(issues))
+            }
+        }
+        let (broken, fixed) = desired.update(files: files)
+        for file in broken {
+            for issue in desired.invalid[file] ?? [] {
+                logger.error("\(issue)", metadata: ["file": "\(file)", "rule": "\(issue.rule.rawValue)"])
+            }
+            logger.error("manifest is invalid; the resources it declared before are kept as they are", metadata: ["file": "\(file)"])
+        }
+        for file in fixed { logger.info("manifest is valid again", metadata: ["file": "\(file)"]) }
+
+        let (resources, conflicts) = desired.resolved()
+        for (key, files) in conflicts where reportedConflicts[key] != files {
+            logger.error(
+                "\(key) is declared by more than one file; it is left untouched until one declaration is removed",
+                metadata: ["files": "\(files.joined(separator: ", "))"])
+        }
+        reportedConflicts = conflicts
+        for (key, entry) in resources where !Self.sameManifest(applied[key], entry.resource) {
+            queue.schedule(key, at: now)
+        }
+        for key in applied.keys where resources[key] == nil && conflicts[key] == nil {
+            applied[key] = nil
+            queue.forget(key)
+            failing[key] = nil
+        }
+        handleOrphans(declared: Set(resources.keys).union(conflicts.keys))
+    }
+
+    /// Manifests are the same when metadata and spec are; where they were written does not matter.
+    static func sameManifest(_ a: Resource?, _ b: Resource) -> Bool {
+        switch (a, b) {
+        case (.realm(let x)?, .realm(let y)): x.metadata == y.metadata && x.spec == y.spec
+        case (.space(let x)?, .space(let y)): x.metadata == y.metadata && x.spec == y.spec
+        default: false
+        }
+    }
+
+    // MARK: Running work
+
+    func processDue(now: Double) {
+        let keys = queue.takeDue(now: now)
+        guard !keys.isEmpty else { return }
+        let resolved = desired.resolved().resources
+        let batch = keys.sorted().compactMap { resolved[$0]?.resource }
+        guard !batch.isEmpty else { return }
+        passes += 1
+        let outcomes: [ResourceOutcome]
+        do {
+            outcomes = try engine.apply(batch, options: ApplyOptions(managedBy: options.watcherID))
+        } catch {
+            logger.error("pass failed: \(error.message)")
+            for resource in batch { retry(ResourceKey(resource), Failure("HostFailed", error.message), now: now) }
+            return
+        }
+        for (resource, outcome) in zip(Engine.ordered(batch), outcomes) {
+            let key = ResourceKey(resource)
+            applied[key] = resource
+            log(outcome)
+            if let failure = outcome.failure {
+                retry(key, failure, now: now)
+            } else {
+                queue.succeeded(key)
+                failing[key] = nil
+            }
+        }
+        refreshBridges()
+    }
+
+    func retry(_ key: ResourceKey, _ failure: Failure, now: Double) {
+        failing[key] = failure
+        let (delay, attempt) = queue.failed(key, now: now)
+        logger.warning(
+            "\(key) failed; next attempt in \(Self.format(seconds: delay))",
+            metadata: ["reason": "\(failure.reason)", "attempt": "\(attempt)", "nextAttemptIn": "\(Self.format(seconds: delay))"])
+    }
+
+    static func format(seconds: Double) -> String {
+        seconds < 1 ? "\(Int(seconds * 1000))ms" : seconds < 120 ? "\(Int(seconds))s" : "\(Int(seconds / 60))m"
+    }
+
+    /// One line per change with realm, space, driver and outcome; one line per failure.
+    func log(_ outcome: ResourceOutcome) {
+        var metadata: Logger.Metadata = ["outcome": "\(outcome.outcome.rawValue)"]
+        if let realm = outcome.realm {
+            metadata["realm"] = "\(realm)"
+            metadata["space"] = "\(outcome.name)"
+        } else {
+            metadata["realm"] = "\(outcome.name)"
+        }
+        for change in outcome.changes {
+            var line = metadata
+            line["driver"] = "\(change.part.rawValue)"
+            logger.info("\(change.summary)", metadata: line)
+        }
+        if let failure = outcome.failure {
+            metadata["reason"] = "\(failure.reason)"
+            logger.error("\(outcome.kind) \(outcome.displayName) failed: \(failure.message)", metadata: metadata)
+        } else if outcome.outcome != .unchanged {
+            logger.info("\(outcome.kind) \(outcome.displayName) \(outcome.outcome.rawValue)", metadata: metadata)
+        }
+    }
+
+    func refreshBridges() {
+        guard let inventory = try? engine.inventory() else { return }
+        bridges = [:]
+        for record in inventory.spaces.values {
+            if let bridge = record.status.network?.bridge { bridges[bridge] = record.id }
+        }
+    }
+
+    // MARK: Orphans and pruning
+
+    /// Spaces this watcher created whose manifests are gone: reported, or deleted with `--prune`.
+    func handleOrphans(declared: Set<ResourceKey>) {
+        guard let inventory = try? engine.inventory() else { return }
+        let owned = inventory.spaces.values.filter { $0.status.managedBy == options.watcherID }
+        let orphans = owned.filter { !declared.contains(.space($0.id)) }.map(\.id).sorted()
+        reportedOrphans.formIntersection(orphans)
+        guard !orphans.isEmpty else { return }
+        guard options.prune else {
+            for id in orphans where reportedOrphans.insert(id).inserted {
+                logger.warning(
+                    "space \(id) is orphaned: its manifest is gone; left as it is (pass --prune to delete it)",
+                    metadata: ["realm": "\(id.realm)", "space": "\(id.name)"])
+            }
+            return
+        }
+        if orphans.count == owned.count && !options.allowEmpty {
+            if reportedOrphans.insert(orphans[0]).inserted {
+                logger.error(
+                    "refusing to prune: the directories declare none of the \(owned.count) spaces this watcher owns (an empty checkout, an unmounted directory, a half-finished flip?); pass --allow-empty to prune them all"
+                )
+            }
+            return
+        }
+        let outcomes: [ResourceOutcome]
+        do {
+            outcomes = try engine.delete(orphans.map(DeleteTarget.space), cascade: options.cascade)
+        } catch {
+            logger.error("prune failed: \(error.message)")
+            return
+        }
+        for outcome in outcomes {
+            log(outcome)
+            if outcome.outcome == .failed, let id = orphans.first(where: { $0.realm == outcome.realm && $0.name == outcome.name }) {
+                reportedOrphans.insert(id)
+            }
+        }
+    }
+
+    // MARK: Status
+
+    /// Counts for systemd's STATUS= line.
+    public var statusLine: String {
+        let declared = desired.resolved().resources.count
+        let failed = failing.count
+        let pending = desired.resolved().resources.keys.filter { queue.dueTime($0) != nil && failing[$0] == nil }.count
+        var line = "ready \(max(0, declared - failed - pending)), failed \(failed), pending \(pending)"
+        if !desired.invalid.isEmpty { line += ", invalid files \(desired.invalid.count)" }
+        if !reportedConflicts.isEmpty { line += ", conflicts \(reportedConflicts.count)" }
+        return line
+    }
+}

@@ -1,0 +1,29 @@
+/// How `kuke watch` behaves.
+public struct WatchOptions: Sendable {
+    /// The watched directories, absolute.
+    public var roots: [String]
+    /// Seconds from the first file event of a burst to the reload.
+    public var debounce: Double
+    /// Seconds between full resyncs.
+    public var resyncInterval: Double
+    /// Delete spaces this watcher created whose manifests disappeared.
+    public var prune: Bool
+    /// Let prune delete spaces that have children.
+    public var cascade: Bool
+    /// Let prune delete every space the watcher owns (an intentionally empty directory).
+    public var allowEmpty: Bool
+
+    public init(
+        roots: [String], debounce: Double = 0.1, resyncInterval: Double = 300, prune: Bool = false, cascade: Bool = false, allowEmpty: Bool = false
+    ) {
+        self.roots = roots
+        self.debounce = debounce
+        self.resyncInterval = resyncInterval
+        self.prune = prune
+        self.cascade = cascade
+        self.allowEmpty = allowEmpty
+    }
+
+    /// Recorded as `status.managedBy` on the spaces this watcher creates: only it may prune them.
+    public var watcherID: String { "kuke-watch:" + roots.sorted().joined(separator: ",") }
+}

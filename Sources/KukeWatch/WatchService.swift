@@ -1,0 +1,90 @@
+import Foundation
+import KukeEngine
+import KukeHost
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// `kuke watch` as a service: wires the file watcher, the netlink link monitor, a ticker,
+/// SIGHUP and systemd notifications to a `WatchController`. Graceful shutdown (SIGTERM)
+/// lets the reconcile in flight finish, then stops.
+public struct WatchService: Service {
+    let engine: Engine
+    let options: WatchOptions
+    let logger: Logger
+    let watcher: any ManifestWatcher
+    let notifier: SystemdNotifier
+    /// How often due work is looked at; bounds the debounce and retry precision.
+    static let tickInterval = Duration.milliseconds(50)
+
+    public init(engine: Engine, options: WatchOptions, logger: Logger, watcher: any ManifestWatcher, notifier: SystemdNotifier = SystemdNotifier()) {
+        self.engine = engine
+        self.options = options
+        self.logger = logger
+        self.watcher = watcher
+        self.notifier = notifier
+    }
+
+    public func run() async throws {
+        let (triggers, continuation) = AsyncStream<WatchTrigger>.makeStream()
+        try watcher.start(roots: options.roots) { continuation.yield($0) }
+        let monitor = NetlinkLinkMonitor()
+        do {
+            try monitor.start { event in
+                switch event {
+                case .deleted(let name): continuation.yield(.linkDeleted(name))
+                case .overflow: continuation.yield(.resync(reason: "netlink overflow"))
+                }
+            }
+        } catch {
+            logger.warning("link monitor unavailable; deleted bridges are repaired at the next resync", metadata: ["error": "\(error.message)"])
+        }
+        let clock = ContinuousClock()
+        let start = clock.now
+        func now() -> Double {
+            let elapsed = clock.now - start
+            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        }
+
+        let controller = WatchController(engine: engine, options: options, logger: logger)
+        controller.start(now: now())
+        var status = controller.statusLine
+        notifier.notify("READY=1\nSTATUS=\(status)")
+        logger.info("watching", metadata: ["directories": "\(options.roots.joined(separator: ","))", "status": "\(status)"])
+
+        let ticker = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: Self.tickInterval)
+                continuation.yield(.tick)
+            }
+        }
+        let hangups = Task {
+            for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                continuation.yield(.resync(reason: "SIGHUP"))
+            }
+        }
+        var lastWatchdog = now()
+        await withGracefulShutdownHandler {
+            for await trigger in triggers {
+                controller.handle(trigger, now: now())
+                let current = controller.statusLine
+                if current != status {
+                    status = current
+                    notifier.notify("STATUS=\(status)")
+                }
+                if let interval = notifier.watchdogInterval, now() - lastWatchdog >= interval {
+                    lastWatchdog = now()
+                    notifier.notify("WATCHDOG=1")
+                }
+            }
+        } onGracefulShutdown: {
+            continuation.finish()
+        }
+        notifier.notify("STOPPING=1")
+        ticker.cancel()
+        hangups.cancel()
+        watcher.stop()
+        monitor.stop()
+        logger.info("stopped")
+    }
+}
