@@ -26,11 +26,11 @@ struct WatchCommand: AsyncParsableCommand {
     var directories: [String]
     @OptionGroup var host: HostOptions
     @Option(help: "Wait this long after the first change of a burst before reloading (e.g. 100ms, 1s).")
-    var debounce: Duration = .milliseconds(100)
+    var debounce = Interval(seconds: 0.1)
     @Option(help: "Re-observe and repair every resource this often (e.g. 5m, 30s).")
-    var resync: Duration = .seconds(300)
+    var resync = Interval(seconds: 300)
     @Option(help: "Poll for changes at this interval instead of using inotify (e.g. 2s).")
-    var poll: Duration?
+    var poll: Interval?
     @Flag(help: "Delete spaces this watcher created whose manifests disappeared.")
     var prune = false
     @Flag(help: "With --prune, also delete spaces that have children.")
@@ -40,7 +40,7 @@ struct WatchCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-format"), help: "text (one line per record, for journald) or json.")
     var logFormat: LineLogHandler.Format = .text
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel: Logger.Level = .info
+    var logLevel: LogLevel = .info
 
     func validate() throws {
         if directories.isEmpty { throw ValidationError("give at least one directory to watch") }
@@ -50,7 +50,7 @@ struct WatchCommand: AsyncParsableCommand {
                 throw ValidationError("\(directory) is not a directory")
             }
         }
-        if resync <= .zero || debounce < .zero || (poll.map { $0 <= .zero } ?? false) {
+        if resync.seconds <= 0 || (poll.map { $0.seconds <= 0 } ?? false) {
             throw ValidationError("--resync and --poll must be positive, --debounce not negative")
         }
     }
@@ -59,7 +59,7 @@ struct WatchCommand: AsyncParsableCommand {
         let console = Console.current
         let layout = try host.layout(console)
         let format = logFormat
-        let level = logLevel
+        let level = Logger.Level(rawValue: logLevel.rawValue) ?? .info
         let logger = Logger(label: "kuke.watch") { _ in LineLogHandler(format: format, level: level, write: console.writeError) }
         let roots = directories.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         let options = WatchOptions(
@@ -78,21 +78,32 @@ struct WatchCommand: AsyncParsableCommand {
     }
 }
 
-extension Duration: @retroactive ExpressibleByArgument {
-    /// Parses `100ms`, `2s`, `5m`, `1h`, or a number of seconds.
-    public init?(argument: String) {
+/// A time interval on the command line: `100ms`, `2s`, `5m`, `1h`, or a number of seconds.
+struct Interval: ExpressibleByArgument, CustomStringConvertible {
+    var seconds: Double
+
+    init(seconds: Double) { self.seconds = seconds }
+
+    init?(argument: String) {
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
         for (suffix, scale) in units where argument.hasSuffix(suffix) {
             guard let value = Double(argument.dropLast(suffix.count)), value >= 0 else { return nil }
-            self = .milliseconds(Int64((value * scale * 1000).rounded()))
+            seconds = value * scale
             return
         }
         guard let value = Double(argument), value >= 0 else { return nil }
-        self = .milliseconds(Int64((value * 1000).rounded()))
+        seconds = value
     }
 
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+    var description: String {
+        seconds < 1
+            ? "\(Int((seconds * 1000).rounded()))ms" : seconds.truncatingRemainder(dividingBy: 60) == 0 ? "\(Int(seconds / 60))m" : "\(seconds)s"
+    }
+}
+
+/// `--log-level`, named as swift-log names its levels.
+enum LogLevel: String, ExpressibleByArgument, CaseIterable {
+    case trace, debug, info, notice, warning, error, critical
 }
 
 extension LineLogHandler.Format: ExpressibleByArgument {}
-extension Logger.Level: @retroactive ExpressibleByArgument {}
