@@ -1,4 +1,5 @@
 import Foundation
+import KukeEngine
 import Synchronization
 
 /// Where commands write and what they read from their environment; a task-local value
@@ -31,9 +32,20 @@ public struct Console: Sendable {
         writeError: { FileHandle.standardError.write(Data($0.utf8)) },
         environment: ProcessInfo.processInfo.environment,
         stdoutIsTerminal: isatty(1) == 1, stderrIsTerminal: isatty(2) == 1,
-        readStandardInput: { FileHandle.standardInput.readDataToEndOfFile() })
+        readStandardInput: { Console.readBounded(FileHandle.standardInput) })
 
     @TaskLocal public static var current = Console.process
+
+    /// Reads until end of file or one byte past the manifest size limit, so `cat /dev/zero | kuke apply -f -`
+    /// is refused instead of filling memory.
+    static func readBounded(_ handle: FileHandle) -> Data {
+        var data = Data()
+        while data.count <= ManifestLoader.maximumFileSize {
+            guard let chunk = try? handle.read(upToCount: 65536), !chunk.isEmpty else { break }
+            data.append(chunk)
+        }
+        return data
+    }
 
     public func out(_ line: String) { writeOut(line + "\n") }
     public func error(_ line: String) { writeError(line + "\n") }

@@ -1,22 +1,23 @@
 import KukeModel
 
-/// Plans the cgroup part: the directories from the root down, and delegation of the
-/// controllers the root offers through every level's `cgroup.subtree_control`.
+/// Plans the cgroup part: the directories below the root, and delegation, through every
+/// level's `cgroup.subtree_control`, of the controllers the root already delegates (what
+/// the parent offers). The root itself is never written: it belongs to the host (systemd).
 /// Values written by hand into the directories are never touched.
 public enum CgroupPlanner {
     /// - Parameters:
-    ///   - root: the cgroup root (delegation starts here; it is never created).
+    ///   - root: the cgroup root (never created or written).
     ///   - levels: directories below the root, top-down; the last is the resource's own.
-    ///   - offered: the controllers the root offers (`cgroup.controllers`).
+    ///   - offered: the controllers the root delegates (its `cgroup.subtree_control`).
     ///   - observed: each path's state, nil when the directory is missing.
     public static func plan(root: String, levels: [String], offered: [String], observed: [String: ObservedCgroup]) -> [Change] {
         var changes: [Change] = []
-        for path in [root] + levels {
+        for path in levels {
             var diff = UnifiedDiff.make(
                 old: observed[path].map { describe(path, $0.subtreeControl) },
                 new: describe(path, predictedSubtree(of: path, offered: offered, observed: observed)),
                 oldLabel: "cgroup\(path)", newLabel: "cgroup\(path)")
-            if path != root, observed[path] == nil {
+            if observed[path] == nil {
                 changes.append(
                     Change(
                         part: .cgroup, action: .create, subject: path, summary: "create cgroup \(path)", diff: diff,

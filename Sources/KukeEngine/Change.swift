@@ -20,6 +20,7 @@ public struct Change: Sendable, Equatable {
         case writeFile(path: String, text: String, mode: UInt32)
         case removeFile(path: String)
         case removeTree(path: String)
+        case removeDirectory(path: String)
         case makeCgroup(path: String)
         case enableControllers(path: String, controllers: [String])
         case removeCgroup(path: String)

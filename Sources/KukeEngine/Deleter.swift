@@ -23,12 +23,14 @@ public struct Deleter: Sendable {
 
     public func deleteSpace(_ id: SpaceID, cascade: Bool, inventory: inout Inventory) -> ResourceOutcome {
         var outcome = ResourceOutcome(kind: "Space", realm: id.realm, name: id.name, outcome: .deleted)
+        var started = false
         do throws(Failure) {
             outcome.changes = try plan(id, cascade: cascade, inventory: inventory)
             if context.dryRun {
                 inventory.spaces[id] = nil
                 return outcome
             }
+            started = true
             if var record = inventory.spaces[id] {
                 record.status.state = .deleting
                 record.status.updatedAt = context.now
@@ -39,7 +41,8 @@ public struct Deleter: Sendable {
         } catch {
             outcome.outcome = .failed
             outcome.failure = error
-            if !context.dryRun, var record = inventory.spaces[id], error.reason != "HasChildren" {
+            // A refusal (children, processes, foreign files) changes nothing, not even the record.
+            if started, var record = inventory.spaces[id] {
                 record.status.state = .failed
                 record.status.reason = error.reason
                 record.status.message = "delete: \(error.message)"
@@ -56,25 +59,29 @@ public struct Deleter: Sendable {
             }
             throw Failure("NotFound", "space \(id) not found")
         }
+        let layout = context.layout
+        let cgroupPath = layout.spaceCgroup(id)
         let found = try children(of: id)
-        var changes: [Change] = []
-        if !found.records.isEmpty || !found.cgroups.isEmpty {
-            guard cascade else {
-                let names = Set(found.records + found.cgroups).sorted().joined(separator: ", ")
-                throw Failure("HasChildren", "space \(id) has children (\(names)); delete them first or pass --cascade")
-            }
-            for path in try descendantCgroups(of: context.layout.spaceCgroup(id)) {
-                changes.append(
-                    Change(
-                        part: .cgroup, action: .delete, subject: path, summary: "remove child cgroup \(path)", operation: .removeCgroup(path: path)))
-            }
-            for child in found.records {
-                let path = "\(context.layout.spaceDirectory(id))/\(child)"
-                changes.append(
-                    Change(
-                        part: .metadata, action: .delete, subject: path, summary: "remove child record \(path)", operation: .removeTree(path: path)))
-            }
+        if !found.records.isEmpty || !found.cgroups.isEmpty, !cascade {
+            let names = Set(found.records + found.cgroups).sorted().joined(separator: ", ")
+            throw Failure("HasChildren", "space \(id) has children (\(names)); delete them first or pass --cascade")
         }
+        do {
+            // Checked before anything changes: a space with running processes keeps its network.
+            if try context.drivers.cgroups.isPopulated(cgroupPath) {
+                throw Failure("CgroupBusy", "processes are running in \(cgroupPath) or below; stop them first (nothing was changed)")
+            }
+        } catch let error as HostError {
+            throw Failure.host("CgroupFailed", error)
+        } catch let failure as Failure {
+            throw failure
+        } catch {
+            throw Failure("CgroupFailed", "\(error)")
+        }
+        let directory = layout.spaceDirectory(id)
+        let files = try ownedEntries(of: directory, known: ["space.yaml", "network.conflist"], children: Set(found.records))
+
+        var changes: [Change] = []
         if let network = record.status.network {
             if inventory.network.links[network.bridge]?.kind == "bridge" {
                 changes.append(
@@ -87,7 +94,10 @@ public struct Deleter: Sendable {
                     part: .conflist, action: .delete, subject: network.conflistPath, summary: "remove conflist \(network.conflistPath)",
                     operation: .removeFile(path: network.conflistPath)))
         }
-        let cgroupPath = context.layout.spaceCgroup(id)
+        for path in try descendantCgroups(of: cgroupPath) {
+            changes.append(
+                Change(part: .cgroup, action: .delete, subject: path, summary: "remove child cgroup \(path)", operation: .removeCgroup(path: path)))
+        }
         do {
             if try context.drivers.cgroups.observe(cgroupPath) != nil {
                 changes.append(
@@ -96,12 +106,48 @@ public struct Deleter: Sendable {
                         operation: .removeCgroup(path: cgroupPath)))
             }
         } catch { throw Failure.host("CgroupFailed", error) }
-        let directory = context.layout.spaceDirectory(id)
+        // Metadata last: child records, then kuke's own files (space.yaml last of them), then the directory.
+        for child in found.records {
+            let path = "\(directory)/\(child)"
+            changes.append(
+                Change(part: .metadata, action: .delete, subject: path, summary: "remove child record \(path)", operation: .removeTree(path: path)))
+        }
+        changes += metadataRemoval(directory: directory, files: files, record: layout.spaceRecordPath(id))
+        return changes
+    }
+
+    /// Changes that remove kuke's files from a record directory (the record itself last) and then the directory.
+    func metadataRemoval(directory: String, files: [String], record: String) -> [Change] {
+        let ordered = files.filter { "\(directory)/\($0)" != record } + files.filter { "\(directory)/\($0)" == record }
+        var changes = ordered.map { name in
+            Change(
+                part: .metadata, action: .delete, subject: "\(directory)/\(name)", summary: "remove \(directory)/\(name)",
+                operation: .removeFile(path: "\(directory)/\(name)"))
+        }
         changes.append(
             Change(
-                part: .metadata, action: .delete, subject: directory, summary: "remove \(context.layout.spaceRecordPath(id))",
-                operation: .removeTree(path: directory)))
+                part: .metadata, action: .delete, subject: directory, summary: "remove directory \(directory)",
+                operation: .removeDirectory(path: directory)))
         return changes
+    }
+
+    /// kuke's own files in a record directory (and temp files a crash left), or a refusal naming
+    /// what else is there: kuke never deletes what it did not write.
+    func ownedEntries(of directory: String, known: Set<String>, children: Set<String>) throws(Failure) -> [String] {
+        let entries = context.drivers.files.entries(directory)
+        let strangers = entries.filter { !known.contains($0) && !children.contains($0) && !Self.isTemporary($0, of: known) }
+        guard strangers.isEmpty else {
+            throw Failure(
+                "ForeignFiles",
+                "\(directory) holds entries kuke did not write (\(strangers.sorted().joined(separator: ", "))); move them away first (nothing was changed)"
+            )
+        }
+        return entries.filter { !children.contains($0) }.sorted()
+    }
+
+    /// `.<name>.<pid>.<random>.tmp`, what an interrupted atomic write of `name` leaves.
+    static func isTemporary(_ entry: String, of known: Set<String>) -> Bool {
+        known.contains { entry.hasPrefix(".\($0).") && entry.hasSuffix(".tmp") }
     }
 
     /// Every cgroup below `path`, deepest first, so each can be removed with rmdir.
@@ -152,20 +198,25 @@ public struct Deleter: Sendable {
             return outcomes + [outcome]
         }
         let cgroupPath = context.layout.realmCgroup(name)
-        outcome.changes = [
-            Change(
-                part: .cgroup, action: .delete, subject: cgroupPath, summary: "remove cgroup \(cgroupPath)",
-                operation: .removeCgroup(path: cgroupPath)),
-            Change(
-                part: .metadata, action: .delete, subject: context.layout.realmDirectory(name),
-                summary: "remove \(context.layout.realmRecordPath(name))",
-                operation: .removeTree(path: context.layout.realmDirectory(name))),
-        ]
+        let directory = context.layout.realmDirectory(name)
         do {
-            if try context.drivers.cgroups.observe(cgroupPath) == nil { outcome.changes.removeFirst() }
+            let remainingSpaces = Set(spaces.map(\.metadata.name))
+            let files = try ownedEntries(of: directory, known: ["realm.yaml"], children: remainingSpaces)
+            outcome.changes = []
+            if try context.drivers.cgroups.observe(cgroupPath) != nil {
+                outcome.changes.append(
+                    Change(
+                        part: .cgroup, action: .delete, subject: cgroupPath, summary: "remove cgroup \(cgroupPath)",
+                        operation: .removeCgroup(path: cgroupPath)))
+            }
+            outcome.changes += metadataRemoval(directory: directory, files: files, record: context.layout.realmRecordPath(name))
+        } catch let failure as Failure {
+            outcome.outcome = .failed
+            outcome.failure = failure
+            return outcomes + [outcome]
         } catch {
             outcome.outcome = .failed
-            outcome.failure = Failure.host("CgroupFailed", error)
+            outcome.failure = Failure("CgroupFailed", "\(error)")
             return outcomes + [outcome]
         }
         inventory.realms[name] = nil

@@ -9,8 +9,12 @@ public protocol FileStore: Sendable {
     func remove(_ path: String) throws(HostError)
     /// Removes a directory and everything in it; a missing directory is not an error.
     func removeTree(_ path: String) throws(HostError)
-    /// Names of the subdirectories of `path` (empty when it does not exist).
+    /// Names of the subdirectories of `path` (empty when it does not exist), hidden ones left out.
     func subdirectories(_ path: String) -> [String]
+    /// Every name in the directory `path`, hidden ones included (empty when it does not exist).
+    func entries(_ path: String) -> [String]
+    /// `rmdir PATH`; a missing directory is not an error, a non-empty one is.
+    func removeDirectory(_ path: String) throws(HostError)
 }
 
 /// Links over rtnetlink.
@@ -29,8 +33,8 @@ public protocol LinkControl: Sendable {
 public protocol CgroupControl: Sendable {
     /// Why the configured cgroup root cannot be used, or nil when it is a cgroup2 directory.
     func rootProblem() -> String?
-    /// The controllers the cgroup at `path` offers (`cgroup.controllers`).
-    func controllers(_ path: String) throws(HostError) -> [String]
+    /// Whether processes live in the cgroup at `path` or below (`populated 1` in `cgroup.events`).
+    func isPopulated(_ path: String) throws(HostError) -> Bool
     /// The state of the directory at `path`, or nil when it does not exist.
     func observe(_ path: String) throws(HostError) -> ObservedCgroup?
     /// `mkdir PATH`

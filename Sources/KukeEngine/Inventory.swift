@@ -13,7 +13,8 @@ public struct Inventory: Sendable {
     public var network = NetworkSnapshot()
     /// Why the cgroup root is unusable, if it is.
     public var cgroupRootProblem: String?
-    /// The controllers the cgroup root offers.
+    /// The controllers the cgroup root delegates to its children (its `cgroup.subtree_control`);
+    /// kuke passes these down and never writes the root itself.
     public var offeredControllers: [String] = []
 
     public init() {}
@@ -82,7 +83,7 @@ extension Inventory {
         inventory.network = try drivers.links.snapshot()
         inventory.cgroupRootProblem = drivers.cgroups.rootProblem()
         if inventory.cgroupRootProblem == nil {
-            inventory.offeredControllers = try drivers.cgroups.controllers(layout.cgroupRoot)
+            inventory.offeredControllers = try drivers.cgroups.observe(layout.cgroupRoot)?.subtreeControl ?? []
         }
         return inventory
     }

@@ -10,7 +10,7 @@ public struct ManifestLoader: Sendable {
     /// Reads standard input; injected so tests can supply it.
     public var readStandardInput: @Sendable () -> Data
 
-    public init(readStandardInput: @escaping @Sendable () -> Data = { FileHandle.standardInput.readDataToEndOfFile() }) {
+    public init(readStandardInput: @escaping @Sendable () -> Data) {
         self.readStandardInput = readStandardInput
     }
 

@@ -13,6 +13,13 @@ public struct NetworkResolver: Sendable {
         self.regenerate = regenerate
     }
 
+    /// A conflist kuke wrote for this space at another path (a `cniConfigPath` change that did
+    /// not finish): the same network name, bridge and subnet the record holds.
+    static func isOwn(_ text: String, recorded: SpaceNetworkStatus?) -> Bool {
+        guard let recorded, let value = try? JSONParser.parse(text), let found = Conflist.recordedValues(in: value) else { return false }
+        return found == Conflist(networkName: recorded.name, bridge: recorded.bridge, subnet: recorded.subnet)
+    }
+
     /// - Parameter conflistOnDisk: the text at the desired conflist path, nil when absent.
     public func resolve(_ id: SpaceID, spec: SpaceSpec, stored: SpaceRecord?, conflistOnDisk: String?, inventory: Inventory) throws(Failure)
         -> SpaceNetworkStatus
@@ -25,7 +32,7 @@ public struct NetworkResolver: Sendable {
             )
         }
         let recorded = stored?.status.network
-        if conflistOnDisk != nil, recorded?.conflistPath != path {
+        if let text = conflistOnDisk, recorded?.conflistPath != path, !Self.isOwn(text, recorded: recorded) {
             throw Failure(
                 "ConflistConflict",
                 "\(path) exists and no space records it; kuke does not overwrite a conflist it did not write (move it away to let kuke create it)")
@@ -61,6 +68,10 @@ public struct NetworkResolver: Sendable {
         if let recordedSubnet = recorded?.subnet {
             subnet = recordedSubnet
         } else {
+            if let unreadable = inventory.unreadable.keys.sorted().first(where: { $0.hasSuffix("/space.yaml") }) {
+                throw Failure(
+                    "RecordUnreadable", "cannot choose a subnet while \(unreadable) is unreadable (its subnet is unknown); fix or remove it")
+            }
             let allocator = SubnetAllocator(pool: layout.subnetPool)
             let taken = inventory.takenSubnets(except: id)
             guard let free = allocator.firstFree(taken: taken, occupied: inventory.foreignOccupied) else {

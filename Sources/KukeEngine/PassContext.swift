@@ -24,6 +24,7 @@ public struct PassContext: Sendable {
         case .writeFile(let path, let text, let mode): try drivers.files.write(path, text, mode: mode)
         case .removeFile(let path): try drivers.files.remove(path)
         case .removeTree(let path): try drivers.files.removeTree(path)
+        case .removeDirectory(let path): try drivers.files.removeDirectory(path)
         case .makeCgroup(let path): try drivers.cgroups.makeDirectory(path)
         case .enableControllers(let path, let controllers): try drivers.cgroups.enable(controllers, in: path)
         case .removeCgroup(let path): try drivers.cgroups.removeDirectory(path)

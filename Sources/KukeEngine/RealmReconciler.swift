@@ -24,7 +24,7 @@ public struct RealmReconciler: Sendable {
                 root: context.layout.cgroupRoot, levels: levels, offered: inventory.offeredControllers, observed: observed)
             let specChanged = stored.map { $0.spec != manifest.spec } ?? true
             var metadata = manifest.metadata
-            metadata.generation = stored.map { specChanged ? ($0.metadata.generation ?? 0) + 1 : ($0.metadata.generation ?? 1) } ?? 1
+            metadata.generation = Generation.next(stored?.metadata.generation, specChanged: specChanged)
             let record = RealmRecord(
                 metadata: metadata, spec: manifest.spec,
                 status: RealmStatus(state: .ready, cgroupPath: cgroupPath, createdAt: stored?.status.createdAt ?? context.now, updatedAt: context.now)

@@ -39,7 +39,9 @@ public struct SpaceReconciler: Sendable {
         } catch {
             outcome.outcome = .failed
             outcome.failure = error
-            if !context.dryRun, let stored { recordFailure(error, on: stored, inventory: &inventory) }
+            // A problem of the host or of the record itself says nothing about the space: its record is left alone.
+            let hostWide = ["CgroupRootInvalid", "RecordUnreadable"].contains(error.reason)
+            if !context.dryRun, !hostWide, let stored { recordFailure(error, on: stored, inventory: &inventory) }
             return outcome
         }
         outcome.changes = plan.all
@@ -57,6 +59,9 @@ public struct SpaceReconciler: Sendable {
                 pending.status.readyAt = stored?.status.readyAt
                 pending.status.cgroupReady = stored?.status.cgroupReady ?? false
                 pending.status.observedGeneration = stored?.status.observedGeneration
+                if let old = stored?.status.network?.conflistPath, old != plan.record.status.network?.conflistPath {
+                    pending.status.network?.conflistPath = old  // still the file this space owns until the new one is written
+                }
                 try context.writeRecord(pending)
                 onDisk = pending
                 inventory.spaces[id] = pending
@@ -124,7 +129,7 @@ public struct SpaceReconciler: Sendable {
 
         // metadata
         let specChanged = stored.map { $0.spec != manifest.spec } ?? true
-        let generation: Int64 = stored.map { specChanged ? ($0.metadata.generation ?? 0) + 1 : ($0.metadata.generation ?? 1) } ?? 1
+        let generation = Generation.next(stored?.metadata.generation, specChanged: specChanged)
         var metadata = manifest.metadata
         metadata.generation = generation
         var status = SpaceStatus(

@@ -61,8 +61,10 @@ public struct CgroupFilesystem: CgroupControl {
         return "; this host has no cgroup2 mount (mount -t cgroup2 none /sys/fs/cgroup/unified)"
     }
 
-    public func controllers(_ path: String) throws(HostError) -> [String] {
-        try readWords("\(path)/cgroup.controllers") ?? []
+    public func isPopulated(_ path: String) throws(HostError) -> Bool {
+        guard let words = try readWords("\(path)/cgroup.events") else { return false }
+        guard let index = words.firstIndex(of: "populated"), index + 1 < words.count else { return false }
+        return words[index + 1] == "1"
     }
 
     public func observe(_ path: String) throws(HostError) -> ObservedCgroup? {

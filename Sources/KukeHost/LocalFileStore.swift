@@ -90,6 +90,15 @@ public struct LocalFileStore: FileStore {
         syncDirectory((path as NSString).deletingLastPathComponent)
     }
 
+    public func entries(_ path: String) -> [String] {
+        (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+    }
+
+    public func removeDirectory(_ path: String) throws(HostError) {
+        if rmdir(path) != 0 && errno != ENOENT { throw SystemError.hostError("\(path): rmdir failed", errno) }
+        syncDirectory((path as NSString).deletingLastPathComponent)
+    }
+
     public func subdirectories(_ path: String) -> [String] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: path) else { return [] }
         return names.filter { name in

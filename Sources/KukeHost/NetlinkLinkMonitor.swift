@@ -16,6 +16,7 @@ public final class NetlinkLinkMonitor: Sendable {
 
     static let linkGroup: UInt32 = 1  // RTMGRP_LINK
     let stopping = Mutex(false)
+    let started = Mutex(false)
     let done = DispatchSemaphore(value: 0)
 
     public init() {}
@@ -38,12 +39,14 @@ public final class NetlinkLinkMonitor: Sendable {
             }
         }
         thread.name = "kuke-netlink"
+        started.withLock { $0 = true }
         thread.start()
     }
 
     /// Stops the thread; returns within about a second.
     public func stop() {
         stopping.withLock { $0 = true }
+        guard started.withLock({ $0 }) else { return }
         done.wait()
         done.signal()
     }

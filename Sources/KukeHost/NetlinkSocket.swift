@@ -57,7 +57,7 @@ final class NetlinkSocket {
                 }
             }
         }
-        guard sent == message.count else { throw SystemError.hostError("\(what): netlink send failed", errno) }
+        guard sent == message.count else { throw SystemError.hostError("\(what): netlink send failed", sent < 0 ? errno : EIO) }
     }
 
     private func receive(what: String) throws(HostError) -> [NetlinkReply] {
@@ -85,13 +85,19 @@ final class NetlinkSocket {
         return NetlinkReply.parse(buffer[0..<count])
     }
 
+    /// The errno of an `NLMSG_ERROR` reply (0 for an acknowledgement); EIO when it is too short.
+    static func errorCode(_ reply: NetlinkReply) -> Int32 {
+        guard reply.payload.count >= 4 else { return EIO }
+        return -Int32(bitPattern: reply.payload.readInteger(at: reply.payload.startIndex, as: UInt32.self))
+    }
+
     /// Sends a request with `NLM_F_ACK` and waits for its acknowledgement.
     func request(_ message: NetlinkMessage, sequence: UInt32, what: String) throws(HostError) {
         try send(message.finished(), what: what)
         while true {
             for reply in try receive(what: what) where reply.sequence == sequence {
                 if reply.type == Self.messageError {
-                    let code = -Int32(bitPattern: reply.payload.readInteger(at: reply.payload.startIndex, as: UInt32.self))
+                    let code = Self.errorCode(reply)
                     if code == 0 { return }
                     throw SystemError.hostError(what, code)
                 }
@@ -113,7 +119,7 @@ final class NetlinkSocket {
                     switch reply.type {
                     case Self.messageDone: break receiving
                     case Self.messageError:
-                        let code = -Int32(bitPattern: reply.payload.readInteger(at: reply.payload.startIndex, as: UInt32.self))
+                        let code = Self.errorCode(reply)
                         if code == 0 { break receiving }
                         throw SystemError.hostError(what, code)
                     default: collected.append(reply)

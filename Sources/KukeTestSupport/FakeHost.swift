@@ -12,7 +12,8 @@ public final class FakeHost: Sendable {
         public var occupied: [OccupiedSubnet] = []
         /// cgroup directories and their `cgroup.subtree_control`.
         public var cgroups: [String: [String]] = [:]
-        public var offered: [String] = []
+        /// Cgroups with processes in them.
+        public var populated: Set<String> = []
         public var rootProblem: String?
         /// Mutating calls, in order (`write /path`, `createBridge x`, …).
         public var log: [String] = []
@@ -24,10 +25,10 @@ public final class FakeHost: Sendable {
     public let state: Mutex<State>
     public let cgroupRoot: String
 
+    /// - Parameter offered: the controllers the root delegates (its `cgroup.subtree_control`).
     public init(cgroupRoot: String = "/cg", offered: [String] = ["cpu", "memory", "pids"]) {
         var initial = State()
-        initial.cgroups[cgroupRoot] = []
-        initial.offered = offered
+        initial.cgroups[cgroupRoot] = offered
         state = Mutex(initial)
         self.cgroupRoot = cgroupRoot
     }
@@ -61,6 +62,21 @@ public final class FakeHost: Sendable {
         func removeTree(_ path: String) throws(HostError) {
             try host.record("removeTree \(path)")
             host.state.withLock { state in state.files = state.files.filter { !$0.key.hasPrefix(path + "/") && $0.key != path } }
+        }
+        func entries(_ path: String) -> [String] {
+            host.state.withLock { state in
+                Set(
+                    state.files.keys.compactMap { key -> String? in
+                        guard key.hasPrefix(path + "/") else { return nil }
+                        return key.dropFirst(path.count + 1).split(separator: "/").first.map(String.init)
+                    }
+                ).sorted()
+            }
+        }
+        func removeDirectory(_ path: String) throws(HostError) {
+            try host.record("rmdir-file \(path)")
+            let busy = host.state.withLock { state in state.files.keys.contains { $0.hasPrefix(path + "/") } }
+            if busy { throw HostError("\(path): rmdir failed: Directory not empty (ENOTEMPTY)", code: "ENOTEMPTY") }
         }
         func subdirectories(_ path: String) -> [String] {
             host.state.withLock { state in
@@ -101,7 +117,9 @@ public final class FakeHost: Sendable {
     struct Cgroups: CgroupControl {
         let host: FakeHost
         func rootProblem() -> String? { host.state.withLock { $0.rootProblem } }
-        func controllers(_ path: String) throws(HostError) -> [String] { host.state.withLock { $0.offered } }
+        func isPopulated(_ path: String) throws(HostError) -> Bool {
+            host.state.withLock { state in state.populated.contains { $0 == path || $0.hasPrefix(path + "/") } }
+        }
         func observe(_ path: String) throws(HostError) -> ObservedCgroup? {
             host.state.withLock { $0.cgroups[path].map(ObservedCgroup.init(subtreeControl:)) }
         }

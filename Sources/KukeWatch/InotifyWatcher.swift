@@ -22,7 +22,8 @@ public final class InotifyWatcher: ManifestWatcher {
     static let running = Mutex(false)
 
     let stopping = Mutex(false)
-    let finished = Mutex<Thread?>(nil)
+    /// True while the thread runs; `stop()` waits only for a thread that is running.
+    let running = Mutex(false)
     let done = DispatchSemaphore(value: 0)
 
     public init() {}
@@ -63,10 +64,12 @@ public final class InotifyWatcher: ManifestWatcher {
             done.wait()
             throw StartError(description: message)
         }
+        running.withLock { $0 = true }
     }
 
     public func stop() {
         stopping.withLock { $0 = true }
+        guard running.withLock({ $0 }) else { return }
         done.wait()
         done.signal()  // a second stop() returns at once
     }

@@ -240,14 +240,106 @@ struct EngineTests {
         #expect(
             log == [
                 "write /run/main/blog/space.yaml",  // Deleting
-                "rmdir /cg/kukeon/main/blog/stack-a/cell-1", "rmdir /cg/kukeon/main/blog/stack-a",
-                "deleteLink kuke-main-blog", "remove /cni/main-blog.conflist", "rmdir /cg/kukeon/main/blog", "removeTree /run/main/blog",
+                "deleteLink kuke-main-blog", "remove /cni/main-blog.conflist",
+                "rmdir /cg/kukeon/main/blog/stack-a/cell-1", "rmdir /cg/kukeon/main/blog/stack-a", "rmdir /cg/kukeon/main/blog",
+                "remove /run/main/blog/network.conflist", "remove /run/main/blog/space.yaml", "rmdir-file /run/main/blog",
             ])
         let state = host.state.withLock { $0 }
         #expect(state.files.keys.filter { $0.contains("blog") }.isEmpty)
         #expect(state.links.isEmpty)
         let missing = try engine(host).delete([.space(id)], cascade: false)
         #expect(missing[0].failure?.reason == "NotFound")
+    }
+
+    @Test("delete refuses, changing nothing, while processes run in the space or foreign files sit in its directory")
+    func deleteRefusals() throws {
+        let host = FakeHost()
+        _ = try engine(host).apply([realm("main"), space("blog")])
+        let id = SpaceID(realm: "main", name: "blog")
+        host.state.withLock { _ = $0.populated.insert("/cg/kukeon/main/blog") }
+        let start = host.log.count
+        let busy = try engine(host).delete([.space(id)], cascade: true)
+        #expect(busy[0].failure?.reason == "CgroupBusy")
+        host.state.withLock {
+            $0.populated = []
+            $0.files["/run/main/blog/.notes"] = "mine"
+        }
+        let foreign = try engine(host).delete([.space(id)], cascade: true)
+        #expect(foreign[0].failure?.reason == "ForeignFiles")
+        #expect(foreign[0].failure?.message.contains(".notes") == true)
+        #expect(host.log.count == start, "\(host.log.dropFirst(start))")
+        // A temp file from an interrupted write is kuke's own and goes with the space.
+        host.state.withLock {
+            $0.files["/run/main/blog/.notes"] = nil
+            $0.files["/run/main/blog/.space.yaml.12.34.tmp"] = ""
+        }
+        #expect(try engine(host).delete([.space(id)], cascade: false)[0].outcome == .deleted)
+    }
+
+    @Test("a realm directory holding data kuke did not write is not removed")
+    func realmForeignData() throws {
+        let host = FakeHost()
+        _ = try engine(host).apply([realm("main")])
+        host.state.withLock { $0.files["/run/main/legacy/stack1/stack.yaml"] = "x" }
+        let outcomes = try engine(host).delete([.realm("main")], cascade: false)
+        #expect(outcomes.last?.failure?.reason == "ForeignFiles")
+        #expect(host.state.withLock { $0.files["/run/main/legacy/stack1/stack.yaml"] } == "x")
+        #expect(host.state.withLock { $0.files["/run/main/realm.yaml"] } != nil)
+    }
+
+    @Test("a cniConfigPath change that fails keeps the old conflist owned, so reverting works")
+    func failedMove() throws {
+        let host = FakeHost()
+        _ = try engine(host).apply([realm("main"), space("blog")])
+        host.state.withLock {
+            $0.failures["write /readonly/"] = HostError(
+                "/readonly/main-blog.conflist: creating temporary file failed: Read-only file system (EROFS)", code: "EROFS")
+        }
+        let moved = try engine(host).apply([space("blog", cni: "/readonly")])
+        #expect(moved[0].failure?.reason == "ConflistWriteFailed")
+        let record = try RecordCodec.decodeSpace(host.state.withLock { $0.files["/run/main/blog/space.yaml"] }!, file: "x")
+        #expect(record.status.network?.conflistPath == "/cni/main-blog.conflist")
+        let back = try engine(host).apply([space("blog")])
+        #expect(back[0].failure == nil, "\(back)")
+    }
+
+    @Test("no subnet is chosen while a space record is unreadable (its subnet is unknown)")
+    func unreadableBlocksAllocation() throws {
+        let host = FakeHost()
+        _ = try engine(host).apply([realm("main"), space("a")])
+        host.state.withLock { $0.files["/run/main/a/space.yaml"] = "{" }
+        let outcomes = try engine(host).apply([space("b")])
+        #expect(outcomes[0].failure?.reason == "RecordUnreadable")
+    }
+
+    @Test("a host-wide problem fails resources without marking their records Failed")
+    func hostProblemLeavesRecords() throws {
+        let host = FakeHost()
+        _ = try engine(host).apply([realm("main"), space("blog")])
+        host.state.withLock { $0.rootProblem = "cgroup root /cg is not a cgroup2 filesystem (found tmpfs)" }
+        let before = host.log.count
+        #expect(try engine(host).apply([space("blog")])[0].failure?.reason == "CgroupRootInvalid")
+        #expect(host.log.count == before)
+    }
+
+    @Test("the generation saturates instead of overflowing")
+    func generationSaturates() throws {
+        let host = FakeHost()
+        _ = try engine(host).apply([realm("main"), space("blog")])
+        host.state.withLock { state in
+            state.files["/run/main/blog/space.yaml"] = state.files["/run/main/blog/space.yaml"]!.replacingOccurrences(
+                of: "generation: 1\n", with: "generation: 9223372036854775807\n")
+        }
+        let outcomes = try engine(host).apply([space("blog", network: .map([.init("egress", .map([.init("default", .string("deny"))]))]))])
+        #expect(outcomes[0].outcome == .updated)
+    }
+
+    @Test("the cgroup root is never written; what it delegates is passed down")
+    func rootUntouched() throws {
+        let host = FakeHost(offered: ["memory"])
+        _ = try engine(host).apply([realm("main"), space("blog")])
+        #expect(!host.log.contains { $0.hasSuffix(" in /cg") })
+        #expect(host.log.contains("enable memory in /cg/kukeon/main/blog"))
     }
 
     @Test("a realm with spaces is deleted only with --cascade")

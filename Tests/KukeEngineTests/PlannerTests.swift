@@ -68,14 +68,13 @@ struct PlannerTests {
         }
     }
 
-    @Test("cgroup: missing levels are made top-down and the root's controllers delegated at every level")
+    @Test("cgroup: missing levels are made top-down and what the root delegates is passed down; the root is never written")
     func cgroupMissing() {
         let levels = ["/cg/kukeon", "/cg/kukeon/main", "/cg/kukeon/main/blog"]
         let changes = CgroupPlanner.plan(
             root: "/cg", levels: levels, offered: ["cpu", "memory"], observed: ["/cg": ObservedCgroup(subtreeControl: ["cpu"])])
         #expect(
             changes.map(\.operation) == [
-                .enableControllers(path: "/cg", controllers: ["memory"]),
                 .makeCgroup(path: "/cg/kukeon"), .enableControllers(path: "/cg/kukeon", controllers: ["cpu", "memory"]),
                 .makeCgroup(path: "/cg/kukeon/main"), .enableControllers(path: "/cg/kukeon/main", controllers: ["cpu", "memory"]),
                 .makeCgroup(path: "/cg/kukeon/main/blog"), .enableControllers(path: "/cg/kukeon/main/blog", controllers: ["cpu", "memory"]),
