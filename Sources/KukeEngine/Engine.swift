@@ -10,6 +10,8 @@ public struct ApplyOptions: Sendable {
     public var lockTimeout: Double?
     /// The watcher applying the batch, recorded on the spaces it creates.
     public var managedBy: String?
+    /// `kuke create`: a resource that already exists fails with `AlreadyExists` (checked under the lock).
+    public var createOnly: Bool = false
 
     public init(dryRun: Bool = false, regenerateConflists: Bool = false, lockTimeout: Double? = nil, managedBy: String? = nil) {
         self.dryRun = dryRun
@@ -54,17 +56,31 @@ public struct Engine: Sendable {
     public func apply(_ resources: [Resource], options: ApplyOptions = ApplyOptions(), progress: Progress? = nil) throws(HostError)
         -> [ResourceOutcome]
     {
+        try pass(options: options, progress: progress) { _ in resources }
+    }
+
+    /// One pass: the lock, one snapshot, then each resource (built from the snapshot, under the lock).
+    func pass(options: ApplyOptions, progress: Progress?, resources: (Inventory) -> [Resource]) throws(HostError) -> [ResourceOutcome] {
         let held = options.dryRun ? nil : try drivers.lock.acquire(timeout: options.lockTimeout)
         defer { held?.release() }
         var inventory = try Inventory.load(layout: layout, drivers: drivers)
-        let ordered = Self.ordered(resources)
-        let now = clock()
-        let context = PassContext(layout: layout, drivers: drivers, now: now, dryRun: options.dryRun)
+        let ordered = Self.ordered(resources(inventory))
+        let context = PassContext(layout: layout, drivers: drivers, now: clock(), dryRun: options.dryRun)
         let realms = RealmReconciler(context: context)
         let spaces = SpaceReconciler(context: context, regenerateConflist: options.regenerateConflists, managedBy: options.managedBy)
         var outcomes: [ResourceOutcome] = []
         for (index, resource) in ordered.enumerated() {
             progress?(index, ordered.count, "\(resource.kind) \(resource.displayName)")
+            if options.createOnly, Self.exists(resource, in: inventory) {
+                let realm: String? = if case .space(let space) = resource { space.id.realm } else { nil }
+                let name = if case .space(let space) = resource { space.id.name } else { resource.displayName }
+                outcomes.append(
+                    ResourceOutcome(
+                        kind: resource.kind, realm: realm, name: name, outcome: .failed,
+                        failure: Failure(
+                            "AlreadyExists", "\(resource.kind) \"\(resource.displayName)\" already exists; use `kuke apply` to change it")))
+                continue
+            }
             switch resource {
             case .realm(let realm): outcomes.append(realms.reconcile(realm, inventory: &inventory))
             case .space(let space): outcomes.append(spaces.reconcile(space, inventory: &inventory))
@@ -72,6 +88,13 @@ public struct Engine: Sendable {
         }
         progress?(ordered.count, ordered.count, "")
         return outcomes
+    }
+
+    static func exists(_ resource: Resource, in inventory: Inventory) -> Bool {
+        switch resource {
+        case .realm(let realm): inventory.realms[realm.metadata.name] != nil
+        case .space(let space): inventory.spaces[space.id] != nil
+        }
     }
 
     /// Deletes spaces first, then realms, in the order given within each kind.
@@ -101,23 +124,24 @@ public struct Engine: Sendable {
     /// `kuke init`: realm `default` and space `default/default` when missing; with
     /// `regenerate`, every space's conflist is rewritten too.
     public func initialize(regenerate: Bool, lockTimeout: Double? = nil, progress: Progress? = nil) throws(HostError) -> [ResourceOutcome] {
-        let current = try Inventory.load(layout: layout, drivers: drivers)
-        let origin = ManifestOrigin.command("kuke init")
-        var resources: [Resource] = []
-        let defaultRealm =
-            current.realms["default"].map { RealmManifest(metadata: $0.metadata, spec: $0.spec, origin: origin) }
-            ?? RealmManifest(metadata: ObjectMeta(name: "default"), origin: origin)
-        resources.append(.realm(defaultRealm))
-        let defaultID = SpaceID(realm: "default", name: "default")
-        var spaceIDs = [defaultID]
-        if regenerate { spaceIDs += current.spaces.keys.sorted().filter { $0 != defaultID } }
-        for id in spaceIDs {
-            if let record = current.spaces[id] {
-                resources.append(.space(SpaceManifest(metadata: record.metadata, spec: record.spec, origin: origin)))
-            } else {
-                resources.append(.space(SpaceManifest(metadata: ObjectMeta(name: id.name), spec: SpaceSpec(realmId: id.realm), origin: origin)))
+        try pass(options: ApplyOptions(regenerateConflists: regenerate, lockTimeout: lockTimeout), progress: progress) { current in
+            let origin = ManifestOrigin.command("kuke init")
+            var resources: [Resource] = []
+            let defaultRealm =
+                current.realms["default"].map { RealmManifest(metadata: $0.metadata, spec: $0.spec, origin: origin) }
+                ?? RealmManifest(metadata: ObjectMeta(name: "default"), origin: origin)
+            resources.append(.realm(defaultRealm))
+            let defaultID = SpaceID(realm: "default", name: "default")
+            var spaceIDs = [defaultID]
+            if regenerate { spaceIDs += current.spaces.keys.sorted().filter { $0 != defaultID } }
+            for id in spaceIDs {
+                if let record = current.spaces[id] {
+                    resources.append(.space(SpaceManifest(metadata: record.metadata, spec: record.spec, origin: origin)))
+                } else {
+                    resources.append(.space(SpaceManifest(metadata: ObjectMeta(name: id.name), spec: SpaceSpec(realmId: id.realm), origin: origin)))
+                }
             }
+            return resources
         }
-        return try apply(resources, options: ApplyOptions(regenerateConflists: regenerate, lockTimeout: lockTimeout), progress: progress)
     }
 }

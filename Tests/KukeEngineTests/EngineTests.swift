@@ -342,6 +342,19 @@ struct EngineTests {
         #expect(host.log.contains("enable memory in /cg/kukeon/main/blog"))
     }
 
+    @Test("create-only fails with AlreadyExists under the lock and leaves the existing record as it is")
+    func createOnly() throws {
+        let host = FakeHost()
+        _ = try engine(host).apply([realm("main"), space("blog", labels: ["a": "1"])])
+        let before = host.log.count
+        var options = ApplyOptions()
+        options.createOnly = true
+        let outcomes = try engine(host).apply([space("blog", labels: ["b": "2"])], options: options)
+        #expect(outcomes[0].failure?.reason == "AlreadyExists")
+        #expect(outcomes[0].displayName == "main/blog")
+        #expect(host.log.count == before)
+    }
+
     @Test("a realm with spaces is deleted only with --cascade")
     func deleteRealm() throws {
         let host = FakeHost()

@@ -34,18 +34,13 @@ func validateName(_ name: String, what: String, isSpace: Bool) throws {
     }
 }
 
-/// Applies one resource that must not exist yet.
-func create(_ resource: Resource, exists: (Inventory) -> Bool, host: HostOptions, lock: LockOptions, console: Console) throws {
+/// Applies one resource that must not exist yet (checked under the host lock).
+func create(_ resource: Resource, host: HostOptions, lock: LockOptions, console: Console) throws {
     let layout = try host.layout(console)
     let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { console.error($0) }))
-    let inventory = try withEngine(console) { () throws(HostError) in try engine.inventory() }
-    if exists(inventory) {
-        console.error("error: \(resource.kind) \"\(resource.displayName)\" already exists; use `kuke apply` to change it")
-        throw CommandExit(status: ExitStatus.failed)
-    }
-    let outcomes = try withEngine(console) { () throws(HostError) in
-        try engine.apply([resource], options: ApplyOptions(lockTimeout: lock.lockTimeout))
-    }
+    var options = ApplyOptions(lockTimeout: lock.lockTimeout)
+    options.createOnly = true
+    let outcomes = try withEngine(console) { () throws(HostError) in try engine.apply([resource], options: options) }
     let printer = OutcomePrinter(console: console, format: nil)
     printer.print(outcomes)
     printer.summarize(outcomes)
@@ -68,7 +63,7 @@ struct CreateRealmCommand: ParsableCommand {
 
     func run() throws {
         let manifest = RealmManifest(metadata: ObjectMeta(name: name, labels: try parseLabels(labels)), origin: .command("kuke create realm"))
-        try create(.realm(manifest), exists: { $0.realms[name] != nil }, host: host, lock: lock, console: Console.current)
+        try create(.realm(manifest), host: host, lock: lock, console: Console.current)
     }
 }
 
@@ -98,7 +93,6 @@ struct CreateSpaceCommand: ParsableCommand {
         let manifest = SpaceManifest(
             metadata: ObjectMeta(name: name, labels: try parseLabels(labels)), spec: SpaceSpec(realmId: realm, cniConfigPath: path),
             origin: .command("kuke create space"))
-        let id = manifest.id
-        try create(.space(manifest), exists: { $0.spaces[id] != nil }, host: host, lock: lock, console: Console.current)
+        try create(.space(manifest), host: host, lock: lock, console: Console.current)
     }
 }
