@@ -1,0 +1,202 @@
+import Foundation
+import KukeEngine
+import KukeModel
+import KukeTestSupport
+import Logging
+import Synchronization
+import Testing
+
+@testable import KukeWatch
+
+/// Collects log lines for assertions.
+final class LogSink: Sendable {
+    let lines = Mutex<[String]>([])
+    var all: [String] { lines.withLock { $0 } }
+    func count(_ text: String) -> Int { all.filter { $0.contains(text) }.count }
+    var logger: Logger {
+        Logger(label: "test") { _ in LineLogHandler(format: .text, level: .debug, write: { line in self.lines.withLock { $0.append(line) } }) }
+    }
+}
+
+@Suite("Watch: work queue")
+struct WorkQueueTests {
+    @Test("requests for one key coalesce to the earliest; due keys are taken once")
+    func coalescing() {
+        var queue = WorkQueue<String>()
+        queue.schedule("a", at: 5)
+        queue.schedule("a", at: 3)
+        queue.schedule("a", at: 9)
+        #expect(queue.takeDue(now: 2).isEmpty)
+        #expect(queue.takeDue(now: 3) == ["a"])
+        #expect(queue.takeDue(now: 10).isEmpty)
+    }
+
+    @Test("failures back off 1 s, 2 s, 4 s … up to 5 minutes, per key; success resets")
+    func backoff() {
+        var queue = WorkQueue<String>()
+        #expect((1...4).map { _ in queue.failed("a", now: 0).delay } == [1, 2, 4, 8])
+        #expect(queue.failed("b", now: 0).delay == 1)
+        #expect(WorkQueue<String>.delay(attempt: 30) == 300)
+        queue.succeeded("a")
+        #expect(queue.failed("a", now: 0).delay == 1)
+    }
+}
+
+@Suite("Watch: controller")
+struct WatchControllerTests {
+    let layout = HostLayout(runPath: "/run", cniConfigDirectory: "/cni", cgroupRoot: "/cg", subnetPool: IPv4Subnet("10.88.0.0/16")!)
+
+    final class Fixture {
+        let directory: String
+        let host = FakeHost()
+        let log = LogSink()
+        let controller: WatchController
+        var now = 0.0
+
+        init(layout: HostLayout, prune: Bool = false, allowEmpty: Bool = false) throws {
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent("kuke-watch-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let engine = Engine(layout: layout, drivers: host.drivers)
+            controller = WatchController(
+                engine: engine, options: WatchOptions(roots: [directory], prune: prune, allowEmpty: allowEmpty), logger: log.logger)
+        }
+
+        deinit { try? FileManager.default.removeItem(atPath: directory) }
+
+        func write(_ name: String, _ text: String) throws {
+            try text.write(toFile: "\(directory)/\(name)", atomically: true, encoding: .utf8)
+        }
+
+        /// A file event, then time enough for the debounce.
+        func changed() {
+            controller.handle(.filesChanged, now: now)
+            now += 0.2
+            controller.handle(.tick, now: now)
+        }
+
+        func record(_ realm: String, _ name: String) -> SpaceRecord? {
+            host.state.withLock { $0.files["/run/\(realm)/\(name)/space.yaml"] }.flatMap { try? RecordCodec.decodeSpace($0, file: "x") }
+        }
+    }
+
+    static let realm = "apiVersion: v1beta1\nkind: Realm\nmetadata: {name: main}\n"
+    static func space(_ name: String, label: String = "x") -> String {
+        "apiVersion: v1beta1\nkind: Space\nmetadata:\n  name: \(name)\n  labels: {l: \(label)}\nspec: {realmId: main}\n"
+    }
+
+    @Test("a burst of events is debounced into one pass; only changed resources are applied")
+    func debounce() throws {
+        let fixture = try Fixture(layout: layout)
+        try fixture.write("realm.yaml", Self.realm)
+        try fixture.write("blog.yaml", Self.space("blog"))
+        fixture.controller.start(now: 0)
+        #expect(fixture.record("main", "blog")?.status.state == .ready)
+        #expect(fixture.record("main", "blog")?.status.managedBy == "kuke-watch:\(fixture.directory)")
+        let passes = fixture.controller.passes
+        try fixture.write("blog.yaml", Self.space("blog", label: "y"))
+        for step in 0..<5 { fixture.controller.handle(.filesChanged, now: Double(step) * 0.01) }
+        fixture.controller.handle(.tick, now: 0.05)
+        #expect(fixture.controller.passes == passes)  // still within the debounce
+        fixture.controller.handle(.tick, now: 0.2)
+        #expect(fixture.controller.passes == passes + 1)
+        #expect(fixture.record("main", "blog")?.metadata.labels == ["l": "y"])
+    }
+
+    @Test("an invalid file keeps what it declared; fixing it resumes")
+    func invalidFile() throws {
+        let fixture = try Fixture(layout: layout, prune: true, allowEmpty: true)
+        try fixture.write("realm.yaml", Self.realm)
+        try fixture.write("blog.yaml", Self.space("blog"))
+        fixture.controller.start(now: 0)
+        try fixture.write("blog.yaml", "kind: Space\nmetadata: {name: Blog}\nspec: {realmId: main}\n")
+        fixture.changed()
+        #expect(fixture.log.count("blog.yaml:2:18: metadata.name \\\"Blog\\\"") + fixture.log.count("blog.yaml:2:18") >= 1)
+        #expect(fixture.record("main", "blog") != nil)  // not pruned although --prune
+        try fixture.write("blog.yaml", Self.space("blog", label: "fixed"))
+        fixture.changed()
+        #expect(fixture.record("main", "blog")?.metadata.labels == ["l": "fixed"])
+        #expect(fixture.log.count("manifest is valid again") == 1)
+    }
+
+    @Test("two files declaring one space: a conflict for both, the space untouched")
+    func duplicate() throws {
+        let fixture = try Fixture(layout: layout, prune: true, allowEmpty: true)
+        try fixture.write("realm.yaml", Self.realm)
+        try fixture.write("blog.yaml", Self.space("blog"))
+        fixture.controller.start(now: 0)
+        try fixture.write("copy.yaml", Self.space("blog", label: "other"))
+        fixture.changed()
+        #expect(fixture.log.count("declared by more than one file") == 1)
+        #expect(fixture.log.all.contains { $0.contains("blog.yaml") && $0.contains("copy.yaml") })
+        #expect(fixture.record("main", "blog")?.metadata.labels == ["l": "x"])
+    }
+
+    @Test("orphans are reported, pruned only with --prune, and never all at once without --allow-empty")
+    func pruning() throws {
+        let quiet = try Fixture(layout: layout)
+        try quiet.write("realm.yaml", Self.realm)
+        try quiet.write("a.yaml", Self.space("a"))
+        try quiet.write("b.yaml", Self.space("b"))
+        quiet.controller.start(now: 0)
+        try FileManager.default.removeItem(atPath: "\(quiet.directory)/b.yaml")
+        quiet.changed()
+        #expect(quiet.log.count("space main/b is orphaned") == 1)
+        #expect(quiet.record("main", "b") != nil)
+
+        let pruning = try Fixture(layout: layout, prune: true)
+        try pruning.write("realm.yaml", Self.realm)
+        try pruning.write("a.yaml", Self.space("a"))
+        try pruning.write("b.yaml", Self.space("b"))
+        pruning.controller.start(now: 0)
+        try FileManager.default.removeItem(atPath: "\(pruning.directory)/b.yaml")
+        pruning.changed()
+        #expect(pruning.record("main", "b") == nil)
+        #expect(pruning.record("main", "a") != nil)
+        // An empty checkout would prune everything this watcher owns: refused.
+        try FileManager.default.removeItem(atPath: "\(pruning.directory)/a.yaml")
+        pruning.changed()
+        #expect(pruning.record("main", "a") != nil)
+        #expect(pruning.log.count("refusing to prune") == 1)
+    }
+
+    @Test("a space created by someone else is never pruned")
+    func notOwned() throws {
+        let fixture = try Fixture(layout: layout, prune: true, allowEmpty: true)
+        _ = try Engine(layout: layout, drivers: fixture.host.drivers).apply([
+            .realm(RealmManifest(metadata: ObjectMeta(name: "main"), origin: .command("t"))),
+            .space(SpaceManifest(metadata: ObjectMeta(name: "manual"), spec: SpaceSpec(realmId: "main"), origin: .command("t"))),
+        ])
+        try fixture.write("realm.yaml", Self.realm)
+        fixture.controller.start(now: 0)
+        #expect(fixture.record("main", "manual") != nil)
+    }
+
+    @Test("a queue overflow or a deleted managed bridge repairs without a file change; failures back off")
+    func repairs() throws {
+        let fixture = try Fixture(layout: layout)
+        try fixture.write("realm.yaml", Self.realm)
+        try fixture.write("blog.yaml", Self.space("blog"))
+        fixture.controller.start(now: 0)
+        fixture.host.state.withLock { _ = $0.links.removeValue(forKey: "kuke-main-blog") }
+        fixture.controller.handle(.overflow, now: 1)
+        #expect(fixture.host.state.withLock { $0.links["kuke-main-blog"] } != nil)
+        fixture.host.state.withLock { _ = $0.links.removeValue(forKey: "kuke-main-blog") }
+        fixture.controller.handle(.linkDeleted("kuke-main-blog"), now: 2)
+        #expect(fixture.host.state.withLock { $0.links["kuke-main-blog"] } != nil)
+
+        fixture.host.state.withLock {
+            $0.failures["createBridge"] = HostError("bridge: create failed: Operation not permitted (EPERM)", code: "EPERM")
+        }
+        fixture.host.state.withLock { _ = $0.links.removeValue(forKey: "kuke-main-blog") }
+        fixture.controller.handle(.linkDeleted("kuke-main-blog"), now: 3)
+        #expect(fixture.log.count("failed; next attempt in 1s") == 1)
+        #expect(fixture.controller.statusLine.contains("failed 1"))
+        fixture.controller.handle(.tick, now: 3.5)
+        #expect(fixture.log.count("next attempt in") == 1)  // not yet due
+        fixture.controller.handle(.tick, now: 4.1)
+        #expect(fixture.log.count("failed; next attempt in 2s") == 1)
+        fixture.host.state.withLock { $0.failures = [:] }
+        fixture.controller.handle(.tick, now: 6.2)
+        #expect(fixture.controller.statusLine.hasPrefix("ready 2, failed 0"))
+    }
+}
