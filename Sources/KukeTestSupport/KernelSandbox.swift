@@ -87,6 +87,11 @@ public final class KernelSandbox {
         run([kukeBinary] + arguments, stdin: stdin)
     }
 
+    /// Starts `kuke` in the background inside the sandbox (for `kuke watch`).
+    public func startKuke(_ arguments: String...) -> Subprocess.Running? {
+        Subprocess.start(["ip", "netns", "exec", namespace, kukeBinary] + arguments, environment: environment)
+    }
+
     /// Links in the sandbox: name → kind (`bridge`, `veth`, or `` for none), from `ip -d -j link`.
     public func links() -> [String: String] {
         let result = Subprocess.run(["ip", "-n", namespace, "-d", "-j", "link", "show"])

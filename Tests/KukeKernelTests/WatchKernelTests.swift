@@ -1,0 +1,137 @@
+import Foundation
+import Glibc
+import KukeModel
+import KukeTestSupport
+import Testing
+
+/// `kuke watch` as a subprocess in the sandbox, driven the way real tools change a directory.
+/// Every wait is on a condition with a deadline.
+@Suite("Kernel: watch", .enabled(if: KernelSandbox.enabled, "\(KernelSandbox.skipReason)"), .serialized)
+struct WatchKernelTests {
+    static let realm = "apiVersion: v1beta1\nkind: Realm\nmetadata: {name: main}\n"
+    static func space(_ name: String, label: String = "one") -> String {
+        "apiVersion: v1beta1\nkind: Space\nmetadata:\n  name: \(name)\n  labels: {rev: \(label)}\nspec: {realmId: main}\n"
+    }
+
+    func record(_ sandbox: KernelSandbox, _ name: String) -> SpaceRecord? {
+        let path = "\(sandbox.runPath)/main/\(name)/space.yaml"
+        return (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { try? RecordCodec.decodeSpace($0, file: path) }
+    }
+
+    func ready(_ sandbox: KernelSandbox, _ name: String, label: String? = nil) -> Bool {
+        guard let record = record(sandbox, name), record.status.state == .ready else { return false }
+        return label.map { record.metadata.labels["rev"] == $0 } ?? true
+    }
+
+    func write(_ path: String, _ text: String) throws {
+        try text.write(toFile: path, atomically: false, encoding: .utf8)
+    }
+
+    @Test("add, edit in place, rename-over save, invalid then fixed, duplicate, orphan, bridge repair, SIGTERM")
+    func directoryLifecycle() throws {
+        try KernelSandbox.with { sandbox in
+            let directory = "\(sandbox.directory)/watched"
+            try FileManager.default.createDirectory(atPath: "\(directory)/nested", withIntermediateDirectories: true)
+            try write("\(directory)/realm.yaml", Self.realm)
+            try write("\(directory)/blog.yaml", Self.space("blog"))
+            let watcher = try #require(sandbox.startKuke("watch", directory, "--resync", "1h"))
+            #expect(Subprocess.waitUntil { ready(sandbox, "blog") }, "\(watcher.stderr)")
+
+            // A file added in a new subdirectory (watched as it appears).
+            try FileManager.default.createDirectory(atPath: "\(directory)/nested/deeper", withIntermediateDirectories: true)
+            try write("\(directory)/nested/deeper/shop.yaml", Self.space("shop"))
+            #expect(Subprocess.waitUntil { ready(sandbox, "shop") }, "\(watcher.stderr)")
+
+            // Edit in place.
+            try write("\(directory)/nested/deeper/shop.yaml", Self.space("shop", label: "two"))
+            #expect(Subprocess.waitUntil { ready(sandbox, "shop", label: "two") }, "\(watcher.stderr)")
+
+            // An editor's rename-over save (vim, sed -i): updated once.
+            let updatesBefore = watcher.stderr.components(separatedBy: "Space main/shop updated").count
+            try write("\(directory)/nested/deeper/.shop.yaml.swp", "junk")
+            try write("\(directory)/nested/deeper/shop.yaml~", "junk")
+            try write("\(directory)/nested/deeper/sedAbC123", Self.space("shop", label: "three"))
+            #expect(rename("\(directory)/nested/deeper/sedAbC123", "\(directory)/nested/deeper/shop.yaml") == 0)
+            #expect(Subprocess.waitUntil { ready(sandbox, "shop", label: "three") }, "\(watcher.stderr)")
+            // A later change to another file is processed after any duplicate work for the save would have been.
+            try write("\(directory)/blog.yaml", Self.space("blog", label: "marker"))
+            #expect(Subprocess.waitUntil { ready(sandbox, "blog", label: "marker") })
+            #expect(watcher.stderr.components(separatedBy: "Space main/shop updated").count == updatesBefore + 1, "\(watcher.stderr)")
+
+            // A managed bridge deleted by hand comes back without waiting for the resync (1h).
+            #expect(sandbox.run(["ip", "link", "delete", "kuke-main-blog"]).status == 0)
+            #expect(Subprocess.waitUntil(timeout: 5) { sandbox.links()["kuke-main-blog"] == "bridge" }, "\(watcher.stderr)")
+
+            // Invalid: reported with its position; the space stays. Fixed: resumed.
+            try write("\(directory)/blog.yaml", "kind: Space\nmetadata: {name: Blog}\nspec: {realmId: main}\n")
+            #expect(Subprocess.waitUntil { watcher.stderr.contains("blog.yaml:2:18: metadata.name") }, "\(watcher.stderr)")
+            #expect(ready(sandbox, "blog"))
+            try write("\(directory)/blog.yaml", Self.space("blog", label: "fixed"))
+            #expect(Subprocess.waitUntil { ready(sandbox, "blog", label: "fixed") }, "\(watcher.stderr)")
+
+            // Two files declaring one space: a conflict naming both, the space untouched.
+            try write("\(directory)/copy.yaml", Self.space("blog", label: "copy"))
+            #expect(Subprocess.waitUntil { watcher.stderr.contains("declared by more than one file") }, "\(watcher.stderr)")
+            #expect(watcher.stderr.contains("copy.yaml"))
+            #expect(ready(sandbox, "blog", label: "fixed"))
+            #expect(unlink("\(directory)/copy.yaml") == 0)
+
+            // A file moved out: the space is orphaned and left as it is (no --prune).
+            #expect(rename("\(directory)/nested/deeper/shop.yaml", "\(sandbox.directory)/shop.yaml") == 0)
+            #expect(Subprocess.waitUntil { watcher.stderr.contains("space main/shop is orphaned") }, "\(watcher.stderr)")
+            #expect(ready(sandbox, "shop"))
+
+            let started = Date()
+            watcher.signal(SIGTERM)
+            #expect(watcher.wait(timeout: 10) == 0, "\(watcher.stderr)")
+            #expect(Date().timeIntervalSince(started) < 5)
+        }
+    }
+
+    @Test("git-sync's symlink flip: the new revision's spaces appear, removed ones are pruned, an empty flip prunes nothing")
+    func gitSyncFlip() throws {
+        try KernelSandbox.with { sandbox in
+            let root = "\(sandbox.directory)/git"
+            for (revision, spaces) in [("rev-a", ["a", "b"]), ("rev-b", ["a", "c"]), ("rev-empty", [String]())] {
+                let path = "\(root)/.worktrees/\(revision)"
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+                try write("\(path)/realm.yaml", Self.realm)
+                for name in spaces { try write("\(path)/\(name).yaml", Self.space(name)) }
+            }
+            try FileManager.default.createSymbolicLink(atPath: "\(root)/current", withDestinationPath: ".worktrees/rev-a")
+            let watcher = try #require(sandbox.startKuke("watch", "\(root)/current", "--prune"))
+            #expect(Subprocess.waitUntil { ready(sandbox, "a") && ready(sandbox, "b") }, "\(watcher.stderr)")
+
+            func flip(to revision: String) throws {
+                try FileManager.default.createSymbolicLink(atPath: "\(root)/.current.tmp", withDestinationPath: ".worktrees/\(revision)")
+                #expect(rename("\(root)/.current.tmp", "\(root)/current") == 0)
+            }
+            try flip(to: "rev-b")
+            #expect(Subprocess.waitUntil { ready(sandbox, "c") && record(sandbox, "b") == nil }, "\(watcher.stderr)")
+            #expect(sandbox.links()["kuke-main-b"] == nil)
+            #expect(ready(sandbox, "a"))
+
+            try flip(to: "rev-empty")
+            #expect(Subprocess.waitUntil { watcher.stderr.contains("refusing to prune") }, "\(watcher.stderr)")
+            #expect(ready(sandbox, "a") && ready(sandbox, "c"))
+
+            watcher.signal(SIGTERM)
+            #expect(watcher.wait(timeout: 10) == 0)
+        }
+    }
+
+    @Test("polling fallback follows changes too")
+    func polling() throws {
+        try KernelSandbox.with { sandbox in
+            let directory = "\(sandbox.directory)/polled"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try write("\(directory)/realm.yaml", Self.realm)
+            let watcher = try #require(sandbox.startKuke("watch", directory, "--poll", "100ms", "--log-format", "json"))
+            try write("\(directory)/blog.yaml", Self.space("blog"))
+            #expect(Subprocess.waitUntil { ready(sandbox, "blog") }, "\(watcher.stderr)")
+            #expect(watcher.stderr.contains("\"driver\":\"bridge\""))
+            watcher.signal(SIGTERM)
+            #expect(watcher.wait(timeout: 10) == 0)
+        }
+    }
+}
