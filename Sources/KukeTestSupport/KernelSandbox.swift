@@ -23,6 +23,7 @@ public final class KernelSandbox {
 
     public struct SetupError: Error, CustomStringConvertible {
         public var description: String
+        public init(description: String) { self.description = description }
     }
 
     /// Runs `body` in a new sandbox and removes the sandbox afterwards, even when `body` throws.

@@ -134,4 +134,72 @@ struct WatchKernelTests {
             #expect(watcher.wait(timeout: 10) == 0)
         }
     }
+
+    @Test("the unit file's ExecStart line runs the service: READY=1 after the first pass, STATUS=, WATCHDOG=1, STOPPING=1")
+    func unitFile() throws {
+        try KernelSandbox.with { sandbox in
+            let directory = "\(sandbox.directory)/unit"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try write("\(directory)/realm.yaml", Self.realm)
+            try write("\(directory)/blog.yaml", Self.space("blog"))
+
+            // ExecStart as systemd would run it, with this sandbox's binary and directory.
+            let unit = try String(contentsOfFile: "\(Self.repository)/manifests/kuke-watch.service", encoding: .utf8)
+            let execStart = try #require(unit.split(separator: "\n").first { $0.hasPrefix("ExecStart=") })
+            let command = execStart.dropFirst("ExecStart=".count)
+                .replacingOccurrences(of: "/usr/local/bin/kuke", with: sandbox.kukeBinary)
+                .replacingOccurrences(of: "${KUKE_WATCH_DIR}", with: directory)
+                .replacingOccurrences(of: "$KUKE_WATCH_FLAGS", with: "")
+                .split(separator: " ").map(String.init)
+            #expect(unit.contains("Type=notify"))
+
+            let notifications = try NotifySocket(path: "\(sandbox.directory)/notify")
+            let watcher = try #require(
+                Subprocess.start(
+                    ["ip", "netns", "exec", sandbox.namespace, "env", "NOTIFY_SOCKET=\(notifications.path)", "WATCHDOG_USEC=200000"] + command,
+                    environment: sandbox.environment))
+            #expect(Subprocess.waitUntil { notifications.received().contains { $0.contains("READY=1") } }, "\(watcher.stderr)")
+            #expect(ready(sandbox, "blog"))  // READY=1 comes after the first full pass
+            #expect(notifications.received().contains { $0.contains("STATUS=ready 2, failed 0, pending 0") }, "\(notifications.received())")
+            #expect(Subprocess.waitUntil { notifications.received().contains("WATCHDOG=1") })
+            watcher.signal(SIGTERM)
+            #expect(watcher.wait(timeout: 10) == 0)
+            #expect(notifications.received().contains("STOPPING=1"))
+        }
+    }
+
+    /// The repository root, from this file's path.
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+}
+
+/// A datagram socket standing in for systemd's notify socket.
+final class NotifySocket {
+    let path: String
+    let descriptor: Int32
+    var messages: [String] = []
+
+    init(path: String) throws {
+        self.path = path
+        descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8) + [0]) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0 else { throw KernelSandbox.SetupError(description: "bind \(path): \(String(cString: strerror(errno)))") }
+    }
+
+    deinit { close(descriptor) }
+
+    /// Every message received so far.
+    func received() -> [String] {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { break }
+            messages.append(String(decoding: buffer[0..<count], as: UTF8.self))
+        }
+        return messages
+    }
 }
