@@ -241,6 +241,18 @@ public final class WatchController {
 
     // MARK: Status
 
+    /// Counts for systemd's STATUS= line, and when the first failing resource is retried next
+    /// (as a wall-clock time, so the line only changes when something happens).
+    public func statusLine(now: Double, wallClock: Date = Date()) -> String {
+        var line = statusLine
+        if let (key, due) = failing.keys.compactMap({ key in queue.dueTime(key).map { (key, $0) } }).min(by: { $0.1 < $1.1 }) {
+            let at = wallClock.addingTimeInterval(max(0, due - now))
+            let time = at.formatted(Date.ISO8601FormatStyle(timeZone: .current).time(includingFractionalSeconds: false))
+            line += "; \(key) \(failing[key]?.reason ?? "failed"), next attempt at \(time)"
+        }
+        return line
+    }
+
     /// Counts for systemd's STATUS= line.
     public var statusLine: String {
         let declared = desired.resolved().resources.count

@@ -48,7 +48,7 @@ public struct WatchService: Service {
 
         let controller = WatchController(engine: engine, options: options, logger: logger)
         controller.start(now: now())
-        var status = controller.statusLine
+        var status = controller.statusLine(now: now())
         notifier.notify("READY=1\nSTATUS=\(status)")
         logger.info("watching", metadata: ["directories": "\(options.roots.joined(separator: ","))", "status": "\(status)"])
 
@@ -67,7 +67,7 @@ public struct WatchService: Service {
         await withGracefulShutdownHandler {
             for await trigger in triggers {
                 controller.handle(trigger, now: now())
-                let current = controller.statusLine
+                let current = controller.statusLine(now: now())
                 if current != status {
                     status = current
                     notifier.notify("STATUS=\(status)")

@@ -191,6 +191,7 @@ struct WatchControllerTests {
         fixture.controller.handle(.linkDeleted("kuke-main-blog"), now: 3)
         #expect(fixture.log.count("failed; next attempt in 1s") == 1)
         #expect(fixture.controller.statusLine.contains("failed 1"))
+        #expect(fixture.controller.statusLine(now: 3).contains("Space main/blog BridgeFailed, next attempt at "))
         fixture.controller.handle(.tick, now: 3.5)
         #expect(fixture.log.count("next attempt in") == 1)  // not yet due
         fixture.controller.handle(.tick, now: 4.1)
