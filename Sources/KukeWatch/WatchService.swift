@@ -13,21 +13,35 @@ public struct WatchService: Service {
     let options: WatchOptions
     let logger: Logger
     let watcher: any ManifestWatcher
+    /// Used when `watcher` cannot start (no inotify, or its limits reached).
+    let fallback: (any ManifestWatcher)?
     let notifier: SystemdNotifier
     /// How often due work is looked at; bounds the debounce and retry precision.
     static let tickInterval = Duration.milliseconds(50)
 
-    public init(engine: Engine, options: WatchOptions, logger: Logger, watcher: any ManifestWatcher, notifier: SystemdNotifier = SystemdNotifier()) {
+    public init(
+        engine: Engine, options: WatchOptions, logger: Logger, watcher: any ManifestWatcher, fallback: (any ManifestWatcher)? = nil,
+        notifier: SystemdNotifier = SystemdNotifier()
+    ) {
         self.engine = engine
         self.options = options
         self.logger = logger
         self.watcher = watcher
+        self.fallback = fallback
         self.notifier = notifier
     }
 
     public func run() async throws {
         let (triggers, continuation) = AsyncStream<WatchTrigger>.makeStream()
-        try watcher.start(roots: options.roots) { continuation.yield($0) }
+        var active = watcher
+        do {
+            try watcher.start(roots: options.roots) { continuation.yield($0) }
+        } catch {
+            guard let fallback else { throw error }
+            logger.warning("file watching unavailable (\(error)); falling back to polling")
+            try fallback.start(roots: options.roots) { continuation.yield($0) }
+            active = fallback
+        }
         let monitor = NetlinkLinkMonitor()
         do {
             try monitor.start { event in
@@ -83,7 +97,7 @@ public struct WatchService: Service {
         notifier.notify("STOPPING=1")
         ticker.cancel()
         hangups.cancel()
-        watcher.stop()
+        active.stop()
         monitor.stop()
         logger.info("stopped")
     }

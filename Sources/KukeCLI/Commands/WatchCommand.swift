@@ -42,6 +42,9 @@ struct WatchCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: LogLevel = .info
 
+    /// How often to poll when inotify cannot be used and no --poll was given.
+    static let fallbackPollInterval = 2.0
+
     func validate() throws {
         if directories.isEmpty { throw ValidationError("give at least one directory to watch") }
         for directory in directories {
@@ -66,7 +69,9 @@ struct WatchCommand: AsyncParsableCommand {
             roots: roots, debounce: debounce.seconds, resyncInterval: resync.seconds, prune: prune, cascade: cascade, allowEmpty: allowEmpty)
         let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { logger.notice("\($0)") }))
         let watcher: any ManifestWatcher = poll.map { PollingWatcher(interval: $0.seconds) } ?? InotifyWatcher()
-        let service = WatchService(engine: engine, options: options, logger: logger, watcher: watcher)
+        let service = WatchService(
+            engine: engine, options: options, logger: logger, watcher: watcher,
+            fallback: poll == nil ? PollingWatcher(interval: Self.fallbackPollInterval) : nil)
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
