@@ -1,3 +1,4 @@
+import CKukeSys
 import Foundation
 import Glibc
 

@@ -239,6 +239,12 @@ public final class WatchController {
         }
     }
 
+    /// When the loop next has something to do: the end of a debounce, a retry, or the periodic resync.
+    public var nextWake: Double {
+        let dues = [reloadDue, queue.earliestDue, lastResync + options.resyncInterval].compactMap { $0 }
+        return dues.min() ?? lastResync + options.resyncInterval
+    }
+
     // MARK: Status
 
     /// Counts for systemd's STATUS= line, and when the first failing resource is retried next

@@ -5,8 +5,8 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 
-/// `kuke watch` as a service: wires the file watcher, the netlink link monitor, a ticker,
-/// SIGHUP and systemd notifications to a `WatchController`. Graceful shutdown (SIGTERM)
+/// `kuke watch` as a service: wires the file watcher, the netlink link monitor, timed
+/// wake-ups, SIGHUP and systemd notifications to a `WatchController`. Graceful shutdown (SIGTERM)
 /// lets the reconcile in flight finish, then stops.
 public struct WatchService: Service {
     let engine: Engine
@@ -16,8 +16,6 @@ public struct WatchService: Service {
     /// Used when `watcher` cannot start (no inotify, or its limits reached).
     let fallback: (any ManifestWatcher)?
     let notifier: SystemdNotifier
-    /// How often due work is looked at; bounds the debounce and retry precision.
-    static let tickInterval = Duration.milliseconds(50)
 
     public init(
         engine: Engine, options: WatchOptions, logger: Logger, watcher: any ManifestWatcher, fallback: (any ManifestWatcher)? = nil,
@@ -66,10 +64,14 @@ public struct WatchService: Service {
         notifier.notify("READY=1\nSTATUS=\(status)")
         logger.info("watching", metadata: ["directories": "\(options.roots.joined(separator: ","))", "status": "\(status)"])
 
-        let ticker = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: Self.tickInterval)
-                continuation.yield(.tick)
+        // One wake-up at a time, at the controller's next due time (debounce end, retry, resync)
+        // or the next watchdog ping, whichever is first.
+        var wake: Task<Void, Never>?
+        func scheduleWake(after seconds: Double) {
+            wake?.cancel()
+            wake = Task {
+                try? await Task.sleep(for: .milliseconds(Int64(max(0, seconds) * 1000) + 1))
+                if !Task.isCancelled { continuation.yield(.tick) }
             }
         }
         let hangups = Task {
@@ -78,6 +80,12 @@ public struct WatchService: Service {
             }
         }
         var lastWatchdog = now()
+        func nextWake() -> Double {
+            let controllerWake = controller.nextWake - now()
+            guard let interval = notifier.watchdogInterval else { return controllerWake }
+            return min(controllerWake, lastWatchdog + interval - now())
+        }
+        scheduleWake(after: nextWake())
         await withGracefulShutdownHandler {
             for await trigger in triggers {
                 controller.handle(trigger, now: now())
@@ -90,12 +98,13 @@ public struct WatchService: Service {
                     lastWatchdog = now()
                     notifier.notify("WATCHDOG=1")
                 }
+                scheduleWake(after: nextWake())
             }
         } onGracefulShutdown: {
             continuation.finish()
         }
         notifier.notify("STOPPING=1")
-        ticker.cancel()
+        wake?.cancel()
         hangups.cancel()
         active.stop()
         monitor.stop()

@@ -51,4 +51,7 @@ public struct WorkQueue<Key: Hashable & Sendable>: Sendable {
     public func dueTime(_ key: Key) -> Double? { due[key] }
 
     public var isEmpty: Bool { due.isEmpty }
+
+    /// The earliest time any key is due.
+    public var earliestDue: Double? { due.values.min() }
 }
