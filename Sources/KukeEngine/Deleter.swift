@@ -189,6 +189,14 @@ public struct Deleter: Sendable {
             )
             return [outcome]
         }
+        // What is in the realm's directory besides its spaces is checked before any space goes.
+        do {
+            _ = try ownedEntries(of: context.layout.realmDirectory(name), known: ["realm.yaml"], children: Set(spaces.map(\.metadata.name)))
+        } catch {
+            outcome.outcome = .failed
+            outcome.failure = error
+            return [outcome]
+        }
         for space in spaces {
             outcomes.append(deleteSpace(space.id, cascade: cascade, inventory: &inventory))
         }

@@ -102,7 +102,9 @@ public final class InotifyWatcher: ManifestWatcher {
                 // A new directory, or a link flipped onto a new target: watch what is now reachable.
                 watchTrees(roots, watched: &watched)
             }
-            if selfEvent || isDirectory || isLink || ManifestLoader.isManifestName(name) {
+            // A name that went away (deleted or moved out) can no longer be inspected: it may have been a link or a directory.
+            let removed = mask & UInt32(IN_DELETE | IN_MOVED_FROM) != 0
+            if selfEvent || isDirectory || isLink || removed || ManifestLoader.isManifestName(name) {
                 sink(.filesChanged)
             }
         }

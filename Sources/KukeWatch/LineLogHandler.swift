@@ -13,13 +13,30 @@ public struct LineLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level
     let format: Format
+    /// `<N>` syslog priority prefixes, which journald reads (set when stderr is a journal stream).
+    let journalPriorities: Bool
     let write: @Sendable (String) -> Void
 
-    public init(format: Format, level: Logger.Level, write: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) })
-    {
+    public init(
+        format: Format, level: Logger.Level, journalPriorities: Bool = false,
+        write: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }
+    ) {
         self.format = format
         self.logLevel = level
+        self.journalPriorities = journalPriorities
         self.write = write
+    }
+
+    /// The syslog priority journald gives a line starting with `<N>`.
+    static func priority(_ level: Logger.Level) -> Int {
+        switch level {
+        case .trace, .debug: 7
+        case .info: 6
+        case .notice: 5
+        case .warning: 4
+        case .error: 3
+        case .critical: 2
+        }
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -32,7 +49,8 @@ public struct LineLogHandler: LogHandler {
         switch format {
         case .text:
             let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\(Self.quoted("\($0.value)"))" }
-            write(([event.level.rawValue, event.message.description] + fields).joined(separator: " ") + "\n")
+            let prefix = journalPriorities ? "<\(Self.priority(event.level))>" : ""
+            write(prefix + ([event.level.rawValue, event.message.description] + fields).joined(separator: " ") + "\n")
         case .json:
             var object =
                 "{\"time\":\(Self.json(Self.timestamp())),\"level\":\(Self.json(event.level.rawValue)),\"message\":\(Self.json(event.message.description))"

@@ -27,6 +27,10 @@ public final class WatchController {
     /// Passes run so far (for tests and the status line).
     public private(set) var passes = 0
 
+    /// A pass waits this long for another kuke's host lock, then retries with backoff, so the
+    /// loop (and the systemd watchdog) is never blocked for long.
+    static let lockTimeout = 30.0
+
     public init(engine: Engine, options: WatchOptions, logger: Logger) {
         self.engine = engine
         self.options = options
@@ -48,7 +52,7 @@ public final class WatchController {
         case .resync(let reason):
             fullResync(now: now, reason: reason)
         case .linkDeleted(let name):
-            if let id = bridges[name] {
+            if let id = bridges[name], desired.resolved().resources[.space(id)] != nil {
                 logger.info(
                     "managed bridge deleted", metadata: ["realm": "\(id.realm)", "space": "\(id.name)", "driver": "bridge", "bridge": "\(name)"])
                 queue.schedule(.space(id), at: now)
@@ -137,7 +141,7 @@ public final class WatchController {
         passes += 1
         let outcomes: [ResourceOutcome]
         do {
-            outcomes = try engine.apply(batch, options: ApplyOptions(managedBy: options.watcherID))
+            outcomes = try engine.apply(batch, options: ApplyOptions(lockTimeout: Self.lockTimeout, managedBy: options.watcherID))
         } catch {
             logger.error("pass failed: \(error.message)")
             for resource in batch { retry(ResourceKey(resource), Failure("HostFailed", error.message), now: now) }
@@ -178,7 +182,7 @@ public final class WatchController {
         } else {
             metadata["realm"] = "\(outcome.name)"
         }
-        for change in outcome.changes {
+        for change in outcome.changes where outcome.outcome != .failed {
             var line = metadata
             line["driver"] = "\(change.part.rawValue)"
             logger.info("\(change.summary)", metadata: line)
@@ -216,6 +220,14 @@ public final class WatchController {
             }
             return
         }
+        if !desired.invalid.isEmpty {
+            if reportedOrphans.insert(orphans[0]).inserted {
+                logger.warning(
+                    "not pruning while \(desired.invalid.count) manifest file(s) are invalid: what they declare is unknown",
+                    metadata: ["files": "\(desired.invalid.keys.sorted().joined(separator: ", "))"])
+            }
+            return
+        }
         if orphans.count == owned.count && !options.allowEmpty {
             if reportedOrphans.insert(orphans[0]).inserted {
                 logger.error(
@@ -226,7 +238,7 @@ public final class WatchController {
         }
         let outcomes: [ResourceOutcome]
         do {
-            outcomes = try engine.delete(orphans.map(DeleteTarget.space), cascade: options.cascade)
+            outcomes = try engine.delete(orphans.map(DeleteTarget.space), cascade: options.cascade, lockTimeout: Self.lockTimeout)
         } catch {
             logger.error("prune failed: \(error.message)")
             return

@@ -283,6 +283,11 @@ struct EngineTests {
         host.state.withLock { $0.files["/run/main/legacy/stack1/stack.yaml"] = "x" }
         let outcomes = try engine(host).delete([.realm("main")], cascade: false)
         #expect(outcomes.last?.failure?.reason == "ForeignFiles")
+        // With --cascade too, the check comes before any space is deleted.
+        _ = try engine(host).apply([space("blog")])
+        let cascaded = try engine(host).delete([.realm("main")], cascade: true)
+        #expect(cascaded.map(\.outcome) == [.failed])
+        #expect(host.state.withLock { $0.files["/run/main/blog/space.yaml"] } != nil)
         #expect(host.state.withLock { $0.files["/run/main/legacy/stack1/stack.yaml"] } == "x")
         #expect(host.state.withLock { $0.files["/run/main/realm.yaml"] } != nil)
     }

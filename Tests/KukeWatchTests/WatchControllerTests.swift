@@ -159,6 +159,23 @@ struct WatchControllerTests {
         #expect(pruning.log.count("refusing to prune") == 1)
     }
 
+    @Test("nothing is pruned while a manifest is invalid (a restart cannot know what it declared)")
+    func invalidBlocksPrune() throws {
+        let fixture = try Fixture(layout: layout, prune: true, allowEmpty: true)
+        try fixture.write("realm.yaml", Self.realm)
+        try fixture.write("a.yaml", Self.space("a"))
+        try fixture.write("b.yaml", Self.space("b"))
+        fixture.controller.start(now: 0)
+        // A new watcher (a restart) finds b.yaml broken: b must survive.
+        let restarted = WatchController(
+            engine: Engine(layout: layout, drivers: fixture.host.drivers),
+            options: WatchOptions(roots: [fixture.directory], prune: true, allowEmpty: true), logger: fixture.log.logger)
+        try fixture.write("b.yaml", "kind: Space\nmetadata: {name: b\n")
+        restarted.start(now: 0)
+        #expect(fixture.record("main", "b") != nil)
+        #expect(fixture.log.count("not pruning while 1 manifest file(s) are invalid") == 1)
+    }
+
     @Test("a space created by someone else is never pruned")
     func notOwned() throws {
         let fixture = try Fixture(layout: layout, prune: true, allowEmpty: true)

@@ -63,7 +63,11 @@ struct WatchCommand: AsyncParsableCommand {
         let layout = try host.layout(console)
         let format = logFormat
         let level = Logger.Level(rawValue: logLevel.rawValue) ?? .info
-        let logger = Logger(label: "kuke.watch") { _ in LineLogHandler(format: format, level: level, write: console.writeError) }
+        // Under systemd, stderr is a journal stream: prefix lines with their priority so `journalctl -p err` works.
+        let journal = console.environment["JOURNAL_STREAM"] != nil
+        let logger = Logger(label: "kuke.watch") { _ in
+            LineLogHandler(format: format, level: level, journalPriorities: journal, write: console.writeError)
+        }
         let roots = directories.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         let options = WatchOptions(
             roots: roots, debounce: debounce.seconds, resyncInterval: resync.seconds, prune: prune, cascade: cascade, allowEmpty: allowEmpty)
