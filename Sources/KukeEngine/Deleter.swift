@@ -27,7 +27,7 @@ public struct Deleter: Sendable {
         do throws(Failure) {
             outcome.changes = try plan(id, cascade: cascade, inventory: inventory)
             if context.dryRun {
-                inventory.spaces[id] = nil
+                inventory.set(id, nil)
                 return outcome
             }
             started = true
@@ -37,7 +37,7 @@ public struct Deleter: Sendable {
                 try context.writeRecord(record)
             }
             try context.performAll(outcome.changes)
-            inventory.spaces[id] = nil
+            inventory.set(id, nil)
         } catch {
             outcome.outcome = .failed
             outcome.failure = error

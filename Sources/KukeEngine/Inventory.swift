@@ -5,7 +5,11 @@ import KukeModel
 /// so later resources of a batch see what earlier ones claimed.
 public struct Inventory: Sendable {
     public var realms: [String: RealmRecord] = [:]
-    public var spaces: [SpaceID: SpaceRecord] = [:]
+    public private(set) var spaces: [SpaceID: SpaceRecord] = [:]
+    /// Which space records each conflist path and bridge name: kept with `spaces` so ownership
+    /// checks cost the same for the thousandth space as for the first.
+    private var conflistOwners: [String: SpaceID] = [:]
+    private var bridgeOwners: [String: SpaceID] = [:]
     /// Raw text of each record, for diffs.
     public var recordTexts: [String: String] = [:]
     /// Records that exist but could not be read, by path.
@@ -19,15 +23,24 @@ public struct Inventory: Sendable {
 
     public init() {}
 
-    /// The space that records `path` as its conflist, if any.
-    public func conflistOwner(_ path: String) -> SpaceID? {
-        spaces.values.first { $0.status.network?.conflistPath == path }?.id
+    /// Records (or, with nil, forgets) a space, keeping the ownership indexes in step.
+    public mutating func set(_ id: SpaceID, _ record: SpaceRecord?) {
+        if let old = spaces[id]?.status.network {
+            if conflistOwners[old.conflistPath] == id { conflistOwners[old.conflistPath] = nil }
+            if bridgeOwners[old.bridge] == id { bridgeOwners[old.bridge] = nil }
+        }
+        spaces[id] = record
+        if let network = record?.status.network {
+            conflistOwners[network.conflistPath] = id
+            bridgeOwners[network.bridge] = id
+        }
     }
 
+    /// The space that records `path` as its conflist, if any.
+    public func conflistOwner(_ path: String) -> SpaceID? { conflistOwners[path] }
+
     /// The space that records `name` as its bridge, if any.
-    public func bridgeOwner(_ name: String) -> SpaceID? {
-        spaces.values.first { $0.status.network?.bridge == name }?.id
-    }
+    public func bridgeOwner(_ name: String) -> SpaceID? { bridgeOwners[name] }
 
     /// Subnets recorded by every space but `id`.
     public func takenSubnets(except id: SpaceID) -> Set<IPv4Subnet> {
@@ -74,7 +87,7 @@ extension Inventory {
                             file: path, problems: ["it records space \(record.id) but lives in the directory of \(id)"])
                         continue
                     }
-                    inventory.spaces[id] = record
+                    inventory.set(id, record)
                 } catch {
                     inventory.unreadable[path] = error
                 }

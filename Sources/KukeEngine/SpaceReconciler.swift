@@ -48,7 +48,7 @@ public struct SpaceReconciler: Sendable {
         if plan.all.isEmpty { return outcome }
         outcome.outcome = stored == nil ? .created : .updated
         if context.dryRun {
-            inventory.spaces[id] = plan.record
+            inventory.set(id, plan.record)
             return outcome
         }
         var onDisk = stored
@@ -64,7 +64,7 @@ public struct SpaceReconciler: Sendable {
                 }
                 try context.writeRecord(pending)
                 onDisk = pending
-                inventory.spaces[id] = pending
+                inventory.set(id, pending)
             }
             try context.performAll(plan.parts)
             var final = plan.record
@@ -72,10 +72,10 @@ public struct SpaceReconciler: Sendable {
             if let onDisk,
                 MetadataPlanner.withoutUpdatedAt(RecordCodec.value(of: onDisk)) == MetadataPlanner.withoutUpdatedAt(RecordCodec.value(of: final))
             {
-                inventory.spaces[id] = onDisk
+                inventory.set(id, onDisk)
             } else {
                 try context.writeRecord(final)
-                inventory.spaces[id] = final
+                inventory.set(id, final)
             }
         } catch {
             outcome.outcome = .failed
@@ -177,7 +177,7 @@ public struct SpaceReconciler: Sendable {
         failed.status.message = failure.message
         failed.status.updatedAt = context.now
         if failed.status == record.status.with(updatedAt: context.now) && record.status.state == .failed { return }
-        if (try? context.writeRecord(failed)) != nil { inventory.spaces[record.id] = failed }
+        if (try? context.writeRecord(failed)) != nil { inventory.set(record.id, failed) }
     }
 }
 

@@ -14,7 +14,7 @@ public enum ManifestDecoder {
         var issues: [ManifestIssue] = []
         let parser: Parser
         do {
-            parser = try Parser(yaml: text, resolver: .default, constructor: .default, encoding: .utf8)
+            parser = try Parser(yaml: text, resolver: .basic, constructor: .default, encoding: .utf8)
         } catch {
             return ([], [syntaxIssue(error, file: file)])
         }

@@ -121,8 +121,7 @@ public enum RecordCodec {
         switch value {
         case .string(let text):
             // A string YAML would read back as a number, boolean or null is quoted.
-            let plainTag = Resolver.default.resolveTag(of: Node(text))
-            return Node(text, Tag(.str), [Tag.Name.str, .timestamp].contains(plainTag) ? .any : .doubleQuoted)
+            return Node(text, Tag(.str), PlainScalar.tag(of: text) == .str ? .any : .doubleQuoted)
         case .integer(let number): return Node(String(number), Tag(.int))
         case .boolean(let flag): return Node(flag ? "true" : "false", Tag(.bool))
         case .list(let items): return .sequence(.init(items.map(node)))
@@ -193,7 +192,7 @@ public enum RecordCodec {
     static func walk(_ text: String, file: String, schema: FieldSchema) throws(RecordError) -> ManifestValue {
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text, .default, .default, .utf8)
+            root = try Yams.compose(yaml: text, .basic, .default, .utf8)
         } catch {
             throw RecordError(file: file, problems: [ManifestDecoder.syntaxIssue(error, file: file).description])
         }

@@ -45,7 +45,7 @@ struct SchemaWalker {
             }
             return .string(text)
         case .integer(let range):
-            guard case .scalar = node, resolvedTag(node) == .int, let number = node.int.map(Int64.init)
+            guard case .scalar(let scalar) = node, resolvedTag(node) == .int, let number = PlainScalar.integer(scalar.string)
             else {
                 fail(node, .fieldType, "\(path): expected an integer, found \(describe(node))")
                 return nil
@@ -58,7 +58,9 @@ struct SchemaWalker {
         case .boolean:
             // Only true and false: YAML 1.1's yes/no/on/off are refused, as they are for strings.
             let strict = ["true", "True", "TRUE", "false", "False", "FALSE"]
-            guard case .scalar(let scalar) = node, resolvedTag(node) == .bool, strict.contains(scalar.string), let flag = node.bool else {
+            guard case .scalar(let scalar) = node, resolvedTag(node) == .bool, strict.contains(scalar.string),
+                let flag = PlainScalar.bool(scalar.string)
+            else {
                 fail(node, .fieldType, "\(path): expected a boolean (true or false), found \(describe(node))")
                 return nil
             }
@@ -156,9 +158,20 @@ struct SchemaWalker {
     }
 }
 
-/// The tag YAML gives a node: explicit (`!!str`), or resolved from a plain scalar's text.
+/// The tag YAML gives a node: explicit (`!!str`), `str` for a quoted scalar, or resolved from
+/// a plain scalar's text. Documents are composed with Yams' `basic` resolver (no regular
+/// expressions), and plain scalars are resolved here by `PlainScalar`.
 func resolvedTag(_ node: Node) -> Tag.Name {
-    Resolver.default.resolveTag(of: node)
+    switch node {
+    case .mapping: return .map
+    case .sequence: return .seq
+    case .alias: return .str
+    case .scalar(let scalar):
+        let explicit = scalar.tag.description
+        if !explicit.isEmpty && explicit != "!" { return Tag.Name(rawValue: explicit) }
+        if scalar.style != .plain { return .str }
+        return PlainScalar.tag(of: scalar.string)
+    }
 }
 
 /// Levenshtein distance, for typo suggestions on short field names.

@@ -26,12 +26,17 @@ public struct SubnetAllocator: Sendable {
     ///   - occupied: addresses and routes already on the host (not those of kuke's own bridges).
     /// - Returns: nil when the pool is exhausted.
     public func firstFree(taken: Set<IPv4Subnet>, occupied: [IPv4Subnet]) -> IPv4Subnet? {
-        let blockers = occupied.filter { $0.prefixLength > 0 && $0.overlaps(pool) } + taken.filter { $0.overlaps(pool) }
-        for index in 0..<capacity {
-            let candidate = IPv4Subnet(
-                containing: IPv4Address(pool.network.value + UInt32(index) << 8),
-                prefixLength: Self.spacePrefixLength)
-            if !blockers.contains(where: { $0.overlaps(candidate) }) { return candidate }
+        // Mark the /24s of the pool each blocker overlaps, then take the first unmarked one:
+        // linear in blockers plus pool size, not their product.
+        var blocked = Set<Int>()
+        for blocker in occupied.filter({ $0.prefixLength > 0 }) + Array(taken) where blocker.overlaps(pool) {
+            if blocker.prefixLength <= pool.prefixLength { return nil }  // covers the whole pool
+            let first = Int((blocker.network.value - pool.network.value) >> 8)
+            let count = blocker.prefixLength >= Self.spacePrefixLength ? 1 : 1 << (Self.spacePrefixLength - blocker.prefixLength)
+            for index in first..<min(capacity, first + count) { blocked.insert(index) }
+        }
+        for index in 0..<capacity where !blocked.contains(index) {
+            return IPv4Subnet(containing: IPv4Address(pool.network.value + UInt32(index) << 8), prefixLength: Self.spacePrefixLength)
         }
         return nil
     }
