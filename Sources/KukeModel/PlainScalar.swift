@@ -12,6 +12,16 @@ enum PlainScalar {
     ]
 
     static func tag(of text: String) -> Tag.Name {
+        // Most scalars (names, kinds, paths) start with a character no null, boolean or number can start with.
+        guard let first = text.utf8.first else { return .null }
+        switch first {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "~"),
+            UInt8(ascii: "n"), UInt8(ascii: "N"), UInt8(ascii: "y"), UInt8(ascii: "Y"), UInt8(ascii: "t"), UInt8(ascii: "T"),
+            UInt8(ascii: "f"), UInt8(ascii: "F"), UInt8(ascii: "o"), UInt8(ascii: "O"):
+            break
+        default:
+            return .str
+        }
         if nulls.contains(text) { return .null }
         if trues.contains(text) || falses.contains(text) { return .bool }
         if integer(text) != nil || isSexagesimal(text) { return .int }

@@ -23,6 +23,11 @@ public final class WatchController {
     /// Managed bridge names, for immediate repair on RTM_DELLINK.
     var bridges: [String: SpaceID] = [:]
     var reloadDue: Double?
+    /// Each manifest file's last decode, with the identity (inode, size, mtime) it was read at:
+    /// a reload decodes only files that changed.
+    var decoded: [String: (identity: FileIdentity, result: Result<[Resource], ManifestIssues>)] = [:]
+    /// The records as of the last pass, for orphan detection and bridge lookups.
+    var records: [SpaceID: SpaceRecord] = [:]
     var lastResync: Double = 0
     /// Passes run so far (for tests and the status line).
     public private(set) var passes = 0
@@ -90,10 +95,18 @@ public final class WatchController {
                 continue
             }
             for path in paths {
+                let identity = FileIdentity(path)
+                if let identity, let cached = decoded[path], cached.identity == identity {
+                    files[path] = cached.result
+                    continue
+                }
                 let (resources, issues) = loader.load([path])
-                files[path] = issues.isEmpty ? .success(resources) : .failure(ManifestIssues(issues))
+                let result: Result<[Resource], ManifestIssues> = issues.isEmpty ? .success(resources) : .failure(ManifestIssues(issues))
+                files[path] = result
+                if let identity { decoded[path] = (identity, result) }
             }
         }
+        for path in decoded.keys where files[path] == nil { decoded[path] = nil }
         let (broken, fixed) = desired.update(files: files)
         for file in broken {
             for issue in desired.invalid[file] ?? [] {
@@ -158,7 +171,7 @@ public final class WatchController {
                 failing[key] = nil
             }
         }
-        refreshBridges()
+        refreshRecords()
     }
 
     func retry(_ key: ResourceKey, _ failure: Failure, now: Double) {
@@ -195,8 +208,10 @@ public final class WatchController {
         }
     }
 
-    func refreshBridges() {
+    /// Re-reads the records once after a pass (or prune): the bridges to repair and the spaces owned.
+    func refreshRecords() {
         guard let inventory = try? engine.inventory() else { return }
+        records = inventory.spaces
         bridges = [:]
         for record in inventory.spaces.values {
             if let bridge = record.status.network?.bridge { bridges[bridge] = record.id }
@@ -207,8 +222,8 @@ public final class WatchController {
 
     /// Spaces this watcher created whose manifests are gone: reported, or deleted with `--prune`.
     func handleOrphans(declared: Set<ResourceKey>) {
-        guard let inventory = try? engine.inventory() else { return }
-        let owned = inventory.spaces.values.filter { $0.status.managedBy == options.watcherID }
+        if records.isEmpty { refreshRecords() }
+        let owned = records.values.filter { $0.status.managedBy == options.watcherID }
         let orphans = owned.filter { !declared.contains(.space($0.id)) }.map(\.id).sorted()
         reportedOrphans.formIntersection(orphans)
         guard !orphans.isEmpty else { return }
@@ -249,6 +264,7 @@ public final class WatchController {
                 reportedOrphans.insert(id)
             }
         }
+        refreshRecords()
     }
 
     /// When the loop next has something to do: the end of a debounce, a retry, or the periodic resync.
