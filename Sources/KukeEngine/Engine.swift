@@ -33,6 +33,8 @@ public struct Engine: Sendable {
     public var layout: HostLayout
     public var drivers: HostDrivers
     public var clock: @Sendable () -> Date
+    /// Set by long-running callers (`kuke watch`) so unchanged records are not decoded again.
+    public var recordCache: RecordCache?
 
     /// Reports progress: resources done, total, and the resource at hand.
     public typealias Progress = @Sendable (_ done: Int, _ total: Int, _ current: String) -> Void
@@ -50,7 +52,7 @@ public struct Engine: Sendable {
 
     /// The current records and network, without the lock (for `get`).
     public func inventory() throws(HostError) -> Inventory {
-        try Inventory.load(layout: layout, drivers: drivers)
+        try Inventory.load(layout: layout, drivers: drivers, cache: recordCache)
     }
 
     public func apply(_ resources: [Resource], options: ApplyOptions = ApplyOptions(), progress: Progress? = nil) throws(HostError)
@@ -61,9 +63,23 @@ public struct Engine: Sendable {
 
     /// One pass: the lock, one snapshot, then each resource (built from the snapshot, under the lock).
     func pass(options: ApplyOptions, progress: Progress?, resources: (Inventory) -> [Resource]) throws(HostError) -> [ResourceOutcome] {
+        try observedPass(options: options, progress: progress, resources: resources).outcomes
+    }
+
+    /// Applies `resources` and also returns the inventory as the pass left it (what the watcher
+    /// needs next: managed bridges and owned spaces), saving a second read of every record.
+    public func applyObserving(_ resources: [Resource], options: ApplyOptions) throws(HostError) -> (
+        outcomes: [ResourceOutcome], inventory: Inventory
+    ) {
+        try observedPass(options: options, progress: nil) { _ in resources }
+    }
+
+    func observedPass(options: ApplyOptions, progress: Progress?, resources: (Inventory) -> [Resource]) throws(HostError)
+        -> (outcomes: [ResourceOutcome], inventory: Inventory)
+    {
         let held = options.dryRun ? nil : try drivers.lock.acquire(timeout: options.lockTimeout)
         defer { held?.release() }
-        var inventory = try Inventory.load(layout: layout, drivers: drivers)
+        var inventory = try Inventory.load(layout: layout, drivers: drivers, cache: recordCache)
         let ordered = Self.ordered(resources(inventory))
         let context = PassContext(layout: layout, drivers: drivers, now: clock(), dryRun: options.dryRun)
         let realms = RealmReconciler(context: context)
@@ -87,7 +103,7 @@ public struct Engine: Sendable {
             }
         }
         progress?(ordered.count, ordered.count, "")
-        return outcomes
+        return (outcomes, inventory)
     }
 
     static func exists(_ resource: Resource, in inventory: Inventory) -> Bool {
@@ -103,7 +119,7 @@ public struct Engine: Sendable {
     {
         let held = dryRun ? nil : try drivers.lock.acquire(timeout: lockTimeout)
         defer { held?.release() }
-        var inventory = try Inventory.load(layout: layout, drivers: drivers)
+        var inventory = try Inventory.load(layout: layout, drivers: drivers, cache: recordCache)
         let deleter = Deleter(context: PassContext(layout: layout, drivers: drivers, now: clock(), dryRun: dryRun))
         let ordered = targets.filter { if case .space = $0 { true } else { false } } + targets.filter { if case .realm = $0 { true } else { false } }
         var outcomes: [ResourceOutcome] = []

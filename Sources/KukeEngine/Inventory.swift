@@ -61,7 +61,7 @@ public struct Inventory: Sendable {
 
 extension Inventory {
     /// Reads every record under the run path, dumps the network once and checks the cgroup root.
-    public static func load(layout: HostLayout, drivers: HostDrivers) throws(HostError) -> Inventory {
+    public static func load(layout: HostLayout, drivers: HostDrivers, cache: RecordCache? = nil) throws(HostError) -> Inventory {
         var inventory = Inventory()
         let files = drivers.files
         for realm in files.subdirectories(layout.runPath).sorted() where ResourceName.violation(of: realm) == nil {
@@ -81,7 +81,13 @@ extension Inventory {
                 guard let text = try files.read(path) else { continue }
                 inventory.recordTexts[path] = text
                 do {
-                    let record = try RecordCodec.decodeSpace(text, file: path)
+                    let record: SpaceRecord
+                    if let cached = cache?.record(at: path, text: text) {
+                        record = cached
+                    } else {
+                        record = try RecordCodec.decodeSpace(text, file: path)
+                        cache?.store(record, at: path, text: text)
+                    }
                     guard record.id == id else {
                         inventory.unreadable[path] = RecordError(
                             file: path, problems: ["it records space \(record.id) but lives in the directory of \(id)"])
@@ -93,6 +99,7 @@ extension Inventory {
                 }
             }
         }
+        cache?.keep(only: Set(inventory.recordTexts.keys))
         inventory.network = try drivers.links.snapshot()
         inventory.cgroupRootProblem = drivers.cgroups.rootProblem()
         if inventory.cgroupRootProblem == nil {

@@ -154,7 +154,9 @@ public final class WatchController {
         passes += 1
         let outcomes: [ResourceOutcome]
         do {
-            outcomes = try engine.apply(batch, options: ApplyOptions(lockTimeout: Self.lockTimeout, managedBy: options.watcherID))
+            let result = try engine.applyObserving(batch, options: ApplyOptions(lockTimeout: Self.lockTimeout, managedBy: options.watcherID))
+            outcomes = result.outcomes
+            remember(result.inventory)
         } catch {
             logger.error("pass failed: \(error.message)")
             for resource in batch { retry(ResourceKey(resource), Failure("HostFailed", error.message), now: now) }
@@ -171,7 +173,6 @@ public final class WatchController {
                 failing[key] = nil
             }
         }
-        refreshRecords()
     }
 
     func retry(_ key: ResourceKey, _ failure: Failure, now: Double) {
@@ -208,9 +209,14 @@ public final class WatchController {
         }
     }
 
-    /// Re-reads the records once after a pass (or prune): the bridges to repair and the spaces owned.
+    /// Re-reads the records after a prune (a pass hands back its inventory instead).
     func refreshRecords() {
         guard let inventory = try? engine.inventory() else { return }
+        remember(inventory)
+    }
+
+    /// The bridges to repair and the spaces owned, from a pass's view of the records.
+    func remember(_ inventory: Inventory) {
         records = inventory.spaces
         bridges = [:]
         for record in inventory.spaces.values {

@@ -360,6 +360,25 @@ struct EngineTests {
         #expect(host.log.count == before)
     }
 
+    @Test("the record cache reuses unchanged records and sees edited ones")
+    func recordCache() throws {
+        let host = FakeHost()
+        var cached = engine(host)
+        cached.recordCache = RecordCache()
+        _ = try cached.apply([realm("main"), space("blog")])
+        let first = try cached.inventory()
+        #expect(first.spaces[SpaceID(realm: "main", name: "blog")]?.metadata.labels == [:])
+        host.state.withLock { state in
+            state.files["/run/main/blog/space.yaml"] = state.files["/run/main/blog/space.yaml"]!.replacingOccurrences(
+                of: "  name: blog\n", with: "  name: blog\n  labels:\n    edited: by-hand\n")
+        }
+        let second = try cached.inventory()
+        #expect(second.spaces[SpaceID(realm: "main", name: "blog")]?.metadata.labels == ["edited": "by-hand"])
+        let (outcomes, inventory) = try cached.applyObserving([space("blog")], options: ApplyOptions())
+        #expect(outcomes[0].outcome == .updated)
+        #expect(inventory.spaces[SpaceID(realm: "main", name: "blog")]?.metadata.labels == [:])
+    }
+
     @Test("a realm with spaces is deleted only with --cascade")
     func deleteRealm() throws {
         let host = FakeHost()

@@ -71,7 +71,8 @@ struct WatchCommand: AsyncParsableCommand {
         let roots = directories.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         let options = WatchOptions(
             roots: roots, debounce: debounce.seconds, resyncInterval: resync.seconds, prune: prune, cascade: cascade, allowEmpty: allowEmpty)
-        let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { logger.notice("\($0)") }))
+        var engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { logger.notice("\($0)") }))
+        engine.recordCache = RecordCache()
         let watcher: any ManifestWatcher = poll.map { PollingWatcher(interval: $0.seconds) } ?? InotifyWatcher()
         let service = WatchService(
             engine: engine, options: options, logger: logger, watcher: watcher,
