@@ -23,6 +23,8 @@ public final class WatchController {
     /// Managed bridge names, for immediate repair on RTM_DELLINK.
     var bridges: [String: SpaceID] = [:]
     var reloadDue: Double?
+    /// Watched directories that could not be read at the last reload: nothing is pruned meanwhile.
+    var missingRoots: [String] = []
     /// Each manifest file's last decode, with the identity (inode, size, mtime) it was read at:
     /// a reload decodes only files that changed.
     var decoded: [String: (identity: FileIdentity, result: Result<[Resource], ManifestIssues>)] = [:]
@@ -89,9 +91,11 @@ public final class WatchController {
 
     func reload(now: Double) {
         var files: [String: Result<[Resource], ManifestIssues>] = [:]
+        missingRoots = []
         for root in options.roots {
             guard let paths = try? loader.files(for: root) else {
                 logger.warning("cannot read the watched directory", metadata: ["path": "\(root)"])
+                missingRoots.append(root)
                 continue
             }
             for path in paths {
@@ -238,6 +242,12 @@ public final class WatchController {
                 logger.warning(
                     "space \(id) is orphaned: its manifest is gone; left as it is (pass --prune to delete it)",
                     metadata: ["realm": "\(id.realm)", "space": "\(id.name)"])
+            }
+            return
+        }
+        if !missingRoots.isEmpty {
+            if reportedOrphans.insert(orphans[0]).inserted {
+                logger.warning("not pruning while a watched directory cannot be read", metadata: ["paths": "\(missingRoots.joined(separator: ", "))"])
             }
             return
         }
