@@ -120,16 +120,21 @@ struct WatchKernelTests {
         }
     }
 
-    @Test("polling fallback follows changes too")
+    @Test("polling follows changes too; SIGHUP resyncs")
     func polling() throws {
         try KernelSandbox.with { sandbox in
             let directory = "\(sandbox.directory)/polled"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try write("\(directory)/realm.yaml", Self.realm)
-            let watcher = try #require(sandbox.startKuke("watch", directory, "--poll", "100ms", "--log-format", "json"))
+            let watcher = try #require(sandbox.startKuke("watch", directory, "--poll", "100ms", "--log-format", "json", "--log-level", "debug"))
             try write("\(directory)/blog.yaml", Self.space("blog"))
             #expect(Subprocess.waitUntil { ready(sandbox, "blog") }, "\(watcher.stderr)")
             #expect(watcher.stderr.contains("\"driver\":\"bridge\""))
+            // SIGHUP: a full resync (which repairs drift without a file change).
+            #expect(sandbox.run(["ip", "link", "set", "kuke-main-blog", "down"]).status == 0)
+            watcher.signal(SIGHUP)
+            #expect(Subprocess.waitUntil { watcher.stderr.contains("\"reason\":\"SIGHUP\"") }, "\(watcher.stderr)")
+            #expect(Subprocess.waitUntil { sandbox.run(["ip", "-br", "link", "show", "kuke-main-blog"]).stdout.contains("UP") })
             watcher.signal(SIGTERM)
             #expect(watcher.wait(timeout: 10) == 0)
         }
