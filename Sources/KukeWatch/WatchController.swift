@@ -163,7 +163,10 @@ public final class WatchController {
             remember(result.inventory)
         } catch {
             logger.error("pass failed: \(error.message)")
-            for resource in batch { retry(ResourceKey(resource), Failure("HostFailed", error.message), now: now) }
+            for resource in batch {
+                applied[ResourceKey(resource)] = resource  // so a reload does not requeue it ahead of its backoff
+                retry(ResourceKey(resource), Failure("HostFailed", error.message), now: now)
+            }
             return
         }
         for (resource, outcome) in zip(Engine.ordered(batch), outcomes) {

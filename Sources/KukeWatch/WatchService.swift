@@ -58,6 +58,12 @@ public struct WatchService: Service {
             return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         }
 
+        // SIGHUP is trapped before the first pass, so an early reload request resyncs instead of killing the process.
+        let hangups = Task {
+            for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                continuation.yield(.resync(reason: "SIGHUP"))
+            }
+        }
         let controller = WatchController(engine: engine, options: options, logger: logger)
         controller.start(now: now())
         var status = controller.statusLine(now: now())
@@ -72,11 +78,6 @@ public struct WatchService: Service {
             wake = Task {
                 try? await Task.sleep(for: .milliseconds(Int64(max(0, seconds) * 1000) + 1))
                 if !Task.isCancelled { continuation.yield(.tick) }
-            }
-        }
-        let hangups = Task {
-            for await _ in await UnixSignalsSequence(trapping: .sighup) {
-                continuation.yield(.resync(reason: "SIGHUP"))
             }
         }
         var lastWatchdog = now()
