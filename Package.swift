@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "KukeHostTests", dependencies: ["KukeHost", "KukeEngine", "KukeModel"]),
         .testTarget(
             name: "KukeKernelTests",
-            dependencies: ["KukeModel", "KukeEngine", "KukeHost", "KukeCLI", "KukeTestSupport", "CKukeSys"]
+            dependencies: ["KukeModel", "KukeEngine", "KukeHost", "KukeCLI", "KukeWatch", "KukeTestSupport", "CKukeSys"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -75,6 +75,13 @@ struct OutcomePrinter {
         outcomes.contains { $0.outcome == .failed } ? ExitStatus.failed : ExitStatus.success
     }
 
+    /// Prints the outcomes and the closing line, and returns the exit for the command to throw.
+    func report(_ outcomes: [ResourceOutcome]) -> CommandExit {
+        print(outcomes)
+        summarize(outcomes)
+        return CommandExit(status: Self.status(of: outcomes))
+    }
+
     /// A closing line on stderr when some resources failed.
     func summarize(_ outcomes: [ResourceOutcome]) {
         let failed = outcomes.filter { $0.outcome == .failed }.count

@@ -1,13 +1,13 @@
 import Glibc
 
 /// What tells a file changed without reading it: inode, size and modification time.
-struct FileIdentity: Equatable {
-    var inode: UInt64
-    var size: Int64
-    var seconds: Int
-    var nanoseconds: Int
+public struct FileIdentity: Equatable, Sendable, CustomStringConvertible {
+    public var inode: UInt64
+    public var size: Int64
+    public var seconds: Int
+    public var nanoseconds: Int
 
-    init?(_ path: String) {
+    public init?(_ path: String) {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
         inode = UInt64(info.st_ino)
@@ -15,4 +15,6 @@ struct FileIdentity: Equatable {
         seconds = info.st_mtim.tv_sec
         nanoseconds = info.st_mtim.tv_nsec
     }
+
+    public var description: String { "inode \(inode) size \(size) mtime \(seconds).\(nanoseconds)" }
 }

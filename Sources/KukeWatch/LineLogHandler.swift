@@ -1,4 +1,5 @@
 import Foundation
+import KukeModel
 import Logging
 import Synchronization
 
@@ -68,18 +69,5 @@ public struct LineLogHandler: LogHandler {
         value.isEmpty || value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) ? json(value) : value
     }
 
-    static func json(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out + "\""
-    }
+    static func json(_ text: String) -> String { JSONValue.string(text).compactText }
 }

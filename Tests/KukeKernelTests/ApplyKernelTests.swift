@@ -1,5 +1,6 @@
 import Foundation
 import KukeTestSupport
+import KukeWatch
 import Testing
 
 /// `kuke` against a real kernel: rtnetlink bridges in a private network namespace,
@@ -31,11 +32,11 @@ struct ApplyKernelTests {
             let files = [
                 sandbox.blogConflist, sandbox.blogRecord, "\(sandbox.runPath)/main/realm.yaml", "\(sandbox.runPath)/main/blog/network.conflist",
             ]
-            let before = files.map(FileIdentity.init)
+            let before = files.map { FileIdentity($0) }
             let second = sandbox.kuke("apply", "-f", path)
             #expect(second.status == 0)
             #expect(second.stdout == "Realm \"main\": unchanged\nSpace \"main/blog\": unchanged\nSpace \"main/analytics-pipeline\": unchanged\n")
-            #expect(files.map(FileIdentity.init) == before)
+            #expect(files.map { FileIdentity($0) } == before)
 
             let table = sandbox.kuke("get", "spaces")
             #expect(table.stdout.contains("blog                 main    Ready   kuke-main-blog"), "\(table)")

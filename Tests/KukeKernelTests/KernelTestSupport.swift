@@ -1,24 +1,8 @@
 import Foundation
 import Glibc
 import KukeTestSupport
+import KukeWatch
 import Testing
-
-/// Identity of a file on disk: a rewrite (even atomic) changes the inode or the mtime.
-struct FileIdentity: Equatable, CustomStringConvertible {
-    var inode: UInt64
-    var seconds: Int
-    var nanoseconds: Int
-
-    init?(_ path: String) {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        inode = UInt64(info.st_ino)
-        seconds = info.st_mtim.tv_sec
-        nanoseconds = info.st_mtim.tv_nsec
-    }
-
-    var description: String { "inode \(inode) mtime \(seconds).\(nanoseconds)" }
-}
 
 let examples = """
     apiVersion: v1beta1

@@ -36,9 +36,6 @@ struct ApplyCommand: ParsableCommand {
         let outcomes = try withEngine(console) { () throws(HostError) in
             try engine.apply(resources, options: ApplyOptions(dryRun: dryRun, lockTimeout: lock.lockTimeout), progress: progress?.callback)
         }
-        let printer = OutcomePrinter(console: console, format: output, dryRun: dryRun)
-        printer.print(outcomes)
-        printer.summarize(outcomes)
-        throw CommandExit(status: OutcomePrinter.status(of: outcomes))
+        throw OutcomePrinter(console: console, format: output, dryRun: dryRun).report(outcomes)
     }
 }

@@ -41,10 +41,7 @@ func create(_ resource: Resource, host: HostOptions, lock: LockOptions, console:
     var options = ApplyOptions(lockTimeout: lock.lockTimeout)
     options.createOnly = true
     let outcomes = try withEngine(console) { () throws(HostError) in try engine.apply([resource], options: options) }
-    let printer = OutcomePrinter(console: console, format: nil)
-    printer.print(outcomes)
-    printer.summarize(outcomes)
-    throw CommandExit(status: OutcomePrinter.status(of: outcomes))
+    throw OutcomePrinter(console: console, format: nil).report(outcomes)
 }
 
 struct CreateRealmCommand: ParsableCommand {

@@ -67,10 +67,7 @@ func performDelete(_ targets: [DeleteTarget], options: DeleteOptions, host: Host
             return quiet
         }
     }
-    let printer = OutcomePrinter(console: console, format: options.output, dryRun: options.dryRun)
-    printer.print(outcomes)
-    printer.summarize(outcomes)
-    throw CommandExit(status: OutcomePrinter.status(of: outcomes))
+    throw OutcomePrinter(console: console, format: options.output, dryRun: options.dryRun).report(outcomes)
 }
 
 struct DeleteSpaceCommand: ParsableCommand {

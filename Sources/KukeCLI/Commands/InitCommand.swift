@@ -30,9 +30,6 @@ struct InitCommand: ParsableCommand {
         let outcomes = try withEngine(console) { () throws(HostError) in
             try engine.initialize(regenerate: forceRegenerateCNI, lockTimeout: lock.lockTimeout, progress: progress?.callback)
         }
-        let printer = OutcomePrinter(console: console, format: nil)
-        printer.print(outcomes)
-        printer.summarize(outcomes)
-        throw CommandExit(status: OutcomePrinter.status(of: outcomes))
+        throw OutcomePrinter(console: console, format: nil).report(outcomes)
     }
 }
