@@ -92,6 +92,7 @@ public enum ManifestDecoder {
                         "spec.cniConfigPath \"\(escaped(path))\" \(problem.message)"))
             }
         }
+        walker.issues += EgressRules.issues(spec?["network"], positions: walker.positions, document: documentPosition)
         guard let name, let realmId else { return nil }
         let spaceSpec = SpaceSpec(realmId: realmId, cniConfigPath: cniConfigPath, network: spec?["network"], defaults: spec?["defaults"])
         return .space(SpaceManifest(metadata: RecordCodec.decodeMetadata(value["metadata"], name: name), spec: spaceSpec, origin: origin))

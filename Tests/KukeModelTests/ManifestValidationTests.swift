@@ -93,6 +93,28 @@ let badManifests: [BadManifest] = [
     BadManifest(
         label: "realm unknown spec field", yaml: "kind: Realm\nmetadata: {name: r}\nspec:\n  namespce: x\n", rule: .unknownField, line: 4, column: 3,
         message: "unknown field \"spec.namespce\""),
+    BadManifest(
+        label: "egress rule with both host and cidr",
+        yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a")
+            + "  network:\n    egress:\n      allow:\n      - {host: a.example, cidr: 10.0.0.0/8}\n",
+        rule: .fieldValue, line: 10, column: 9, message: "give host or cidr, not both"),
+    BadManifest(
+        label: "egress rule with neither host nor cidr",
+        yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a") + "  network:\n    egress:\n      allow:\n      - ports: [443]\n",
+        rule: .fieldValue, line: 10, column: 9, message: "give one of host or cidr"),
+    BadManifest(
+        label: "egress rule with a bad CIDR",
+        yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a") + "  network:\n    egress:\n      allow:\n      - cidr: 10.0.0.0/33\n",
+        rule: .fieldValue, line: 10, column: 15, message: "is not an IPv4 network in CIDR form"),
+    BadManifest(
+        label: "egress rule with a bad host",
+        yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a") + "  network:\n    egress:\n      allow:\n      - host: \"bad_host.example\"\n",
+        rule: .fieldValue, line: 10, column: 15, message: "is not a DNS name"),
+    BadManifest(
+        label: "egress port 0",
+        yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a")
+            + "  network:\n    egress:\n      allow:\n      - cidr: 10.0.0.0/8\n        ports: [0]\n",
+        rule: .fieldValue, line: 11, column: 17, message: "0 is out of range 1...65535"),
 ]
 
 @Suite("Manifest validation")
