@@ -34,7 +34,7 @@ public struct DesiredState: Sendable {
     public init() {}
 
     /// Takes a fresh read of the directories: per file, either its resources or its issues.
-    /// Returns the files whose validity changed (newly broken or fixed), for logging.
+    /// Returns the files newly broken (or whose problems changed) and the files fixed, for logging.
     public mutating func update(files: [String: Result<[Resource], ManifestIssues>]) -> (broken: [String], fixed: [String]) {
         var broken: [String] = []
         var fixed: [String] = []
@@ -44,7 +44,7 @@ public struct DesiredState: Sendable {
                 byFile[file] = resources
                 if invalid.removeValue(forKey: file) != nil { fixed.append(file) }
             case .failure(let issues):
-                if invalid[file] == nil { broken.append(file) }
+                if invalid[file] != issues.issues { broken.append(file) }  // newly broken, or broken differently
                 invalid[file] = issues.issues
             }
         }

@@ -112,6 +112,9 @@ struct WatchControllerTests {
         fixture.changed()
         #expect(fixture.log.count("blog.yaml:2:18: metadata.name \\\"Blog\\\"") + fixture.log.count("blog.yaml:2:18") >= 1)
         #expect(fixture.record("main", "blog") != nil)  // not pruned although --prune
+        try fixture.write("blog.yaml", "kind: Space\nmetadata: {name: blog}\nspec: {realmId: main, typo: 1}\n")
+        fixture.changed()
+        #expect(fixture.log.count("spec.typo") == 1, "\(fixture.log.all)")  // a different problem is reported too
         try fixture.write("blog.yaml", Self.space("blog", label: "fixed"))
         fixture.changed()
         #expect(fixture.record("main", "blog")?.metadata.labels == ["l": "fixed"])
