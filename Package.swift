@@ -18,11 +18,13 @@ let package = Package(
         .target(name: "CKukeSys"),
         // libinotifytools, for `kuke watch`.
         .systemLibrary(name: "CInotifyTools", providers: [.apt(["libinotifytools0-dev"])]),
+        // libnftables, for the isolation table.
+        .systemLibrary(name: "CNftables", providers: [.apt(["libnftables-dev"])]),
         .target(name: "KukeModel", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "KukeEngine", dependencies: ["KukeModel"]),
         .target(
             name: "KukeHost",
-            dependencies: ["KukeModel", "KukeEngine", "CKukeSys", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["KukeModel", "KukeEngine", "CKukeSys", "CNftables", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "KukeWatch",

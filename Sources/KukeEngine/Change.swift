@@ -4,6 +4,8 @@ public enum Part: String, Sendable, CaseIterable {
     case cgroup
     case conflist
     case bridge
+    /// The isolation table (`inet kukeon`), shared by every space.
+    case firewall
 }
 
 /// One step a driver takes to bring a part from observed to desired. Printable for
@@ -27,6 +29,8 @@ public struct Change: Sendable, Equatable {
         case createBridge(name: String)
         case setLinkUp(name: String)
         case deleteLink(name: String)
+        case replaceFirewall(script: String)
+        case deleteFirewall
     }
 
     public var part: Part

@@ -102,8 +102,27 @@ public struct Engine: Sendable {
             case .space(let space): outcomes.append(spaces.reconcile(space, inventory: &inventory))
             }
         }
+        if let firewall = convergeFirewall(inventory, context: context) { outcomes.append(firewall) }
         progress?(ordered.count, ordered.count, "")
         return (outcomes, inventory)
+    }
+
+    /// The isolation table brought to the spaces the pass left (a fifth driver shared by all spaces):
+    /// an outcome only when it changed or failed.
+    func convergeFirewall(_ inventory: Inventory, context: PassContext) -> ResourceOutcome? {
+        guard let firewall = drivers.firewall else { return nil }
+        let spaces = inventory.spaces.values.compactMap { record in record.status.network.map { (id: record.id, bridge: $0.bridge) } }
+        var outcome = ResourceOutcome(kind: "Firewall", realm: nil, name: FirewallPlanner.table, outcome: .unchanged)
+        do {
+            guard let change = FirewallPlanner.plan(spaces, observed: try firewall.observe()) else { return nil }
+            outcome.changes = [change]
+            outcome.outcome = change.action == .create ? .created : change.action == .delete ? .deleted : .updated
+            if !context.dryRun { try context.perform(change) }
+        } catch {
+            outcome.outcome = .failed
+            outcome.failure = Failure.host("FirewallFailed", error)
+        }
+        return outcome
     }
 
     static func exists(_ resource: Resource, in inventory: Inventory) -> Bool {
@@ -133,6 +152,7 @@ public struct Engine: Sendable {
                 outcomes += deleter.deleteRealm(name, cascade: cascade, inventory: &inventory)
             }
         }
+        if let firewall = convergeFirewall(inventory, context: deleter.context) { outcomes.append(firewall) }
         progress?(ordered.count, ordered.count, "")
         return outcomes
     }

@@ -47,6 +47,16 @@ public protocol CgroupControl: Sendable {
     func children(_ path: String) throws(HostError) -> [String]
 }
 
+/// The isolation table in nftables (`table inet kukeon`), replaced whole in one transaction.
+public protocol FirewallControl: Sendable {
+    /// The table as it is, or nil when it does not exist.
+    func observe() throws(HostError) -> ObservedFirewall?
+    /// Replaces the table with `script` atomically (`nft -f`).
+    func replace(_ script: String) throws(HostError)
+    /// `nft delete table inet kukeon`; a missing table is not an error.
+    func delete() throws(HostError)
+}
+
 /// The host-wide lock: two kuke processes never interleave their passes.
 public protocol HostLock: Sendable {
     /// Blocks until the lock is held, or throws when `timeout` (seconds) passes first.
@@ -64,11 +74,14 @@ public struct HostDrivers: Sendable {
     public var links: any LinkControl
     public var cgroups: any CgroupControl
     public var lock: any HostLock
+    /// The isolation table's driver; nil leaves isolation unmanaged (engine tests of the other parts).
+    public var firewall: (any FirewallControl)?
 
-    public init(files: any FileStore, links: any LinkControl, cgroups: any CgroupControl, lock: any HostLock) {
+    public init(files: any FileStore, links: any LinkControl, cgroups: any CgroupControl, lock: any HostLock, firewall: (any FirewallControl)?) {
         self.files = files
         self.links = links
         self.cgroups = cgroups
         self.lock = lock
+        self.firewall = firewall
     }
 }

@@ -31,6 +31,8 @@ public struct PassContext: Sendable {
         case .createBridge(let name): try drivers.links.createBridge(name)
         case .setLinkUp(let name): try drivers.links.setUp(name)
         case .deleteLink(let name): try drivers.links.delete(name)
+        case .replaceFirewall(let script): try drivers.firewall?.replace(script)
+        case .deleteFirewall: try drivers.firewall?.delete()
         }
     }
 
@@ -48,6 +50,7 @@ public struct PassContext: Sendable {
         case .cgroup: "CgroupFailed"
         case .conflist: "ConflistWriteFailed"
         case .bridge: "BridgeFailed"
+        case .firewall: "FirewallFailed"
         }
     }
 

@@ -8,6 +8,7 @@ public enum HostFactory {
             files: LocalFileStore(),
             links: NetlinkLinkControl(),
             cgroups: CgroupFilesystem(root: layout.cgroupRoot),
-            lock: FlockHostLock(path: layout.lockPath, onWait: onLockWait))
+            lock: FlockHostLock(path: layout.lockPath, onWait: onLockWait),
+            firewall: NftablesFirewall())
     }
 }

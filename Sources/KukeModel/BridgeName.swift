@@ -38,7 +38,7 @@ public enum BridgeName {
     }
 
     /// FNV-1a, 64-bit: small, stable across releases and platforms.
-    static func fnv1a64(_ bytes: [UInt8]) -> UInt64 {
+    public static func fnv1a64(_ bytes: [UInt8]) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in bytes {
             hash ^= UInt64(byte)

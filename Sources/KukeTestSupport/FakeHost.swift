@@ -17,6 +17,8 @@ public final class FakeHost: Sendable {
         public var rootProblem: String?
         /// Mutating calls, in order (`write /path`, `createBridge x`, …).
         public var log: [String] = []
+        /// The isolation table: its last script, or nil when it does not exist.
+        public var firewallScript: String?
         /// Calls that fail: a log entry prefix and the error to throw.
         public var failures: [String: HostError] = [:]
         var nextIndex: Int32 = 10
@@ -24,9 +26,12 @@ public final class FakeHost: Sendable {
 
     public let state: Mutex<State>
     public let cgroupRoot: String
+    /// Whether the fake has an isolation table (off by default, so tests of the other parts see only them).
+    public let managesFirewall: Bool
 
     /// - Parameter offered: the controllers the root delegates (its `cgroup.subtree_control`).
-    public init(cgroupRoot: String = "/cg", offered: [String] = ["cpu", "memory", "pids"]) {
+    public init(cgroupRoot: String = "/cg", offered: [String] = ["cpu", "memory", "pids"], firewall: Bool = false) {
+        managesFirewall = firewall
         var initial = State()
         initial.cgroups[cgroupRoot] = offered
         state = Mutex(initial)
@@ -34,7 +39,9 @@ public final class FakeHost: Sendable {
     }
 
     public var drivers: HostDrivers {
-        HostDrivers(files: Files(host: self), links: Links(host: self), cgroups: Cgroups(host: self), lock: Lock())
+        HostDrivers(
+            files: Files(host: self), links: Links(host: self), cgroups: Cgroups(host: self), lock: Lock(),
+            firewall: managesFirewall ? Firewall(host: self) : nil)
     }
 
     /// The mutating calls made so far.
@@ -140,6 +147,28 @@ public final class FakeHost: Sendable {
                 state.cgroups.keys.filter { $0.hasPrefix(path + "/") && !$0.dropFirst(path.count + 1).contains("/") }
                     .map { String($0.dropFirst(path.count + 1)) }.sorted()
             }
+        }
+    }
+
+    struct Firewall: FirewallControl {
+        let host: FakeHost
+        func observe() throws(HostError) -> ObservedFirewall? {
+            host.state.withLock { state in
+                state.firewallScript.map { script in
+                    let fingerprint = script.split(separator: "\n").first { $0.contains("comment \"kuke:") }
+                        .map { String($0.split(separator: ":").last!.dropLast()) }
+                    let rules = script.split(separator: "\n").filter { $0.contains("ct state") || $0.contains(" drop comment ") }.count
+                    return ObservedFirewall(fingerprint: fingerprint, ruleCount: rules)
+                }
+            }
+        }
+        func replace(_ script: String) throws(HostError) {
+            try host.record("replaceFirewall")
+            host.state.withLock { $0.firewallScript = script }
+        }
+        func delete() throws(HostError) {
+            try host.record("deleteFirewall")
+            host.state.withLock { $0.firewallScript = nil }
         }
     }
 

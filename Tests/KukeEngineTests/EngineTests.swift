@@ -379,6 +379,30 @@ struct EngineTests {
         #expect(inventory.spaces[SpaceID(realm: "main", name: "blog")]?.metadata.labels == [:])
     }
 
+    @Test("the isolation table follows the spaces: created, left alone when converged, repaired when flushed, deleted with the last space")
+    func firewall() throws {
+        let host = FakeHost(firewall: true)
+        let created = try engine(host).apply([realm("main"), space("blog"), space("shop")])
+        #expect(created.last?.kind == "Firewall" && created.last?.outcome == .created)
+        let script = try #require(host.state.withLock { $0.firewallScript })
+        #expect(script.contains("iifname \"kuke-main-blog\" oifname \"kuke-*\" oifname != \"kuke-main-blog\" counter drop comment \"main/blog\""))
+        #expect(script.contains("ct state established,related accept"))
+        #expect(try engine(host).apply([realm("main"), space("blog"), space("shop")]).allSatisfy { $0.outcome == .unchanged })
+        // Someone flushes the chain: the rule count no longer matches, so a dry run shows it and apply repairs it.
+        host.state.withLock { state in
+            state.firewallScript = state.firewallScript!.split(separator: "\n").filter { !$0.contains(" drop ") }.joined(separator: "\n")
+        }
+        let drift = try engine(host).apply([space("blog")], options: ApplyOptions(dryRun: true))
+        #expect(drift.last?.kind == "Firewall" && drift.last?.outcome == .updated)
+        #expect(try engine(host).apply([space("blog")]).last?.outcome == .updated)
+        #expect(host.state.withLock { $0.firewallScript } == script)
+        _ = try engine(host).delete([.space(SpaceID(realm: "main", name: "blog"))], cascade: false)
+        #expect(host.state.withLock { $0.firewallScript }?.contains("kuke-main-blog") == false)
+        let last = try engine(host).delete([.space(SpaceID(realm: "main", name: "shop"))], cascade: false)
+        #expect(last.last?.outcome == .deleted && last.last?.kind == "Firewall")
+        #expect(host.state.withLock { $0.firewallScript } == nil)
+    }
+
     @Test("a realm with spaces is deleted only with --cascade")
     func deleteRealm() throws {
         let host = FakeHost()

@@ -13,7 +13,10 @@ struct ApplyKernelTests {
             let path = try sandbox.writeManifest("examples.yaml", examples)
             let first = sandbox.kuke("apply", "-f", path)
             #expect(first.status == 0, "\(first)")
-            #expect(first.stdout == "Realm \"main\": created\nSpace \"main/blog\": created\nSpace \"main/analytics-pipeline\": created\n")
+            #expect(
+                first.stdout
+                    == "Realm \"main\": created\nSpace \"main/blog\": created\nSpace \"main/analytics-pipeline\": created\nFirewall \"inet kukeon\": created\n"
+            )
 
             let links = sandbox.links()
             #expect(links["kuke-main-blog"] == "bridge")
@@ -91,7 +94,10 @@ struct ApplyKernelTests {
             let path = try sandbox.applyExamples()
             let result = sandbox.kuke("delete", "-f", path)
             #expect(result.status == 0, "\(result)")
-            #expect(result.stdout == "Space \"main/blog\": deleted\nSpace \"main/analytics-pipeline\": deleted\nRealm \"main\": deleted\n")
+            #expect(
+                result.stdout
+                    == "Space \"main/blog\": deleted\nSpace \"main/analytics-pipeline\": deleted\nRealm \"main\": deleted\nFirewall \"inet kukeon\": deleted\n"
+            )
             #expect(sandbox.links().keys.filter { $0.hasPrefix("kuke-") }.isEmpty)
             #expect(try FileManager.default.contentsOfDirectory(atPath: sandbox.cniDirectory).isEmpty)
             #expect(try FileManager.default.contentsOfDirectory(atPath: sandbox.runPath) == [".kuke.lock"])

@@ -47,6 +47,8 @@ struct WatchKernelTests {
             #expect(Subprocess.waitUntil { ready(sandbox, "shop", label: "two") }, "\(watcher.stderr)")
 
             // An editor's rename-over save (vim, sed -i): updated once.
+            // The log line of that update comes after its record is written: wait for it before counting.
+            #expect(Subprocess.waitUntil { watcher.stderr.contains("Space main/shop updated") }, "\(watcher.stderr)")
             let updatesBefore = watcher.stderr.components(separatedBy: "Space main/shop updated").count
             try write("\(directory)/nested/deeper/.shop.yaml.swp", "junk")
             try write("\(directory)/nested/deeper/shop.yaml~", "junk")
@@ -129,7 +131,7 @@ struct WatchKernelTests {
             let watcher = try #require(sandbox.startKuke("watch", directory, "--poll", "100ms", "--log-format", "json", "--log-level", "debug"))
             try write("\(directory)/blog.yaml", Self.space("blog"))
             #expect(Subprocess.waitUntil { ready(sandbox, "blog") }, "\(watcher.stderr)")
-            #expect(watcher.stderr.contains("\"driver\":\"bridge\""))
+            #expect(Subprocess.waitUntil { watcher.stderr.contains("\"driver\":\"bridge\"") }, "\(watcher.stderr)")  // logged after the pass
             // SIGHUP: a full resync (which repairs drift without a file change).
             #expect(sandbox.run(["ip", "link", "set", "kuke-main-blog", "down"]).status == 0)
             watcher.signal(SIGHUP)
