@@ -169,6 +169,8 @@ public final class WatchController {
             }
             return
         }
+        // Outcomes past the batch are the pass's own (the isolation table): logged; the next resync retries a failure.
+        for outcome in outcomes.dropFirst(batch.count) { log(outcome) }
         for (resource, outcome) in zip(Engine.ordered(batch), outcomes) {
             let key = ResourceKey(resource)
             applied[key] = resource
@@ -197,7 +199,9 @@ public final class WatchController {
     /// One line per change with realm, space, driver and outcome; one line per failure.
     func log(_ outcome: ResourceOutcome) {
         var metadata: Logger.Metadata = ["outcome": "\(outcome.outcome.rawValue)"]
-        if let realm = outcome.realm {
+        if outcome.kind == "Firewall" {
+            metadata["table"] = "\(outcome.name)"
+        } else if let realm = outcome.realm {
             metadata["realm"] = "\(realm)"
             metadata["space"] = "\(outcome.name)"
         } else {
