@@ -50,8 +50,6 @@ public struct IPv4Subnet: Sendable, Hashable, Comparable, CustomStringConvertibl
     static func mask(_ length: Int) -> UInt32 { length == 0 ? 0 : UInt32.max << UInt32(32 - length) }
 
     public var mask: UInt32 { Self.mask(prefixLength) }
-    /// The last address of the subnet.
-    public var lastAddress: IPv4Address { IPv4Address(network.value | ~mask) }
     /// The first usable address, which the CNI bridge plugin gives the bridge as gateway.
     public var gateway: IPv4Address { IPv4Address(network.value + 1) }
 

@@ -30,6 +30,10 @@ public struct DesiredState: Sendable {
     public private(set) var byFile: [String: [Resource]] = [:]
     /// The files whose last parse failed, with the issues.
     public private(set) var invalid: [String: [ManifestIssue]] = [:]
+    /// Every resource declared by exactly one file, with that file (derived at each update).
+    public private(set) var resources: [ResourceKey: (resource: Resource, file: String)] = [:]
+    /// Keys declared by more than one file, with the files (derived at each update).
+    public private(set) var conflicts: [ResourceKey: [String]] = [:]
 
     public init() {}
 
@@ -50,17 +54,18 @@ public struct DesiredState: Sendable {
         }
         for file in byFile.keys where files[file] == nil { byFile[file] = nil }
         for file in invalid.keys where files[file] == nil { invalid[file] = nil }
+        resolve()
         return (broken.sorted(), fixed.sorted())
     }
 
-    /// Every resource declared by exactly one file, with that file; and the conflicting keys with their files.
-    public func resolved() -> (resources: [ResourceKey: (resource: Resource, file: String)], conflicts: [ResourceKey: [String]]) {
+    /// Splits the declarations into single ones and conflicts; done once per update, not per lookup.
+    mutating func resolve() {
         var declared: [ResourceKey: [(Resource, String)]] = [:]
         for (file, resources) in byFile {
             for resource in resources { declared[ResourceKey(resource), default: []].append((resource, file)) }
         }
-        var resources: [ResourceKey: (resource: Resource, file: String)] = [:]
-        var conflicts: [ResourceKey: [String]] = [:]
+        resources = [:]
+        conflicts = [:]
         for (key, entries) in declared {
             if entries.count == 1 {
                 resources[key] = (entries[0].0, entries[0].1)
@@ -68,6 +73,5 @@ public struct DesiredState: Sendable {
                 conflicts[key] = entries.map(\.1).sorted()
             }
         }
-        return (resources, conflicts)
     }
 }

@@ -59,7 +59,7 @@ public final class WatchController {
         case .resync(let reason):
             fullResync(now: now, reason: reason)
         case .linkDeleted(let name):
-            if let id = bridges[name], desired.resolved().resources[.space(id)] != nil {
+            if let id = bridges[name], desired.resources[.space(id)] != nil {
                 logger.info(
                     "managed bridge deleted", metadata: ["realm": "\(id.realm)", "space": "\(id.name)", "driver": "bridge", "bridge": "\(name)"])
                 queue.schedule(.space(id), at: now)
@@ -83,7 +83,7 @@ public final class WatchController {
         reloadDue = nil
         logger.debug("full resync", metadata: ["reason": "\(reason)"])
         reload(now: now)
-        for key in desired.resolved().resources.keys { queue.schedule(key, at: now) }
+        for key in desired.resources.keys { queue.schedule(key, at: now) }
         processDue(now: now)
     }
 
@@ -120,7 +120,7 @@ public final class WatchController {
         }
         for file in fixed { logger.info("manifest is valid again", metadata: ["file": "\(file)"]) }
 
-        let (resources, conflicts) = desired.resolved()
+        let (resources, conflicts) = (desired.resources, desired.conflicts)
         for (key, files) in conflicts where reportedConflicts[key] != files {
             logger.error(
                 "\(key) is declared by more than one file; it is left untouched until one declaration is removed",
@@ -152,7 +152,7 @@ public final class WatchController {
     func processDue(now: Double) {
         let keys = queue.takeDue(now: now)
         guard !keys.isEmpty else { return }
-        let resolved = desired.resolved().resources
+        let resolved = desired.resources
         let batch = keys.sorted().compactMap { resolved[$0]?.resource }
         guard !batch.isEmpty else { return }
         passes += 1
@@ -312,9 +312,9 @@ public final class WatchController {
 
     /// Counts for systemd's STATUS= line.
     public var statusLine: String {
-        let declared = desired.resolved().resources.count
+        let declared = desired.resources.count
         let failed = failing.count
-        let pending = desired.resolved().resources.keys.filter { queue.dueTime($0) != nil && failing[$0] == nil }.count
+        let pending = desired.resources.keys.filter { queue.dueTime($0) != nil && failing[$0] == nil }.count
         var line = "ready \(max(0, declared - failed - pending)), failed \(failed), pending \(pending)"
         if !desired.invalid.isEmpty { line += ", invalid files \(desired.invalid.count)" }
         if !reportedConflicts.isEmpty { line += ", conflicts \(reportedConflicts.count)" }

@@ -50,8 +50,6 @@ public struct WorkQueue<Key: Hashable & Sendable>: Sendable {
     /// When a key is due next, if it is queued.
     public func dueTime(_ key: Key) -> Double? { due[key] }
 
-    public var isEmpty: Bool { due.isEmpty }
-
     /// The earliest time any key is due.
     public var earliestDue: Double? { due.values.min() }
 }
