@@ -28,12 +28,7 @@ struct RouteNetlink {
 
     /// `ip link show`: every link with its index, name, kind and up flag.
     func links() throws(HostError) -> [ObservedLink] {
-        let replies = try socket.dump(
-            { sequence in
-                var message = NetlinkMessage(type: Self.getLink, flags: NetlinkSocket.flagRequest | NetlinkSocket.flagDump, sequence: sequence)
-                message.appendInterfaceInfo()
-                return message
-            }, what: "link dump")
+        let replies = try dump(Self.getLink, what: "link dump") { $0.appendInterfaceInfo() }
         return replies.compactMap { reply in
             guard reply.type == Self.newLink, reply.payload.count >= 16 else { return nil }
             let payload = reply.payload
@@ -46,14 +41,19 @@ struct RouteNetlink {
         }
     }
 
+    /// A dump request of `type` (`NLM_F_DUMP`) with the family header `header` appends, and its replies.
+    func dump(_ type: UInt16, what: String, header: @escaping (inout NetlinkMessage) -> Void) throws(HostError) -> [NetlinkReply] {
+        try socket.dump(
+            { sequence in
+                var message = NetlinkMessage(type: type, flags: NetlinkSocket.flagRequest | NetlinkSocket.flagDump, sequence: sequence)
+                header(&message)
+                return message
+            }, what: what)
+    }
+
     /// `ip -4 addr show`: (link index, address with prefix).
     func addresses() throws(HostError) -> [(Int32, IPv4Subnet)] {
-        let replies = try socket.dump(
-            { sequence in
-                var message = NetlinkMessage(type: Self.getAddress, flags: NetlinkSocket.flagRequest | NetlinkSocket.flagDump, sequence: sequence)
-                message.appendFamilyHeader(family: UInt8(AF_INET), length: 8)
-                return message
-            }, what: "address dump")
+        let replies = try dump(Self.getAddress, what: "address dump") { $0.appendFamilyHeader(family: UInt8(AF_INET), length: 8) }
         return replies.compactMap { reply in
             guard reply.type == Self.newAddress, reply.payload.count >= 8 else { return nil }
             let payload = reply.payload
@@ -68,12 +68,7 @@ struct RouteNetlink {
 
     /// `ip -4 route show table main`: (output link index, destination) of unicast routes.
     func routes() throws(HostError) -> [(Int32?, IPv4Subnet)] {
-        let replies = try socket.dump(
-            { sequence in
-                var message = NetlinkMessage(type: Self.getRoute, flags: NetlinkSocket.flagRequest | NetlinkSocket.flagDump, sequence: sequence)
-                message.appendFamilyHeader(family: UInt8(AF_INET), length: 12)
-                return message
-            }, what: "route dump")
+        let replies = try dump(Self.getRoute, what: "route dump") { $0.appendFamilyHeader(family: UInt8(AF_INET), length: 12) }
         return replies.compactMap { reply in
             guard reply.type == Self.newRoute, reply.payload.count >= 12 else { return nil }
             let payload = reply.payload
