@@ -24,8 +24,9 @@ public enum ConflistPlanner {
     /// alone (formatting is not drift) unless `rewrite` asks for the canonical text.
     public static func plan(desired: Conflist, path: String, copyPath: String, observed: Observed, rewrite: Bool = false) -> [Change] {
         var changes: [Change] = []
+        let text = desired.text  // rendered once for both files
         for (target, current) in [(path, observed.primary), (copyPath, observed.copy)] {
-            if let change = fileChange(desired: desired, path: target, current: current, rewrite: rewrite) {
+            if let change = fileChange(desired: desired, text: text, path: target, current: current, rewrite: rewrite) {
                 changes.append(change)
             }
         }
@@ -38,8 +39,7 @@ public enum ConflistPlanner {
         return changes
     }
 
-    static func fileChange(desired: Conflist, path: String, current: String?, rewrite: Bool) -> Change? {
-        let text = desired.text
+    static func fileChange(desired: Conflist, text: String, path: String, current: String?, rewrite: Bool) -> Change? {
         guard let current else {
             return Change(
                 part: .conflist, action: .create, subject: path, summary: "create conflist \(path)",
