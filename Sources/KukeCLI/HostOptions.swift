@@ -61,3 +61,12 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case json
     case yaml
 }
+
+/// `-o` for `kuke get spaces`: the stored documents, or the table with more columns.
+enum SpacesOutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case json
+    case yaml
+    case wide
+
+    var documents: OutputFormat? { OutputFormat(rawValue: rawValue) }
+}

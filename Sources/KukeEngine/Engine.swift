@@ -111,7 +111,7 @@ public struct Engine: Sendable {
     /// an outcome only when it changed or failed.
     func convergeFirewall(_ inventory: Inventory, context: PassContext) -> ResourceOutcome? {
         guard let firewall = drivers.firewall else { return nil }
-        let spaces = inventory.spaces.values.compactMap { record in record.status.network.map { (id: record.id, bridge: $0.bridge) } }
+        let spaces = inventory.spaces.values.compactMap(FirewallSpace.init(record:))
         var outcome = ResourceOutcome(kind: "Firewall", realm: nil, name: FirewallPlanner.table, outcome: .unchanged)
         do {
             guard let change = FirewallPlanner.plan(spaces, observed: try firewall.observe()) else { return nil }

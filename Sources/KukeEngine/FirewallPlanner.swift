@@ -1,49 +1,144 @@
 import KukeModel
 
-/// What `table inet kukeon` holds: its fingerprint (in the table's comment) and how many
-/// rules its forward chain has, so a rule flushed by hand shows as drift.
+/// What `table inet kukeon` holds: its fingerprint (in the table's comment), how many rules it
+/// has (every rule kuke writes carries a comment), so a rule flushed by hand shows as drift, and
+/// the packets dropped per bridge (isolation and egress together).
 public struct ObservedFirewall: Sendable, Equatable {
     public var fingerprint: String?
     public var ruleCount: Int
+    /// Packets dropped, by the bridge of the space they came from.
+    public var drops: [String: UInt64]
 
-    public init(fingerprint: String?, ruleCount: Int) {
+    public init(fingerprint: String?, ruleCount: Int, drops: [String: UInt64] = [:]) {
         self.fingerprint = fingerprint
         self.ruleCount = ruleCount
+        self.drops = drops
+    }
+
+    /// Reads the text of `nft list table inet kukeon` (or the script kuke wrote, which has the same shape).
+    public init(listing: String) {
+        var fingerprint: String?
+        var rules = 0
+        var drops: [String: UInt64] = [:]
+        var chainBridge: String?
+        for line in listing.split(separator: "\n") {
+            let text = line.drop { $0 == " " || $0 == "\t" }
+            if text.hasPrefix("chain ") {
+                let name = text.dropFirst(6).prefix { $0 != " " && $0 != "{" }
+                chainBridge = name.hasPrefix(FirewallPlanner.egressChainPrefix) ? FirewallPlanner.bridge(ofChain: String(name)) : nil
+                continue
+            }
+            if text.hasPrefix("comment \"kuke:") {
+                fingerprint = Self.quoted(after: "comment \"kuke:", in: text)
+                continue
+            }
+            guard text.contains(" comment \"") || text.hasPrefix("comment ") else { continue }
+            rules += 1
+            guard text.contains(" drop"), let packets = Self.quoted(after: "packets ", in: text, until: " ").flatMap({ UInt64($0) }) else { continue }
+            if let bridge = Self.quoted(after: "iifname \"", in: text) ?? chainBridge { drops[bridge, default: 0] += packets }
+        }
+        self.init(fingerprint: fingerprint, ruleCount: rules, drops: drops)
+    }
+
+    static func quoted(after marker: String, in text: Substring, until end: Character = "\"") -> String? {
+        guard let start = text.range(of: marker)?.upperBound else { return nil }
+        return String(text[start...].prefix { $0 != end })
     }
 }
 
-/// Plans the isolation between spaces: forwarded traffic from one space's bridge to another
-/// space's bridge is dropped; traffic within a space, to and from the host, and replies of
-/// established connections pass. The table is kuke's own (`inet kukeon`), so other firewalls
-/// (Docker, firewalld, iptables-nft) keep their tables untouched.
+/// One space as the firewall sees it: its bridge and, when its egress is denied, what it may reach.
+public struct FirewallSpace: Sendable, Equatable {
+    /// One accept rule of a space's egress chain.
+    public struct Allow: Sendable, Equatable {
+        /// `10.0.0.0/8` or `203.0.113.7`, sorted.
+        public var destinations: [String]
+        /// TCP destination ports; empty means any protocol and port.
+        public var ports: [Int]
+        /// `allow[0] cidr 10.0.0.0/8`, kept under nftables' 128-byte comment limit.
+        public var label: String
+    }
+
+    public var id: SpaceID
+    public var bridge: String
+    /// nil when egress is open; otherwise everything else leaving the space is dropped.
+    public var egress: [Allow]?
+
+    public init(id: SpaceID, bridge: String, egress: [Allow]?) {
+        self.id = id
+        self.bridge = bridge
+        self.egress = egress
+    }
+
+    /// The space of a record: its recorded bridge, its policy, and the addresses recorded for its hosts.
+    public init?(record: SpaceRecord) {
+        guard let network = record.status.network else { return nil }
+        var allows: [Allow]?
+        if let policy = EgressPolicy(network: record.spec.network) {
+            allows = policy.rules.enumerated().compactMap { index, rule in
+                let destinations: [String]
+                let label: String
+                switch rule.target {
+                case .cidr(let address, let prefix):
+                    destinations = [prefix == 32 ? address.description : "\(address)/\(prefix)"]
+                    label = "allow[\(index)] cidr \(destinations[0])"
+                case .host(let host):
+                    destinations = (record.status.egress?.addresses(of: host) ?? []).map(\.description)
+                    label = "allow[\(index)] host \(host.prefix(80))"
+                }
+                return destinations.isEmpty ? nil : Allow(destinations: destinations, ports: rule.ports, label: label)
+            }
+        }
+        self.init(id: record.id, bridge: network.bridge, egress: allows)
+    }
+}
+
+/// Plans the table that makes spaces network boundaries. Forwarded traffic from one space's
+/// bridge to another space's bridge is dropped; traffic within a space, to and from the host,
+/// and replies of established connections pass. A space whose egress is denied jumps, for
+/// traffic leaving towards anything but a kuke bridge, to a chain of its own: its allow rules,
+/// then a counted drop. The table is kuke's own (`inet kukeon`), so other firewalls (Docker,
+/// firewalld, iptables-nft) keep their tables untouched.
 public enum FirewallPlanner {
     public static let table = "inet kukeon"
+    static let egressChainPrefix = "egress_"
 
-    /// The script that replaces the table in one transaction, and the rule count it leaves.
-    public static func desired(_ spaces: [(id: SpaceID, bridge: String)]) -> (script: String, fingerprint: String, ruleCount: Int) {
+    /// `egress_kuke_main_blog`: bridge names have no `_`, so the chain names its bridge back.
+    static func chain(ofBridge bridge: String) -> String { egressChainPrefix + bridge.replacingOccurrences(of: "-", with: "_") }
+    static func bridge(ofChain chain: String) -> String {
+        String(chain.dropFirst(egressChainPrefix.count)).replacingOccurrences(of: "_", with: "-")
+    }
+
+    /// The script that replaces the table in one transaction, its fingerprint, and the rule count it leaves.
+    public static func desired(_ spaces: [FirewallSpace]) -> (script: String, fingerprint: String, ruleCount: Int) {
         let ordered = spaces.sorted { $0.id < $1.id }
-        var rules = ["ct state established,related accept"]
+        var forward = ["ct state established,related accept comment \"established\""]
+        var chains = ""
+        var count = 1
         for space in ordered {
-            rules.append("iifname \"\(space.bridge)\" oifname \"kuke-*\" oifname != \"\(space.bridge)\" counter drop comment \"\(space.id)\"")
-        }
-        let body = rules.map { "    \($0)\n" }.joined()
-        let fingerprint = String(BridgeName.fnv1a64(Array(body.utf8)), radix: 16)
-        let script = """
-            table \(table)
-            delete table \(table)
-            table \(table) {
-              comment "kuke:\(fingerprint)"
-              chain forward {
-                type filter hook forward priority filter; policy accept;
-            \(body)  }
+            let bridge = "\"\(space.bridge)\""
+            forward.append("iifname \(bridge) oifname \"kuke-*\" oifname != \(bridge) counter drop comment \"isolate\"")
+            count += 1
+            guard let allows = space.egress else { continue }
+            let chain = chain(ofBridge: space.bridge)
+            forward.append("iifname \(bridge) oifname != \"kuke-*\" jump \(chain) comment \"egress\"")
+            var rules = allows.map { allow in
+                let ports = allow.ports.isEmpty ? "" : " tcp dport { \(allow.ports.map(String.init).joined(separator: ", ")) }"
+                return "ip daddr { \(allow.destinations.joined(separator: ", ")) }\(ports) accept comment \"\(allow.label)\""
             }
-
-            """
-        return (script, fingerprint, rules.count)
+            rules.append("counter drop comment \"deny\"")
+            count += 1 + rules.count
+            chains += "  chain \(chain) {\n" + rules.map { "    \($0)\n" }.joined() + "  }\n"
+        }
+        let body =
+            "  chain forward {\n    type filter hook forward priority filter; policy accept;\n"
+            + forward.map { "    \($0)\n" }.joined() + "  }\n" + chains
+        let fingerprint = String(BridgeName.fnv1a64(Array(body.utf8)), radix: 16)
+        let script = "table \(table)\ndelete table \(table)\ntable \(table) {\n  comment \"kuke:\(fingerprint)\"\n\(body)}\n"
+        return (script, fingerprint, count)
     }
 
     /// The change that brings the table to `spaces`: replace it, delete it (no spaces left), or nothing.
-    public static func plan(_ spaces: [(id: SpaceID, bridge: String)], observed: ObservedFirewall?) -> Change? {
+    public static func plan(_ spaces: [FirewallSpace], observed: ObservedFirewall?) -> Change? {
         if spaces.isEmpty {
             guard observed != nil else { return nil }
             return Change(
@@ -53,9 +148,11 @@ public enum FirewallPlanner {
         if let observed, observed.fingerprint == desired.fingerprint, observed.ruleCount == desired.ruleCount { return nil }
         let before = observed.map { "table: \(table)\nfingerprint: \($0.fingerprint ?? "none")\nrules: \($0.ruleCount)\n" }
         let after = "table: \(table)\nfingerprint: \(desired.fingerprint)\nrules: \(desired.ruleCount)\n"
+        let denied = spaces.filter { $0.egress != nil }.count
+        let egress = denied == 0 ? "" : ", egress denied by default for \(denied)"
         return Change(
             part: .firewall, action: observed == nil ? .create : .update, subject: table,
-            summary: "\(observed == nil ? "create" : "rewrite") table \(table): isolate \(spaces.count) space(s)",
+            summary: "\(observed == nil ? "create" : "rewrite") table \(table): isolate \(spaces.count) space(s)\(egress)",
             diff: UnifiedDiff.make(old: before, new: after, oldLabel: "nftables/\(table)", newLabel: "nftables/\(table)"),
             operation: .replaceFirewall(script: desired.script))
     }

@@ -1,3 +1,5 @@
+import KukeModel
+
 /// Files: conflists and metadata. Writes are atomic (temp file in the same directory,
 /// fsync, rename, fsync of the directory), so a crash never leaves a torn file.
 public protocol FileStore: Sendable {
@@ -57,6 +59,12 @@ public protocol FirewallControl: Sendable {
     func delete() throws(HostError)
 }
 
+/// Name lookups for egress `host` rules (the system resolver: `/etc/hosts`, DNS, as nsswitch says).
+public protocol NameResolver: Sendable {
+    /// The IPv4 addresses of `host`; throws when the lookup fails or finds none.
+    func resolveIPv4(_ host: String) throws(HostError) -> [IPv4Address]
+}
+
 /// The host-wide lock: two kuke processes never interleave their passes.
 public protocol HostLock: Sendable {
     /// Blocks until the lock is held, or throws when `timeout` (seconds) passes first.
@@ -76,8 +84,13 @@ public struct HostDrivers: Sendable {
     public var lock: any HostLock
     /// The isolation table's driver; nil leaves isolation unmanaged (engine tests of the other parts).
     public var firewall: (any FirewallControl)?
+    public var resolver: any NameResolver
 
-    public init(files: any FileStore, links: any LinkControl, cgroups: any CgroupControl, lock: any HostLock, firewall: (any FirewallControl)?) {
+    public init(
+        files: any FileStore, links: any LinkControl, cgroups: any CgroupControl, lock: any HostLock, firewall: (any FirewallControl)?,
+        resolver: any NameResolver
+    ) {
+        self.resolver = resolver
         self.files = files
         self.links = links
         self.cgroups = cgroups

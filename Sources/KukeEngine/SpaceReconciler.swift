@@ -24,12 +24,25 @@ public struct SpaceReconciler: Sendable {
         var bridge: [Change]
         var metadata: Change?
         var pendingFirst: Bool
+        /// Egress hosts that did not resolve: the space converges (the firewall keeps their last
+        /// known addresses, or none) and the outcome fails so the operator sees it.
+        var egressFailure: Failure?
 
         var parts: [Change] { cgroup + conflist + bridge }
         var all: [Change] { parts + (metadata.map { [$0] } ?? []) }
     }
 
     public func reconcile(_ manifest: SpaceManifest, inventory: inout Inventory) -> ResourceOutcome {
+        var egressFailure: Failure?
+        var outcome = converge(manifest, inventory: &inventory, egressFailure: &egressFailure)
+        if let egressFailure, outcome.failure == nil {
+            outcome.outcome = .failed
+            outcome.failure = egressFailure
+        }
+        return outcome
+    }
+
+    func converge(_ manifest: SpaceManifest, inventory: inout Inventory, egressFailure: inout Failure?) -> ResourceOutcome {
         let id = manifest.id
         var outcome = ResourceOutcome(kind: "Space", realm: id.realm, name: id.name, outcome: .unchanged)
         let stored = inventory.spaces[id]
@@ -44,6 +57,7 @@ public struct SpaceReconciler: Sendable {
             if !context.dryRun, !hostWide, let stored { recordFailure(error, on: stored, inventory: &inventory) }
             return outcome
         }
+        egressFailure = plan.egressFailure
         outcome.changes = plan.all
         if plan.all.isEmpty { return outcome }
         outcome.outcome = stored == nil ? .created : .updated
@@ -139,6 +153,13 @@ public struct SpaceReconciler: Sendable {
             readyAt: stored?.status.readyAt ?? context.now, observedGeneration: generation)
         status.managedBy = stored == nil ? managedBy : stored?.status.managedBy
         status.source = manifest.origin.isFile ? Self.absolute(manifest.origin.document.file) : stored?.status.source
+        let egress = resolveEgress(EgressPolicy(network: manifest.spec.network), stored: stored?.status.egress)
+        status.egress = egress.status
+        if let failure = egress.failure {
+            status.state = .failed
+            status.reason = failure.reason
+            status.message = failure.message
+        }
         let record = SpaceRecord(metadata: metadata, spec: manifest.spec, status: status)
         let recordPath = context.layout.spaceRecordPath(id)
         let metadataChange = MetadataPlanner.plan(
@@ -148,7 +169,28 @@ public struct SpaceReconciler: Sendable {
         let pendingFirst = stored == nil || specChanged || stored?.status.network != network || (partsChange && stored?.status.state != .ready)
         return Plan(
             record: record, cgroup: cgroupChanges, conflist: conflistChanges, bridge: bridgeChanges,
-            metadata: metadataChange, pendingFirst: pendingFirst)
+            metadata: metadataChange, pendingFirst: pendingFirst, egressFailure: egress.failure)
+    }
+
+    /// Looks up the hosts of a `default: deny` policy. A host that does not resolve keeps the
+    /// addresses recorded last time (none for a new host), so a passing DNS outage neither opens
+    /// nor closes anything; the failure is reported.
+    func resolveEgress(_ policy: EgressPolicy?, stored: EgressStatus?) -> (status: EgressStatus?, failure: Failure?) {
+        guard let policy, !policy.hosts.isEmpty else { return (nil, nil) }
+        var resolved: [EgressStatus.Resolved] = []
+        var problems: [String] = []
+        for host in policy.hosts {
+            do {
+                resolved.append(.init(host: host, addresses: try context.drivers.resolver.resolveIPv4(host)))
+            } catch {
+                let kept = stored?.addresses(of: host) ?? []
+                resolved.append(.init(host: host, addresses: kept))
+                problems.append(
+                    error.message + (kept.isEmpty ? " (not allowed until it resolves)" : " (keeping \(kept.count) address(es) resolved before)"))
+            }
+        }
+        let failure = problems.isEmpty ? nil : Failure("EgressHostUnresolved", problems.joined(separator: "; "))
+        return (EgressStatus(resolved: resolved), failure)
     }
 
     /// A manifest path made absolute, so the same file named two ways is one source.

@@ -9,6 +9,6 @@ public enum HostFactory {
             links: NetlinkLinkControl(),
             cgroups: CgroupFilesystem(root: layout.cgroupRoot),
             lock: FlockHostLock(path: layout.lockPath, onWait: onLockWait),
-            firewall: NftablesFirewall())
+            firewall: NftablesFirewall(), resolver: SystemResolver())
     }
 }

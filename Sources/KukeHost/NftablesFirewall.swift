@@ -24,13 +24,7 @@ public struct NftablesFirewall: FirewallControl {
             if result.error.contains("No such file or directory") { return nil }
             throw HostError("nftables: list table \(FirewallPlanner.table) failed: \(Self.firstLine(result.error))")
         }
-        let lines = result.output.split(separator: "\n")
-        let fingerprint = lines.first { $0.contains("comment \"kuke:") }.flatMap { line -> String? in
-            guard let start = line.range(of: "kuke:")?.upperBound, let end = line[start...].firstIndex(of: "\"") else { return nil }
-            return String(line[start..<end])
-        }
-        let rules = lines.filter { $0.contains(" accept") && $0.contains("ct state") || $0.contains(" drop comment ") }.count
-        return ObservedFirewall(fingerprint: fingerprint, ruleCount: rules)
+        return ObservedFirewall(listing: result.output)
     }
 
     public func replace(_ script: String) throws(HostError) {

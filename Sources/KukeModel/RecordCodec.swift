@@ -30,6 +30,7 @@ public enum RecordCodec {
         "observedGeneration": .nonNegative,
         "managedBy": .string,
         "source": .string,
+        "egress": .object(["resolved": .list(.object(["host": .string, "addresses": .stringList]))]),
     ])
 
     static let realmStatusSchema = FieldSchema.object([
@@ -92,6 +93,14 @@ public enum RecordCodec {
         if let generation = status.observedGeneration { entries.append(.init("observedGeneration", .integer(generation))) }
         add("managedBy", status.managedBy)
         add("source", status.source)
+        if let egress = status.egress {
+            let resolved = egress.resolved.map { entry in
+                ManifestValue.map([
+                    .init("host", .string(entry.host)), .init("addresses", .list(entry.addresses.map { .string($0.description) })),
+                ])
+            }
+            entries.append(.init("egress", .map([.init("resolved", .list(resolved))])))
+        }
         return .map(value(of: record.metadata, record.spec) + [.init("status", .map(entries))])
     }
 
@@ -161,6 +170,14 @@ public enum RecordCodec {
         if case .integer(let generation)? = statusValue?["observedGeneration"] { status.observedGeneration = generation }
         status.managedBy = statusValue?["managedBy"]?.stringValue
         status.source = statusValue?["source"]?.stringValue
+        if case .list(let items)? = statusValue?["egress"]?["resolved"] {
+            status.egress = EgressStatus(
+                resolved: items.compactMap { item in
+                    guard let host = item["host"]?.stringValue else { return nil }
+                    guard case .list(let addresses)? = item["addresses"] else { return .init(host: host, addresses: []) }
+                    return .init(host: host, addresses: addresses.compactMap { $0.stringValue.flatMap(IPv4Address.init) })
+                })
+        }
         return SpaceRecord(metadata: metadata, spec: spec, status: status)
     }
 

@@ -42,6 +42,8 @@ public struct SpaceStatus: Sendable, Equatable {
     public var managedBy: String?
     /// The manifest file the space was last applied from.
     public var source: String?
+    /// What the egress hosts resolved to (only for a `default: deny` policy with `host` rules).
+    public var egress: EgressStatus?
 
     public init(
         state: SpaceState = .pending, reason: String? = nil, message: String? = nil, cgroupPath: String? = nil,

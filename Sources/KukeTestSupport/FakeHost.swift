@@ -19,6 +19,10 @@ public final class FakeHost: Sendable {
         public var log: [String] = []
         /// The isolation table: its last script, or nil when it does not exist.
         public var firewallScript: String?
+        /// What `host` rules resolve to; a host missing here fails to resolve.
+        public var names: [String: [IPv4Address]] = [:]
+        /// How many lookups were made, per host.
+        public var lookups: [String: Int] = [:]
         /// Calls that fail: a log entry prefix and the error to throw.
         public var failures: [String: HostError] = [:]
         var nextIndex: Int32 = 10
@@ -41,7 +45,7 @@ public final class FakeHost: Sendable {
     public var drivers: HostDrivers {
         HostDrivers(
             files: Files(host: self), links: Links(host: self), cgroups: Cgroups(host: self), lock: Lock(),
-            firewall: managesFirewall ? Firewall(host: self) : nil)
+            firewall: managesFirewall ? Firewall(host: self) : nil, resolver: Resolver(host: self))
     }
 
     /// The mutating calls made so far.
@@ -154,12 +158,7 @@ public final class FakeHost: Sendable {
         let host: FakeHost
         func observe() throws(HostError) -> ObservedFirewall? {
             host.state.withLock { state in
-                state.firewallScript.map { script in
-                    let fingerprint = script.split(separator: "\n").first { $0.contains("comment \"kuke:") }
-                        .map { String($0.split(separator: ":").last!.dropLast()) }
-                    let rules = script.split(separator: "\n").filter { $0.contains("ct state") || $0.contains(" drop comment ") }.count
-                    return ObservedFirewall(fingerprint: fingerprint, ruleCount: rules)
-                }
+                state.firewallScript.map { ObservedFirewall(listing: $0) }
             }
         }
         func replace(_ script: String) throws(HostError) {
@@ -169,6 +168,18 @@ public final class FakeHost: Sendable {
         func delete() throws(HostError) {
             try host.record("deleteFirewall")
             host.state.withLock { $0.firewallScript = nil }
+        }
+    }
+
+    struct Resolver: NameResolver {
+        let host: FakeHost
+        func resolveIPv4(_ name: String) throws(HostError) -> [IPv4Address] {
+            let found: [IPv4Address]? = host.state.withLock { state in
+                state.lookups[name, default: 0] += 1
+                return state.names[name]
+            }
+            guard let found, !found.isEmpty else { throw HostError("egress host \"\(name)\" did not resolve: Name or service not known") }
+            return found
         }
     }
 

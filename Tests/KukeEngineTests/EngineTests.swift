@@ -385,7 +385,7 @@ struct EngineTests {
         let created = try engine(host).apply([realm("main"), space("blog"), space("shop")])
         #expect(created.last?.kind == "Firewall" && created.last?.outcome == .created)
         let script = try #require(host.state.withLock { $0.firewallScript })
-        #expect(script.contains("iifname \"kuke-main-blog\" oifname \"kuke-*\" oifname != \"kuke-main-blog\" counter drop comment \"main/blog\""))
+        #expect(script.contains("iifname \"kuke-main-blog\" oifname \"kuke-*\" oifname != \"kuke-main-blog\" counter drop comment \"isolate\""))
         #expect(script.contains("ct state established,related accept"))
         #expect(try engine(host).apply([realm("main"), space("blog"), space("shop")]).allSatisfy { $0.outcome == .unchanged })
         // Someone flushes the chain: the rule count no longer matches, so a dry run shows it and apply repairs it.

@@ -254,3 +254,47 @@ struct ManifestValidationTests {
         #expect(decoded.metadata.labels == ["n": "123", "b": "true", "e": ""])
     }
 }
+
+@Suite("Egress policy model")
+struct EgressPolicyModelTests {
+    func network(_ yaml: String) -> ManifestValue? {
+        let text =
+            "apiVersion: v1beta1\nkind: Space\nmetadata: {name: s}\nspec:\n  realmId: r\n  network:\n    egress:\n"
+            + yaml.split(separator: "\n").map { "      \($0)\n" }.joined()
+        guard case .space(let space)? = ManifestDecoder.decode(text, file: "s.yaml").resources.first else { return nil }
+        return space.spec.network
+    }
+
+    @Test("deny: CIDR host bits cleared, ports sorted without duplicates, hosts lower-cased and listed once")
+    func deny() throws {
+        let policy = try #require(
+            EgressPolicy(
+                network: network(
+                    "default: deny\nallow:\n  - cidr: 10.1.2.3/8\n    ports: [443, 80, 443]\n  - host: API.example.com\n  - host: api.example.com\n    ports: [22]"
+                )))
+        #expect(policy.rules[0] == .init(target: .cidr(IPv4Address("10.0.0.0")!, prefix: 8), ports: [80, 443]))
+        #expect(policy.rules[1].target == .host("api.example.com"))
+        #expect(policy.hosts == ["api.example.com"])
+    }
+
+    @Test("no egress, no default, or default allow: open")
+    func open() {
+        #expect(EgressPolicy(network: nil) == nil)
+        #expect(EgressPolicy(network: network("allow:\n  - cidr: 10.0.0.0/8")) == nil)
+        #expect(EgressPolicy(network: network("default: allow\nallow:\n  - cidr: 10.0.0.0/8")) == nil)
+    }
+
+    @Test("resolved addresses round-trip through the record")
+    func recordRoundTrip() throws {
+        var status = SpaceStatus(state: .ready)
+        status.egress = EgressStatus(resolved: [
+            .init(host: "api.example.com", addresses: [IPv4Address("192.0.2.20")!, IPv4Address("192.0.2.10")!]),
+            .init(host: "down.example.com", addresses: []),
+        ])
+        let record = SpaceRecord(metadata: ObjectMeta(name: "s"), spec: SpaceSpec(realmId: "r"), status: status)
+        let text = RecordCodec.yaml(RecordCodec.value(of: record))
+        let decoded = try RecordCodec.decodeSpace(text, file: "space.yaml")
+        #expect(decoded.status.egress == status.egress)
+        #expect(decoded.status.egress?.addresses(of: "api.example.com").map(\.description) == ["192.0.2.10", "192.0.2.20"])
+    }
+}

@@ -102,6 +102,24 @@ struct WatchControllerTests {
         #expect(fixture.record("main", "blog")?.metadata.labels == ["l": "y"])
     }
 
+    @Test("egress hosts are re-resolved on every resync: a rotated address is picked up without a file change")
+    func egressReResolution() throws {
+        let fixture = try Fixture(layout: layout)
+        fixture.host.state.withLock { $0.names["api.example.com"] = [IPv4Address("192.0.2.10")!] }
+        try fixture.write("realm.yaml", Self.realm)
+        try fixture.write(
+            "shop.yaml",
+            "apiVersion: v1beta1\nkind: Space\nmetadata: {name: shop}\nspec:\n  realmId: main\n  network:\n    egress:\n"
+                + "      default: deny\n      allow:\n        - host: api.example.com\n          ports: [443]\n")
+        fixture.controller.start(now: 0)
+        #expect(fixture.record("main", "shop")?.status.egress?.addresses(of: "api.example.com") == [IPv4Address("192.0.2.10")!])
+        fixture.host.state.withLock { $0.names["api.example.com"] = [IPv4Address("192.0.2.77")!] }
+        fixture.controller.handle(.tick, now: 1)
+        #expect(fixture.record("main", "shop")?.status.egress?.addresses(of: "api.example.com") == [IPv4Address("192.0.2.10")!])
+        fixture.controller.handle(.resync(reason: "periodic"), now: 2)
+        #expect(fixture.record("main", "shop")?.status.egress?.addresses(of: "api.example.com") == [IPv4Address("192.0.2.77")!])
+    }
+
     @Test("an invalid file keeps what it declared; fixing it resumes")
     func invalidFile() throws {
         let fixture = try Fixture(layout: layout, prune: true, allowEmpty: true)

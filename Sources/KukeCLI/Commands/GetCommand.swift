@@ -115,7 +115,10 @@ struct GetSpacesCommand: ParsableCommand {
     @Argument(help: "Show only this space (with --realm, or in any realm).") var name: String?
     @Option(help: "Only spaces of this realm.") var realm: String?
     @OptionGroup var host: HostOptions
-    @Option(name: .shortAndLong, help: "Print the stored documents as yaml or json.") var output: OutputFormat?
+    @Option(
+        name: .shortAndLong,
+        help: "Print the stored documents as yaml or json, or a wide table with each space's egress policy and dropped packets.")
+    var output: SpacesOutputFormat?
 
     func run() throws {
         let console = Console.current
@@ -127,22 +130,40 @@ struct GetSpacesCommand: ParsableCommand {
             console.error("error: space \"\(name)\" not found\(realm.map { " in realm \"\($0)\"" } ?? "")")
             throw CommandExit(status: ExitStatus.failed)
         }
-        if let output {
-            printDocuments(spaces.map(RecordCodec.value(of:)), format: output, single: name != nil && spaces.count == 1, console: console)
+        if let format = output?.documents {
+            printDocuments(spaces.map(RecordCodec.value(of:)), format: format, single: name != nil && spaces.count == 1, console: console)
             return
         }
         if spaces.isEmpty {
             console.out("No spaces found.")
             return
         }
-        var rows = [["NAME", "REALM", "STATE", "BRIDGE", "SUBNET", "AGE"]]
+        let wide = output == .wide
+        let drops = wide ? observeDrops(console) : nil
+        var rows = [["NAME", "REALM", "STATE", "BRIDGE", "SUBNET"] + (wide ? ["EGRESS", "DROPPED"] : []) + ["AGE"]]
         for space in spaces {
             let network = space.status.network
-            rows.append([
-                space.metadata.name, space.spec.realmId, space.status.state.rawValue, network?.bridge ?? "-",
-                network?.subnet.description ?? "-", age(since: space.status.createdAt),
-            ])
+            var row = [
+                space.metadata.name, space.spec.realmId, space.status.state.rawValue, network?.bridge ?? "-", network?.subnet.description ?? "-",
+            ]
+            if wide {
+                let policy = EgressPolicy(network: space.spec.network)
+                row.append(policy.map { "deny (\($0.rules.count) allow)" } ?? "allow")
+                row.append(network.flatMap { drops?[$0.bridge] }.map(String.init) ?? "-")
+            }
+            rows.append(row + [age(since: space.status.createdAt)])
         }
         console.writeOut(table(rows))
+    }
+
+    /// Packets the isolation table dropped, by bridge; nil (shown as `-`) when it cannot be read.
+    func observeDrops(_ console: Console) -> [String: UInt64]? {
+        do {
+            guard let observed = try NftablesFirewall().observe() else { return [:] }
+            return observed.drops
+        } catch {
+            console.error("warning: dropped packets unknown: \(error)")
+            return nil
+        }
     }
 }

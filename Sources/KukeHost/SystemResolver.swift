@@ -1,0 +1,33 @@
+import Glibc
+import KukeEngine
+import KukeModel
+
+/// `NameResolver` through `getaddrinfo(3)` with `AF_INET`: the host's own resolver
+/// configuration (`/etc/hosts`, DNS, as `/etc/nsswitch.conf` says), IPv4 only.
+public struct SystemResolver: NameResolver {
+    public init() {}
+
+    public func resolveIPv4(_ host: String) throws(HostError) -> [IPv4Address] {
+        var hints = addrinfo()
+        hints.ai_family = AF_INET
+        var list: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, nil, &hints, &list)
+        guard status == 0 else {
+            let reason = String(cString: gai_strerror(status))
+            throw HostError("egress host \"\(host)\" did not resolve: \(reason)")
+        }
+        defer { freeaddrinfo(list) }
+        var addresses: [IPv4Address] = []
+        var entry = list
+        while let current = entry {
+            if current.pointee.ai_family == AF_INET, let socketAddress = current.pointee.ai_addr {
+                let address = socketAddress.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr.s_addr }
+                addresses.append(IPv4Address(UInt32(bigEndian: address)))
+            }
+            entry = current.pointee.ai_next
+        }
+        // No socket type asked for: one entry per type comes back, made unique here.
+        guard !addresses.isEmpty else { throw HostError("egress host \"\(host)\" resolved to no IPv4 addresses") }
+        return Array(Set(addresses)).sorted()
+    }
+}

@@ -1,0 +1,101 @@
+/// `spec.network.egress` as kuke enforces it (upstream Kukeon's semantics): with
+/// `default: deny`, forwarded traffic leaving the space is dropped unless an `allow` rule
+/// matches its destination (and, when the rule has `ports`, its TCP destination port);
+/// established connections are kept. `default: allow` (or no `default`) leaves egress open,
+/// whatever the rules say. IPv4 only.
+public struct EgressPolicy: Sendable, Equatable {
+    /// One `allow` entry.
+    public struct Rule: Sendable, Equatable {
+        public enum Target: Sendable, Equatable {
+            /// A DNS name, resolved to IPv4 addresses when the space is applied.
+            case host(String)
+            /// An IPv4 network, host bits cleared (`10.1.2.3/8` becomes `10.0.0.0/8`).
+            case cidr(IPv4Address, prefix: Int)
+        }
+
+        public var target: Target
+        /// TCP destination ports, sorted and without duplicates; empty means any protocol and port.
+        public var ports: [Int]
+
+        public init(target: Target, ports: [Int]) {
+            self.target = target
+            self.ports = Array(Set(ports)).sorted()
+        }
+    }
+
+    /// Whether egress is denied unless a rule allows it.
+    public var denies: Bool
+    public var rules: [Rule]
+
+    public init(denies: Bool, rules: [Rule]) {
+        self.denies = denies
+        self.rules = rules
+    }
+
+    /// The policy of a stored or decoded `spec.network`; nil when there is none or it leaves
+    /// egress open (`default: allow`). Rules that do not validate are left out (the decoder
+    /// refuses them with positions before they are ever stored).
+    public init?(network: ManifestValue?) {
+        guard let egress = network?["egress"], egress["default"]?.stringValue == "deny" else { return nil }
+        var rules: [Rule] = []
+        if case .list(let entries)? = egress["allow"] {
+            for entry in entries {
+                var ports: [Int] = []
+                if case .list(let items)? = entry["ports"] {
+                    ports = items.compactMap { if case .integer(let port) = $0, (1...65535).contains(port) { Int(port) } else { nil } }
+                }
+                switch (entry["host"]?.stringValue, entry["cidr"]?.stringValue) {
+                case (let host?, nil) where EgressRules.hostProblem(host) == nil:
+                    rules.append(Rule(target: .host(host.lowercased()), ports: ports))
+                case (nil, let cidr?):
+                    guard let network = Self.network(cidr) else { continue }
+                    rules.append(Rule(target: .cidr(network.address, prefix: network.prefix), ports: ports))
+                default: continue
+                }
+            }
+        }
+        self.init(denies: true, rules: rules)
+    }
+
+    /// The hosts to resolve, once each, in the order written.
+    public var hosts: [String] {
+        var seen = Set<String>()
+        return rules.compactMap { rule in
+            guard case .host(let host) = rule.target, seen.insert(host).inserted else { return nil }
+            return host
+        }
+    }
+
+    /// `a.b.c.d/n` with the host bits cleared; nil when it is not an IPv4 network in CIDR form.
+    static func network(_ text: String) -> (address: IPv4Address, prefix: Int)? {
+        guard EgressRules.isCIDR(text) else { return nil }
+        let parts = text.split(separator: "/")
+        guard let address = IPv4Address(String(parts[0])), let prefix = Int(parts[1]) else { return nil }
+        let mask: UInt32 = prefix == 0 ? 0 : ~UInt32(0) << (32 - prefix)
+        return (IPv4Address(address.value & mask), prefix)
+    }
+}
+
+/// Addresses a space's egress hosts resolved to, recorded in `status.egress` so the firewall
+/// is built from what was looked up, and a failed lookup keeps the last known addresses.
+public struct EgressStatus: Sendable, Equatable {
+    public struct Resolved: Sendable, Equatable {
+        public var host: String
+        /// IPv4 addresses, sorted, without duplicates; empty when the host never resolved.
+        public var addresses: [IPv4Address]
+
+        public init(host: String, addresses: [IPv4Address]) {
+            self.host = host
+            self.addresses = Array(Set(addresses)).sorted()
+        }
+    }
+
+    public var resolved: [Resolved]
+
+    public init(resolved: [Resolved]) { self.resolved = resolved }
+
+    /// The addresses recorded for `host` (empty when none).
+    public func addresses(of host: String) -> [IPv4Address] {
+        resolved.first { $0.host == host }?.addresses ?? []
+    }
+}

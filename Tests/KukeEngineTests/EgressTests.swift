@@ -1,0 +1,158 @@
+import Foundation
+import KukeModel
+import KukeTestSupport
+import Testing
+
+@testable import KukeEngine
+
+/// `spec.network.egress` from manifest to nftables script, against an in-memory host.
+@Suite("Egress policy")
+struct EgressTests {
+    let layout = HostLayout(runPath: "/run", cniConfigDirectory: "/cni", cgroupRoot: "/cg", subnetPool: IPv4Subnet("10.88.0.0/16")!)
+
+    func engine(_ host: FakeHost) -> Engine {
+        Engine(layout: layout, drivers: host.drivers, clock: { Date(timeIntervalSince1970: 1_800_000_000) })
+    }
+
+    /// Realm `main` and one space per `(name, egress YAML)`.
+    func resources(_ spaces: [(String, String?)]) -> [Resource] {
+        var text = "apiVersion: v1beta1\nkind: Realm\nmetadata: {name: main}\n"
+        for (name, egress) in spaces {
+            text += "---\napiVersion: v1beta1\nkind: Space\nmetadata: {name: \(name)}\nspec:\n  realmId: main\n"
+            if let egress { text += "  network:\n    egress:\n" + egress.split(separator: "\n").map { "      \($0)\n" }.joined() }
+        }
+        let decoded = ManifestDecoder.decode(text, file: "egress.yaml")
+        #expect(decoded.issues.isEmpty, "\(decoded.issues)")
+        return decoded.resources
+    }
+
+    func record(_ host: FakeHost, _ name: String) -> SpaceRecord? {
+        host.state.withLock { $0.files["/run/main/\(name)/space.yaml"] }.flatMap { try? RecordCodec.decodeSpace($0, file: "space.yaml") }
+    }
+
+    func script(_ host: FakeHost) -> String { host.state.withLock { $0.firewallScript } ?? "" }
+
+    let denyWithRules = """
+        default: deny
+        allow:
+          - cidr: 203.0.113.9/24
+            ports: [443, 80, 443]
+          - host: api.example.com
+          - cidr: 198.51.100.7/32
+        """
+
+    @Test("default deny: a chain of the space's own with its allow rules then a counted drop, jumped to for traffic leaving the space")
+    func denyChain() throws {
+        let host = FakeHost(firewall: true)
+        host.state.withLock { $0.names["api.example.com"] = [IPv4Address("192.0.2.20")!, IPv4Address("192.0.2.10")!] }
+        let outcomes = try engine(host).apply(resources([("shop", denyWithRules), ("blog", nil)]))
+        #expect(outcomes.allSatisfy { $0.failure == nil }, "\(outcomes)")
+        let text = script(host)
+        #expect(text.contains("iifname \"kuke-main-shop\" oifname != \"kuke-*\" jump egress_kuke_main_shop comment \"egress\""))
+        #expect(text.contains("ip daddr { 203.0.113.0/24 } tcp dport { 80, 443 } accept comment \"allow[0] cidr 203.0.113.0/24\""))
+        #expect(text.contains("ip daddr { 192.0.2.10, 192.0.2.20 } accept comment \"allow[1] host api.example.com\""))
+        #expect(text.contains("ip daddr { 198.51.100.7 } accept comment \"allow[2] cidr 198.51.100.7\""))
+        let chain = try #require(text.range(of: "chain egress_kuke_main_shop {")).upperBound
+        let lines = text[chain...].split(separator: "\n").prefix { !$0.contains("}") || $0.contains("{ ") }
+        #expect(lines.last?.trimmingCharacters(in: .whitespaces) == "counter drop comment \"deny\"", "the default comes last")
+        // The space without a policy has isolation only: no jump, no chain.
+        #expect(!text.contains("egress_kuke_main_blog"))
+        #expect(record(host, "shop")?.status.egress?.addresses(of: "api.example.com").map(\.description) == ["192.0.2.10", "192.0.2.20"])
+        #expect(record(host, "blog")?.status.egress == nil)
+    }
+
+    @Test("default allow, with or without rules, leaves egress open and looks nothing up")
+    func allowIsOpen() throws {
+        let host = FakeHost(firewall: true)
+        let outcomes = try engine(host).apply(resources([("shop", "default: allow\nallow:\n  - host: api.example.com")]))
+        #expect(outcomes.allSatisfy { $0.failure == nil }, "\(outcomes)")
+        #expect(!script(host).contains("jump"))
+        #expect(host.state.withLock { $0.lookups }.isEmpty)
+    }
+
+    @Test("a host that does not resolve fails the space but the rest converges, closed to that host, until it resolves")
+    func unresolvedHost() throws {
+        let host = FakeHost(firewall: true)
+        let first = try engine(host).apply(resources([("shop", denyWithRules)]))
+        let shop = try #require(first.first { $0.name == "shop" })
+        #expect(shop.outcome == .failed && shop.failure?.reason == "EgressHostUnresolved", "\(shop)")
+        #expect(shop.failure?.message.contains("api.example.com") == true)
+        #expect(host.state.withLock { $0.links["kuke-main-shop"] } != nil, "the bridge is made all the same")
+        #expect(!script(host).contains("host api.example.com"), "no address, no rule: the deny holds")
+        #expect(script(host).contains("counter drop comment \"deny\""))
+        #expect(record(host, "shop")?.status.state == .failed)
+        #expect(record(host, "shop")?.status.reason == "EgressHostUnresolved")
+
+        host.state.withLock { $0.names["api.example.com"] = [IPv4Address("192.0.2.10")!] }
+        let second = try engine(host).apply(resources([("shop", denyWithRules)]))
+        #expect(second.allSatisfy { $0.failure == nil }, "\(second)")
+        #expect(script(host).contains("ip daddr { 192.0.2.10 } accept comment \"allow[1] host api.example.com\""))
+        #expect(record(host, "shop")?.status.state == .ready)
+    }
+
+    @Test("every apply re-resolves: a rotated address replaces the old one; a failed lookup keeps the last known addresses")
+    func rotation() throws {
+        let host = FakeHost(firewall: true)
+        host.state.withLock { $0.names["api.example.com"] = [IPv4Address("192.0.2.10")!] }
+        _ = try engine(host).apply(resources([("shop", denyWithRules)]))
+        host.state.withLock { $0.names["api.example.com"] = [IPv4Address("192.0.2.99")!] }
+        let rotated = try engine(host).apply(resources([("shop", denyWithRules)]))
+        #expect(rotated.first { $0.kind == "Firewall" }?.outcome == .updated)
+        #expect(script(host).contains("{ 192.0.2.99 }") && !script(host).contains("192.0.2.10"))
+        #expect(record(host, "shop")?.status.egress?.addresses(of: "api.example.com") == [IPv4Address("192.0.2.99")!])
+
+        host.state.withLock { $0.names["api.example.com"] = nil }
+        let outage = try engine(host).apply(resources([("shop", denyWithRules)]))
+        #expect(outage.first { $0.name == "shop" }?.failure?.message.contains("keeping 1 address") == true)
+        #expect(script(host).contains("{ 192.0.2.99 }"), "the last known address stays allowed")
+        #expect(outage.first { $0.kind == "Firewall" } == nil, "the table is unchanged")
+    }
+
+    @Test("changing the policy rewrites the table; removing it drops the space's chain")
+    func policyChange() throws {
+        let host = FakeHost(firewall: true)
+        _ = try engine(host).apply(resources([("shop", "default: deny\nallow:\n  - cidr: 10.20.0.0/16")]))
+        let tightened = try engine(host).apply(resources([("shop", "default: deny")]))
+        #expect(tightened.first { $0.name == "shop" }?.outcome == .updated)
+        #expect(tightened.first { $0.kind == "Firewall" }?.outcome == .updated)
+        #expect(!script(host).contains("10.20.0.0/16") && script(host).contains("egress_kuke_main_shop"))
+        _ = try engine(host).apply(resources([("shop", nil)]))
+        #expect(!script(host).contains("egress_kuke_main_shop"))
+    }
+
+    @Test("the listing of the live table gives the fingerprint, the rule count and the drops per bridge")
+    func listing() {
+        let listing = """
+            table inet kukeon {
+            \tcomment "kuke:ca1753d0281ae231"
+            \tchain forward {
+            \t\ttype filter hook forward priority filter; policy accept;
+            \t\tct state established,related accept comment "established"
+            \t\tiifname "kuke-main-blog" oifname "kuke-*" oifname != "kuke-main-blog" counter packets 3 bytes 252 drop comment "isolate"
+            \t\tiifname "kuke-main-shop" oifname "kuke-*" oifname != "kuke-main-shop" counter packets 2 bytes 168 drop comment "isolate"
+            \t\tiifname "kuke-main-shop" oifname != "kuke-*" jump egress_kuke_main_shop comment "egress"
+            \t}
+
+            \tchain egress_kuke_main_shop {
+            \t\tip daddr 10.20.0.0/16 tcp dport { 443, 5432 } accept comment "allow[0] cidr 10.20.0.0/16"
+            \t\tcounter packets 5 bytes 300 drop comment "deny"
+            \t}
+            }
+            """
+        let observed = ObservedFirewall(listing: listing)
+        #expect(observed.fingerprint == "ca1753d0281ae231")
+        #expect(observed.ruleCount == 6)
+        #expect(observed.drops == ["kuke-main-blog": 3, "kuke-main-shop": 7])
+    }
+
+    @Test("the planner's rule count is the count the listing of its own script gives")
+    func countsAgree() {
+        let shop = FirewallSpace(
+            id: SpaceID(realm: "main", name: "shop"), bridge: "kuke-main-shop",
+            egress: [.init(destinations: ["10.0.0.0/8"], ports: [443], label: "allow[0] cidr 10.0.0.0/8")])
+        let blog = FirewallSpace(id: SpaceID(realm: "main", name: "blog"), bridge: "kuke-main-blog", egress: [])
+        let desired = FirewallPlanner.desired([shop, blog])
+        #expect(ObservedFirewall(listing: desired.script).ruleCount == desired.ruleCount)
+        #expect(desired.ruleCount == 8, "established; per space isolate, jump, its allows, deny")
+    }
+}
