@@ -4,13 +4,40 @@ import KukeTestSupport
 import Testing
 
 /// The seed's network boundary on a real kernel: cells attached by Debian's CNI bridge plugin,
-/// each in a network namespace of its own, the sandbox namespace acting as the host.
-@Suite("Kernel: isolation between spaces", .enabled(if: KernelSandbox.enabled, "\(KernelSandbox.skipReason)"), .serialized)
+/// each in a network namespace of its own, the sandbox namespace acting as the host, and one
+/// more namespace behind a veth acting as the outside world (203.0.113.2 and .3, TCP servers).
+@Suite("Kernel: isolation between spaces and egress policy", .enabled(if: KernelSandbox.enabled, "\(KernelSandbox.skipReason)"), .serialized)
 struct IsolationKernelTests {
     static let pluginDirectory = "/usr/lib/cni"
+    static let hasPlugin = FileManager.default.isExecutableFile(atPath: "\(pluginDirectory)/bridge")
 
-    /// Attaches a new network namespace to a space with the bridge plugin and its conflist; the cell's address.
-    func attach(_ sandbox: KernelSandbox, space: String, cell: String) throws -> String {
+    /// Accepts on every port given, writes `ok`, closes.
+    static let server = """
+        import selectors, socket, sys
+        selector = selectors.DefaultSelector()
+        for port in sys.argv[1:]:
+            listener = socket.socket()
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(("0.0.0.0", int(port)))
+            listener.listen(16)
+            selector.register(listener, selectors.EVENT_READ)
+        print("ready", flush=True)
+        while True:
+            for key, _ in selector.select():
+                connection, _ = key.fileobj.accept()
+                connection.sendall(b"ok")
+                connection.close()
+        """
+
+    /// A cell: a network namespace attached to a space by the bridge plugin.
+    struct Cell {
+        var namespace: String
+        var address: String
+        var gateway: String
+    }
+
+    /// Attaches a new network namespace to a space with the bridge plugin and its conflist.
+    func attach(_ sandbox: KernelSandbox, space: String, cell: String) throws -> Cell {
         let conflist = try JSONParser.parse(String(contentsOfFile: "\(sandbox.cniDirectory)/main-\(space).conflist", encoding: .utf8))
         guard case .object(var plugin)? = conflist["plugins"]?.arrayValue?.first, case .object(var ipam)? = plugin["ipam"] else {
             throw KernelSandbox.SetupError(description: "no bridge plugin in the conflist")
@@ -25,58 +52,152 @@ struct IsolationKernelTests {
                 "env", "CNI_COMMAND=ADD", "CNI_CONTAINERID=\(cell)", "CNI_NETNS=/run/netns/\(cell)", "CNI_IFNAME=eth0",
                 "CNI_PATH=\(Self.pluginDirectory)", "\(Self.pluginDirectory)/bridge",
             ], stdin: JSONValue.object(plugin).canonicalText)
-        guard added.status == 0, let address = try JSONParser.parse(added.stdout)["ips"]?.arrayValue?.first?["address"]?.stringValue else {
+        let ip = try? JSONParser.parse(added.stdout)["ips"]?.arrayValue?.first
+        guard added.status == 0, let address = ip?["address"]?.stringValue, let gateway = ip?["gateway"]?.stringValue else {
             throw KernelSandbox.SetupError(description: "CNI ADD failed: \(added)")
         }
-        return String(address.split(separator: "/")[0])
+        _ = Subprocess.run(["ip", "-n", cell, "link", "set", "lo", "up"])
+        return Cell(namespace: cell, address: String(address.split(separator: "/")[0]), gateway: gateway)
     }
 
-    func ping(from cell: String, _ address: String) -> Bool {
-        Subprocess.run(["ip", "netns", "exec", cell, "ping", "-c", "1", "-W", "1", address]).status == 0
+    /// The outside world: a namespace behind the veth `out0` (203.0.113.1 on the host's side).
+    func makeOutside(_ sandbox: KernelSandbox, _ name: String) throws {
+        let steps: [[String]] = [
+            ["ip", "netns", "add", name],
+            ["ip", "-n", sandbox.namespace, "link", "add", "out0", "type", "veth", "peer", "name", "eth0", "netns", name],
+            ["ip", "-n", sandbox.namespace, "address", "add", "203.0.113.1/24", "dev", "out0"],
+            ["ip", "-n", sandbox.namespace, "link", "set", "out0", "up"],
+            ["ip", "-n", name, "address", "add", "203.0.113.2/24", "dev", "eth0"],
+            ["ip", "-n", name, "address", "add", "203.0.113.3/24", "dev", "eth0"],
+            ["ip", "-n", name, "link", "set", "eth0", "up"],
+            ["ip", "-n", name, "link", "set", "lo", "up"],
+            ["ip", "-n", name, "route", "add", "default", "via", "203.0.113.1"],
+        ]
+        for step in steps {
+            let result = Subprocess.run(step)
+            guard result.status == 0 else { throw KernelSandbox.SetupError(description: "\(step.joined(separator: " ")): \(result)") }
+        }
     }
+
+    /// Starts the TCP server in `namespace` and waits until it listens.
+    func serve(in namespace: String, ports: [Int]) throws -> Subprocess.Running {
+        guard let server = Subprocess.start(["ip", "netns", "exec", namespace, "python3", "-c", Self.server] + ports.map(String.init)),
+            Subprocess.waitUntil(timeout: 10, { server.stdout.contains("ready") })
+        else { throw KernelSandbox.SetupError(description: "the TCP server in \(namespace) did not start") }
+        return server
+    }
+
+    func ping(_ from: Cell, _ address: String) -> Bool {
+        Subprocess.run(["ip", "netns", "exec", from.namespace, "ping", "-c", "1", "-W", "1", address]).status == 0
+    }
+
+    func connect(_ from: Cell, _ address: String, _ port: Int) -> Bool {
+        let client = "import socket, sys\nprint(socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1.5).recv(2).decode())"
+        let result = Subprocess.run(["ip", "netns", "exec", from.namespace, "python3", "-c", client, address, String(port)])
+        return result.status == 0 && result.stdout.hasPrefix("ok")
+    }
+
+    /// `kuke` with `/etc/hosts` replaced by `hosts` in a mount namespace of its own, so
+    /// egress `host` rules resolve through the real resolver to addresses of the test's choosing.
+    func kuke(_ sandbox: KernelSandbox, hosts: String, _ arguments: String...) -> Subprocess.Result {
+        sandbox.run(
+            ["unshare", "--mount", "sh", "-c", "mount --bind \"$0\" /etc/hosts && exec \"$@\"", hosts, sandbox.kukeBinary] + arguments)
+    }
+
+    static let manifest = """
+        apiVersion: v1beta1
+        kind: Realm
+        metadata: {name: main}
+        ---
+        apiVersion: v1beta1
+        kind: Space
+        metadata: {name: a}
+        spec:
+          realmId: main
+          network:
+            egress:
+              default: deny
+              allow:
+                - cidr: 203.0.113.2/32
+                  ports: [8080]
+                - host: outside.kuke.test
+                  ports: [9090]
+        ---
+        apiVersion: v1beta1
+        kind: Space
+        metadata: {name: b}
+        spec: {realmId: main}
+        """
 
     @Test(
-        "cells reach each other within a space, not across spaces; the gateway is reachable; a flushed table is reported and repaired",
-        .enabled(if: FileManager.default.isExecutableFile(atPath: "\(pluginDirectory)/bridge"), "needs containernetworking-plugins in /usr/lib/cni"))
-    func isolation() throws {
+        "within a space cells talk, across spaces they do not, the gateway answers; default deny lets only allowed destinations out; drift is repaired; delete removes the rules",
+        .enabled(if: hasPlugin, "needs containernetworking-plugins in /usr/lib/cni"))
+    func boundary() throws {
         try KernelSandbox.with { sandbox in
-            let manifest = """
-                apiVersion: v1beta1
-                kind: Realm
-                metadata: {name: main}
-                ---
-                apiVersion: v1beta1
-                kind: Space
-                metadata: {name: a}
-                spec: {realmId: main}
-                ---
-                apiVersion: v1beta1
-                kind: Space
-                metadata: {name: b}
-                spec: {realmId: main}
-                """
-            let path = try sandbox.writeManifest("spaces.yaml", manifest)
-            #expect(sandbox.kuke("apply", "-f", path).status == 0)
-            let token = UInt32.random(in: 0...UInt32.max)
-            let cells = ["a1", "a2", "b1"].map { "kuke-cell-\($0)-\(token)" }
-            defer { for cell in cells { _ = Subprocess.run(["ip", "netns", "del", cell]) } }
-            let a1 = try attach(sandbox, space: "a", cell: cells[0])
-            let a2 = try attach(sandbox, space: "a", cell: cells[1])
-            let b1 = try attach(sandbox, space: "b", cell: cells[2])
-            #expect(sandbox.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"]).status == 0)
+            let path = try sandbox.writeManifest("spaces.yaml", Self.manifest)
+            let hosts = "\(sandbox.directory)/hosts"
+            try "127.0.0.1 localhost\n203.0.113.3 outside.kuke.test\n".write(toFile: hosts, atomically: false, encoding: .utf8)
+            let applied = kuke(sandbox, hosts: hosts, "apply", "-f", path)
+            #expect(applied.status == 0, "\(applied)")
 
-            #expect(ping(from: cells[0], a2), "within a space")
-            #expect(ping(from: cells[0], "10.88.0.1"), "to the space's gateway")
-            #expect(!ping(from: cells[0], b1), "across spaces")
-            #expect(!ping(from: cells[2], a1), "across spaces, the other way")
+            let token = UInt32.random(in: 0...UInt32.max)
+            let outside = "kuke-out-\(token)"
+            let names = ["a1", "a2", "b1", "b2"].map { "kuke-cell-\($0)-\(token)" }
+            defer { for namespace in names + [outside] { _ = Subprocess.run(["ip", "netns", "del", namespace]) } }
+            let a1 = try attach(sandbox, space: "a", cell: names[0])
+            let a2 = try attach(sandbox, space: "a", cell: names[1])
+            let b1 = try attach(sandbox, space: "b", cell: names[2])
+            let b2 = try attach(sandbox, space: "b", cell: names[3])
+            try makeOutside(sandbox, outside)
+            #expect(sandbox.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"]).status == 0)
+            let servers = try [
+                serve(in: outside, ports: [80, 8080, 9090]), serve(in: a2.namespace, ports: [7000]), serve(in: b2.namespace, ports: [7000]),
+            ]
+            defer { for server in servers { server.signal(SIGKILL) } }
+
+            // Isolation.
+            #expect(ping(a1, a2.address) && connect(a1, a2.address, 7000), "within space a")
+            #expect(ping(b1, b2.address) && connect(b1, b2.address, 7000), "within space b")
+            #expect(ping(a1, a1.gateway) && ping(b1, b1.gateway), "each cell reaches its gateway")
+            #expect(!ping(a1, b2.address) && !connect(a1, b2.address, 7000), "a to b")
+            #expect(!ping(b1, a2.address) && !connect(b1, a2.address, 7000), "b to a")
+
+            // Egress: space a only reaches 203.0.113.2:8080 and outside.kuke.test (203.0.113.3):9090; space b is unaffected.
+            #expect(connect(a1, "203.0.113.2", 8080), "the allowed cidr and port")
+            #expect(!connect(a1, "203.0.113.2", 80), "a port the rule does not list")
+            #expect(!ping(a1, "203.0.113.2"), "ports make a rule TCP-only")
+            #expect(connect(a1, "203.0.113.3", 9090) && !connect(a1, "203.0.113.2", 9090), "the host rule follows /etc/hosts")
+            #expect(connect(b1, "203.0.113.2", 80) && ping(b1, "203.0.113.2"), "space b has no policy")
+            let wide = sandbox.kuke("get", "spaces", "-o", "wide")
+            let rowA = wide.stdout.split(separator: "\n").first { $0.hasPrefix("a ") }.map {
+                $0.split(separator: " ", omittingEmptySubsequences: true)
+            }
+            #expect(rowA?.count == 8 && rowA?[5] == "deny(2)" && (rowA.flatMap { UInt64($0[6]) } ?? 0) >= 4, "dropped packets of space a: \(wide)")
+            let status = try String(contentsOfFile: "\(sandbox.runPath)/main/a/space.yaml", encoding: .utf8)
+            #expect(status.contains("host: outside.kuke.test\n      addresses:\n      - 203.0.113.3"), "\(status)")
+
+            // The name moves: the next apply resolves it again.
+            try "127.0.0.1 localhost\n203.0.113.2 outside.kuke.test\n".write(toFile: hosts, atomically: false, encoding: .utf8)
+            let moved = kuke(sandbox, hosts: hosts, "apply", "-f", path)
+            #expect(moved.stdout.contains("Firewall \"inet kukeon\": updated"), "\(moved)")
+            #expect(connect(a1, "203.0.113.2", 9090) && !connect(a1, "203.0.113.3", 9090), "the rotated address")
 
             // Flushed by hand: diff reports it, apply restores it.
+            #expect(sandbox.run(["nft", "flush", "chain", "inet", "kukeon", "egress_kuke_main_a"]).status == 0)
+            #expect(connect(a1, "203.0.113.2", 80), "with the egress chain flushed, everything leaves")
             #expect(sandbox.run(["nft", "flush", "chain", "inet", "kukeon", "forward"]).status == 0)
-            #expect(ping(from: cells[0], b1), "with the rules flushed, the host routes between spaces")
-            let diff = sandbox.kuke("diff", "-f", path)
+            #expect(ping(a1, b2.address), "with the forward chain flushed, the host routes between spaces")
+            let diff = kuke(sandbox, hosts: hosts, "diff", "-f", path)
             #expect(diff.status == 1 && diff.stdout.contains("nftables/inet kukeon"), "\(diff)")
-            #expect(sandbox.kuke("apply", "-f", path).stdout.contains("Firewall \"inet kukeon\": updated"))
-            #expect(!ping(from: cells[0], b1))
+            #expect(kuke(sandbox, hosts: hosts, "apply", "-f", path).stdout.contains("Firewall \"inet kukeon\": updated"))
+            #expect(!connect(a1, "203.0.113.2", 80) && !ping(a1, b2.address))
+
+            // Delete: b's rules go with it, then the table goes with the last space.
+            #expect(sandbox.kuke("delete", "space", "b", "--realm", "main").status == 0)
+            let listing = sandbox.run(["nft", "list", "table", "inet", "kukeon"])
+            #expect(listing.status == 0 && !listing.stdout.contains("kuke-main-b") && listing.stdout.contains("egress_kuke_main_a"), "\(listing)")
+            #expect(sandbox.kuke("delete", "space", "a", "--realm", "main").status == 0)
+            #expect(sandbox.run(["nft", "list", "table", "inet", "kukeon"]).status != 0, "no spaces, no table")
         }
     }
 }

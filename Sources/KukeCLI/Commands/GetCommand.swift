@@ -148,7 +148,7 @@ struct GetSpacesCommand: ParsableCommand {
             ]
             if wide {
                 let policy = EgressPolicy(network: space.spec.network)
-                row.append(policy.map { "deny (\($0.rules.count) allow)" } ?? "allow")
+                row.append(policy.map { "deny(\($0.rules.count))" } ?? "allow")
                 row.append(network.flatMap { drops?[$0.bridge] }.map(String.init) ?? "-")
             }
             rows.append(row + [age(since: space.status.createdAt)])
