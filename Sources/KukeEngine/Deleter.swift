@@ -93,6 +93,7 @@ public struct Deleter: Sendable {
                 Change(
                     part: .conflist, action: .delete, subject: network.conflistPath, summary: "remove conflist \(network.conflistPath)",
                     operation: .removeFile(path: network.conflistPath)))
+            changes += LeftoverPlanner.plan([network.conflistPath], part: .conflist, files: context.drivers.files)
         }
         for path in try descendantCgroups(of: cgroupPath) {
             changes.append(
@@ -145,9 +146,10 @@ public struct Deleter: Sendable {
         return entries.filter { !children.contains($0) }.sorted()
     }
 
-    /// `.<name>.<pid>.<random>.tmp`, what an interrupted atomic write of `name` leaves.
+    /// `.<name>.kuke-tmp` (or `.<name>.<pid>.<random>.tmp` from earlier builds), what an
+    /// interrupted atomic write of `name` leaves.
     static func isTemporary(_ entry: String, of known: Set<String>) -> Bool {
-        known.contains { entry.hasPrefix(".\($0).") && entry.hasSuffix(".tmp") }
+        known.contains { entry == HostLayout.temporaryName(of: $0) || (entry.hasPrefix(".\($0).") && entry.hasSuffix(".tmp")) }
     }
 
     /// Every cgroup below `path`, deepest first, so each can be removed with rmdir.

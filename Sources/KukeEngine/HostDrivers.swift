@@ -7,6 +7,8 @@ public protocol FileStore: Sendable {
     func read(_ path: String) throws(HostError) -> String?
     /// Replaces the file atomically, creating parent directories.
     func write(_ path: String, _ text: String, mode: UInt32) throws(HostError)
+    /// Whether something (a file, directory or link, not followed) is at `path`.
+    func exists(_ path: String) -> Bool
     /// Removes a file; a missing file is not an error.
     func remove(_ path: String) throws(HostError)
     /// Removes a directory and everything in it; a missing directory is not an error.

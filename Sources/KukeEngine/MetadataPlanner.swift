@@ -9,7 +9,7 @@ public enum MetadataPlanner {
 
     public static func plan(path: String, desired: ManifestValue, stored: ManifestValue?, storedText: String?, mode: UInt32) -> Change? {
         if let stored, withoutUpdatedAt(stored) == withoutUpdatedAt(desired) { return nil }
-        let text = RecordCodec.yaml(desired)
+        let text = RecordCodec.recordText(desired)
         return Change(
             part: .metadata, action: stored == nil ? .create : .update, subject: path,
             summary: "\(stored == nil ? "write" : "update") \(path)",

@@ -71,7 +71,7 @@ public struct PassContext: Sendable {
     func writeRecord(_ record: SpaceRecord) throws(Failure) {
         do {
             try drivers.files.write(
-                layout.spaceRecordPath(record.id), RecordCodec.yaml(RecordCodec.value(of: record)), mode: MetadataPlanner.spaceMode)
+                layout.spaceRecordPath(record.id), RecordCodec.recordText(RecordCodec.value(of: record)), mode: MetadataPlanner.spaceMode)
         } catch {
             throw Failure.host("MetadataWriteFailed", error)
         }

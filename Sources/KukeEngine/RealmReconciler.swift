@@ -32,7 +32,8 @@ public struct RealmReconciler: Sendable {
             let metadataChange = MetadataPlanner.plan(
                 path: recordPath, desired: RecordCodec.value(of: record), stored: stored.map(RecordCodec.value(of:)),
                 storedText: inventory.recordTexts[recordPath], mode: MetadataPlanner.realmMode)
-            outcome.changes = cgroupChanges + (metadataChange.map { [$0] } ?? [])
+            let leftovers = LeftoverPlanner.plan([recordPath], part: .metadata, files: context.drivers.files)
+            outcome.changes = leftovers + cgroupChanges + (metadataChange.map { [$0] } ?? [])
             if outcome.changes.isEmpty { return outcome }
             outcome.outcome = stored == nil ? .created : .updated
             if !context.dryRun { try context.performAll(outcome.changes) }

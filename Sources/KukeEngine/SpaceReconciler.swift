@@ -19,6 +19,8 @@ public struct SpaceReconciler: Sendable {
     /// What one space needs, worked out before anything changes.
     struct Plan {
         var record: SpaceRecord
+        /// Temporary files interrupted writes left beside the space's files.
+        var leftovers: [Change]
         var cgroup: [Change]
         var conflist: [Change]
         var bridge: [Change]
@@ -28,7 +30,7 @@ public struct SpaceReconciler: Sendable {
         /// known addresses, or none) and the outcome fails so the operator sees it.
         var egressFailure: Failure?
 
-        var parts: [Change] { cgroup + conflist + bridge }
+        var parts: [Change] { leftovers + cgroup + conflist + bridge }
         var all: [Change] { parts + (metadata.map { [$0] } ?? []) }
     }
 
@@ -167,8 +169,14 @@ public struct SpaceReconciler: Sendable {
             storedText: inventory.recordTexts[recordPath], mode: MetadataPlanner.spaceMode)
         let partsChange = !(cgroupChanges.isEmpty && conflistChanges.isEmpty && bridgeChanges.isEmpty)
         let pendingFirst = stored == nil || specChanged || stored?.status.network != network || (partsChange && stored?.status.state != .ready)
+        let files = context.drivers.files
+        let leftovers =
+            LeftoverPlanner.plan([recordPath, context.layout.conflistCopyPath(id)], part: .metadata, files: files)
+            + LeftoverPlanner.plan(
+                Array(Set([network.conflistPath] + (stored?.status.network.map { [$0.conflistPath] } ?? []))).sorted(), part: .conflist,
+                files: files)
         return Plan(
-            record: record, cgroup: cgroupChanges, conflist: conflistChanges, bridge: bridgeChanges,
+            record: record, leftovers: leftovers, cgroup: cgroupChanges, conflist: conflistChanges, bridge: bridgeChanges,
             metadata: metadataChange, pendingFirst: pendingFirst, egressFailure: egress.failure)
     }
 

@@ -96,6 +96,7 @@ public struct CgroupFilesystem: CgroupControl {
         if mkdir(path, 0o755) != 0 && errno != EEXIST {
             throw SystemError.hostError("cgroup \(path): mkdir failed", errno)
         }
+        FaultInjection.step("mkdir \(path)")
     }
 
     public func enable(_ controllers: [String], in path: String) throws(HostError) {
@@ -110,6 +111,7 @@ public struct CgroupFilesystem: CgroupControl {
             if written != line.count {
                 throw SystemError.hostError("cgroup \(path): delegating \(controller) in cgroup.subtree_control failed", code)
             }
+            FaultInjection.step("enable \(controller) in \(path)")
         }
     }
 
@@ -119,6 +121,7 @@ public struct CgroupFilesystem: CgroupControl {
             let hint = code == EBUSY ? " (processes or child cgroups are still in it)" : ""
             throw SystemError.hostError("cgroup \(path): rmdir failed\(hint)", code)
         }
+        FaultInjection.step("rmdir \(path)")
     }
 
     public func children(_ path: String) throws(HostError) -> [String] {

@@ -5,7 +5,7 @@ import KukeModel
 public enum HostFactory {
     public static func drivers(for layout: HostLayout, onLockWait: @escaping @Sendable (String) -> Void = { _ in }) -> HostDrivers {
         HostDrivers(
-            files: LocalFileStore(),
+            files: LocalFileStore(roots: [layout.runPath, layout.cniConfigDirectory]),
             links: NetlinkLinkControl(),
             cgroups: CgroupFilesystem(root: layout.cgroupRoot),
             lock: FlockHostLock(path: layout.lockPath, onWait: onLockWait),

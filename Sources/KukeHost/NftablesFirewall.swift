@@ -30,6 +30,7 @@ public struct NftablesFirewall: FirewallControl {
     public func replace(_ script: String) throws(HostError) {
         let result = run(script)
         guard result.ok else { throw HostError("nftables: replacing table \(FirewallPlanner.table) failed: \(Self.firstLine(result.error))") }
+        FaultInjection.step("replace table \(FirewallPlanner.table)")
     }
 
     public func delete() throws(HostError) {
@@ -37,6 +38,7 @@ public struct NftablesFirewall: FirewallControl {
         guard result.ok || result.error.contains("No such file or directory") else {
             throw HostError("nftables: delete table \(FirewallPlanner.table) failed: \(Self.firstLine(result.error))")
         }
+        FaultInjection.step("delete table \(FirewallPlanner.table)")
     }
 
     static func firstLine(_ text: String) -> String {

@@ -133,9 +133,13 @@ public struct NetlinkLinkControl: LinkControl {
     public func createBridge(_ name: String) throws(HostError) {
         if let problem = BridgeName.violation(of: name) { throw HostError("bridge \"\(name)\": \(problem)", code: "ERANGE") }
         try session().createBridge(name)
+        FaultInjection.step("create bridge \(name)")
     }
 
-    public func setUp(_ name: String) throws(HostError) { try session().setUp(name) }
+    public func setUp(_ name: String) throws(HostError) {
+        try session().setUp(name)
+        FaultInjection.step("set up \(name)")
+    }
 
     public func delete(_ name: String) throws(HostError) {
         do {
@@ -143,5 +147,6 @@ public struct NetlinkLinkControl: LinkControl {
         } catch  where error.code == "ENODEV" {
             return  // already gone: deleting is idempotent
         }
+        FaultInjection.step("delete link \(name)")
     }
 }

@@ -29,6 +29,14 @@ public struct HostLayout: Sendable, Equatable {
     }
 
     public var lockPath: String { "\(runPath)/.kuke.lock" }
+
+    /// `.<name>.kuke-tmp`: where an atomic write of `name` stages its text; an interrupted
+    /// write leaves this one name behind, which the next pass removes.
+    public static func temporaryName(of name: String) -> String { ".\(name).kuke-tmp" }
+    public static func temporaryPath(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return temporaryName(of: path) }
+        return String(path[...slash]) + temporaryName(of: String(path[path.index(after: slash)...]))
+    }
     public func realmDirectory(_ realm: String) -> String { "\(runPath)/\(realm)" }
     public func realmRecordPath(_ realm: String) -> String { "\(runPath)/\(realm)/realm.yaml" }
     public func spaceDirectory(_ id: SpaceID) -> String { "\(runPath)/\(id.realm)/\(id.name)" }

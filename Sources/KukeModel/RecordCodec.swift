@@ -206,7 +206,19 @@ public enum RecordCodec {
         return ObjectMeta(name: name, labels: labels, generation: generation)
     }
 
+    /// The last line of every record kuke writes. A file without it was cut short (a torn write
+    /// by another tool, a truncated copy) and is never taken as valid, even when what is left parses.
+    public static let endMarker = "# end of kuke record\n"
+
+    /// The text of a record file: its YAML document, then the end marker.
+    public static func recordText(_ value: ManifestValue) -> String { yaml(value) + endMarker }
+
     static func walk(_ text: String, file: String, schema: FieldSchema) throws(RecordError) -> ManifestValue {
+        guard text.hasSuffix(endMarker) || text.hasSuffix(endMarker.dropLast() + "\r\n") || text.hasSuffix(endMarker.dropLast()) else {
+            let problem =
+                text.isEmpty ? "empty file" : "the file ends before the line \"\(endMarker.dropLast())\" (cut short by a torn or truncated write?)"
+            throw RecordError(file: file, problems: [problem])
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: text, .basic, .default, .utf8)

@@ -62,6 +62,9 @@ public final class FakeHost: Sendable {
     struct Files: FileStore {
         let host: FakeHost
         func read(_ path: String) throws(HostError) -> String? { host.state.withLock { $0.files[path] } }
+        func exists(_ path: String) -> Bool {
+            host.state.withLock { state in state.files[path] != nil || state.files.keys.contains { $0.hasPrefix(path + "/") } }
+        }
         func write(_ path: String, _ text: String, mode: UInt32) throws(HostError) {
             try host.record("write \(path)")
             host.state.withLock { $0.files[path] = text }

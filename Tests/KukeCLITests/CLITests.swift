@@ -105,8 +105,8 @@ struct CLITests {
                 network: SpaceNetworkStatus(name: "main-blog", bridge: "kuke-main-blog", subnet: IPv4Subnet("10.88.4.0/24")!, conflistPath: "/x"),
                 createdAt: Date()))
         try FileManager.default.createDirectory(atPath: "\(directory)/main/blog", withIntermediateDirectories: true)
-        try RecordCodec.yaml(RecordCodec.value(of: realm)).write(toFile: "\(directory)/main/realm.yaml", atomically: true, encoding: .utf8)
-        try RecordCodec.yaml(RecordCodec.value(of: space)).write(toFile: "\(directory)/main/blog/space.yaml", atomically: true, encoding: .utf8)
+        try RecordCodec.recordText(RecordCodec.value(of: realm)).write(toFile: "\(directory)/main/realm.yaml", atomically: true, encoding: .utf8)
+        try RecordCodec.recordText(RecordCodec.value(of: space)).write(toFile: "\(directory)/main/blog/space.yaml", atomically: true, encoding: .utf8)
 
         let table = await run(["get", "spaces"] + flags)
         #expect(

@@ -108,7 +108,7 @@ struct PlannerTests {
         later.metadata.labels = ["a": "b"]
         let change = MetadataPlanner.plan(
             path: "/x", desired: RecordCodec.value(of: later), stored: RecordCodec.value(of: record),
-            storedText: RecordCodec.yaml(RecordCodec.value(of: record)), mode: 0o644)
+            storedText: RecordCodec.recordText(RecordCodec.value(of: record)), mode: 0o644)
         #expect(change?.action == .update)
         #expect(change?.diff?.contains("+  labels:") == true)
     }

@@ -218,7 +218,7 @@ struct ManifestValidationTests {
 
         // The stored record round-trips every field.
         let record = SpaceRecord(metadata: space.metadata, spec: space.spec, status: SpaceStatus(state: .ready))
-        let text = RecordCodec.yaml(RecordCodec.value(of: record))
+        let text = RecordCodec.recordText(RecordCodec.value(of: record))
         let decoded = try RecordCodec.decodeSpace(text, file: "space.yaml")
         #expect(decoded.spec == space.spec)
         #expect(decoded.metadata == space.metadata)
@@ -250,7 +250,7 @@ struct ManifestValidationTests {
         let record = SpaceRecord(
             metadata: ObjectMeta(name: "a", labels: ["n": "123", "b": "true", "e": ""], generation: 1),
             spec: SpaceSpec(realmId: "m"), status: SpaceStatus(state: .pending))
-        let decoded = try RecordCodec.decodeSpace(RecordCodec.yaml(RecordCodec.value(of: record)), file: "x")
+        let decoded = try RecordCodec.decodeSpace(RecordCodec.recordText(RecordCodec.value(of: record)), file: "x")
         #expect(decoded.metadata.labels == ["n": "123", "b": "true", "e": ""])
     }
 }
@@ -292,7 +292,7 @@ struct EgressPolicyModelTests {
             .init(host: "down.example.com", addresses: []),
         ])
         let record = SpaceRecord(metadata: ObjectMeta(name: "s"), spec: SpaceSpec(realmId: "r"), status: status)
-        let text = RecordCodec.yaml(RecordCodec.value(of: record))
+        let text = RecordCodec.recordText(RecordCodec.value(of: record))
         let decoded = try RecordCodec.decodeSpace(text, file: "space.yaml")
         #expect(decoded.status.egress == status.egress)
         #expect(decoded.status.egress?.addresses(of: "api.example.com").map(\.description) == ["192.0.2.10", "192.0.2.20"])
