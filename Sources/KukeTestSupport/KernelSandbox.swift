@@ -88,6 +88,10 @@ public final class KernelSandbox {
         run([kukeBinary] + arguments, stdin: stdin)
     }
 
+    public func kuke(_ arguments: [String], stdin: String? = nil) -> Subprocess.Result {
+        run([kukeBinary] + arguments, stdin: stdin)
+    }
+
     /// Starts `kuke` in the background inside the sandbox (for `kuke watch`).
     public func startKuke(_ arguments: String...) -> Subprocess.Running? {
         Subprocess.start(["ip", "netns", "exec", namespace, kukeBinary] + arguments, environment: environment)
