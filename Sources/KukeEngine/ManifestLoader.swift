@@ -4,8 +4,9 @@ import KukeModel
 /// Reads manifests from files, directories (recursive, `*.yaml`/`*.yml`, sorted) and stdin (`-`),
 /// then decodes and validates the whole batch, collecting every issue.
 public struct ManifestLoader: Sendable {
-    /// Largest manifest file read; a bigger one is refused before parsing.
-    public static let maximumFileSize = 4 << 20
+    /// Largest manifest file read; a bigger one is refused before parsing. 1 MiB holds
+    /// thousands of spaces, and keeps the worst file kuke parses under half a second.
+    public static let maximumFileSize = 1 << 20
 
     /// Reads standard input; injected so tests can supply it.
     public var readStandardInput: @Sendable () -> Data
@@ -17,7 +18,9 @@ public struct ManifestLoader: Sendable {
     /// The manifest files a path names: the file itself, or every `*.yaml`/`*.yml` below a
     /// directory, sorted. Hidden entries (and so editor droppings like `.#x.yaml` or `.x.yaml.swp`)
     /// are skipped; symbolic links are followed (git-sync's `current -> rev` layout), each real
-    /// directory once, so a link loop ends.
+    /// directory once, so a link loop ends, but only while they stay inside the directory given:
+    /// a link that leads outside it is refused, so a planted link cannot make kuke read (and
+    /// apply) a file nobody put in the manifest directory.
     public func files(for path: String) throws(ManifestIssue) -> [String] {
         if path == "-" { return ["-"] }
         var isDirectory: ObjCBool = false
@@ -25,9 +28,10 @@ public struct ManifestLoader: Sendable {
             throw ManifestIssue(SourcePosition(file: path, line: 1, column: 1), .input, "no such file or directory")
         }
         guard isDirectory.boolValue else { return [path] }
+        let root = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
         var found: [String] = []
         var visited = Set<String>()
-        collect(directory: path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path, into: &found, visited: &visited)
+        try collect(directory: root, boundary: Self.realPath(root), into: &found, visited: &visited)
         return found.sorted()
     }
 
@@ -36,15 +40,32 @@ public struct ManifestLoader: Sendable {
         !name.hasPrefix(".") && (name.hasSuffix(".yaml") || name.hasSuffix(".yml"))
     }
 
-    func collect(directory: String, into found: inout [String], visited: inout Set<String>) {
-        let real = URL(fileURLWithPath: directory).resolvingSymlinksInPath().path
+    static func realPath(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    func collect(directory: String, boundary: String, into found: inout [String], visited: inout Set<String>) throws(ManifestIssue) {
+        let real = Self.realPath(directory)
         guard visited.insert(real).inserted, let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
-        for name in names where !name.hasPrefix(".") {
+        for name in names.sorted() where !name.hasPrefix(".") {
             let full = "\(directory)/\(name)"
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory) else { continue }  // dangling link
-            if isDirectory.boolValue {
-                collect(directory: full, into: &found, visited: &visited)
+            var info = stat()
+            guard lstat(full, &info) == 0 else { continue }
+            let isLink = info.st_mode & S_IFMT == S_IFLNK
+            if isLink {
+                guard stat(full, &info) == 0 else { continue }  // dangling link
+                let target = Self.realPath(full)
+                guard target == boundary || target.hasPrefix(boundary == "/" ? "/" : boundary + "/") else {
+                    guard info.st_mode & S_IFMT == S_IFDIR || Self.isManifestName(name) else { continue }
+                    throw ManifestIssue(
+                        SourcePosition(file: full, line: 1, column: 1), .input,
+                        "is a symbolic link to \(target), outside \(boundary); kuke reads only manifests inside the directories it is given")
+                }
+            }
+            if info.st_mode & S_IFMT == S_IFDIR {
+                try collect(directory: full, boundary: boundary, into: &found, visited: &visited)
             } else if Self.isManifestName(name) {
                 found.append(full)
             }
@@ -78,37 +99,89 @@ public struct ManifestLoader: Sendable {
     func readText(_ file: String) -> Result<String, ManifestIssue> {
         let name = file == "-" ? "<stdin>" : file
         let start = SourcePosition(file: name, line: 1, column: 1)
-        let data: Data
+        let data: [UInt8]
         if file == "-" {
-            data = readStandardInput()
-            if data.count > Self.maximumFileSize {
-                return .failure(ManifestIssue(start, .input, "input is \(data.count) bytes; manifests are limited to \(Self.maximumFileSize) bytes"))
+            let input = readStandardInput()
+            if input.count > Self.maximumFileSize {
+                return .failure(ManifestIssue(start, .input, "input is \(input.count) bytes; manifests are limited to \(Self.maximumFileSize) bytes"))
             }
+            data = Array(input)
         } else {
-            guard let attributes = try? FileManager.default.attributesOfItem(atPath: file) else {
-                return .failure(ManifestIssue(start, .input, "cannot read file"))
+            switch Self.readRegularFile(file, limit: Self.maximumFileSize) {
+            case .failure(let problem): return .failure(ManifestIssue(start, .input, problem.message))
+            case .success(let bytes): data = bytes
             }
-            guard attributes[.type] as? FileAttributeType == .typeRegular else {
-                return .failure(ManifestIssue(start, .input, "not a regular file"))
-            }
-            if let size = attributes[.size] as? Int, size > Self.maximumFileSize {
-                return .failure(ManifestIssue(start, .input, "file is \(size) bytes; manifests are limited to \(Self.maximumFileSize) bytes"))
-            }
-            guard let contents = FileManager.default.contents(atPath: file) else {
-                return .failure(ManifestIssue(start, .input, "cannot read file (permission denied?)"))
-            }
-            data = contents
         }
-        guard let text = String(data: data, encoding: .utf8) else {
-            return .failure(ManifestIssue(start, .input, "not valid UTF-8 text"))
+        return Self.text(data, file: name)
+    }
+
+    /// The bytes of a regular file, opened without blocking (a FIFO or a device is refused,
+    /// never read) and read up to `limit` bytes; or why not.
+    static func readRegularFile(_ path: String, limit: Int) -> Result<[UInt8], ReadProblem> {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return .failure(ReadProblem("cannot open: \(String(cString: strerror(errno)))")) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return .failure(ReadProblem("cannot stat: \(String(cString: strerror(errno)))")) }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFIFO: return .failure(ReadProblem("is a FIFO, not a regular file"))
+        case S_IFCHR, S_IFBLK: return .failure(ReadProblem("is a device, not a regular file"))
+        case S_IFSOCK: return .failure(ReadProblem("is a socket, not a regular file"))
+        default: return .failure(ReadProblem("is not a regular file"))
         }
-        if let nul = text.utf8.firstIndex(of: 0) {
-            let offset = text.utf8.distance(from: text.utf8.startIndex, to: nul)
-            let prefix = text.utf8.prefix(offset)
+        if Int(info.st_size) > limit { return .failure(ReadProblem("file is \(info.st_size) bytes; manifests are limited to \(limit) bytes")) }
+        var data: [UInt8] = []
+        data.reserveCapacity(Int(info.st_size))
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                return .failure(ReadProblem("cannot read: \(String(cString: strerror(errno)))"))
+            }
+            if count == 0 { break }
+            data.append(contentsOf: chunk[0..<count])
+            if data.count > limit {
+                return .failure(ReadProblem("file grew past \(limit) bytes while being read; manifests are limited to \(limit) bytes"))
+            }
+        }
+        return .success(data)
+    }
+
+    struct ReadProblem: Error {
+        var message: String
+        init(_ message: String) { self.message = message }
+    }
+
+    /// The bytes as text: UTF-8 without NUL. A problem names the line and column of the first bad byte.
+    static func text(_ data: [UInt8], file: String) -> Result<String, ManifestIssue> {
+        func position(_ offset: Int) -> SourcePosition {
+            let prefix = data[..<offset]
             let line = prefix.filter { $0 == UInt8(ascii: "\n") }.count + 1
-            let column = offset - (prefix.lastIndex(of: UInt8(ascii: "\n")).map { prefix.distance(from: prefix.startIndex, to: $0) + 1 } ?? 0) + 1
-            return .failure(ManifestIssue(SourcePosition(file: name, line: line, column: column), .input, "contains a NUL byte"))
+            let lineStart = prefix.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
+            return SourcePosition(file: file, line: line, column: offset - lineStart + 1)
         }
-        return .success(text)
+        if data.starts(with: [0xFF, 0xFE]) || data.starts(with: [0xFE, 0xFF]) {
+            return .failure(ManifestIssue(position(0), .input, "is UTF-16 text (byte order mark FF FE or FE FF); save it as UTF-8"))
+        }
+        var iterator = data.makeIterator()
+        var parser = Unicode.UTF8.ForwardParser()
+        var offset = 0
+        loop: while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid(let encoded):
+                if encoded.count == 1 && encoded.first == 0 {
+                    return .failure(ManifestIssue(position(offset), .input, "contains a NUL byte"))
+                }
+                offset += encoded.count
+            case .error:
+                let byte = String(data[offset], radix: 16, uppercase: true)
+                return .failure(ManifestIssue(position(offset), .input, "is not valid UTF-8 (byte 0x\(byte) at offset \(offset))"))
+            case .emptyInput:
+                break loop
+            }
+        }
+        return .success(String(decoding: data, as: UTF8.self))
     }
 }

@@ -9,6 +9,10 @@ public enum Subprocess {
         public var status: Int32
         public var stdout: String
         public var stderr: String
+        /// User plus system CPU time of the child, from `wait4`.
+        public var cpuSeconds: Double = 0
+        /// The child's peak resident set size, from `wait4`.
+        public var maxResidentKiB: Int = 0
         public var description: String { "exit \(status)\nstdout:\n\(stdout)\nstderr:\n\(stderr)" }
     }
 
@@ -41,11 +45,13 @@ public enum Subprocess {
             return Result(status: 127, stdout: "", stderr: "spawn \(arguments[0]) failed: \(String(cString: strerror(spawned)))")
         }
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        var usage = rusage()
+        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
         let exitStatus = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
         let out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
         let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
-        return Result(status: exitStatus, stdout: out, stderr: err)
+        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1_000_000
+        return Result(status: exitStatus, stdout: out, stderr: err, cpuSeconds: cpu, maxResidentKiB: Int(usage.ru_maxrss))
     }
 
     /// A program started in the background with its output going to files.

@@ -93,8 +93,9 @@ public final class WatchController {
         var files: [String: Result<[Resource], ManifestIssues>] = [:]
         missingRoots = []
         for root in options.roots {
-            guard let paths = try? loader.files(for: root) else {
-                logger.warning("cannot read the watched directory", metadata: ["path": "\(root)"])
+            let paths: [String]
+            do { paths = try loader.files(for: root) } catch {
+                logger.warning("cannot read the watched directory: \(error)", metadata: ["path": "\(root)"])
                 missingRoots.append(root)
                 continue
             }

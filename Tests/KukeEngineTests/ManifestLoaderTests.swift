@@ -1,5 +1,6 @@
 import Foundation
 import KukeModel
+import KukeTestSupport
 import Testing
 
 @testable import KukeEngine
@@ -28,9 +29,39 @@ struct ManifestLoaderTests {
         try Data([0x6B, 0x3A, 0xFF, 0xFE]).write(to: URL(fileURLWithPath: "\(root)/binary.yaml"))
         try Data("kind: Space\nmetadata:\n  name: a\u{0}b\n".utf8).write(to: URL(fileURLWithPath: "\(root)/nul.yaml"))
         let (_, issues) = ManifestLoader(readStandardInput: { Data() }).load([root, "/dev/null"])
-        #expect(issues.map(\.description).contains("\(root)/binary.yaml:1:1: not valid UTF-8 text [input]"))
+        #expect(issues.map(\.description).contains("\(root)/binary.yaml:1:3: is not valid UTF-8 (byte 0xFF at offset 2) [input]"))
         #expect(issues.map(\.description).contains("\(root)/nul.yaml:3:10: contains a NUL byte [input]"))
-        #expect(issues.map(\.description).contains("/dev/null:1:1: not a regular file [input]"))
+        #expect(issues.map(\.description).contains("/dev/null:1:1: is a device, not a regular file [input]"))
+    }
+}
+
+@Suite("Manifest loader: hostile twins")
+struct ManifestLoaderTwinTests {
+    static let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/hostile").path
+
+    @Test("a byte order mark or CRLF line ends apply exactly like the plain twin", arguments: ["valid-bom", "valid-crlf", "valid-bom-crlf"])
+    func twins(_ name: String) throws {
+        let layout = HostLayout(runPath: "/run", cniConfigDirectory: "/cni", cgroupRoot: "/cg", subnetPool: IPv4Subnet("10.88.0.0/16")!)
+        func records(_ file: String) throws -> [String: String] {
+            let path = "\(Self.corpus)/\(file).yaml"
+            let (resources, issues) = ManifestLoader(readStandardInput: { Data() }).load([path])
+            #expect(issues.isEmpty, "\(issues)")
+            let host = FakeHost(firewall: true)
+            let outcomes = try Engine(layout: layout, drivers: host.drivers, clock: { Date(timeIntervalSince1970: 1_800_000_000) }).apply(resources)
+            #expect(outcomes.allSatisfy { $0.failure == nil }, "\(outcomes)")
+            var files = host.state.withLock { $0.files }
+            for (key, text) in files { files[key] = text.replacingOccurrences(of: path, with: "SOURCE") }
+            files["firewall"] = host.state.withLock { $0.firewallScript }
+            return files
+        }
+        let plain = try records("valid-plain")
+        #expect(plain.count >= 5, "realm, space, conflist, copy and table: \(plain.keys.sorted())")
+        #expect(try records(name) == plain)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: "\(Self.corpus)/\(name).yaml"))
+        #expect(
+            name.contains("bom") == bytes.starts(with: [0xEF, 0xBB, 0xBF]) && name.contains("crlf") == bytes.contains(0x0D),
+            "the twin is what it says")
     }
 }
 
