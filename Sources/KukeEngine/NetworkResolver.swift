@@ -20,6 +20,18 @@ public struct NetworkResolver: Sendable {
         return found == Conflist(networkName: recorded.name, bridge: recorded.bridge, subnet: recorded.subnet)
     }
 
+    /// A space whose record was lost: the conflist at its path is exactly the one kuke would
+    /// write for it (its network name, the bridge name the manifest gives, byte for byte) and
+    /// its subnet is held by no other space, so the space adopts it (and the bridge of that
+    /// name, if it exists) instead of refusing it as foreign.
+    static func adoptable(_ text: String, id: SpaceID, path: String, inventory: Inventory) -> SpaceNetworkStatus? {
+        guard let value = try? JSONParser.parse(text), let found = Conflist.recordedValues(in: value), found.networkName == id.networkName,
+            found.bridge == BridgeName.make(for: id), found.text == text, !inventory.takenSubnets(except: id).contains(found.subnet),
+            inventory.bridgeOwner(found.bridge) == nil
+        else { return nil }
+        return SpaceNetworkStatus(name: found.networkName, bridge: found.bridge, subnet: found.subnet, conflistPath: path)
+    }
+
     /// - Parameter conflistOnDisk: the text at the desired conflist path, nil when absent.
     public func resolve(_ id: SpaceID, spec: SpaceSpec, stored: SpaceRecord?, conflistOnDisk: String?, inventory: Inventory) throws(Failure)
         -> SpaceNetworkStatus
@@ -31,7 +43,10 @@ public struct NetworkResolver: Sendable {
                 "conflist \(path) belongs to space \(owner); both map to the network name \"\(id.networkName)\" (and so to one bridge name); rename one of the spaces"
             )
         }
-        let recorded = stored?.status.network
+        var recorded = stored?.status.network
+        if stored == nil, let text = conflistOnDisk, let adopted = Self.adoptable(text, id: id, path: path, inventory: inventory) {
+            recorded = adopted
+        }
         if let text = conflistOnDisk, recorded?.conflistPath != path, !Self.isOwn(text, recorded: recorded) {
             throw Failure(
                 "ConflistConflict",

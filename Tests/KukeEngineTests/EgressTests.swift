@@ -156,3 +156,65 @@ struct EgressTests {
         #expect(desired.ruleCount == 8, "established; per space isolate, jump, its allows, deny")
     }
 }
+
+/// A space whose record was lost: adopted when what is on the host is exactly kuke's, refused otherwise.
+@Suite("Adoption of a space whose record was lost")
+struct AdoptionTests {
+    let layout = HostLayout(runPath: "/run", cniConfigDirectory: "/cni", cgroupRoot: "/cg", subnetPool: IPv4Subnet("10.88.0.0/16")!)
+
+    func engine(_ host: FakeHost) -> Engine { Engine(layout: layout, drivers: host.drivers) }
+
+    func batch(_ names: [String]) -> [Resource] {
+        [.realm(RealmManifest(metadata: ObjectMeta(name: "main"), origin: .command("test")))]
+            + names.map { .space(SpaceManifest(metadata: ObjectMeta(name: $0), spec: SpaceSpec(realmId: "main"), origin: .command("test"))) }
+    }
+
+    func loseRecord(_ host: FakeHost, _ name: String) {
+        host.state.withLock { state in
+            state.files["/run/main/\(name)/space.yaml"] = nil
+            state.files["/run/main/\(name)/network.conflist"] = nil
+        }
+    }
+
+    func subnet(_ host: FakeHost, _ name: String) -> String? {
+        host.state.withLock { $0.files["/run/main/\(name)/space.yaml"] }.flatMap { try? RecordCodec.decodeSpace($0, file: "x") }?.status.network?
+            .subnet.description
+    }
+
+    @Test("the conflist and bridge kuke would make are adopted: same subnet, the bridge kept, not recreated")
+    func adopted() throws {
+        let host = FakeHost()
+        _ = try engine(host).apply(batch(["a", "b"]))
+        let before = subnet(host, "b")
+        loseRecord(host, "b")
+        let logged = host.log.count
+        let outcomes = try engine(host).apply(batch(["b"]))
+        #expect(outcomes.allSatisfy { $0.failure == nil }, "\(outcomes)")
+        #expect(subnet(host, "b") == before && before == "10.88.1.0/24")
+        #expect(!host.log[logged...].contains { $0.hasPrefix("createBridge") }, "\(host.log[logged...])")
+        #expect(try engine(host).apply(batch(["a", "b"])).allSatisfy { $0.outcome == .unchanged })
+    }
+
+    @Test("a conflist that differs from kuke's by a byte is a conflict, not adopted")
+    func edited() throws {
+        let host = FakeHost()
+        _ = try engine(host).apply(batch(["b"]))
+        loseRecord(host, "b")
+        host.state.withLock { $0.files["/cni/main-b.conflist"]! += " " }
+        let outcome = try engine(host).apply(batch(["b"])).last
+        #expect(outcome?.failure?.reason == "ConflistConflict", "\(String(describing: outcome))")
+        #expect(host.state.withLock { $0.files["/cni/main-b.conflist"] }?.hasSuffix(" ") == true, "left as it was")
+    }
+
+    @Test("a conflist whose subnet another space holds is a conflict")
+    func subnetTaken() throws {
+        let host = FakeHost()
+        _ = try engine(host).apply(batch(["b"]))
+        let text = try #require(host.state.withLock { $0.files["/cni/main-b.conflist"] })
+        loseRecord(host, "b")
+        _ = try engine(host).apply(batch(["c"]))  // c takes the first free /24: b's
+        #expect(subnet(host, "c") == "10.88.0.0/24")
+        host.state.withLock { $0.files["/cni/main-b.conflist"] = text }
+        #expect(try engine(host).apply(batch(["b"])).last?.failure?.reason == "ConflistConflict")
+    }
+}
