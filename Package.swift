@@ -5,7 +5,9 @@ let package = Package(
     name: "kuke",
     platforms: [.macOS(.v13)],
     products: [
-        .executable(name: "kuke", targets: ["kuke"])
+        .executable(name: "kuke", targets: ["kuke"]),
+        // The manifest layer without the kernel, for the fuzzer in fuzz/ (a package of its own).
+        .library(name: "KukeCore", targets: ["KukeModel", "KukeEngine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),

@@ -154,6 +154,25 @@ public struct ManifestLoader: Sendable {
         init(_ message: String) { self.message = message }
     }
 
+    /// Decodes the bytes of one manifest file the way `load` does (text checks, then YAML and
+    /// schema); the fuzzer's entry point.
+    public static func decode(bytes: [UInt8], file: String) -> (resources: [Resource], issues: [ManifestIssue]) {
+        if bytes.count > maximumFileSize {
+            return (
+                [],
+                [
+                    ManifestIssue(
+                        SourcePosition(file: file, line: 1, column: 1), .input,
+                        "file is \(bytes.count) bytes; manifests are limited to \(maximumFileSize) bytes")
+                ]
+            )
+        }
+        switch text(bytes, file: file) {
+        case .failure(let issue): return ([], [issue])
+        case .success(let text): return ManifestDecoder.decode(text, file: file)
+        }
+    }
+
     /// The bytes as text: UTF-8 without NUL. A problem names the line and column of the first bad byte.
     static func text(_ data: [UInt8], file: String) -> Result<String, ManifestIssue> {
         func position(_ offset: Int) -> SourcePosition {

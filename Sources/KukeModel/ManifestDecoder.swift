@@ -13,6 +13,11 @@ public enum ManifestDecoder {
         // A byte order mark is valid at the start of a YAML stream; libyaml only skips it
         // when it detects the encoding itself, so it is dropped here.
         let text = text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
+        if let violation = YAMLPrescan.check(text) {
+            return (
+                [], [ManifestIssue(SourcePosition(file: file, line: violation.line, column: violation.column), .documentShape, violation.message)]
+            )
+        }
         var resources: [Resource] = []
         var issues: [ManifestIssue] = []
         let parser: Parser

@@ -219,6 +219,9 @@ public enum RecordCodec {
                 text.isEmpty ? "empty file" : "the file ends before the line \"\(endMarker.dropLast())\" (cut short by a torn or truncated write?)"
             throw RecordError(file: file, problems: [problem])
         }
+        if let violation = YAMLPrescan.check(text) {
+            throw RecordError(file: file, problems: ["\(file):\(violation.line):\(violation.column): \(violation.message)"])
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: text, .basic, .default, .utf8)

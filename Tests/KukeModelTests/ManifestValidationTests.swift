@@ -298,3 +298,27 @@ struct EgressPolicyModelTests {
         #expect(decoded.status.egress?.addresses(of: "api.example.com").map(\.description) == ["192.0.2.10", "192.0.2.20"])
     }
 }
+
+@Suite("YAML prescan")
+struct YAMLPrescanTests {
+    @Test("keys must be scalars: a sequence, a mapping or an alias as a key is refused at its position")
+    func keys() {
+        #expect(
+            YAMLPrescan.check("a: 1\n? [x]\n: 2\n") == .init(line: 2, column: 3, message: "a mapping key must be a plain string; found a sequence"))
+        #expect(YAMLPrescan.check("{? {a: b} : c}\n")?.message == "a mapping key must be a plain string; found a mapping")
+        #expect(YAMLPrescan.check("x: &k key\n*k : v\n")?.message == "a mapping key must be a plain string; found an alias")
+        #expect(YAMLPrescan.check("a: [x, {b: c}]\nd: {e: [f]}\n") == nil, "collections as values are fine")
+    }
+
+    @Test("aliases may be used until the document would expand past the budget; the count restarts per document")
+    func budget() {
+        #expect(YAMLPrescan.check("a: &a [1, 2, 3]\nb: *a\nc: *a\n") == nil)
+        var rows = ["a0: &a0 [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]"]
+        for level in 1...5 { rows.append("a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]") }
+        let bomb = rows.joined(separator: "\n") + "\n"
+        #expect(YAMLPrescan.check(bomb)?.line == 5, "a4 alone expands to 111,111 nodes")
+        let small = rows.prefix(4).joined(separator: "\n") + "\n"
+        #expect(YAMLPrescan.check(small) == nil, "a0 to a3 expand to 12,344 nodes in all")
+        #expect(YAMLPrescan.check(small + "---\n" + small) == nil, "each document has its own budget")
+    }
+}

@@ -2,7 +2,8 @@
 """Writes the hostile manifest corpus into this directory (the files are committed; rerun
 after changing this script). Each file must be rejected by `kuke apply` with a clear message,
 in bounded time and memory, changing nothing -- except the `valid-*` files, which must apply
-exactly like `valid-plain.yaml`. FIFOs, devices and links are made by the tests themselves."""
+exactly like `valid-plain.yaml`. FIFOs, devices and links are made by the tests themselves. Files named `fuzz-*` are inputs
+the fuzzer found (fuzz/run); they are kept as they were found and not written here."""
 import os
 
 here = os.path.dirname(os.path.abspath(__file__))
@@ -25,6 +26,9 @@ files["alias-bomb.yaml"] = (
     REALM + "apiVersion: v1beta1\nkind: Space\nmetadata:\n  name: bomb\n  labels:\n" + "".join(f"    {line}\n" for line in laughs)
     + "spec:\n  realmId: main\n  defaults:\n    container:\n      securityOpts: *a9\n").encode()
 files["alias-bomb-top.yaml"] = ("\n".join(laughs) + "\n").encode()
+# Yams hashes mapping keys to find duplicates: a key that is an alias of a big collection.
+files["alias-as-key.yaml"] = ("\n".join(laughs[:5]) + "\nb: {? *a4 : x}\n").encode()
+files["collection-as-key.yaml"] = "apiVersion: v1beta1\nkind: Space\nmetadata:\n  ? [name]\n  : blog\nspec:\n  realmId: main\n".encode()
 files["huge-scalar.yaml"] = (SPACE.format(name="huge") + "  cniConfigPath: /" + "a" * (10 * 1024 * 1024) + "\n").encode()
 files["deep-nesting-flow.yaml"] = ("x: " + "[" * 100000 + "]" * 100000 + "\n").encode()
 files["deep-nesting-map.yaml"] = ("x: " + "{a: " * 100000 + "b" + "}" * 100000 + "\n").encode()
