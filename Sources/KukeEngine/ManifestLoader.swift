@@ -184,23 +184,18 @@ public struct ManifestLoader: Sendable {
         if data.starts(with: [0xFF, 0xFE]) || data.starts(with: [0xFE, 0xFF]) {
             return .failure(ManifestIssue(position(0), .input, "is UTF-16 text (byte order mark FF FE or FE FF); save it as UTF-8"))
         }
+        let nul: Int? = data.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress, let found = memchr(base, 0, raw.count) else { return nil }
+            return UnsafeRawPointer(found) - base
+        }
+        if let nul { return .failure(ManifestIssue(position(nul), .input, "contains a NUL byte")) }
+        if let text = String(validating: data, as: UTF8.self) { return .success(text) }
+        // Invalid somewhere: find the first bad byte (the slow way, only for refused files).
         var iterator = data.makeIterator()
         var parser = Unicode.UTF8.ForwardParser()
         var offset = 0
-        loop: while true {
-            switch parser.parseScalar(from: &iterator) {
-            case .valid(let encoded):
-                if encoded.count == 1 && encoded.first == 0 {
-                    return .failure(ManifestIssue(position(offset), .input, "contains a NUL byte"))
-                }
-                offset += encoded.count
-            case .error:
-                let byte = String(data[offset], radix: 16, uppercase: true)
-                return .failure(ManifestIssue(position(offset), .input, "is not valid UTF-8 (byte 0x\(byte) at offset \(offset))"))
-            case .emptyInput:
-                break loop
-            }
-        }
-        return .success(String(decoding: data, as: UTF8.self))
+        while case .valid(let encoded) = parser.parseScalar(from: &iterator) { offset += encoded.count }
+        let byte = String(data[min(offset, data.count - 1)], radix: 16, uppercase: true)
+        return .failure(ManifestIssue(position(offset), .input, "is not valid UTF-8 (byte 0x\(byte) at offset \(offset))"))
     }
 }
