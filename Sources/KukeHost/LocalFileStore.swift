@@ -1,3 +1,4 @@
+import CKukeSys
 import Foundation
 import Glibc
 import KukeEngine
@@ -13,7 +14,9 @@ import KukeModel
 ///   followed: every directory is opened with `O_NOFOLLOW` relative to its parent, and files
 ///   with `O_NOFOLLOW`, so a link planted inside kuke's trees never redirects a write. A root
 ///   itself, and a space's own `cniConfigPath` directory, may be links (the operator's
-///   choice); the file in it still is not followed.
+///   choice); the file in it still is not followed. Paths are resolved with one `openat2`
+///   (`RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH`) where the kernel has it, component by
+///   component otherwise.
 /// - Only regular files are read (a FIFO or a device at a record's path is refused, not read).
 public struct LocalFileStore: FileStore {
     /// Directories whose contents kuke owns; paths below them are walked without following links.
@@ -27,55 +30,92 @@ public struct LocalFileStore: FileStore {
 
     /// The root `path` is under (the longest), and the components below it; or, outside every
     /// root, the path's parent as its own root with the last component below it.
-    func split(_ path: String) -> (root: String, components: [String]) {
-        let root = roots.filter { path.hasPrefix($0 == "/" ? "/" : $0 + "/") }.max { $0.count < $1.count }
-        if let root {
-            return (root, path.dropFirst(root.count).split(separator: "/").map(String.init))
+    func split(_ path: String) -> (root: String, components: [Substring]) {
+        var best: String?
+        for root in roots where path.hasPrefix(root) {
+            let rest = path.utf8.dropFirst(root.utf8.count)
+            guard root == "/" || rest.first == UInt8(ascii: "/") else { continue }
+            if best.map({ root.utf8.count > $0.utf8.count }) ?? true { best = root }
         }
-        let parent = (path as NSString).deletingLastPathComponent
-        return (parent.isEmpty ? "/" : parent, [(path as NSString).lastPathComponent].filter { !$0.isEmpty })
+        if let root = best {
+            return (root, path.utf8.dropFirst(root.utf8.count).split(separator: UInt8(ascii: "/")).map { Substring($0) })
+        }
+        return (Self.parent(of: path), [Substring(Self.name(of: path))].filter { !$0.isEmpty })
     }
 
-    /// An open descriptor of the directory `path`, every component below its root opened
-    /// without following links; missing ones are made (0755) when `create`, nil otherwise.
-    func openDirectory(_ path: String, create: Bool) throws(HostError) -> Int32? {
+    /// Opens `components` below `root` without following links: one `openat2` call, or a
+    /// walk when the kernel lacks it. A missing component gives nil (or is made, 0755, when
+    /// `create`, for directories).
+    func openBeneath(_ path: String, flags: Int32, create: Bool) throws(HostError) -> Int32? {
         let (root, components) = split(path)
         if create { try makeDirectories(root) }
-        var fd = SystemError.retrying { open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
-        if fd < 0 {
+        let rootFD = SystemError.retrying { open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        if rootFD < 0 {
             if errno == ENOENT { return nil }
             throw SystemError.hostError("\(root): open failed", errno)
         }
+        if components.isEmpty { return rootFD }
+        defer { close(rootFD) }
+        let relative = components.joined(separator: "/")
+        let fd = SystemError.retrying { ckuke_open_beneath(rootFD, relative, flags | O_CLOEXEC, 0) }
+        if fd >= 0 { return fd }
+        switch errno {
+        case ENOENT where !create: return nil
+        case ENOENT, ENOSYS, EINVAL, EPERM:  // to be made, or no openat2 (EPERM: a seccomp filter)
+            return try walk(rootFD, root: root, components, flags: flags, create: create)
+        default:
+            throw linkError(path, errno, what: flags & O_DIRECTORY != 0 ? "a directory" : "a regular file")
+        }
+    }
+
+    /// The component-by-component form of `openBeneath`.
+    func walk(_ rootFD: Int32, root: String, _ components: [Substring], flags: Int32, create: Bool) throws(HostError) -> Int32? {
+        var fd = dup(rootFD)
         var walked = root
-        for component in components {
-            walked += walked.hasSuffix("/") ? component : "/" + component
-            var next = SystemError.retrying { openat(fd, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
-            if next < 0 && errno == ENOENT && create {
-                if mkdirat(fd, component, 0o755) != 0 && errno != EEXIST {
+        for (index, component) in components.enumerated() {
+            let name = String(component)
+            walked += walked.hasSuffix("/") ? name : "/" + name
+            let last = index == components.count - 1
+            let openFlags = last ? flags | O_NOFOLLOW | O_CLOEXEC : O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
+            var next = SystemError.retrying { openat(fd, name, openFlags) }
+            if next < 0 && errno == ENOENT && create && (!last || flags & O_DIRECTORY != 0) {
+                if mkdirat(fd, name, 0o755) != 0 && errno != EEXIST {
                     let code = errno
                     close(fd)
                     throw SystemError.hostError("\(walked): mkdir failed", code)
                 }
-                next = SystemError.retrying { openat(fd, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+                next = SystemError.retrying { openat(fd, name, openFlags) }
             }
             let code = errno
             close(fd)
             guard next >= 0 else {
                 if code == ENOENT { return nil }
-                throw linkError(walked, code, what: "a directory")
+                throw linkError(walked, code, what: last && flags & O_DIRECTORY == 0 ? "a regular file" : "a directory")
             }
             fd = next
         }
         return fd
     }
 
-    /// The error for a path component that is a link or not what was expected.
+    /// An open descriptor of the directory `path`, every component below its root opened
+    /// without following links; missing ones are made (0755) when `create`, nil otherwise.
+    func openDirectory(_ path: String, create: Bool) throws(HostError) -> Int32? {
+        try openBeneath(path, flags: O_RDONLY | O_DIRECTORY, create: create)
+    }
+
+    /// The error for a path that could not be opened beneath its root: the first component
+    /// below the root that is a symbolic link is named, or the path is not what was expected.
     func linkError(_ path: String, _ code: Int32, what: String) -> HostError {
-        var info = stat()
-        if lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFLNK {
-            return HostError("\(path): is a symbolic link; kuke does not follow links inside the trees it manages", code: "ELOOP")
+        let (root, components) = split(path)
+        var prefix = root
+        for component in components {
+            prefix += prefix.hasSuffix("/") ? String(component) : "/" + component
+            var info = stat()
+            if lstat(prefix, &info) == 0 && info.st_mode & S_IFMT == S_IFLNK {
+                return HostError("\(prefix): is a symbolic link; kuke does not follow links inside the trees it manages", code: "ELOOP")
+            }
         }
-        if code == ENOTDIR || code == ELOOP { return HostError("\(path): is not \(what)", code: SystemError.name(code)) }
+        if code == ENOTDIR || code == ELOOP || code == EXDEV { return HostError("\(path): is not \(what)", code: SystemError.name(code)) }
         return SystemError.hostError("\(path): open failed", code)
     }
 
@@ -93,19 +133,22 @@ public struct LocalFileStore: FileStore {
         }
     }
 
-    static func name(of path: String) -> String { (path as NSString).lastPathComponent }
-    static func parent(of path: String) -> String { (path as NSString).deletingLastPathComponent }
+    /// The last component of `path` (`space.yaml` of `/run/main/blog/space.yaml`).
+    static func name(of path: String) -> String {
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return path }
+        return String(path[path.utf8.index(after: slash)...])
+    }
+
+    /// The directory of `path` (`/run/main/blog`), `/` for a file at the top.
+    static func parent(of path: String) -> String {
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "." }
+        return slash == path.utf8.startIndex ? "/" : String(path[..<slash])
+    }
 
     // MARK: FileStore
 
     public func read(_ path: String) throws(HostError) -> String? {
-        guard let directory = try openDirectory(Self.parent(of: path), create: false) else { return nil }
-        defer { close(directory) }
-        let fd = SystemError.retrying { openat(directory, Self.name(of: path), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) }
-        if fd < 0 {
-            if errno == ENOENT { return nil }
-            throw linkError(path, errno, what: "a regular file")
-        }
+        guard let fd = try openBeneath(path, flags: O_RDONLY | O_NONBLOCK, create: false) else { return nil }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw SystemError.hostError("\(path): stat failed", errno) }
@@ -158,11 +201,10 @@ public struct LocalFileStore: FileStore {
         FaultInjection.step("rename \(path)")
     }
 
+    /// One `lstat`: whether anything is there is all it tells (acting on it goes through the safe walk).
     public func exists(_ path: String) -> Bool {
-        guard let directory = try? openDirectory(Self.parent(of: path), create: false) else { return false }
-        defer { close(directory) }
         var info = stat()
-        return fstatat(directory, Self.name(of: path), &info, AT_SYMLINK_NOFOLLOW) == 0
+        return lstat(path, &info) == 0
     }
 
     public func remove(_ path: String) throws(HostError) {

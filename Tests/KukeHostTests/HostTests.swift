@@ -81,6 +81,50 @@ struct HostTests {
         #expect(try String(contentsOfFile: "\(directory)/file", encoding: .utf8) == "x")
     }
 
+    @Test(
+        "below a root no link is followed, by openat2 or by the walk: writes, reads and removes through a planted link fail and name it",
+        arguments: [false, true])
+    func plantedLinks(walkOnly: Bool) throws {
+        let directory = NSTemporaryDirectory() + "kuke-links-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let run = "\(directory)/run"
+        let victim = "\(directory)/victim"
+        try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: victim, withIntermediateDirectories: true)
+        try "victim\n".write(toFile: "\(victim)/space.yaml", atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: "\(run)/main", withDestinationPath: victim)
+        try FileManager.default.createSymbolicLink(atPath: "\(run)/file.yaml", withDestinationPath: "\(victim)/space.yaml")
+        let store = LocalFileStore(roots: [run])
+        if walkOnly {
+            // The fallback for kernels without openat2, called directly.
+            let rootFD = open(run, O_RDONLY | O_DIRECTORY)
+            defer { close(rootFD) }
+            #expect(throws: HostError.self) { _ = try store.walk(rootFD, root: run, ["main", "space.yaml"], flags: O_RDONLY, create: false) }
+            #expect(throws: HostError.self) { _ = try store.walk(rootFD, root: run, ["file.yaml"], flags: O_RDONLY, create: false) }
+            #expect(try store.walk(rootFD, root: run, ["missing", "x"], flags: O_RDONLY, create: false) == nil)
+            return
+        }
+        do {
+            try store.write("\(run)/main/space.yaml", "planted\n", mode: 0o644)
+            Issue.record("the write went through")
+        } catch {
+            #expect(error.message == "\(run)/main: is a symbolic link; kuke does not follow links inside the trees it manages")
+        }
+        #expect(throws: HostError.self) { _ = try store.read("\(run)/main/space.yaml") }
+        #expect(throws: HostError.self) { _ = try store.read("\(run)/file.yaml") }
+        #expect(throws: HostError.self) { try store.removeTree("\(run)/main/x") }
+        #expect(try String(contentsOfFile: "\(victim)/space.yaml", encoding: .utf8) == "victim\n")
+        // Replacing the link itself is fine: the rename replaces the link, not its target.
+        try store.write("\(run)/file.yaml", "new\n", mode: 0o644)
+        #expect(try store.read("\(run)/file.yaml") == "new\n")
+        #expect(try String(contentsOfFile: "\(victim)/space.yaml", encoding: .utf8) == "victim\n")
+        // A root may itself be a link.
+        try FileManager.default.createSymbolicLink(atPath: "\(directory)/linked-run", withDestinationPath: run)
+        let linked = LocalFileStore(roots: ["\(directory)/linked-run"])
+        try linked.write("\(directory)/linked-run/real/space.yaml", "ok\n", mode: 0o644)
+        #expect(try String(contentsOfFile: "\(run)/real/space.yaml", encoding: .utf8) == "ok\n")
+    }
+
     @Test("the host lock excludes a second holder and times out with a clear message")
     func hostLock() throws {
         let directory = NSTemporaryDirectory() + "kuke-lock-\(UUID().uuidString)"

@@ -12,6 +12,10 @@
 #include <sys/vfs.h>
 #include <sys/file.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /// The sockaddr_nl of the kernel (pid 0), for sendto on a NETLINK_ROUTE socket.
 static inline struct sockaddr_nl ckuke_kernel_address(void) {
@@ -25,5 +29,21 @@ static inline long ckuke_filesystem_magic(const char *path) {
     struct statfs info;
     if (statfs(path, &info) != 0) return -(long)errno;
     return (long)info.f_type;
+}
+
+/// openat2(2) with RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH: `path` (relative to `dirfd`) is
+/// resolved without following any symbolic link and without leaving `dirfd`. Returns the
+/// descriptor, or -1 with errno (ENOSYS on kernels before 5.6, ELOOP at a link, EXDEV on escape).
+static inline int ckuke_open_beneath(int dirfd, const char *path, int flags, unsigned int mode) {
+#ifdef SYS_openat2
+    struct open_how how = {0};
+    how.flags = (unsigned long long)flags;
+    how.mode = (flags & O_CREAT) ? mode : 0;
+    how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH;
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
 }
 #endif
