@@ -8,11 +8,13 @@ public enum MetadataPlanner {
     public static let realmMode: UInt32 = 0o600
 
     public static func plan(path: String, desired: ManifestValue, stored: ManifestValue?, storedText: String?, mode: UInt32) -> Change? {
-        if let stored, withoutUpdatedAt(stored) == withoutUpdatedAt(desired) { return nil }
+        // A record of a kuke from before the end marker is rewritten once to gain it.
+        let marked = storedText.map(RecordCodec.hasEndMarker) ?? true
+        if let stored, withoutUpdatedAt(stored) == withoutUpdatedAt(desired), marked { return nil }
         let text = RecordCodec.recordText(desired)
         return Change(
             part: .metadata, action: stored == nil ? .create : .update, subject: path,
-            summary: "\(stored == nil ? "write" : "update") \(path)",
+            summary: "\(stored == nil ? "write" : "update") \(path)\(marked ? "" : " (add the end-of-record line)")",
             diff: UnifiedDiff.make(old: storedText, new: text, oldLabel: path, newLabel: path),
             operation: .writeFile(path: path, text: text, mode: mode))
     }

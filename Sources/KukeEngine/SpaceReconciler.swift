@@ -85,7 +85,8 @@ public struct SpaceReconciler: Sendable {
             try context.performAll(plan.parts)
             var final = plan.record
             final.status.subtreeControllers = try readBackControllers(id)
-            if let onDisk,
+            let legacyText = !plan.pendingFirst && inventory.recordTexts[context.layout.spaceRecordPath(id)].map(RecordCodec.hasEndMarker) == false
+            if let onDisk, !legacyText,
                 MetadataPlanner.withoutUpdatedAt(RecordCodec.value(of: onDisk)) == MetadataPlanner.withoutUpdatedAt(RecordCodec.value(of: final))
             {
                 inventory.set(id, onDisk)

@@ -207,18 +207,32 @@ public enum RecordCodec {
     }
 
     /// The last line of every record kuke writes. A file without it was cut short (a torn write
-    /// by another tool, a truncated copy) and is never taken as valid, even when what is left parses.
+    /// by another tool, a truncated copy) and is not taken as valid, even when what is left
+    /// parses, unless it is a complete record of a kuke from before the marker (see `walk`).
     public static let endMarker = "# end of kuke record\n"
 
     /// The text of a record file: its YAML document, then the end marker.
     public static func recordText(_ value: ManifestValue) -> String { yaml(value) + endMarker }
 
+    /// Whether `text` ends with the end marker (with or without the final line end).
+    public static func hasEndMarker(_ text: String) -> Bool {
+        text.hasSuffix(endMarker) || text.hasSuffix(endMarker.dropLast() + "\r\n") || text.hasSuffix(endMarker.dropLast())
+    }
+
     static func walk(_ text: String, file: String, schema: FieldSchema) throws(RecordError) -> ManifestValue {
-        guard text.hasSuffix(endMarker) || text.hasSuffix(endMarker.dropLast() + "\r\n") || text.hasSuffix(endMarker.dropLast()) else {
-            let problem =
-                text.isEmpty ? "empty file" : "the file ends before the line \"\(endMarker.dropLast())\" (cut short by a torn or truncated write?)"
-            throw RecordError(file: file, problems: [problem])
+        let value = try parse(text, file: file, schema: schema)
+        // Records written before the marker existed are read when complete: `status.updatedAt`
+        // comes after `network` and `createdAt`, so a file cut before it is refused. The next
+        // pass rewrites such a record with the marker.
+        guard hasEndMarker(text) || value["status"]?["updatedAt"] != nil else {
+            throw RecordError(
+                file: file, problems: ["the file ends before the line \"\(endMarker.dropLast())\" (cut short by a torn or truncated write?)"])
         }
+        return value
+    }
+
+    static func parse(_ text: String, file: String, schema: FieldSchema) throws(RecordError) -> ManifestValue {
+        if text.isEmpty { throw RecordError(file: file, problems: ["empty file"]) }
         if let violation = YAMLPrescan.check(text) {
             throw RecordError(file: file, problems: ["\(file):\(violation.line):\(violation.column): \(violation.message)"])
         }

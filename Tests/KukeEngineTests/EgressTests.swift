@@ -218,3 +218,46 @@ struct AdoptionTests {
         #expect(try engine(host).apply(batch(["b"])).last?.failure?.reason == "ConflistConflict")
     }
 }
+
+/// Records of a kuke from before the end-of-record line, and records cut short.
+@Suite("Record end marker")
+struct RecordMarkerTests {
+    let layout = HostLayout(runPath: "/run", cniConfigDirectory: "/cni", cgroupRoot: "/cg", subnetPool: IPv4Subnet("10.88.0.0/16")!)
+
+    func batch() -> [Resource] {
+        [
+            .realm(RealmManifest(metadata: ObjectMeta(name: "main"), origin: .command("test"))),
+            .space(SpaceManifest(metadata: ObjectMeta(name: "blog"), spec: SpaceSpec(realmId: "main"), origin: .command("test"))),
+        ]
+    }
+
+    @Test("a complete record without the marker (an older kuke's) is read, and rewritten once to gain it")
+    func legacy() throws {
+        let host = FakeHost()
+        _ = try Engine(layout: layout, drivers: host.drivers).apply(batch())
+        host.state.withLock { state in
+            for path in ["/run/main/blog/space.yaml", "/run/main/realm.yaml"] {
+                state.files[path] = state.files[path]!.replacingOccurrences(of: RecordCodec.endMarker, with: "")
+            }
+        }
+        let upgraded = try Engine(layout: layout, drivers: host.drivers).apply(batch())
+        #expect(upgraded.map(\.outcome) == [.updated, .updated], "\(upgraded)")
+        #expect(upgraded[1].changes.map(\.summary) == ["update /run/main/blog/space.yaml (add the end-of-record line)"])
+        #expect(host.state.withLock { $0.files["/run/main/blog/space.yaml"] }?.hasSuffix(RecordCodec.endMarker) == true)
+        #expect(host.state.withLock { $0.files["/run/main/realm.yaml"] }?.hasSuffix(RecordCodec.endMarker) == true)
+        #expect(try Engine(layout: layout, drivers: host.drivers).apply(batch()).allSatisfy { $0.outcome == .unchanged })
+    }
+
+    @Test("a record cut short before status.updatedAt is refused, not read with what is left")
+    func torn() throws {
+        let host = FakeHost()
+        _ = try Engine(layout: layout, drivers: host.drivers).apply(batch())
+        let text = try #require(host.state.withLock { $0.files["/run/main/blog/space.yaml"] })
+        let cut = String(text[..<text.range(of: "  network:")!.lowerBound])
+        #expect(throws: RecordError.self) { try RecordCodec.decodeSpace(cut, file: "space.yaml") }
+        host.state.withLock { $0.files["/run/main/blog/space.yaml"] = cut }
+        let outcome = try Engine(layout: layout, drivers: host.drivers).apply(batch()).last
+        #expect(outcome?.failure?.reason == "RecordUnreadable", "\(String(describing: outcome))")
+        #expect(outcome?.failure?.message.contains("cut short") == true)
+    }
+}
