@@ -113,6 +113,17 @@ public struct Engine: Sendable {
         guard let firewall = drivers.firewall else { return nil }
         let spaces = inventory.spaces.values.compactMap(FirewallSpace.init(record:))
         var outcome = ResourceOutcome(kind: "Firewall", realm: nil, name: FirewallPlanner.table, outcome: .unchanged)
+        // A space whose record cannot be read still has its bridge: rebuilding the table without
+        // it would drop its isolation and egress rules, so the table is left as it is.
+        let unreadable = inventory.unreadable.keys.filter { $0.hasSuffix("/space.yaml") }.sorted()
+        if let first = unreadable.first {
+            outcome.outcome = .failed
+            outcome.failure = Failure(
+                "FirewallFailed",
+                "table \(FirewallPlanner.table) left as it is while \(first)\(unreadable.count > 1 ? " and \(unreadable.count - 1) more" : "") cannot be read (its rules would be dropped); fix or remove it"
+            )
+            return outcome
+        }
         do {
             guard let change = FirewallPlanner.plan(spaces, observed: try firewall.observe()) else { return nil }
             outcome.changes = [change]

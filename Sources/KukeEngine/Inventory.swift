@@ -60,13 +60,24 @@ public struct Inventory: Sendable {
 }
 
 extension Inventory {
+    /// A record's text; a record that cannot be read (a link, a FIFO, EACCES) is that resource's
+    /// problem, recorded as unreadable, not the whole pass's.
+    static func readRecord(_ path: String, files: any FileStore, into inventory: inout Inventory) -> String? {
+        do {
+            return try files.read(path)
+        } catch {
+            inventory.unreadable[path] = RecordError(file: path, problems: [error.message])
+            return nil
+        }
+    }
+
     /// Reads every record under the run path, dumps the network once and checks the cgroup root.
     public static func load(layout: HostLayout, drivers: HostDrivers, cache: RecordCache? = nil) throws(HostError) -> Inventory {
         var inventory = Inventory()
         let files = drivers.files
         for realm in files.subdirectories(layout.runPath).sorted() where ResourceName.violation(of: realm) == nil {
             let realmPath = layout.realmRecordPath(realm)
-            if let text = try files.read(realmPath) {
+            if let text = readRecord(realmPath, files: files, into: &inventory) {
                 inventory.recordTexts[realmPath] = text
                 do {
                     let record = try RecordCodec.decodeRealm(text, file: realmPath)
@@ -78,7 +89,7 @@ extension Inventory {
             for space in files.subdirectories(layout.realmDirectory(realm)).sorted() {
                 let id = SpaceID(realm: realm, name: space)
                 let path = layout.spaceRecordPath(id)
-                guard let text = try files.read(path) else { continue }
+                guard let text = readRecord(path, files: files, into: &inventory) else { continue }
                 inventory.recordTexts[path] = text
                 do {
                     let record: SpaceRecord

@@ -115,14 +115,16 @@ public struct ManifestLoader: Sendable {
         return Self.text(data, file: name)
     }
 
-    /// The bytes of a regular file, opened without blocking (a FIFO or a device is refused,
-    /// never read) and read up to `limit` bytes; or why not.
+    /// The bytes of a regular file, read up to `limit` bytes; or why not. A FIFO, a device or a
+    /// socket is refused without being opened for reading.
     static func readRegularFile(_ path: String, limit: Int) -> Result<[UInt8], ReadProblem> {
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else { return .failure(ReadProblem("cannot open: \(String(cString: strerror(errno)))")) }
-        defer { close(fd) }
+        // Located with O_PATH (which opens nothing: no FIFO blocks, no device acts), checked,
+        // then opened for reading through that same descriptor.
+        let located = open(path, Self.openPath | O_CLOEXEC)
+        guard located >= 0 else { return .failure(ReadProblem("cannot open: \(String(cString: strerror(errno)))")) }
+        defer { close(located) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { return .failure(ReadProblem("cannot stat: \(String(cString: strerror(errno)))")) }
+        guard fstat(located, &info) == 0 else { return .failure(ReadProblem("cannot stat: \(String(cString: strerror(errno)))")) }
         switch info.st_mode & S_IFMT {
         case S_IFREG: break
         case S_IFIFO: return .failure(ReadProblem("is a FIFO, not a regular file"))
@@ -131,6 +133,9 @@ public struct ManifestLoader: Sendable {
         default: return .failure(ReadProblem("is not a regular file"))
         }
         if Int(info.st_size) > limit { return .failure(ReadProblem("file is \(info.st_size) bytes; manifests are limited to \(limit) bytes")) }
+        let fd = open("/proc/self/fd/\(located)", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return .failure(ReadProblem("cannot open: \(String(cString: strerror(errno)))")) }
+        defer { close(fd) }
         var data: [UInt8] = []
         data.reserveCapacity(Int(info.st_size))
         var chunk = [UInt8](repeating: 0, count: 65536)
@@ -148,6 +153,9 @@ public struct ManifestLoader: Sendable {
         }
         return .success(data)
     }
+
+    /// `O_PATH` (Linux), which Glibc's Swift overlay does not export.
+    static let openPath: Int32 = 0o1000_0000
 
     struct ReadProblem: Error {
         var message: String

@@ -8,13 +8,13 @@ public enum MetadataPlanner {
     public static let realmMode: UInt32 = 0o600
 
     public static func plan(path: String, desired: ManifestValue, stored: ManifestValue?, storedText: String?, mode: UInt32) -> Change? {
-        // A record of a kuke from before the end marker is rewritten once to gain it.
-        let marked = storedText.map(RecordCodec.hasEndMarker) ?? true
+        // A record of a kuke from before the header and end marker is rewritten once in today's format.
+        let marked = storedText.map(RecordCodec.isCurrentFormat) ?? true
         if let stored, withoutUpdatedAt(stored) == withoutUpdatedAt(desired), marked { return nil }
         let text = RecordCodec.recordText(desired)
         return Change(
             part: .metadata, action: stored == nil ? .create : .update, subject: path,
-            summary: "\(stored == nil ? "write" : "update") \(path)\(marked ? "" : " (add the end-of-record line)")",
+            summary: "\(stored == nil ? "write" : "update") \(path)\(marked ? "" : " (to the current record format)")",
             diff: UnifiedDiff.make(old: storedText, new: text, oldLabel: path, newLabel: path),
             operation: .writeFile(path: path, text: text, mode: mode))
     }

@@ -85,7 +85,7 @@ public struct SpaceReconciler: Sendable {
             try context.performAll(plan.parts)
             var final = plan.record
             final.status.subtreeControllers = try readBackControllers(id)
-            let legacyText = !plan.pendingFirst && inventory.recordTexts[context.layout.spaceRecordPath(id)].map(RecordCodec.hasEndMarker) == false
+            let legacyText = !plan.pendingFirst && inventory.recordTexts[context.layout.spaceRecordPath(id)].map(RecordCodec.isCurrentFormat) == false
             if let onDisk, !legacyText,
                 MetadataPlanner.withoutUpdatedAt(RecordCodec.value(of: onDisk)) == MetadataPlanner.withoutUpdatedAt(RecordCodec.value(of: final))
             {

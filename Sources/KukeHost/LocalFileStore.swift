@@ -48,6 +48,23 @@ public struct LocalFileStore: FileStore {
     /// `create`, for directories).
     func openBeneath(_ path: String, flags: Int32, create: Bool) throws(HostError) -> Int32? {
         let (root, components) = split(path)
+        return try openBeneath(root: root, components, flags: flags, create: create, path: path)
+    }
+
+    /// The directory a file is in, opened as `openBeneath` opens it, and the file's name in it.
+    /// The file's own path is split, so a directory outside every root (a space's
+    /// `cniConfigPath`) is the root here and may itself be a link.
+    func openParent(of path: String, create: Bool) throws(HostError) -> (fd: Int32, name: String)? {
+        let (root, components) = split(path)
+        guard let last = components.last else { throw HostError("\(path): not a file path", code: "EINVAL") }
+        guard
+            let fd = try openBeneath(
+                root: root, Array(components.dropLast()), flags: O_RDONLY | O_DIRECTORY, create: create, path: Self.parent(of: path))
+        else { return nil }
+        return (fd, String(last))
+    }
+
+    func openBeneath(root: String, _ components: [Substring], flags: Int32, create: Bool, path: String) throws(HostError) -> Int32? {
         if create { try makeDirectories(root) }
         let rootFD = SystemError.retrying { open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         if rootFD < 0 {
@@ -148,11 +165,17 @@ public struct LocalFileStore: FileStore {
     // MARK: FileStore
 
     public func read(_ path: String) throws(HostError) -> String? {
-        guard let fd = try openBeneath(path, flags: O_RDONLY | O_NONBLOCK, create: false) else { return nil }
-        defer { close(fd) }
+        // Located with O_PATH (which opens nothing: no FIFO blocks, no device acts), checked to be
+        // a regular file, then opened for reading through that same descriptor.
+        guard let located = try openBeneath(path, flags: CKUKE_O_PATH | O_NOFOLLOW, create: false) else { return nil }
+        defer { close(located) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw SystemError.hostError("\(path): stat failed", errno) }
+        guard fstat(located, &info) == 0 else { throw SystemError.hostError("\(path): stat failed", errno) }
+        if info.st_mode & S_IFMT == S_IFLNK { throw linkError(path, ELOOP, what: "a regular file") }
         guard info.st_mode & S_IFMT == S_IFREG else { throw HostError("\(path): is not a regular file", code: "EINVAL") }
+        let fd = SystemError.retrying { open("/proc/self/fd/\(located)", O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else { throw SystemError.hostError("\(path): open failed", errno) }
+        defer { close(fd) }
         var data: [UInt8] = []
         data.reserveCapacity(Int(info.st_size))
         var chunk = [UInt8](repeating: 0, count: 16384)
@@ -166,11 +189,10 @@ public struct LocalFileStore: FileStore {
     }
 
     public func write(_ path: String, _ text: String, mode: UInt32) throws(HostError) {
-        guard let directory = try openDirectory(Self.parent(of: path), create: true) else {
+        guard let (directory, name) = try openParent(of: path, create: true) else {
             throw SystemError.hostError("\(Self.parent(of: path)): open failed", ENOENT)
         }
         defer { close(directory) }
-        let name = Self.name(of: path)
         let temporary = HostLayout.temporaryName(of: name)
         unlinkat(directory, temporary, 0)  // a leftover of an interrupted write
         let fd = SystemError.retrying { openat(directory, temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode_t(mode)) }
@@ -208,9 +230,9 @@ public struct LocalFileStore: FileStore {
     }
 
     public func remove(_ path: String) throws(HostError) {
-        guard let directory = try openDirectory(Self.parent(of: path), create: false) else { return }
+        guard let (directory, name) = try openParent(of: path, create: false) else { return }
         defer { close(directory) }
-        if unlinkat(directory, Self.name(of: path), 0) != 0 {
+        if unlinkat(directory, name, 0) != 0 {
             if errno == ENOENT { return }
             throw SystemError.hostError("\(path): remove failed", errno)
         }
@@ -219,9 +241,9 @@ public struct LocalFileStore: FileStore {
     }
 
     public func removeTree(_ path: String) throws(HostError) {
-        guard let directory = try openDirectory(Self.parent(of: path), create: false) else { return }
+        guard let (directory, name) = try openParent(of: path, create: false) else { return }
         defer { close(directory) }
-        try removeTree(named: Self.name(of: path), in: directory, path: path)
+        try removeTree(named: name, in: directory, path: path)
         fsync(directory)
         FaultInjection.step("remove tree \(path)")
     }
@@ -247,8 +269,13 @@ public struct LocalFileStore: FileStore {
     /// The names in an open directory (`.` and `..` left out); the descriptor stays open.
     static func names(in fd: Int32) -> [String] {
         let copy = dup(fd)
-        guard copy >= 0, let stream = fdopendir(copy) else { return [] }
+        guard copy >= 0 else { return [] }
+        guard let stream = fdopendir(copy) else {
+            close(copy)
+            return []
+        }
         defer { closedir(stream) }
+        rewinddir(stream)  // the copy shares the offset with `fd`
         var names: [String] = []
         while let entry = readdir(stream) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in String(cString: raw.bindMemory(to: CChar.self).baseAddress!) }
@@ -264,9 +291,9 @@ public struct LocalFileStore: FileStore {
     }
 
     public func removeDirectory(_ path: String) throws(HostError) {
-        guard let directory = try openDirectory(Self.parent(of: path), create: false) else { return }
+        guard let (directory, name) = try openParent(of: path, create: false) else { return }
         defer { close(directory) }
-        if unlinkat(directory, Self.name(of: path), AT_REMOVEDIR) != 0 {
+        if unlinkat(directory, name, AT_REMOVEDIR) != 0 {
             if errno == ENOENT { return }
             throw SystemError.hostError("\(path): rmdir failed", errno)
         }

@@ -43,6 +43,8 @@ public struct EgressPolicy: Sendable, Equatable {
                 var ports: [Int] = []
                 if case .list(let items)? = entry["ports"] {
                     ports = items.compactMap { if case .integer(let port) = $0, (1...65535).contains(port) { Int(port) } else { nil } }
+                    // A port that is not valid leaves the rule out: dropping only it could widen the rule to any port.
+                    guard ports.count == items.count, !ports.isEmpty else { continue }
                 }
                 switch (entry["host"]?.stringValue, entry["cidr"]?.stringValue) {
                 case (let host?, nil) where EgressRules.hostProblem(host) == nil:

@@ -206,28 +206,39 @@ public enum RecordCodec {
         return ObjectMeta(name: name, labels: labels, generation: generation)
     }
 
-    /// The last line of every record kuke writes. A file without it was cut short (a torn write
-    /// by another tool, a truncated copy) and is not taken as valid, even when what is left
-    /// parses, unless it is a complete record of a kuke from before the marker (see `walk`).
+    /// The first line of every record kuke writes: it says the file must end with `endMarker`.
+    public static let header = "# kuke record: complete only when it ends with the line below\n"
+    /// The last line of every record kuke writes. A file that starts with `header` and lacks it
+    /// was cut short (a torn write by another tool, a truncated copy) and is not taken as
+    /// valid, even when what is left parses.
     public static let endMarker = "# end of kuke record\n"
 
-    /// The text of a record file: its YAML document, then the end marker.
-    public static func recordText(_ value: ManifestValue) -> String { yaml(value) + endMarker }
+    /// The text of a record file: the header, its YAML document, then the end marker.
+    public static func recordText(_ value: ManifestValue) -> String { header + yaml(value) + endMarker }
 
     /// Whether `text` ends with the end marker (with or without the final line end).
     public static func hasEndMarker(_ text: String) -> Bool {
         text.hasSuffix(endMarker) || text.hasSuffix(endMarker.dropLast() + "\r\n") || text.hasSuffix(endMarker.dropLast())
     }
 
+    /// Whether `text` is a record in today's format (header and end marker); others are read as
+    /// records of an earlier kuke and rewritten by the next pass.
+    public static func isCurrentFormat(_ text: String) -> Bool {
+        text.hasPrefix(header.dropLast()) && hasEndMarker(text)
+    }
+
     static func walk(_ text: String, file: String, schema: FieldSchema) throws(RecordError) -> ManifestValue {
-        let value = try parse(text, file: file, schema: schema)
-        // Records written before the marker existed are read when complete: `status.updatedAt`
-        // comes after `network` and `createdAt`, so a file cut before it is refused. The next
-        // pass rewrites such a record with the marker.
-        guard hasEndMarker(text) || value["status"]?["updatedAt"] != nil else {
-            throw RecordError(
-                file: file, problems: ["the file ends before the line \"\(endMarker.dropLast())\" (cut short by a torn or truncated write?)"])
+        let cutShort = RecordError(
+            file: file, problems: ["the file ends before the line \"\(endMarker.dropLast())\" (cut short by a torn or truncated write?)"])
+        if text.hasPrefix(header.dropLast()) {
+            guard hasEndMarker(text) else { throw cutShort }
+            return try parse(text, file: file, schema: schema)
         }
+        // A record of a kuke from before the header and marker: read when complete. Such a kuke
+        // wrote atomically; `status.updatedAt` comes after `network` and `createdAt`, and
+        // `status.egress` did not exist, so a file cut before the one or holding the other is refused.
+        let value = try parse(text, file: file, schema: schema)
+        guard value["status"]?["updatedAt"] != nil, value["status"]?["egress"] == nil else { throw cutShort }
         return value
     }
 

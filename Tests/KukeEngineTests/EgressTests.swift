@@ -237,18 +237,19 @@ struct RecordMarkerTests {
         _ = try Engine(layout: layout, drivers: host.drivers).apply(batch())
         host.state.withLock { state in
             for path in ["/run/main/blog/space.yaml", "/run/main/realm.yaml"] {
-                state.files[path] = state.files[path]!.replacingOccurrences(of: RecordCodec.endMarker, with: "")
+                state.files[path] = state.files[path]!.replacingOccurrences(of: RecordCodec.endMarker, with: "").replacingOccurrences(
+                    of: RecordCodec.header, with: "")
             }
         }
         let upgraded = try Engine(layout: layout, drivers: host.drivers).apply(batch())
         #expect(upgraded.map(\.outcome) == [.updated, .updated], "\(upgraded)")
-        #expect(upgraded[1].changes.map(\.summary) == ["update /run/main/blog/space.yaml (add the end-of-record line)"])
+        #expect(upgraded[1].changes.map(\.summary) == ["update /run/main/blog/space.yaml (to the current record format)"])
         #expect(host.state.withLock { $0.files["/run/main/blog/space.yaml"] }?.hasSuffix(RecordCodec.endMarker) == true)
         #expect(host.state.withLock { $0.files["/run/main/realm.yaml"] }?.hasSuffix(RecordCodec.endMarker) == true)
         #expect(try Engine(layout: layout, drivers: host.drivers).apply(batch()).allSatisfy { $0.outcome == .unchanged })
     }
 
-    @Test("a record cut short before status.updatedAt is refused, not read with what is left")
+    @Test("a record cut short is refused, not read with what is left: anywhere in today's format, before status.updatedAt in an old one")
     func torn() throws {
         let host = FakeHost()
         _ = try Engine(layout: layout, drivers: host.drivers).apply(batch())
@@ -259,5 +260,34 @@ struct RecordMarkerTests {
         let outcome = try Engine(layout: layout, drivers: host.drivers).apply(batch()).last
         #expect(outcome?.failure?.reason == "RecordUnreadable", "\(String(describing: outcome))")
         #expect(outcome?.failure?.message.contains("cut short") == true)
+        // Today's format: cut anywhere, even after updatedAt, it is refused.
+        let late = String(text[..<text.range(of: "readyAt")!.lowerBound])
+        #expect(late.hasPrefix(RecordCodec.header) && late.contains("updatedAt"))
+        #expect(throws: RecordError.self) { try RecordCodec.decodeSpace(late, file: "space.yaml") }
+        // An old record (no header) cut after updatedAt cannot be told from a complete one, unless it has egress.
+        let old = late.replacingOccurrences(of: RecordCodec.header, with: "")
+        #expect((try? RecordCodec.decodeSpace(old, file: "space.yaml")) != nil)
+    }
+}
+
+@Suite("Isolation table and unreadable records")
+struct FirewallUnreadableTests {
+    @Test("while a space record cannot be read, the table is left as it is (its rules would be dropped) and the pass says so")
+    func leftAlone() throws {
+        let layout = HostLayout(runPath: "/run", cniConfigDirectory: "/cni", cgroupRoot: "/cg", subnetPool: IPv4Subnet("10.88.0.0/16")!)
+        let host = FakeHost(firewall: true)
+        let realm = Resource.realm(RealmManifest(metadata: ObjectMeta(name: "main"), origin: .command("test")))
+        func space(_ name: String) -> Resource {
+            .space(SpaceManifest(metadata: ObjectMeta(name: name), spec: SpaceSpec(realmId: "main"), origin: .command("test")))
+        }
+        _ = try Engine(layout: layout, drivers: host.drivers).apply([realm, space("a"), space("b")])
+        let before = try #require(host.state.withLock { $0.firewallScript })
+        host.state.withLock { $0.files["/run/main/a/space.yaml"] = "garbage: [\n" }
+        let outcomes = try Engine(layout: layout, drivers: host.drivers).apply([realm, space("b"), space("c")])
+        let firewall = try #require(outcomes.first { $0.kind == "Firewall" })
+        #expect(firewall.failure?.reason == "FirewallFailed" && firewall.failure?.message.contains("/run/main/a/space.yaml") == true, "\(firewall)")
+        #expect(host.state.withLock { $0.firewallScript } == before, "a's rules stay")
+        #expect(outcomes.first { $0.name == "b" }?.outcome == .unchanged)
+        #expect(outcomes.first { $0.name == "c" }?.failure?.reason == "RecordUnreadable", "no subnet is handed out either (documented)")
     }
 }

@@ -123,6 +123,23 @@ struct HostTests {
         let linked = LocalFileStore(roots: ["\(directory)/linked-run"])
         try linked.write("\(directory)/linked-run/real/space.yaml", "ok\n", mode: 0o644)
         #expect(try String(contentsOfFile: "\(run)/real/space.yaml", encoding: .utf8) == "ok\n")
+        // So may a space's own cniConfigPath directory, outside every root; the file in it is still not followed.
+        try FileManager.default.createDirectory(atPath: "\(directory)/cni-real", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: "\(directory)/cni-link", withDestinationPath: "\(directory)/cni-real")
+        try store.write("\(directory)/cni-link/main-blog.conflist", "{}\n", mode: 0o644)
+        #expect(try String(contentsOfFile: "\(directory)/cni-real/main-blog.conflist", encoding: .utf8) == "{}\n")
+        try store.remove("\(directory)/cni-link/main-blog.conflist")
+        #expect(!FileManager.default.fileExists(atPath: "\(directory)/cni-real/main-blog.conflist"))
+        try FileManager.default.createSymbolicLink(atPath: "\(directory)/cni-real/x.conflist", withDestinationPath: "\(victim)/space.yaml")
+        #expect(throws: HostError.self) { _ = try store.read("\(directory)/cni-link/x.conflist") }
+        // A FIFO where a record belongs is refused at once, never opened for reading (which would block).
+        #expect(mkfifo("\(run)/fifo.yaml", 0o644) == 0)
+        do {
+            _ = try store.read("\(run)/fifo.yaml")
+            Issue.record("a FIFO was read")
+        } catch {
+            #expect(error.message == "\(run)/fifo.yaml: is not a regular file")
+        }
     }
 
     @Test("the host lock excludes a second holder and times out with a clear message")

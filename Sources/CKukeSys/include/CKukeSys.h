@@ -13,7 +13,10 @@
 #include <sys/file.h>
 #include <errno.h>
 #include <fcntl.h>
+#if __has_include(<linux/openat2.h>)
 #include <linux/openat2.h>
+#define CKUKE_HAS_OPENAT2 1
+#endif
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -31,11 +34,14 @@ static inline long ckuke_filesystem_magic(const char *path) {
     return (long)info.f_type;
 }
 
+/// O_PATH, which needs _GNU_SOURCE in the C headers and so is not in Swift's Glibc.
+#define CKUKE_O_PATH 010000000
+
 /// openat2(2) with RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH: `path` (relative to `dirfd`) is
 /// resolved without following any symbolic link and without leaving `dirfd`. Returns the
 /// descriptor, or -1 with errno (ENOSYS on kernels before 5.6, ELOOP at a link, EXDEV on escape).
 static inline int ckuke_open_beneath(int dirfd, const char *path, int flags, unsigned int mode) {
-#ifdef SYS_openat2
+#if defined(SYS_openat2) && defined(CKUKE_HAS_OPENAT2)
     struct open_how how = {0};
     how.flags = (unsigned long long)flags;
     how.mode = (flags & O_CREAT) ? mode : 0;
