@@ -125,6 +125,19 @@ struct ResourceKernelTests {
             #expect(repaired.status == 1 || repaired.status == 0, "\(repaired)")
             #expect(try String(contentsOfFile: "\(victim)/file", encoding: .utf8) == "victim\n", "the link's target is untouched")
 
+            #expect(repaired.stdout.contains("is a symbolic link"), "a link in the record directory is reported, not followed: \(repaired)")
+            try FileManager.default.removeItem(atPath: copy)
+
+            // A FIFO where a record belongs: that record is unreadable, the pass goes on for the others.
+            try FileManager.default.createDirectory(atPath: "\(sandbox.runPath)/main/ghost", withIntermediateDirectories: true)
+            #expect(mkfifo("\(sandbox.runPath)/main/ghost/space.yaml", 0o644) == 0)
+            let fifo = sandbox.kuke("apply", "-f", path)
+            #expect(fifo.stdout.contains("Space \"main/blog\": unchanged") || fifo.stdout.contains("Space \"main/blog\": updated"), "\(fifo)")
+            #expect(fifo.stdout.contains("FirewallFailed") && fifo.stdout.contains("ghost/space.yaml"), "\(fifo)")
+            let listed = sandbox.kuke("get", "spaces")
+            #expect(listed.status == 0 && listed.stderr.contains("ghost/space.yaml: is not a regular file"), "\(listed)")
+            try FileManager.default.removeItem(atPath: "\(sandbox.runPath)/main/ghost")
+
             // cgroup2 (kernfs) does not let anyone make a link, so none can be planted there.
             #expect(symlink(victim, "\(sandbox.cgroupRoot)/kukeon/planted") != 0)
         }
