@@ -8,11 +8,14 @@ public struct ObservedFirewall: Sendable, Equatable {
     public var ruleCount: Int
     /// Packets dropped, by the bridge of the space they came from.
     public var drops: [String: UInt64]
+    /// The chains and rules as lines, counters left out, for `kuke diff` (see `FirewallPlanner.lines`).
+    public var lines: [String]
 
-    public init(fingerprint: String?, ruleCount: Int, drops: [String: UInt64] = [:]) {
+    public init(fingerprint: String?, ruleCount: Int, drops: [String: UInt64] = [:], lines: [String] = []) {
         self.fingerprint = fingerprint
         self.ruleCount = ruleCount
         self.drops = drops
+        self.lines = lines
     }
 
     /// Reads the text of `nft list table inet kukeon` (or the script kuke wrote, which has the same shape).
@@ -37,7 +40,7 @@ public struct ObservedFirewall: Sendable, Equatable {
             guard text.contains(" drop"), let packets = Self.quoted(after: "packets ", in: text, until: " ").flatMap({ UInt64($0) }) else { continue }
             if let bridge = Self.quoted(after: "iifname \"", in: text) ?? chainBridge { drops[bridge, default: 0] += packets }
         }
-        self.init(fingerprint: fingerprint, ruleCount: rules, drops: drops)
+        self.init(fingerprint: fingerprint, ruleCount: rules, drops: drops, lines: FirewallPlanner.lines(of: listing))
     }
 
     static func quoted(after marker: String, in text: Substring, until end: Character = "\"") -> String? {
@@ -137,6 +140,34 @@ public enum FirewallPlanner {
         return (script, fingerprint, count)
     }
 
+    /// The chains and rules of a listing or a script, one per line, the way `kuke diff` shows
+    /// them: indentation, counters (`packets N bytes M`), braces around a single set element,
+    /// the table's own lines and its fingerprint left out, so what nft prints and what kuke
+    /// wrote compare equal when they are.
+    static func lines(of text: String) -> [String] {
+        text.split(separator: "\n").compactMap { raw -> String? in
+            var line = raw.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line == "}" || line.hasPrefix("table ") || line.hasPrefix("delete table ") || line.hasPrefix("comment \"kuke:") {
+                return nil
+            }
+            if let range = line.range(of: "counter packets "), let end = line[range.upperBound...].range(of: " bytes ") {
+                let afterBytes = line[end.upperBound...].drop { $0.isNumber }
+                line = String(line[..<range.lowerBound]) + "counter" + afterBytes
+            }
+            // `{ 10.0.0.0/8 }` and `{ 443 }`: nft prints a one-element set without braces.
+            var result = ""
+            var rest = Substring(line)
+            while let open = rest.range(of: "{ "), let close = rest[open.upperBound...].range(of: " }") {
+                let inner = rest[open.upperBound..<close.lowerBound]
+                result += rest[..<open.lowerBound]
+                result += inner.contains(",") || inner.contains(" ") ? "{ \(inner) }" : String(inner)
+                rest = rest[close.upperBound...]
+            }
+            result += rest
+            return result.hasPrefix("chain ") ? result : "  " + result
+        }
+    }
+
     /// The change that brings the table to `spaces`: replace it, delete it (no spaces left), or nothing.
     public static func plan(_ spaces: [FirewallSpace], observed: ObservedFirewall?) -> Change? {
         if spaces.isEmpty {
@@ -146,8 +177,12 @@ public enum FirewallPlanner {
         }
         let desired = desired(spaces)
         if let observed, observed.fingerprint == desired.fingerprint, observed.ruleCount == desired.ruleCount { return nil }
-        let before = observed.map { "table: \(table)\nfingerprint: \($0.fingerprint ?? "none")\nrules: \($0.ruleCount)\n" }
-        let after = "table: \(table)\nfingerprint: \(desired.fingerprint)\nrules: \(desired.ruleCount)\n"
+        // The rules themselves are diffed; the fingerprint and the rule count decide.
+        func text(_ fingerprint: String?, _ count: Int, _ lines: [String]) -> String {
+            "# table \(table), fingerprint \(fingerprint ?? "none"), \(count) rules\n" + lines.map { $0 + "\n" }.joined()
+        }
+        let before = observed.map { text($0.fingerprint, $0.ruleCount, $0.lines) }
+        let after = text(desired.fingerprint, desired.ruleCount, lines(of: desired.script))
         let denied = spaces.filter { $0.egress != nil }.count
         let egress = denied == 0 ? "" : ", egress denied by default for \(denied)"
         return Change(

@@ -143,6 +143,16 @@ struct EgressTests {
         #expect(observed.fingerprint == "ca1753d0281ae231")
         #expect(observed.ruleCount == 6)
         #expect(observed.drops == ["kuke-main-blog": 3, "kuke-main-shop": 7])
+        // What nft prints and what kuke writes compare equal line by line (the diff shows only real differences).
+        let desired = FirewallPlanner.desired([
+            FirewallSpace(id: SpaceID(realm: "main", name: "blog"), bridge: "kuke-main-blog", egress: nil),
+            FirewallSpace(
+                id: SpaceID(realm: "main", name: "shop"), bridge: "kuke-main-shop",
+                egress: [.init(destinations: ["10.20.0.0/16"], ports: [443, 5432], label: "allow[0] cidr 10.20.0.0/16")]),
+        ])
+        #expect(observed.lines == FirewallPlanner.lines(of: desired.script))
+        #expect(observed.lines.contains("  counter drop comment \"deny\""))
+        #expect(observed.lines.first == "chain forward {")
     }
 
     @Test("the planner's rule count is the count the listing of its own script gives")
