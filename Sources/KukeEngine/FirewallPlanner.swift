@@ -8,15 +8,18 @@ public struct ObservedFirewall: Sendable, Equatable {
     public var ruleCount: Int
     /// Packets dropped, by the bridge of the space they came from.
     public var drops: [String: UInt64]
-    /// The chains and rules as lines, counters left out, for `kuke diff` (see `FirewallPlanner.lines`).
-    public var lines: [String]
+    /// The listing it was read from, turned into diff lines only when a change is shown.
+    public var listing: String
 
-    public init(fingerprint: String?, ruleCount: Int, drops: [String: UInt64] = [:], lines: [String] = []) {
+    public init(fingerprint: String?, ruleCount: Int, drops: [String: UInt64] = [:], listing: String = "") {
         self.fingerprint = fingerprint
         self.ruleCount = ruleCount
         self.drops = drops
-        self.lines = lines
+        self.listing = listing
     }
+
+    /// The chains and rules as lines, counters left out, for `kuke diff` (see `FirewallPlanner.lines`).
+    public var lines: [String] { FirewallPlanner.lines(of: listing) }
 
     /// Reads the text of `nft list table inet kukeon` (or the script kuke wrote, which has the same shape).
     public init(listing: String) {
@@ -40,7 +43,7 @@ public struct ObservedFirewall: Sendable, Equatable {
             guard text.contains(" drop"), let packets = Self.quoted(after: "packets ", in: text, until: " ").flatMap({ UInt64($0) }) else { continue }
             if let bridge = Self.quoted(after: "iifname \"", in: text) ?? chainBridge { drops[bridge, default: 0] += packets }
         }
-        self.init(fingerprint: fingerprint, ruleCount: rules, drops: drops, lines: FirewallPlanner.lines(of: listing))
+        self.init(fingerprint: fingerprint, ruleCount: rules, drops: drops, listing: listing)
     }
 
     static func quoted(after marker: String, in text: Substring, until end: Character = "\"") -> String? {
