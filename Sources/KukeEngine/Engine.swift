@@ -85,6 +85,11 @@ public struct Engine: Sendable {
         let realms = RealmReconciler(context: context)
         let spaces = SpaceReconciler(context: context, regenerateConflist: options.regenerateConflists, managedBy: options.managedBy)
         var outcomes: [ResourceOutcome] = []
+        // Spaces of the batch that deny egress get their rules before any part is made: `iifname`
+        // matches by name, so a rule for a bridge about to be created is harmless, and a new
+        // space's cells never see open egress. The end of the pass brings the table to what the
+        // pass left (resolved hosts, deleted and failed spaces).
+        let preinstalled = options.dryRun ? nil : preinstallFirewall(ordered, inventory: inventory, context: context)
         for (index, resource) in ordered.enumerated() {
             progress?(index, ordered.count, "\(resource.kind) \(resource.displayName)")
             if options.createOnly, Self.exists(resource, in: inventory) {
@@ -102,16 +107,60 @@ public struct Engine: Sendable {
             case .space(let space): outcomes.append(spaces.reconcile(space, inventory: &inventory))
             }
         }
-        if let firewall = convergeFirewall(inventory, context: context) { outcomes.append(firewall) }
+        if let firewall = Self.merged(preinstalled, convergeFirewall(inventory, context: context)) { outcomes.append(firewall) }
         progress?(ordered.count, ordered.count, "")
         return (outcomes, inventory)
+    }
+
+    /// The table with the batch's `default: deny` spaces as their manifests say, before the pass
+    /// makes anything; nil when that is what the recorded spaces already give (nothing to do).
+    func preinstallFirewall(_ batch: [Resource], inventory: Inventory, context: PassContext) -> ResourceOutcome? {
+        guard drivers.firewall != nil else { return nil }
+        var spaces = Dictionary(uniqueKeysWithValues: inventory.spaces.values.compactMap(FirewallSpace.init(record:)).map { ($0.id, $0) })
+        var bridges = Dictionary(spaces.values.map { ($0.bridge, $0.id) }, uniquingKeysWith: { first, _ in first })
+        var changed = false
+        for case .space(let manifest) in batch {
+            guard let policy = EgressPolicy(network: manifest.spec.network) else { continue }
+            let stored = inventory.spaces[manifest.id]
+            let bridge = stored?.status.network?.bridge ?? BridgeName.make(for: manifest.id)
+            guard bridges[bridge].map({ $0 == manifest.id }) ?? true else { continue }  // a conflict: the pass reports it
+            let space = FirewallSpace(id: manifest.id, bridge: bridge, egress: FirewallSpace.allows(policy, resolved: stored?.status.egress))
+            if spaces[manifest.id] != space {
+                spaces[manifest.id] = space
+                bridges[bridge] = manifest.id
+                changed = true
+            }
+        }
+        guard changed else { return nil }
+        return convergeFirewall(Array(spaces.values), inventory: inventory, context: context)
+    }
+
+    /// One outcome for the table from the change made before the spaces and the one after.
+    static func merged(_ before: ResourceOutcome?, _ after: ResourceOutcome?) -> ResourceOutcome? {
+        guard var first = before else { return after }
+        guard let after else { return first }
+        if after.failure != nil || first.failure != nil {
+            var failed = after.failure != nil ? after : first
+            failed.changes = first.changes + after.changes
+            return failed
+        }
+        first.changes += after.changes
+        if first.outcome == .created && after.outcome == .deleted {
+            first.outcome = .unchanged
+        } else if first.outcome != .created {
+            first.outcome = after.outcome
+        }
+        return first
     }
 
     /// The isolation table brought to the spaces the pass left (a fifth driver shared by all spaces):
     /// an outcome only when it changed or failed.
     func convergeFirewall(_ inventory: Inventory, context: PassContext) -> ResourceOutcome? {
+        convergeFirewall(inventory.spaces.values.compactMap(FirewallSpace.init(record:)), inventory: inventory, context: context)
+    }
+
+    func convergeFirewall(_ spaces: [FirewallSpace], inventory: Inventory, context: PassContext) -> ResourceOutcome? {
         guard let firewall = drivers.firewall else { return nil }
-        let spaces = inventory.spaces.values.compactMap(FirewallSpace.init(record:))
         var outcome = ResourceOutcome(kind: "Firewall", realm: nil, name: FirewallPlanner.table, outcome: .unchanged)
         // A space whose record cannot be read still has its bridge: rebuilding the table without
         // it would drop its isolation and egress rules, so the table is left as it is.

@@ -78,9 +78,15 @@ public struct FirewallSpace: Sendable, Equatable {
     /// The space of a record: its recorded bridge, its policy, and the addresses recorded for its hosts.
     public init?(record: SpaceRecord) {
         guard let network = record.status.network else { return nil }
-        var allows: [Allow]?
-        if let policy = EgressPolicy(network: record.spec.network) {
-            allows = policy.rules.enumerated().compactMap { index, rule in
+        self.init(
+            id: record.id, bridge: network.bridge, egress: Self.allows(EgressPolicy(network: record.spec.network), resolved: record.status.egress))
+    }
+
+    /// The accept rules of a policy (nil when egress is open); a host contributes the addresses
+    /// recorded for it, and no rule while it has none.
+    static func allows(_ policy: EgressPolicy?, resolved: EgressStatus?) -> [Allow]? {
+        policy.map { policy in
+            policy.rules.enumerated().compactMap { index, rule in
                 let destinations: [String]
                 let label: String
                 switch rule.target {
@@ -88,13 +94,12 @@ public struct FirewallSpace: Sendable, Equatable {
                     destinations = [prefix == 32 ? address.description : "\(address)/\(prefix)"]
                     label = "allow[\(index)] cidr \(destinations[0])"
                 case .host(let host):
-                    destinations = (record.status.egress?.addresses(of: host) ?? []).map(\.description)
+                    destinations = (resolved?.addresses(of: host) ?? []).map(\.description)
                     label = "allow[\(index)] host \(host.prefix(80))"
                 }
                 return destinations.isEmpty ? nil : Allow(destinations: destinations, ports: rule.ports, label: label)
             }
         }
-        self.init(id: record.id, bridge: network.bridge, egress: allows)
     }
 }
 

@@ -61,6 +61,25 @@ struct EgressTests {
         #expect(record(host, "blog")?.status.egress == nil)
     }
 
+    @Test("a new space that denies egress has its rules before its bridge exists; one outcome reports the table")
+    func rulesBeforeBridge() throws {
+        let host = FakeHost(firewall: true)
+        host.state.withLock { $0.names["api.example.com"] = [IPv4Address("192.0.2.10")!] }
+        let outcomes = try engine(host).apply(resources([("blog", nil), ("shop", denyWithRules)]))
+        let log = host.log
+        let firstReplace = try #require(log.firstIndex(of: "replaceFirewall"))
+        let bridge = try #require(log.firstIndex(of: "createBridge kuke-main-shop"))
+        #expect(firstReplace < bridge, "\(log)")
+        #expect(log.filter { $0 == "replaceFirewall" }.count == 2, "once before (cidr rules), once after (the resolved host)")
+        let firewall = outcomes.filter { $0.kind == "Firewall" }
+        #expect(firewall.count == 1 && firewall[0].outcome == .created && firewall[0].changes.count == 2, "\(firewall)")
+        #expect(script(host).contains("allow[1] host api.example.com"))
+        // Nothing new: no table work before the spaces.
+        let again = host.log.count
+        _ = try engine(host).apply(resources([("blog", nil), ("shop", denyWithRules)]))
+        #expect(!host.log[again...].contains("replaceFirewall"))
+    }
+
     @Test("default allow, with or without rules, leaves egress open and looks nothing up")
     func allowIsOpen() throws {
         let host = FakeHost(firewall: true)
