@@ -9,6 +9,10 @@ public protocol FileStore: Sendable {
     func write(_ path: String, _ text: String, mode: UInt32) throws(HostError)
     /// Whether something (a file, directory or link, not followed) is at `path`.
     func exists(_ path: String) -> Bool
+    /// What changes whenever the regular file at `path` is written or replaced (device, inode,
+    /// size, modification and change times), or nil when it is not a regular file; lets a
+    /// long-running process skip reading records it has already read.
+    func identity(_ path: String) -> String?
     /// Removes a file; a missing file is not an error.
     func remove(_ path: String) throws(HostError)
     /// Removes a directory and everything in it; a missing directory is not an error.

@@ -89,15 +89,18 @@ extension Inventory {
             for space in files.subdirectories(layout.realmDirectory(realm)).sorted() {
                 let id = SpaceID(realm: realm, name: space)
                 let path = layout.spaceRecordPath(id)
-                guard let text = readRecord(path, files: files, into: &inventory) else { continue }
+                let identity = cache == nil ? nil : files.identity(path)
+                let hit = cache?.entry(at: path, identity: identity)
+                guard let text = hit?.text ?? readRecord(path, files: files, into: &inventory) else { continue }
                 inventory.recordTexts[path] = text
                 do {
                     let record: SpaceRecord
-                    if let cached = cache?.record(at: path, text: text) {
+                    if let cached = hit?.record ?? cache?.record(at: path, text: text) {
                         record = cached
+                        if hit == nil { cache?.store(record, at: path, text: text, identity: identity) }
                     } else {
                         record = try RecordCodec.decodeSpace(text, file: path)
-                        cache?.store(record, at: path, text: text)
+                        cache?.store(record, at: path, text: text, identity: identity)
                     }
                     guard record.id == id else {
                         inventory.unreadable[path] = RecordError(

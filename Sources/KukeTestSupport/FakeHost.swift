@@ -62,6 +62,9 @@ public final class FakeHost: Sendable {
     struct Files: FileStore {
         let host: FakeHost
         func read(_ path: String) throws(HostError) -> String? { host.state.withLock { $0.files[path] } }
+        func identity(_ path: String) -> String? {
+            host.state.withLock { state in state.files[path].map { "\($0.utf8.count):\($0.hashValue)" } }
+        }
         func exists(_ path: String) -> Bool {
             host.state.withLock { state in state.files[path] != nil || state.files.keys.contains { $0.hasPrefix(path + "/") } }
         }

@@ -66,6 +66,12 @@ struct HostTests {
         var info = stat()
         #expect(stat(path, &info) == 0 && info.st_mode & 0o777 == 0o600)
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(directory)/a/b") == ["space.yaml"])
+        // The identity holds while nothing is written, and changes with any write, even of the same text.
+        let identity = try #require(store.identity(path))
+        #expect(store.identity(path) == identity)
+        try store.write(path, "two\n", mode: 0o600)
+        #expect(store.identity(path) != identity)
+        #expect(store.identity("\(directory)/a/b") == nil, "a directory has none")
         try store.remove(path)
         try store.remove(path)  // idempotent
         #expect(try store.read(path) == nil)
