@@ -4,8 +4,8 @@ import Yams
 /// its `FILE:LINE:COLUMN` instead of stopping at the first.
 public enum ManifestDecoder {
     public static let apiVersion = "v1beta1"
-    /// Most documents one file may hold (empty ones included): a flood of `---` is refused
-    /// in bounded time instead of being composed one by one.
+    /// Most documents one file may hold (empty ones included): a flood of `---` is refused by
+    /// `YAMLPrescan` in bounded time instead of being composed one by one.
     public static let maximumDocuments = 10_000
 
     /// Decodes every document of `text`; `file` names the source in positions.
@@ -26,7 +26,6 @@ public enum ManifestDecoder {
         } catch {
             return ([], [syntaxIssue(error, file: file)])
         }
-        var documents = 0
         while true {
             let root: Node?
             do {
@@ -36,13 +35,6 @@ public enum ManifestDecoder {
                 break
             }
             guard let root else { break }
-            documents += 1
-            if documents > maximumDocuments {
-                let position = SourcePosition(file: file, line: root.mark.map { $0.line } ?? 1, column: root.mark.map { $0.column } ?? 1)
-                issues.append(
-                    ManifestIssue(position, .input, "the file holds more than \(maximumDocuments) YAML documents; split it into several files"))
-                break
-            }
             if case .scalar = root, resolvedTag(root) == .null { continue }  // an empty document
             var walker = SchemaWalker(file: file)
             let result = decodeDocument(root, walker: &walker)

@@ -3,14 +3,10 @@ import Yams
 /// Walks a composed YAML node against a `FieldSchema`, producing a `ManifestValue`
 /// and collecting every issue with the field's path and position.
 struct SchemaWalker {
-    /// A bound on nodes visited per document, so alias expansion cannot blow up a walk.
-    static let nodeBudget = 100_000
-
     let file: String
     var issues: [ManifestIssue] = []
     /// Positions of every field visited, by dotted path (`spec.realmId`).
     var positions: [String: SourcePosition] = [:]
-    private var visited = 0
 
     init(file: String) { self.file = file }
 
@@ -24,13 +20,9 @@ struct SchemaWalker {
     }
 
     /// The value of `node` under `schema`, or nil (with an issue) when it does not fit.
-    /// A YAML null (`key:` or `key: null`) is treated as absent and also yields nil.
+    /// A YAML null (`key:` or `key: null`) is treated as absent and also yields nil. Documents
+    /// reach the walk through `YAMLPrescan`, which bounds their expanded size.
     mutating func walk(_ node: Node, _ schema: FieldSchema, path: String) -> ManifestValue? {
-        visited += 1
-        if visited == Self.nodeBudget {
-            fail(node, .documentShape, "document has more than \(Self.nodeBudget) nodes (alias expansion?)")
-        }
-        if visited >= Self.nodeBudget { return nil }
         positions[path] = position(of: node)
         if case .ignored = schema { return nil }
         if isNull(node) { return nil }

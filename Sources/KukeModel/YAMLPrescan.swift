@@ -8,7 +8,8 @@ import CYaml
 /// file may hold at most `ManifestDecoder.maximumDocuments` documents. Syntax errors are left
 /// for the parser that follows, which reports them with positions.
 enum YAMLPrescan {
-    static let nodeBudget = SchemaWalker.nodeBudget
+    /// Most nodes one document may expand to, aliases counted at their full size.
+    static let nodeBudget = 100_000
 
     struct Violation: Equatable {
         var line: Int
