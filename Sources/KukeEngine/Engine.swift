@@ -107,7 +107,7 @@ public struct Engine: Sendable {
             case .space(let space): outcomes.append(spaces.reconcile(space, inventory: &inventory))
             }
         }
-        if let firewall = Self.merged(preinstalled, convergeFirewall(inventory, context: context)) { outcomes.append(firewall) }
+        finishFirewall(preinstalled: preinstalled, inventory: &inventory, outcomes: &outcomes, context: context)
         progress?(ordered.count, ordered.count, "")
         return (outcomes, inventory)
     }
@@ -116,14 +116,14 @@ public struct Engine: Sendable {
     /// makes anything; nil when that is what the recorded spaces already give (nothing to do).
     func preinstallFirewall(_ batch: [Resource], inventory: Inventory, context: PassContext) -> ResourceOutcome? {
         guard drivers.firewall != nil else { return nil }
-        var spaces = Dictionary(uniqueKeysWithValues: inventory.spaces.values.compactMap(FirewallSpace.init(record:)).map { ($0.id, $0) })
+        var spaces = Dictionary(uniqueKeysWithValues: firewallSpaces(inventory).spaces.map { ($0.id, $0) })
         var bridges = Dictionary(spaces.values.map { ($0.bridge, $0.id) }, uniquingKeysWith: { first, _ in first })
         var changed = false
         for case .space(let manifest) in batch {
             guard let policy = EgressPolicy(network: manifest.spec.network) else { continue }
             let stored = inventory.spaces[manifest.id]
             let bridge = stored?.status.network?.bridge ?? BridgeName.make(for: manifest.id)
-            guard bridges[bridge].map({ $0 == manifest.id }) ?? true else { continue }  // a conflict: the pass reports it
+            guard bridges[bridge].map({ $0 == manifest.id }) ?? true, FirewallPlanner.violation(ofBridge: bridge) == nil else { continue }  // the pass reports it
             let space = FirewallSpace(id: manifest.id, bridge: bridge, egress: FirewallSpace.allows(policy, resolved: stored?.status.egress))
             if spaces[manifest.id] != space {
                 spaces[manifest.id] = space
@@ -153,12 +153,8 @@ public struct Engine: Sendable {
         return first
     }
 
-    /// The isolation table brought to the spaces the pass left (a fifth driver shared by all spaces):
-    /// an outcome only when it changed or failed.
-    func convergeFirewall(_ inventory: Inventory, context: PassContext) -> ResourceOutcome? {
-        convergeFirewall(inventory.spaces.values.compactMap(FirewallSpace.init(record:)), inventory: inventory, context: context)
-    }
-
+    /// The isolation table brought to `spaces` (a fifth driver shared by all spaces): an outcome
+    /// only when it changed or failed.
     func convergeFirewall(_ spaces: [FirewallSpace], inventory: Inventory, context: PassContext) -> ResourceOutcome? {
         guard let firewall = drivers.firewall else { return nil }
         var outcome = ResourceOutcome(kind: "Firewall", realm: nil, name: FirewallPlanner.table, outcome: .unchanged)
@@ -212,7 +208,7 @@ public struct Engine: Sendable {
                 outcomes += deleter.deleteRealm(name, cascade: cascade, inventory: &inventory)
             }
         }
-        if let firewall = convergeFirewall(inventory, context: deleter.context) { outcomes.append(firewall) }
+        finishFirewall(preinstalled: nil, inventory: &inventory, outcomes: &outcomes, context: deleter.context)
         progress?(ordered.count, ordered.count, "")
         return outcomes
     }

@@ -1,3 +1,4 @@
+import Foundation
 import KukeModel
 
 /// Everything a pass knows about the host: the records on disk, one network dump and
@@ -9,7 +10,10 @@ public struct Inventory: Sendable {
     /// Which space records each conflist path and bridge name: kept with `spaces` so ownership
     /// checks cost the same for the thousandth space as for the first.
     private var conflistOwners: [String: SpaceID] = [:]
-    private var bridgeOwners: [String: SpaceID] = [:]
+    /// Every space that records a bridge name or a subnet: more than one is a conflict, which the
+    /// space created first wins (see `bridgeOwner` and `subnetOwner`).
+    private var bridgeHolders: [String: Set<SpaceID>] = [:]
+    private var subnetHolders: [IPv4Subnet: Set<SpaceID>] = [:]
     /// Raw text of each record, for diffs.
     public var recordTexts: [String: String] = [:]
     /// Records that exist but could not be read, by path.
@@ -27,20 +31,60 @@ public struct Inventory: Sendable {
     public mutating func set(_ id: SpaceID, _ record: SpaceRecord?) {
         if let old = spaces[id]?.status.network {
             if conflistOwners[old.conflistPath] == id { conflistOwners[old.conflistPath] = nil }
-            if bridgeOwners[old.bridge] == id { bridgeOwners[old.bridge] = nil }
+            Self.remove(id, from: &bridgeHolders, at: old.bridge)
+            Self.remove(id, from: &subnetHolders, at: old.subnet)
         }
         spaces[id] = record
         if let network = record?.status.network {
             conflistOwners[network.conflistPath] = id
-            bridgeOwners[network.bridge] = id
+            bridgeHolders[network.bridge, default: []].insert(id)
+            subnetHolders[network.subnet, default: []].insert(id)
+        }
+    }
+
+    private static func remove<Key>(_ id: SpaceID, from holders: inout [Key: Set<SpaceID>], at key: Key) {
+        holders[key]?.remove(id)
+        if holders[key]?.isEmpty == true { holders[key] = nil }
+    }
+
+    /// Of the spaces recording one bridge or subnet, the one created first (then by name): it
+    /// keeps the bridge or subnet, the others fail with a conflict.
+    private func first(of holders: Set<SpaceID>?) -> SpaceID? {
+        guard let holders, holders.count > 1 else { return holders?.first }
+        return holders.min { a, b in
+            let (createdA, createdB) = (spaces[a]?.status.createdAt ?? .distantFuture, spaces[b]?.status.createdAt ?? .distantFuture)
+            return createdA != createdB ? createdA < createdB : a < b
         }
     }
 
     /// The space that records `path` as its conflist, if any.
     public func conflistOwner(_ path: String) -> SpaceID? { conflistOwners[path] }
 
-    /// The space that records `name` as its bridge, if any.
-    public func bridgeOwner(_ name: String) -> SpaceID? { bridgeOwners[name] }
+    /// The space that owns the bridge `name`: the one that records it, or the first created of
+    /// those that do.
+    public func bridgeOwner(_ name: String) -> SpaceID? { first(of: bridgeHolders[name]) }
+
+    /// The space that owns `subnet`: the one that records it, or the first created of those that do.
+    public func subnetOwner(_ subnet: IPv4Subnet) -> SpaceID? { first(of: subnetHolders[subnet]) }
+
+    /// Why a recorded space may not use its recorded network: its bridge or its subnet is also
+    /// recorded by a space created before it (a hand-edited or restored record). Nil when it owns both.
+    public func networkConflict(of id: SpaceID) -> Failure? {
+        guard let network = spaces[id]?.status.network else { return nil }
+        if let owner = bridgeOwner(network.bridge), owner != id {
+            return Failure(
+                "BridgeConflict",
+                "bridge \"\(network.bridge)\" is also recorded by space \(owner), created earlier; two spaces never share a bridge: run `kuke init --force-regenerate-cni` to give \(id) a bridge of its own"
+            )
+        }
+        if let owner = subnetOwner(network.subnet), owner != id {
+            return Failure(
+                "SubnetConflict",
+                "subnet \(network.subnet) is also recorded by space \(owner), created earlier; two spaces never share a range: run `kuke init --force-regenerate-cni` to give \(id) a subnet of its own"
+            )
+        }
+        return nil
+    }
 
     /// Subnets recorded by every space but `id`.
     public func takenSubnets(except id: SpaceID) -> Set<IPv4Subnet> {
@@ -48,9 +92,8 @@ public struct Inventory: Sendable {
     }
 
     /// Host addresses and routes, leaving out those on kuke's own bridges (which carry their space's subnet).
-    public var foreignOccupied: [IPv4Subnet] {
-        let managed = Set(spaces.values.compactMap { $0.status.network?.bridge })
-        return network.occupied.filter { $0.linkName.map { !managed.contains($0) } ?? true }.map(\.subnet)
+    public var foreignOccupied: [OccupiedSubnet] {
+        network.occupied.filter { $0.linkName.map { bridgeHolders[$0] == nil } ?? true }
     }
 
     /// The spaces of one realm, sorted.

@@ -33,8 +33,12 @@ public struct NetworkResolver: Sendable {
     }
 
     /// - Parameter conflistOnDisk: the text at the desired conflist path, nil when absent.
-    public func resolve(_ id: SpaceID, spec: SpaceSpec, stored: SpaceRecord?, conflistOnDisk: String?, inventory: Inventory) throws(Failure)
-        -> SpaceNetworkStatus
+    /// - Parameter foreignClaims: ranges claimed by network configurations kuke does not own,
+    ///   asked for only when a subnet is allocated.
+    public func resolve(
+        _ id: SpaceID, spec: SpaceSpec, stored: SpaceRecord?, conflistOnDisk: String?, inventory: Inventory,
+        foreignClaims: () -> [ForeignClaim] = { [] }
+    ) throws(Failure) -> SpaceNetworkStatus
     {
         let path = layout.conflistPath(id, cniConfigPath: spec.cniConfigPath)
         if let owner = inventory.conflistOwner(path), owner != id {
@@ -60,11 +64,15 @@ public struct NetworkResolver: Sendable {
                     "BridgeNameInvalid",
                     "recorded bridge name \"\(bridge)\" \(problem); run `kuke init --force-regenerate-cni` to give the space a valid name")
             }
-            bridge = BridgeName.make(for: id)
+            bridge = Self.freshBridge(for: id, inventory: inventory)
             renamed = true
         }
         if let owner = inventory.bridgeOwner(bridge), owner != id {
-            throw Failure("BridgeConflict", "bridge name \"\(bridge)\" belongs to space \(owner)")
+            guard stored != nil, regenerate else {
+                throw inventory.networkConflict(of: id) ?? Failure("BridgeConflict", "bridge name \"\(bridge)\" belongs to space \(owner)")
+            }
+            bridge = Self.freshBridge(for: id, inventory: inventory)
+            renamed = true
         }
         if let link = inventory.network.links[bridge] {
             if link.kind != "bridge" {
@@ -79,24 +87,61 @@ public struct NetworkResolver: Sendable {
                     "BridgeConflict", "a bridge named \"\(bridge)\" exists and no space records it; kuke does not take over links it did not create")
             }
         }
-        let subnet: IPv4Subnet
-        if let recordedSubnet = recorded?.subnet {
-            subnet = recordedSubnet
-        } else {
-            if let unreadable = inventory.unreadable.keys.sorted().first(where: { $0.hasSuffix("/space.yaml") }) {
-                throw Failure(
-                    "RecordUnreadable", "cannot choose a subnet while \(unreadable) is unreadable (its subnet is unknown); fix or remove it")
+        var subnet: IPv4Subnet? = recorded?.subnet
+        if let recordedSubnet = subnet, stored != nil, let owner = inventory.subnetOwner(recordedSubnet), owner != id {
+            guard regenerate else {
+                throw inventory.networkConflict(of: id) ?? Failure("SubnetConflict", "subnet \(recordedSubnet) belongs to space \(owner)")
             }
-            let allocator = SubnetAllocator(pool: layout.subnetPool)
-            let taken = inventory.takenSubnets(except: id)
-            guard let free = allocator.firstFree(taken: taken, occupied: inventory.foreignOccupied) else {
-                throw Failure(
-                    "SubnetPoolExhausted",
-                    "no free /24 in subnet pool \(layout.subnetPool): \(taken.count) held by spaces, the rest blocked by host addresses or routes; widen --subnet-pool or delete a space"
-                )
-            }
-            subnet = free
+            subnet = nil
         }
-        return SpaceNetworkStatus(name: id.networkName, bridge: bridge, subnet: subnet, conflistPath: path)
+        let chosen: IPv4Subnet
+        if let subnet {
+            chosen = subnet
+        } else {
+            chosen = try allocate(id, inventory: inventory, foreignClaims: foreignClaims)
+        }
+        return SpaceNetworkStatus(name: id.networkName, bridge: bridge, subnet: chosen, conflistPath: path)
+    }
+
+    /// A bridge name for a space that must leave the one it records: the scheme's name unless
+    /// another space records it, otherwise the short form salted until no other space does.
+    static func freshBridge(for id: SpaceID, inventory: Inventory) -> String {
+        var attempt = 0
+        while let owner = inventory.bridgeOwner(BridgeName.make(for: id, attempt: attempt)), owner != id { attempt += 1 }
+        return BridgeName.make(for: id, attempt: attempt)
+    }
+
+    /// The first /24 of the pool that no space records and nothing on the host uses: not an
+    /// address or route, not a range another network configuration claims.
+    func allocate(_ id: SpaceID, inventory: Inventory, foreignClaims: () -> [ForeignClaim]) throws(Failure) -> IPv4Subnet {
+        if let unreadable = inventory.unreadable.keys.sorted().first(where: { $0.hasSuffix("/space.yaml") }) {
+            throw Failure("RecordUnreadable", "cannot choose a subnet while \(unreadable) is unreadable (its subnet is unknown); fix or remove it")
+        }
+        let allocator = SubnetAllocator(pool: layout.subnetPool)
+        let taken = inventory.takenSubnets(except: id)
+        let claims = foreignClaims()
+        let occupied = inventory.foreignOccupied
+        if let free = allocator.firstFree(taken: taken, occupied: occupied.map(\.subnet) + claims.map(\.subnet)) { return free }
+        let pool = layout.subnetPool
+        var holders: [String] = []
+        let spaces = taken.filter { $0.overlaps(pool) }.count
+        if spaces > 0 { holders.append("\(spaces) held by spaces") }
+        let claimed = claims.filter { $0.subnet.overlaps(pool) }
+        if !claimed.isEmpty {
+            holders.append("claimed by " + Self.listed(claimed.map { "\($0.path) (\($0.subnet))" }))
+        }
+        let used = occupied.filter { $0.subnet.overlaps(pool) && $0.subnet.prefixLength > 0 }
+        if !used.isEmpty {
+            holders.append("used on the host by " + Self.listed(used.map { "\($0.subnet)\($0.linkName.map { " dev \($0)" } ?? "")" }))
+        }
+        throw Failure(
+            "SubnetPoolExhausted",
+            "no free /24 in subnet pool \(pool): \(holders.joined(separator: "; ")); choose another pool with --subnet-pool (or KUKEON_SUBNET_POOL), move the other network, or delete a space"
+        )
+    }
+
+    /// `a, b, c and 4 more`.
+    static func listed(_ items: [String], limit: Int = 3) -> String {
+        items.count <= limit ? items.joined(separator: ", ") : items.prefix(limit).joined(separator: ", ") + " and \(items.count - limit) more"
     }
 }

@@ -10,12 +10,28 @@ public struct PassContext: Sendable {
     /// The time stamped into status by this pass.
     public var now: Date
     public var dryRun: Bool
+    /// Ranges claimed by other runtimes' network configurations, read once per pass when needed.
+    public let foreignClaims = ForeignClaimCache()
 
     public init(layout: HostLayout, drivers: HostDrivers, now: Date, dryRun: Bool) {
         self.layout = layout
         self.drivers = drivers
         self.now = now
         self.dryRun = dryRun
+    }
+
+    /// The ranges claimed by network configurations kuke does not own, in every CNI directory
+    /// it writes to (the host default, `directory`, and those its spaces record).
+    func foreignClaims(inventory: Inventory, directory: String) -> [ForeignClaim] {
+        var directories: Set<String> = [layout.cniConfigDirectory, directory]
+        for record in inventory.spaces.values {
+            if let path = record.status.network?.conflistPath, let slash = path.lastIndex(of: "/") {
+                directories.insert(String(path[..<slash]))
+            }
+        }
+        return directories.sorted().flatMap { foreignClaims.claims(in: $0, files: drivers.files) }.filter {
+            inventory.conflistOwner($0.path) == nil
+        }
     }
 
     /// Carries out one planned change.

@@ -114,7 +114,9 @@ public struct SpaceReconciler: Sendable {
         let desiredPath = context.layout.conflistPath(id, cniConfigPath: manifest.spec.cniConfigPath)
         let primaryText = try read(desiredPath)
         let network = try NetworkResolver(layout: context.layout, regenerate: regenerateConflist)
-            .resolve(id, spec: manifest.spec, stored: stored, conflistOnDisk: primaryText, inventory: inventory)
+            .resolve(id, spec: manifest.spec, stored: stored, conflistOnDisk: primaryText, inventory: inventory) {
+                context.foreignClaims(inventory: inventory, directory: manifest.spec.cniConfigPath ?? context.layout.cniConfigDirectory)
+            }
 
         // cgroup
         let cgroupPath = context.layout.spaceCgroup(id)
@@ -131,13 +133,22 @@ public struct SpaceReconciler: Sendable {
         let conflist = Conflist(networkName: network.name, bridge: network.bridge, subnet: network.subnet)
         let observedConflist = ConflistPlanner.Observed(
             primary: primaryText, copy: try read(context.layout.conflistCopyPath(id)), previousPath: previousPath)
-        let conflistChanges = ConflistPlanner.plan(
+        var conflistChanges = ConflistPlanner.plan(
             desired: conflist, path: network.conflistPath, copyPath: context.layout.conflistCopyPath(id), observed: observedConflist,
             rewrite: regenerateConflist)
+        if let old = stored?.status.network {
+            // A repair (`--force-regenerate-cni`) that moved the space off a name or range it may not use says so.
+            var moves: [String] = []
+            if old.bridge != network.bridge { moves.append("bridge \(old.bridge) -> \(network.bridge)") }
+            if old.subnet != network.subnet { moves.append("subnet \(old.subnet) -> \(network.subnet)") }
+            if !moves.isEmpty, !conflistChanges.isEmpty { conflistChanges[0].summary += " (\(moves.joined(separator: ", ")))" }
+        }
 
         // bridge
         var bridgeChanges = try BridgePlanner.plan(name: network.bridge, observed: inventory.network.links[network.bridge])
-        if let oldBridge = stored?.status.network?.bridge, oldBridge != network.bridge, inventory.network.links[oldBridge]?.kind == "bridge" {
+        if let oldBridge = stored?.status.network?.bridge, oldBridge != network.bridge, inventory.network.links[oldBridge]?.kind == "bridge",
+            inventory.bridgeOwner(oldBridge) == id  // a bridge another space owns stays with it
+        {
             bridgeChanges.append(
                 Change(
                     part: .bridge, action: .delete, subject: oldBridge, summary: "delete bridge \(oldBridge) (renamed to \(network.bridge))",

@@ -13,12 +13,17 @@ public enum BridgeName {
     public static let prefix = "kuke-"
 
     /// The bridge name for a new space.
-    public static func make(for space: SpaceID) -> String {
+    ///
+    /// - Parameter attempt: 0 for the scheme's name; a higher number for the short form with the
+    ///   hash taken over `<realm>/<space>#<attempt>`, for a space that must leave a name another
+    ///   space holds (a duplicated record repaired by `kuke init --force-regenerate-cni`).
+    public static func make(for space: SpaceID, attempt: Int = 0) -> String {
         let full = prefix + space.networkName
-        if full.utf8.count <= maximumLength { return full }
+        if full.utf8.count <= maximumLength && attempt == 0 { return full }
         var head = String(space.networkName.prefix(3))
         while head.hasSuffix("-") || head.hasSuffix(".") { head.removeLast() }
-        let hash = fnv1a64(Array("\(space.realm)/\(space.name)".utf8)) & 0xFF_FFFF
+        let salt = attempt == 0 ? "" : "#\(attempt)"
+        let hash = fnv1a64(Array("\(space.realm)/\(space.name)\(salt)".utf8)) & 0xFF_FFFF
         let hex = String(hash, radix: 16).leftPadded(to: 6)
         return prefix + head + "-" + hex
     }
