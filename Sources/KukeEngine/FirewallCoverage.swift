@@ -5,7 +5,9 @@ extension FirewallPlanner {
     /// (`iifname "<name>"`, `egress_<name>`), or nil when it can.
     public static func violation(ofBridge name: String) -> String? {
         if let problem = BridgeName.violation(of: name) { return problem }
-        let allowed = name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == ".") }
+        let allowed = name.unicodeScalars.allSatisfy {
+            $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == ".")
+        }
         return allowed ? nil : "contains a character the isolation table cannot name (only letters, digits, '-' and '.')"
     }
 

@@ -38,8 +38,7 @@ public struct NetworkResolver: Sendable {
     public func resolve(
         _ id: SpaceID, spec: SpaceSpec, stored: SpaceRecord?, conflistOnDisk: String?, inventory: Inventory,
         foreignClaims: () -> [ForeignClaim] = { [] }
-    ) throws(Failure) -> SpaceNetworkStatus
-    {
+    ) throws(Failure) -> SpaceNetworkStatus {
         let path = layout.conflistPath(id, cniConfigPath: spec.cniConfigPath)
         if let owner = inventory.conflistOwner(path), owner != id {
             throw Failure(

@@ -1,0 +1,139 @@
+import Foundation
+import KukeModel
+import KukeTestSupport
+import Testing
+
+@testable import KukeEngine
+
+/// Issue "fail closed": a space the kernel does not isolate is never `Ready`, a range another
+/// network claims is never handed out, and two records never share a subnet or a bridge.
+@Suite("Fail closed")
+struct FailClosedTests {
+    let layout = HostLayout(runPath: "/run", cniConfigDirectory: "/cni", cgroupRoot: "/cg", subnetPool: IPv4Subnet("10.88.0.0/16")!)
+
+    func engine(_ host: FakeHost, at time: TimeInterval = 1_800_000_000, pool: String = "10.88.0.0/16") -> Engine {
+        var layout = layout
+        layout.subnetPool = IPv4Subnet(pool)!
+        return Engine(layout: layout, drivers: host.drivers, clock: { Date(timeIntervalSince1970: time) })
+    }
+
+    func batch(_ names: [String]) -> [Resource] {
+        [.realm(RealmManifest(metadata: ObjectMeta(name: "main"), origin: .command("test")))]
+            + names.map { .space(SpaceManifest(metadata: ObjectMeta(name: $0), spec: SpaceSpec(realmId: "main"), origin: .command("test"))) }
+    }
+
+    func record(_ host: FakeHost, _ name: String) throws -> SpaceRecord {
+        try RecordCodec.decodeSpace(try #require(host.state.withLock { $0.files["/run/main/\(name)/space.yaml"] }), file: name)
+    }
+
+    /// Replaces text in a record, as a hand edit or a restored backup would.
+    func edit(_ host: FakeHost, _ name: String, _ old: String, _ new: String) {
+        host.state.withLock { state in
+            let path = "/run/main/\(name)/space.yaml"
+            state.files[path] = state.files[path]!.replacingOccurrences(of: old, with: new)
+        }
+    }
+
+    func script(_ host: FakeHost) -> String { host.state.withLock { $0.firewallScript } ?? "" }
+
+    @Test("a recorded bridge name nftables cannot hold fails its space alone; the table keeps every other space, the new one included")
+    func inexpressibleBridgeFailsAlone() throws {
+        let host = FakeHost(firewall: true)
+        _ = try engine(host).apply(batch(["old"]))
+        edit(host, "old", "kuke-main-old", "kuke-main-old-from-before")
+        let outcomes = try engine(host, at: 1_800_000_100).apply(batch(["new"]))
+        let new = try #require(outcomes.first { $0.name == "new" })
+        #expect(new.failure == nil && new.outcome == .created, "\(new)")
+        #expect(try record(host, "new").status.state == .ready)
+        #expect(script(host).contains("iifname \"kuke-main-new\""), "the new space is isolated")
+        #expect(!script(host).contains("kuke-main-old-from-before"))
+        let old = try record(host, "old")
+        #expect(old.status.state == .failed && old.status.reason == "BridgeNameInvalid", "\(old.status)")
+        #expect(old.status.message?.contains("kuke init --force-regenerate-cni") == true)
+        // Applying the old space itself reports the same reason; the repair gives it its rules back.
+        #expect(try engine(host).apply(batch(["old"])).first { $0.name == "old" }?.failure?.reason == "BridgeNameInvalid")
+        _ = try engine(host).initialize(regenerate: true)
+        #expect(try record(host, "old").status.state == .ready)
+        #expect(script(host).contains("iifname \"kuke-main-old\""))
+    }
+
+    @Test("when the table cannot be written, a space whose rules are not in it is failed, never Ready; the dry run says so too")
+    func tableNotWritten() throws {
+        let host = FakeHost(firewall: true)
+        _ = try engine(host).apply(batch(["a"]))
+        host.state.withLock { $0.failures["replaceFirewall"] = HostError("nftables: replacing table inet kukeon failed: Operation not permitted") }
+        let outcomes = try engine(host).apply(batch(["a", "b"]))
+        let b = try #require(outcomes.first { $0.name == "b" })
+        #expect(b.outcome == .failed && b.failure?.reason == "FirewallFailed", "\(b)")
+        #expect(b.failure?.message.contains("Operation not permitted") == true)
+        #expect(try record(host, "b").status.state == .failed)
+        // a's rules are still in the table the kernel holds: it stays Ready.
+        #expect(outcomes.first { $0.name == "a" }?.failure == nil)
+        #expect(try record(host, "a").status.state == .ready)
+        #expect(outcomes.last?.kind == "Firewall" && outcomes.last?.failure?.reason == "FirewallFailed")
+        // Once the table can be written, the next pass makes b Ready.
+        host.state.withLock { $0.failures = [:] }
+        #expect(try engine(host).apply(batch(["a", "b"])).allSatisfy { $0.failure == nil })
+        #expect(try record(host, "b").status.state == .ready)
+    }
+
+    @Test("a range claimed by another runtime's conflist is never allocated; an exhausted pool names who holds it")
+    func foreignConflists() throws {
+        let host = FakeHost()
+        let podman = """
+            {"cniVersion": "0.4.0", "name": "podman", "plugins": [{"type": "bridge", "bridge": "cni-podman0", "ipam": {"type": "host-local",
+             "routes": [{"dst": "0.0.0.0/0"}], "ranges": [[{"subnet": "10.88.0.0/16", "gateway": "10.88.0.1"}]]}}]}
+            """
+        host.state.withLock { state in
+            state.files["/cni/87-podman-bridge.conflist"] = podman
+            state.files["/cni/90-other.conf"] =
+                #"{"cniVersion": "0.3.1", "name": "other", "type": "bridge", "ipam": {"type": "host-local", "subnet": "10.89.0.0/24"}}"#
+        }
+        let exhausted = try engine(host).apply(batch(["a"])).last
+        #expect(exhausted?.failure?.reason == "SubnetPoolExhausted")
+        #expect(exhausted?.failure?.message.contains("/cni/87-podman-bridge.conflist (10.88.0.0/16)") == true, "\(String(describing: exhausted))")
+        #expect(host.state.withLock { $0.links.isEmpty })
+        _ = try engine(host, pool: "10.89.0.0/16").apply(batch(["a"]))
+        #expect(try record(host, "a").status.network?.subnet.description == "10.89.1.0/24", ".0 is claimed by 90-other.conf")
+    }
+
+    @Test("two records with one subnet: the later one fails with SubnetConflict; init --force-regenerate-cni gives it a fresh subnet")
+    func duplicateSubnet() throws {
+        let host = FakeHost(firewall: true)
+        _ = try engine(host, at: 1_800_000_000).apply(batch(["a"]))
+        _ = try engine(host, at: 1_800_000_100).apply(batch(["b"]))
+        edit(host, "b", "10.88.1.0/24", "10.88.0.0/24")
+        let outcomes = try engine(host).apply(batch(["a", "b"]))
+        #expect(outcomes.first { $0.name == "a" }?.failure == nil)
+        let b = try #require(outcomes.first { $0.name == "b" })
+        #expect(b.failure?.reason == "SubnetConflict" && b.failure?.message.contains("main/a") == true, "\(b)")
+        #expect(try record(host, "b").status.state == .failed)
+        let repaired = try engine(host).initialize(regenerate: true)
+        let repair = try #require(repaired.first { $0.name == "b" })
+        #expect(repair.failure == nil, "\(repair)")
+        #expect(try record(host, "a").status.network?.subnet.description == "10.88.0.0/24")
+        // init made default/default first (10.88.1.0/24), so b moves to the next free /24.
+        let moved = try record(host, "b")
+        #expect(moved.status.network?.subnet.description == "10.88.2.0/24" && moved.status.state == .ready)
+        #expect(repair.changes.contains { $0.summary.contains("subnet 10.88.0.0/24 -> 10.88.2.0/24") }, "\(repair.changes.map(\.summary))")
+    }
+
+    @Test("two records with one bridge: the later one fails with BridgeConflict and is left out of the table; the repair gives it its own")
+    func duplicateBridge() throws {
+        let host = FakeHost(firewall: true)
+        _ = try engine(host, at: 1_800_000_000).apply(batch(["a"]))
+        _ = try engine(host, at: 1_800_000_100).apply(batch(["b"]))
+        edit(host, "b", "kuke-main-b", "kuke-main-a")
+        let outcomes = try engine(host).apply(batch(["a", "b"]))
+        #expect(outcomes.first { $0.name == "b" }?.failure?.reason == "BridgeConflict")
+        #expect(outcomes.first { $0.name == "a" }?.failure == nil)
+        #expect(script(host).components(separatedBy: "iifname \"kuke-main-a\"").count == 2, "one isolation rule, a's")
+        let logged = host.log.count
+        let repaired = try engine(host).initialize(regenerate: true)
+        #expect(repaired.allSatisfy { $0.failure == nil }, "\(repaired)")
+        #expect(!host.log[logged...].contains("deleteLink kuke-main-a"), "a's bridge stays with a")
+        #expect(try record(host, "b").status.network?.bridge == "kuke-main-b")
+        #expect(try record(host, "a").status.network?.bridge == "kuke-main-a")
+        #expect(host.state.withLock { $0.links["kuke-main-b"] } != nil)
+    }
+}
