@@ -123,7 +123,8 @@ public struct Engine: Sendable {
             guard let policy = EgressPolicy(network: manifest.spec.network) else { continue }
             let stored = inventory.spaces[manifest.id]
             let bridge = stored?.status.network?.bridge ?? BridgeName.make(for: manifest.id)
-            guard bridges[bridge].map({ $0 == manifest.id }) ?? true, FirewallPlanner.violation(ofBridge: bridge) == nil else { continue }  // the pass reports it
+            // A conflict or a name the table cannot hold: the pass reports it.
+            guard bridges[bridge].map({ $0 == manifest.id }) ?? true, FirewallPlanner.violation(ofBridge: bridge) == nil else { continue }
             let space = FirewallSpace(id: manifest.id, bridge: bridge, egress: FirewallSpace.allows(policy, resolved: stored?.status.egress))
             if spaces[manifest.id] != space {
                 spaces[manifest.id] = space
