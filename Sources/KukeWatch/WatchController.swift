@@ -31,6 +31,12 @@ public final class WatchController {
     /// The records as of the last pass, for orphan detection and bridge lookups.
     var records: [SpaceID: SpaceRecord] = [:]
     var lastResync: Double = 0
+    /// Set when the declared set or a pass's results changed: orphans are looked at again.
+    var orphanCheckDue = false
+    /// Why the last prune was held back (logged once per reason, shown in STATUS=).
+    public private(set) var pruneHeld: String?
+    /// The isolation table's failure in the last pass that touched it: the pass did not converge.
+    var tableFailure: Failure?
     /// Passes run so far (for tests and the status line).
     public private(set) var passes = 0
 
@@ -47,9 +53,15 @@ public final class WatchController {
     /// The first full pass: read everything, apply everything.
     public func start(now: Double) {
         fullResync(now: now, reason: "start")
+        handleOrphans()
     }
 
     public func handle(_ trigger: WatchTrigger, now: Double) {
+        react(to: trigger, now: now)
+        handleOrphans()
+    }
+
+    func react(to trigger: WatchTrigger, now: Double) {
         switch trigger {
         case .filesChanged:
             if reloadDue == nil { reloadDue = now + options.debounce }
@@ -136,7 +148,7 @@ public final class WatchController {
             queue.forget(key)
             failing[key] = nil
         }
-        handleOrphans(declared: Set(resources.keys).union(conflicts.keys))
+        orphanCheckDue = true
     }
 
     /// Manifests are the same when metadata and spec are; where they were written does not matter.
@@ -171,7 +183,12 @@ public final class WatchController {
             return
         }
         // Outcomes past the batch are the pass's own (the isolation table): logged; the next resync retries a failure.
-        for outcome in outcomes.dropFirst(batch.count) { log(outcome) }
+        tableFailure = nil
+        for outcome in outcomes.dropFirst(batch.count) {
+            log(outcome)
+            if let failure = outcome.failure { tableFailure = failure }
+        }
+        orphanCheckDue = true
         for (resource, outcome) in zip(Engine.ordered(batch), outcomes) {
             let key = ResourceKey(resource)
             applied[key] = resource
@@ -238,13 +255,20 @@ public final class WatchController {
 
     // MARK: Orphans and pruning
 
-    /// Spaces this watcher created whose manifests are gone: reported, or deleted with `--prune`.
-    func handleOrphans(declared: Set<ResourceKey>) {
+    /// Spaces this watcher created whose manifests are gone: reported, or deleted with `--prune`
+    /// once the watched directories converged (see `pruneHold`).
+    func handleOrphans() {
+        guard orphanCheckDue else { return }
+        orphanCheckDue = false
         if records.isEmpty { refreshRecords() }
+        let declared = Set(desired.resources.keys).union(desired.conflicts.keys)
         let owned = records.values.filter { $0.status.managedBy == options.watcherID }
         let orphans = owned.filter { !declared.contains(.space($0.id)) }.map(\.id).sorted()
         reportedOrphans.formIntersection(orphans)
-        guard !orphans.isEmpty else { return }
+        guard !orphans.isEmpty else {
+            holdPrune(nil)
+            return
+        }
         guard options.prune else {
             for id in orphans where reportedOrphans.insert(id).inserted {
                 logger.warning(
@@ -253,20 +277,12 @@ public final class WatchController {
             }
             return
         }
-        if !missingRoots.isEmpty {
-            if reportedOrphans.insert(orphans[0]).inserted {
-                logger.warning("not pruning while a watched directory cannot be read", metadata: ["paths": "\(missingRoots.joined(separator: ", "))"])
-            }
+        if let reason = pruneHold(orphans: orphans) {
+            holdPrune(reason)
             return
         }
-        if !desired.invalid.isEmpty {
-            if reportedOrphans.insert(orphans[0]).inserted {
-                logger.warning(
-                    "not pruning while \(desired.invalid.count) manifest file(s) are invalid: what they declare is unknown",
-                    metadata: ["files": "\(desired.invalid.keys.sorted().joined(separator: ", "))"])
-            }
-            return
-        }
+        if pendingKeys > 0 { return }  // the pass for the new declarations has not run yet: decided after it
+        holdPrune(nil)
         if orphans.count == owned.count && !options.allowEmpty {
             if reportedOrphans.insert(orphans[0]).inserted {
                 logger.error(
@@ -289,6 +305,48 @@ public final class WatchController {
             }
         }
         refreshRecords()
+    }
+
+    /// Why nothing may be pruned now, or nil: prune follows only a pass that fully converged. A
+    /// directory that cannot be read or a manifest that is invalid hides what is declared; a
+    /// declared resource that failed (a typo'd `realmId` that now names a realm that does not
+    /// exist) may be the renamed form of an orphan; a declaration in two files, or an isolation
+    /// table that could not be written, means the host is not as declared either.
+    func pruneHold(orphans: [SpaceID]) -> String? {
+        let names = orphans.prefix(3).map(\.description).joined(separator: ", ") + (orphans.count > 3 ? " and \(orphans.count - 3) more" : "")
+        let waiting = "\(orphans.count) orphaned space(s) (\(names)) kept"
+        if !missingRoots.isEmpty {
+            return "a watched directory cannot be read (\(missingRoots.joined(separator: ", "))); \(waiting)"
+        }
+        if !desired.invalid.isEmpty {
+            return
+                "\(desired.invalid.count) manifest file(s) are invalid, so what they declare is unknown (\(desired.invalid.keys.sorted().joined(separator: ", "))); \(waiting)"
+        }
+        if !desired.conflicts.isEmpty {
+            return "\(desired.conflicts.count) resource(s) are declared by more than one file; \(waiting)"
+        }
+        if let (key, failure) = failing.min(by: { $0.key < $1.key }) {
+            return "\(failing.count) declared resource(s) failed in the last pass (\(key): \(failure.reason)); \(waiting)"
+        }
+        if let tableFailure {
+            return "the isolation table failed in the last pass (\(tableFailure.reason)); \(waiting)"
+        }
+        return nil
+    }
+
+    /// Declared resources whose current manifest has not been through a pass yet.
+    var pendingKeys: Int {
+        desired.resources.count { key, entry in !Self.sameManifest(applied[key], entry.resource) }
+    }
+
+    /// Logs `prune held: …` once per reason and keeps it for STATUS=; nil ends the hold.
+    func holdPrune(_ reason: String?) {
+        if let reason, reason != pruneHeld {
+            logger.warning("prune held: \(reason)")
+        } else if reason == nil, pruneHeld != nil {
+            logger.info("prune no longer held")
+        }
+        pruneHeld = reason
     }
 
     /// When the loop next has something to do: the end of a debounce, a retry, or the periodic resync.
@@ -319,6 +377,7 @@ public final class WatchController {
         var line = "ready \(max(0, declared - failed - pending)), failed \(failed), pending \(pending)"
         if !desired.invalid.isEmpty { line += ", invalid files \(desired.invalid.count)" }
         if !reportedConflicts.isEmpty { line += ", conflicts \(reportedConflicts.count)" }
+        if let pruneHeld { line += "; prune held: \(pruneHeld)" }
         return line
     }
 }

@@ -194,7 +194,42 @@ struct WatchControllerTests {
         try fixture.write("b.yaml", "kind: Space\nmetadata: {name: b\n")
         restarted.start(now: 0)
         #expect(fixture.record("main", "b") != nil)
-        #expect(fixture.log.count("not pruning while 1 manifest file(s) are invalid") == 1)
+        #expect(fixture.log.count("prune held: 1 manifest file(s) are invalid") == 1)
+        #expect(restarted.statusLine.contains("prune held: 1 manifest file(s) are invalid"), "\(restarted.statusLine)")
+    }
+
+    @Test("a typo that renames a space never prunes the old one while the new one fails; fixing it ends the hold")
+    func typoHoldsPrune() throws {
+        let fixture = try Fixture(layout: layout, prune: true, allowEmpty: true)
+        try fixture.write("realm.yaml", Self.realm)
+        try fixture.write("blog.yaml", Self.space("blog"))
+        try fixture.write("shop.yaml", Self.space("shop"))
+        fixture.controller.start(now: 0)
+        #expect(fixture.record("main", "blog") != nil)
+        // realmId: main -> mian. main/blog is orphaned, mian/blog fails with RealmNotFound.
+        try fixture.write("blog.yaml", Self.space("blog").replacingOccurrences(of: "{realmId: main}", with: "{realmId: mian}"))
+        fixture.changed()
+        #expect(fixture.controller.failing.values.map(\.reason) == ["RealmNotFound"])
+        #expect(fixture.record("main", "blog") != nil, "the live space is kept")
+        #expect(fixture.host.state.withLock { $0.links["kuke-main-blog"] } != nil)
+        #expect(
+            fixture.log.count("prune held: 1 declared resource(s) failed in the last pass (Space mian/blog: RealmNotFound)") == 1,
+            "\(fixture.log.all)")
+        #expect(fixture.controller.statusLine.contains("prune held:"))
+        // Retries keep failing: still held, logged once.
+        fixture.now += 5
+        fixture.controller.handle(.tick, now: fixture.now)
+        #expect(fixture.record("main", "blog") != nil)
+        #expect(fixture.log.count("prune held:") == 1)
+        // The typo fixed: blog is declared again, nothing is orphaned, the hold ends.
+        try fixture.write("blog.yaml", Self.space("blog"))
+        fixture.changed()
+        #expect(fixture.record("main", "blog") != nil)
+        #expect(!fixture.controller.statusLine.contains("prune held"))
+        // A real removal, once everything converged, is pruned.
+        try FileManager.default.removeItem(atPath: "\(fixture.directory)/shop.yaml")
+        fixture.changed()
+        #expect(fixture.record("main", "shop") == nil)
     }
 
     @Test("a space created by someone else is never pruned")
