@@ -21,6 +21,11 @@ struct HostOptions: ParsableArguments {
     @Option(name: .customLong("subnet-pool"), help: "IPv4 pool carved into one /24 per space (env KUKEON_SUBNET_POOL; default 10.88.0.0/16).")
     var subnetPool: String?
 
+    @Option(
+        name: .customLong("cni-state-dir"),
+        help: "CNI runtimes' state: libcni's results/ cache and host-local's networks/ leases (env KUKEON_CNI_STATE_DIR; default /var/lib/cni).")
+    var cniStateDirectory: String?
+
     /// Checked while parsing, so a bad flag or variable is reported with the subcommand's usage.
     func validate() throws { _ = try layout(Console.current) }
 
@@ -39,10 +44,16 @@ struct HostOptions: ParsableArguments {
             if let problem = SubnetAllocator.violation(of: parsed) { throw ValidationError(problem) }
             pool = parsed
         }
-        for (flag, path) in [("--run-path", run), ("--cni-config-dir", cni), ("--cgroup-root", cgroup)] where !path.hasPrefix("/") {
+        let state = cniStateDirectory ?? environment["KUKEON_CNI_STATE_DIR"] ?? HostLayout.defaultCNIStateDirectory
+        for (flag, path) in [("--run-path", run), ("--cni-config-dir", cni), ("--cgroup-root", cgroup), ("--cni-state-dir", state)]
+        where !path.hasPrefix("/") {
             throw ValidationError("\(flag) \"\(path)\" must be an absolute path")
         }
-        return HostLayout(runPath: run, cniConfigDirectory: cni, cgroupRoot: cgroup, subnetPool: pool)
+        // CNI_PATH, as every CNI runtime reads it.
+        let plugins = environment["CNI_PATH"].map { $0.split(separator: ":").map(String.init).filter { $0.hasPrefix("/") } } ?? []
+        return HostLayout(
+            runPath: run, cniConfigDirectory: cni, cgroupRoot: cgroup, subnetPool: pool, cniStateDirectory: state,
+            cniPluginDirectories: plugins.isEmpty ? HostLayout.defaultCNIPluginDirectories : plugins)
     }
 }
 

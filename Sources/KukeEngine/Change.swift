@@ -29,6 +29,8 @@ public struct Change: Sendable, Equatable {
         case createBridge(name: String)
         case setLinkUp(name: String)
         case deleteLink(name: String)
+        case deletePorts(bridge: String)
+        case detach(CNIAttachment, config: String)
         case replaceFirewall(script: String)
         case deleteFirewall
     }

@@ -78,11 +78,40 @@ public struct Deleter: Sendable {
         } catch {
             throw Failure("CgroupFailed", "\(error)")
         }
+        let attached = record.status.network.map { attachments(of: $0, id: id, inventory: inventory) }
+        if let attached, !attached.isEmpty, !cascade {
+            throw Failure(
+                "SpaceInUse",
+                "space \(id) is in use: \(attached.description); stop its containers first, or pass --cascade to detach them through the CNI plugins (nothing was changed)"
+            )
+        }
         let directory = layout.spaceDirectory(id)
         let files = try ownedEntries(of: directory, known: ["space.yaml", "network.conflist"], children: Set(found.records))
 
         var changes: [Change] = []
         if let network = record.status.network {
+            let conflistText =
+                (try? context.drivers.files.read(network.conflistPath)) ?? (try? context.drivers.files.read(layout.conflistCopyPath(id)))
+            for attachment in attached?.cached ?? [] {
+                guard let config = attachment.config ?? conflistText ?? nil else {
+                    throw Failure(
+                        "SpaceInUse",
+                        "container \(attachment.label) is attached to space \(id), and neither its cache entry \(attachment.cachePath) nor a conflist holds the configuration its DEL needs (nothing was changed)"
+                    )
+                }
+                changes.append(
+                    Change(
+                        part: .bridge, action: .delete, subject: attachment.cachePath,
+                        summary: "detach container \(attachment.label) through CNI DEL",
+                        operation: .detach(attachment, config: config)))
+            }
+            if let ports = attached?.ports, !ports.isEmpty {
+                changes.append(
+                    Change(
+                        part: .bridge, action: .delete, subject: network.bridge,
+                        summary: "remove what is still attached to bridge \(network.bridge) (\(ports.joined(separator: ", ")))",
+                        operation: .deletePorts(bridge: network.bridge)))
+            }
             if inventory.network.links[network.bridge]?.kind == "bridge" {
                 changes.append(
                     Change(
@@ -94,6 +123,16 @@ public struct Deleter: Sendable {
                     part: .conflist, action: .delete, subject: network.conflistPath, summary: "remove conflist \(network.conflistPath)",
                     operation: .removeFile(path: network.conflistPath)))
             changes += LeftoverPlanner.plan([network.conflistPath], part: .conflist, files: context.drivers.files)
+            // host-local's leases: the network is gone, so are its addresses (a re-created space starts at .2 again).
+            let configs = [conflistText ?? nil] + (attached?.cached ?? []).map(\.config)
+            let dataDirs = Set(configs.compactMap { $0 }.flatMap(Self.dataDirectories(in:)))
+            let leases = Set([layout.leaseDirectory(network.name)] + dataDirs.map { layout.leaseDirectory(network.name, dataDir: $0) })
+            for path in leases.sorted() where context.drivers.files.exists(path) {
+                changes.append(
+                    Change(
+                        part: .conflist, action: .delete, subject: path, summary: "remove host-local leases \(path)",
+                        operation: .removeTree(path: path)))
+            }
         }
         for path in try descendantCgroups(of: cgroupPath) {
             changes.append(
@@ -115,6 +154,38 @@ public struct Deleter: Sendable {
         }
         changes += metadataRemoval(directory: directory, files: files, record: layout.spaceRecordPath(id))
         return changes
+    }
+
+    /// What is attached to a space's network: ports of its bridge (from the pass's link dump) and
+    /// the containers a CNI runtime cached as attached to it.
+    struct Attached {
+        var ports: [String]
+        var cached: [CNIAttachment]
+
+        var isEmpty: Bool { ports.isEmpty && cached.isEmpty }
+
+        var description: String {
+            var parts: [String] = []
+            if !ports.isEmpty { parts.append("\(ports.count) interface(s) on its bridge (\(Deleter.listed(ports)))") }
+            if !cached.isEmpty { parts.append("\(cached.count) container(s) attached by a CNI runtime (\(Deleter.listed(cached.map(\.label))))") }
+            return parts.joined(separator: " and ")
+        }
+    }
+
+    func attachments(of network: SpaceNetworkStatus, id: SpaceID, inventory: Inventory) -> Attached {
+        let ports = inventory.network.links[network.bridge]?.kind == "bridge" ? inventory.network.ports(of: network.bridge) : []
+        let cached = CNIAttachment.cached(network: network.name, stateDirectory: context.layout.cniStateDirectory, files: context.drivers.files)
+        return Attached(ports: ports, cached: cached)
+    }
+
+    static func listed(_ items: [String], limit: Int = 4) -> String {
+        items.count <= limit ? items.joined(separator: ", ") : items.prefix(limit).joined(separator: ", ") + " and \(items.count - limit) more"
+    }
+
+    /// The `ipam.dataDir` of every plugin of a network configuration (host-local keeps its leases there).
+    static func dataDirectories(in config: String) -> [String] {
+        guard let value = try? JSONParser.parse(config) else { return [] }
+        return (value["plugins"]?.arrayValue ?? [value]).compactMap { $0["ipam"]?["dataDir"]?.stringValue }.filter { $0.hasPrefix("/") }
     }
 
     /// Changes that remove kuke's files from a record directory (the record itself last) and then the directory.

@@ -35,6 +35,16 @@ public protocol LinkControl: Sendable {
     func setUp(_ name: String) throws(HostError)
     /// `ip link delete NAME`
     func delete(_ name: String) throws(HostError)
+    /// Deletes every link still enslaved to the bridge `name` (for a veth, its peer goes too).
+    func deletePorts(of bridge: String) throws(HostError)
+}
+
+/// The CNI plugins, run the way a runtime runs them, to detach a container from a space.
+public protocol CNIPlugins: Sendable {
+    /// DEL for one attachment through every plugin of `config` (a network configuration list),
+    /// in reverse order, with the cached ADD result as `prevResult`; then the cache entry is
+    /// removed, as libcni does after a successful DEL.
+    func delete(_ attachment: CNIAttachment, config: String) throws(HostError)
 }
 
 /// Directories of a cgroup2 filesystem.
@@ -91,11 +101,13 @@ public struct HostDrivers: Sendable {
     /// The isolation table's driver; nil leaves isolation unmanaged (engine tests of the other parts).
     public var firewall: (any FirewallControl)?
     public var resolver: any NameResolver
+    public var plugins: any CNIPlugins
 
     public init(
         files: any FileStore, links: any LinkControl, cgroups: any CgroupControl, lock: any HostLock, firewall: (any FirewallControl)?,
-        resolver: any NameResolver
+        resolver: any NameResolver, plugins: any CNIPlugins
     ) {
+        self.plugins = plugins
         self.resolver = resolver
         self.files = files
         self.links = links

@@ -7,12 +7,15 @@ public struct ObservedLink: Sendable, Equatable {
     /// `IFLA_INFO_KIND` (`bridge`, `veth`, …); nil for links without one (loopback, physical).
     public var kind: String?
     public var isUp: Bool
+    /// `IFLA_MASTER`: the index of the bridge this link is a port of, if any.
+    public var master: Int32?
 
-    public init(index: Int32, name: String, kind: String?, isUp: Bool) {
+    public init(index: Int32, name: String, kind: String?, isUp: Bool, master: Int32? = nil) {
         self.index = index
         self.name = name
         self.kind = kind
         self.isUp = isUp
+        self.master = master
     }
 }
 
@@ -36,6 +39,12 @@ public struct NetworkSnapshot: Sendable, Equatable {
     public init(links: [ObservedLink] = [], occupied: [OccupiedSubnet] = []) {
         self.links = Dictionary(links.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.occupied = occupied
+    }
+
+    /// The links enslaved to the bridge `name` (`ip link show master NAME`), sorted.
+    public func ports(of bridge: String) -> [String] {
+        guard let index = links[bridge]?.index else { return [] }
+        return links.values.filter { $0.master == index }.map(\.name).sorted()
     }
 }
 

@@ -47,6 +47,8 @@ public struct PassContext: Sendable {
         case .createBridge(let name): try drivers.links.createBridge(name)
         case .setLinkUp(let name): try drivers.links.setUp(name)
         case .deleteLink(let name): try drivers.links.delete(name)
+        case .deletePorts(let bridge): try drivers.links.deletePorts(of: bridge)
+        case .detach(let attachment, let config): try drivers.plugins.delete(attachment, config: config)
         case .replaceFirewall(let script): try drivers.firewall?.replace(script)
         case .deleteFirewall: try drivers.firewall?.delete()
         }

@@ -9,6 +9,6 @@ public enum HostFactory {
             links: NetlinkLinkControl(),
             cgroups: CgroupFilesystem(root: layout.cgroupRoot),
             lock: FlockHostLock(path: layout.lockPath, onWait: onLockWait),
-            firewall: NftablesFirewall(), resolver: SystemResolver())
+            firewall: NftablesFirewall(), resolver: SystemResolver(), plugins: CNIPluginRunner(directories: layout.cniPluginDirectories))
     }
 }

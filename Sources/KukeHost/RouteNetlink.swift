@@ -13,6 +13,7 @@ struct RouteNetlink {
     static let newRoute: UInt16 = 24  // RTM_NEWROUTE
 
     static let attributeInterfaceName: UInt16 = 3  // IFLA_IFNAME
+    static let attributeMaster: UInt16 = 10  // IFLA_MASTER
     static let attributeLinkInfo: UInt16 = 18  // IFLA_LINKINFO
     static let attributeInfoKind: UInt16 = 1  // IFLA_INFO_KIND
     static let attributeAddress: UInt16 = 1  // IFA_ADDRESS
@@ -26,7 +27,7 @@ struct RouteNetlink {
 
     let socket: NetlinkSocket
 
-    /// `ip link show`: every link with its index, name, kind and up flag.
+    /// `ip link show`: every link with its index, name, kind, up flag and bridge.
     func links() throws(HostError) -> [ObservedLink] {
         let replies = try dump(Self.getLink, what: "link dump") { $0.appendInterfaceInfo() }
         return replies.compactMap { reply in
@@ -37,7 +38,8 @@ struct RouteNetlink {
             let attributes = NetlinkAttributes(payload.dropFirst(16))
             guard let name = attributes.string(Self.attributeInterfaceName) else { return nil }
             let kind = attributes[Self.attributeLinkInfo].flatMap { NetlinkAttributes($0).string(Self.attributeInfoKind) }
-            return ObservedLink(index: index, name: name, kind: kind, isUp: flags & Self.interfaceUp != 0)
+            let master = attributes.uint32(Self.attributeMaster).flatMap { $0 == 0 ? nil : Int32(bitPattern: $0) }
+            return ObservedLink(index: index, name: name, kind: kind, isUp: flags & Self.interfaceUp != 0, master: master)
         }
     }
 
@@ -148,5 +150,9 @@ public struct NetlinkLinkControl: LinkControl {
             return  // already gone: deleting is idempotent
         }
         FaultInjection.step("delete link \(name)")
+    }
+
+    public func deletePorts(of bridge: String) throws(HostError) {
+        for port in NetworkSnapshot(links: try session().links()).ports(of: bridge) { try delete(port) }
     }
 }

@@ -4,6 +4,10 @@ public struct HostLayout: Sendable, Equatable {
     public static let defaultRunPath = "/opt/kukeon"
     public static let defaultCNIConfigDirectory = "/etc/cni/net.d"
     public static let defaultSubnetPool = IPv4Subnet("10.88.0.0/16")!
+    /// Where CNI runtimes keep their state: libcni's result cache (`results/`) and host-local's leases (`networks/`).
+    public static let defaultCNIStateDirectory = "/var/lib/cni"
+    /// Where the CNI plugins are looked for when `CNI_PATH` is not set: upstream's place, then Debian's.
+    public static let defaultCNIPluginDirectories = ["/opt/cni/bin", "/usr/lib/cni"]
     /// The directory under the cgroup root that holds every realm.
     public static let cgroupSubtree = "kukeon"
 
@@ -14,12 +18,26 @@ public struct HostLayout: Sendable, Equatable {
     /// A directory inside a cgroup2 filesystem (its mount point on a normal host).
     public var cgroupRoot: String
     public var subnetPool: IPv4Subnet
+    /// CNI runtimes' state (`results/` cache, `networks/` leases), read and cleaned when a space is deleted.
+    public var cniStateDirectory: String
+    /// The directories searched for CNI plugins (`CNI_PATH`), for DEL when detaching.
+    public var cniPluginDirectories: [String]
 
-    public init(runPath: String, cniConfigDirectory: String, cgroupRoot: String, subnetPool: IPv4Subnet) {
+    public init(
+        runPath: String, cniConfigDirectory: String, cgroupRoot: String, subnetPool: IPv4Subnet,
+        cniStateDirectory: String = HostLayout.defaultCNIStateDirectory, cniPluginDirectories: [String] = HostLayout.defaultCNIPluginDirectories
+    ) {
         self.runPath = Self.trimmed(runPath)
         self.cniConfigDirectory = Self.trimmed(cniConfigDirectory)
         self.cgroupRoot = Self.trimmed(cgroupRoot)
         self.subnetPool = subnetPool
+        self.cniStateDirectory = Self.trimmed(cniStateDirectory)
+        self.cniPluginDirectories = cniPluginDirectories
+    }
+
+    /// host-local's lease directory for `network`, under `dataDir` (the conflist's `ipam.dataDir`) or the default.
+    public func leaseDirectory(_ network: String, dataDir: String? = nil) -> String {
+        "\(dataDir.map(Self.trimmed) ?? "\(cniStateDirectory)/networks")/\(network)"
     }
 
     static func trimmed(_ path: String) -> String {

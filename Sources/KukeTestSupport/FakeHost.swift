@@ -45,7 +45,7 @@ public final class FakeHost: Sendable {
     public var drivers: HostDrivers {
         HostDrivers(
             files: Files(host: self), links: Links(host: self), cgroups: Cgroups(host: self), lock: Lock(),
-            firewall: managesFirewall ? Firewall(host: self) : nil, resolver: Resolver(host: self))
+            firewall: managesFirewall ? Firewall(host: self) : nil, resolver: Resolver(host: self), plugins: Plugins(host: self))
     }
 
     /// The mutating calls made so far.
@@ -128,6 +128,25 @@ public final class FakeHost: Sendable {
         func delete(_ name: String) throws(HostError) {
             try host.record("deleteLink \(name)")
             host.state.withLock { _ = $0.links.removeValue(forKey: name) }
+        }
+        func deletePorts(of bridge: String) throws(HostError) {
+            try host.record("deletePorts \(bridge)")
+            host.state.withLock { state in
+                for port in NetworkSnapshot(links: Array(state.links.values)).ports(of: bridge) { state.links[port] = nil }
+            }
+        }
+    }
+
+    /// DEL removes the attachment's port (a link named by its container ID, if there is one) and
+    /// its cache entry, as the bridge plugin and libcni would.
+    struct Plugins: CNIPlugins {
+        let host: FakeHost
+        func delete(_ attachment: CNIAttachment, config: String) throws(HostError) {
+            try host.record("cniDel \(attachment.containerID)")
+            host.state.withLock { state in
+                state.links["veth-\(attachment.containerID)"] = nil
+                state.files[attachment.cachePath] = nil
+            }
         }
     }
 

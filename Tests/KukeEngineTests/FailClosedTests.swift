@@ -137,3 +137,94 @@ struct FailClosedTests {
         #expect(host.state.withLock { $0.links["kuke-main-b"] } != nil)
     }
 }
+
+/// Deleting a space that containers are attached to: refused without `--cascade`; with it, each
+/// cached attachment goes through CNI DEL, leftover ports are removed, then the leases.
+@Suite("Delete with attachments")
+struct DeleteAttachmentTests {
+    let layout = HostLayout(
+        runPath: "/run", cniConfigDirectory: "/cni", cgroupRoot: "/cg", subnetPool: IPv4Subnet("10.88.0.0/16")!, cniStateDirectory: "/state")
+
+    func engine(_ host: FakeHost) -> Engine { Engine(layout: layout, drivers: host.drivers) }
+
+    func batch() -> [Resource] {
+        [
+            .realm(RealmManifest(metadata: ObjectMeta(name: "main"), origin: .command("test"))),
+            .space(SpaceManifest(metadata: ObjectMeta(name: "blog"), spec: SpaceSpec(realmId: "main"), origin: .command("test"))),
+        ]
+    }
+
+    /// A container attached as the bridge plugin and libcni would leave it: a veth port on the
+    /// bridge, a lease, and the cache entry (libcni's `cniCacheV1` format).
+    func attach(_ host: FakeHost, container: String) {
+        host.state.withLock { state in
+            let bridge = state.links["kuke-main-blog"]!
+            state.links["veth-\(container)"] = ObservedLink(index: 50, name: "veth-\(container)", kind: "veth", isUp: true, master: bridge.index)
+            state.files["/state/networks/main-blog/10.88.0.2"] = container
+            state.files["/state/results/main-blog-\(container)-eth0"] =
+                #"{"kind":"cniCacheV1","containerId":"\#(container)","ifName":"eth0","networkName":"main-blog","netns":"/run/netns/\#(container)","cniArgs":[["IgnoreUnknown","1"]],"result":{"cniVersion":"1.0.0"}}"#
+        }
+    }
+
+    @Test("without --cascade: SpaceInUse names the ports and containers, nothing changes, the dry run says the same")
+    func refused() throws {
+        let host = FakeHost()
+        _ = try engine(host).apply(batch())
+        attach(host, container: "c0ffee")
+        let logged = host.log.count
+        let dry = try engine(host).delete([.space(SpaceID(realm: "main", name: "blog"))], cascade: false, dryRun: true)
+        let real = try engine(host).delete([.space(SpaceID(realm: "main", name: "blog"))], cascade: false)
+        for outcome in [dry[0], real[0]] {
+            #expect(outcome.failure?.reason == "SpaceInUse", "\(outcome)")
+            #expect(outcome.failure?.message.contains("veth-c0ffee") == true && outcome.failure?.message.contains("c0ffee (eth0)") == true)
+        }
+        #expect(host.log.count == logged, "nothing changed: \(host.log[logged...])")
+    }
+
+    @Test("with --cascade: DEL per cached attachment, then leftover ports, then the bridge, and the leases")
+    func cascade() throws {
+        let host = FakeHost()
+        _ = try engine(host).apply(batch())
+        attach(host, container: "c0ffee")
+        host.state.withLock { state in  // a port no runtime cached
+            state.links["stray0"] = ObservedLink(index: 99, name: "stray0", kind: "veth", isUp: true, master: state.links["kuke-main-blog"]!.index)
+        }
+        let logged = host.log.count
+        let outcomes = try engine(host).delete([.space(SpaceID(realm: "main", name: "blog"))], cascade: true)
+        #expect(outcomes[0].outcome == .deleted, "\(outcomes)")
+        let log = Array(host.log[logged...])
+        let order = ["cniDel c0ffee", "deletePorts kuke-main-blog", "deleteLink kuke-main-blog", "removeTree /state/networks/main-blog"]
+        let positions = order.map { log.firstIndex(of: $0) ?? -1 }
+        #expect(!positions.contains(-1) && positions == positions.sorted(), "\(log)")
+        #expect(host.state.withLock { state in state.files.keys.filter { $0.hasPrefix("/state/") } }.isEmpty)
+        #expect(host.state.withLock { $0.links["stray0"] } == nil)
+    }
+
+    @Test("a space without attachments still leaves no leases behind")
+    func leasesRemoved() throws {
+        let host = FakeHost()
+        _ = try engine(host).apply(batch())
+        host.state.withLock { $0.files["/state/networks/main-blog/last_reserved_ip.0"] = "10.88.0.2" }
+        let outcomes = try engine(host).delete([.space(SpaceID(realm: "main", name: "blog"))], cascade: false)
+        #expect(outcomes[0].outcome == .deleted)
+        #expect(outcomes[0].changes.contains { $0.summary == "remove host-local leases /state/networks/main-blog" })
+        #expect(host.state.withLock { $0.files["/state/networks/main-blog/last_reserved_ip.0"] } == nil)
+    }
+
+    @Test("libcni's cache entry is read: container, interface, netns, base64 config, args, result")
+    func cacheEntry() throws {
+        let config = #"{"cniVersion":"1.0.0","name":"main-blog","plugins":[]}"#
+        let text = """
+            {"kind":"cniCacheV1","containerId":"abcdef0123456789","config":"\(Data(config.utf8).base64EncodedString())","ifName":"eth0",
+             "networkName":"main-blog","netns":"/run/netns/x","cniArgs":[["K8S_POD_NAME","web"]],"capabilityArgs":{"portMappings":[]},
+             "result":{"cniVersion":"1.0.0","ips":[{"address":"10.88.0.2/24"}]}}
+            """
+        let attachment = try #require(CNIAttachment.parse(text, path: "/state/results/main-blog-abcdef0123456789-eth0"))
+        #expect(attachment.containerID == "abcdef0123456789" && attachment.ifName == "eth0" && attachment.netns == "/run/netns/x")
+        #expect(attachment.config == config)
+        #expect(attachment.arguments == ["K8S_POD_NAME=web"])
+        #expect(attachment.label == "abcdef012345 (eth0)")
+        #expect(attachment.result?.contains("10.88.0.2/24") == true)
+        #expect(CNIAttachment.parse(#"{"kind":"other"}"#, path: "x") == nil)
+    }
+}

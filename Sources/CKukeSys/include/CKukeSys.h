@@ -37,6 +37,9 @@ static inline long ckuke_filesystem_magic(const char *path) {
 /// O_PATH, which needs _GNU_SOURCE in the C headers and so is not in Swift's Glibc.
 #define CKUKE_O_PATH 010000000
 
+/// O_TMPFILE (with O_DIRECTORY, as the C headers define it): an unnamed file in a directory.
+static const int CKUKE_O_TMPFILE = 020000000 | O_DIRECTORY;
+
 /// openat2(2) with RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH: `path` (relative to `dirfd`) is
 /// resolved without following any symbolic link and without leaving `dirfd`. Returns the
 /// descriptor, or -1 with errno (ENOSYS on kernels before 5.6, ELOOP at a link, EXDEV on escape).
