@@ -11,6 +11,8 @@ public final class KernelSandbox {
     public let cgroupRoot: String
     public let runPath: String
     public let cniDirectory: String
+    /// CNI runtimes' state for the sandbox (libcni's `results/`, host-local's `networks/`): never the host's /var/lib/cni.
+    public let cniStateDirectory: String
     public let kukeBinary: String
 
     /// Kernel tests run only as root with `KUKE_KERNEL_TESTS=1` (the README's test command sets it).
@@ -41,8 +43,9 @@ public final class KernelSandbox {
         cgroupRoot = "\(cgroupMount)/kuke-test-\(token)"
         runPath = "\(directory)/run"
         cniDirectory = "\(directory)/cni"
+        cniStateDirectory = "\(directory)/cni-state"
         kukeBinary = Self.locateKuke()
-        for path in [directory, cgroupMount, runPath, cniDirectory] {
+        for path in [directory, cgroupMount, runPath, cniDirectory, cniStateDirectory] {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         }
         guard mount("none", cgroupMount, "cgroup2", 0, nil) == 0 else {
@@ -74,6 +77,8 @@ public final class KernelSandbox {
         environment["KUKEON_RUN_PATH"] = runPath
         environment["KUKEON_CNI_CONFIG_DIR"] = cniDirectory
         environment["KUKEON_CGROUP_ROOT"] = cgroupRoot
+        environment["KUKEON_CNI_STATE_DIR"] = cniStateDirectory
+        environment["CNI_PATH"] = "/usr/lib/cni"
         environment["NO_COLOR"] = "1"
         return environment
     }

@@ -8,8 +8,7 @@ import Testing
 /// more namespace behind a veth acting as the outside world (203.0.113.2 and .3, TCP servers).
 @Suite("Kernel: isolation between spaces and egress policy", .enabled(if: KernelSandbox.enabled, "\(KernelSandbox.skipReason)"), .serialized)
 struct IsolationKernelTests {
-    static let pluginDirectory = "/usr/lib/cni"
-    static let hasPlugin = FileManager.default.isExecutableFile(atPath: "\(pluginDirectory)/bridge")
+    static let hasPlugin = KernelSandbox.hasBridgePlugin
 
     /// Accepts on every port given, writes `ok`, closes.
     static let server = """
@@ -28,37 +27,6 @@ struct IsolationKernelTests {
                 connection.sendall(b"ok")
                 connection.close()
         """
-
-    /// A cell: a network namespace attached to a space by the bridge plugin.
-    struct Cell {
-        var namespace: String
-        var address: String
-        var gateway: String
-    }
-
-    /// Attaches a new network namespace to a space with the bridge plugin and its conflist.
-    func attach(_ sandbox: KernelSandbox, space: String, cell: String) throws -> Cell {
-        let conflist = try JSONParser.parse(String(contentsOfFile: "\(sandbox.cniDirectory)/main-\(space).conflist", encoding: .utf8))
-        guard case .object(var plugin)? = conflist["plugins"]?.arrayValue?.first, case .object(var ipam)? = plugin["ipam"] else {
-            throw KernelSandbox.SetupError(description: "no bridge plugin in the conflist")
-        }
-        ipam["dataDir"] = .string("\(sandbox.directory)/ipam")
-        plugin["ipam"] = .object(ipam)
-        plugin["cniVersion"] = conflist["cniVersion"]
-        plugin["name"] = conflist["name"]
-        #expect(Subprocess.run(["ip", "netns", "add", cell]).status == 0)
-        let added = sandbox.run(
-            [
-                "env", "CNI_COMMAND=ADD", "CNI_CONTAINERID=\(cell)", "CNI_NETNS=/run/netns/\(cell)", "CNI_IFNAME=eth0",
-                "CNI_PATH=\(Self.pluginDirectory)", "\(Self.pluginDirectory)/bridge",
-            ], stdin: JSONValue.object(plugin).canonicalText)
-        let ip = try? JSONParser.parse(added.stdout)["ips"]?.arrayValue?.first
-        guard added.status == 0, let address = ip?["address"]?.stringValue, let gateway = ip?["gateway"]?.stringValue else {
-            throw KernelSandbox.SetupError(description: "CNI ADD failed: \(added)")
-        }
-        _ = Subprocess.run(["ip", "-n", cell, "link", "set", "lo", "up"])
-        return Cell(namespace: cell, address: String(address.split(separator: "/")[0]), gateway: gateway)
-    }
 
     /// The outside world: a namespace behind the veth `out0` (203.0.113.1 on the host's side).
     func makeOutside(_ sandbox: KernelSandbox, _ name: String) throws {
@@ -144,10 +112,10 @@ struct IsolationKernelTests {
             let outside = "kuke-out-\(token)"
             let names = ["a1", "a2", "b1", "b2"].map { "kuke-cell-\($0)-\(token)" }
             defer { for namespace in names + [outside] { _ = Subprocess.run(["ip", "netns", "del", namespace]) } }
-            let a1 = try attach(sandbox, space: "a", cell: names[0])
-            let a2 = try attach(sandbox, space: "a", cell: names[1])
-            let b1 = try attach(sandbox, space: "b", cell: names[2])
-            let b2 = try attach(sandbox, space: "b", cell: names[3])
+            let a1 = try sandbox.attach(space: "a", cell: names[0])
+            let a2 = try sandbox.attach(space: "a", cell: names[1])
+            let b1 = try sandbox.attach(space: "b", cell: names[2])
+            let b2 = try sandbox.attach(space: "b", cell: names[3])
             try makeOutside(sandbox, outside)
             #expect(sandbox.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"]).status == 0)
             let servers = try [
@@ -192,11 +160,13 @@ struct IsolationKernelTests {
             #expect(kuke(sandbox, hosts: hosts, "apply", "-f", path).stdout.contains("Firewall \"inet kukeon\": updated"))
             #expect(!connect(a1, "203.0.113.2", 80) && !ping(a1, b2.address))
 
-            // Delete: b's rules go with it, then the table goes with the last space.
-            #expect(sandbox.kuke("delete", "space", "b", "--realm", "main").status == 0)
+            // Delete: b's rules go with it, then the table goes with the last space. Its cells are
+            // detached through the plugins' DEL first (--cascade).
+            #expect(sandbox.kuke("delete", "space", "b", "--realm", "main").status == 1, "in use")
+            #expect(sandbox.kuke("delete", "space", "b", "--realm", "main", "--cascade").status == 0)
             let listing = sandbox.run(["nft", "list", "table", "inet", "kukeon"])
             #expect(listing.status == 0 && !listing.stdout.contains("kuke-main-b") && listing.stdout.contains("egress_kuke_main_a"), "\(listing)")
-            #expect(sandbox.kuke("delete", "space", "a", "--realm", "main").status == 0)
+            #expect(sandbox.kuke("delete", "space", "a", "--realm", "main", "--cascade").status == 0)
             #expect(sandbox.run(["nft", "list", "table", "inet", "kukeon"]).status != 0, "no spaces, no table")
         }
     }

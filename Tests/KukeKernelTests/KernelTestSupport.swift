@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import KukeModel
 import KukeTestSupport
 import KukeWatch
 import Testing
@@ -40,4 +41,52 @@ extension KernelSandbox {
     }
 
     func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+
+    static let pluginDirectory = "/usr/lib/cni"
+    static let hasBridgePlugin = FileManager.default.isExecutableFile(atPath: "\(pluginDirectory)/bridge")
+
+    /// Attaches a new network namespace `cell` to a space as a CNI runtime does (libcni's
+    /// AddNetworkList): the bridge plugin's ADD with the space's conflist, then the result cached
+    /// where and as libcni caches it (`<state>/results/<network>-<containerID>-<ifName>`, the
+    /// `cachedInfo` object of libcni's api.go: kind `cniCacheV1`, `containerId`, `config` as
+    /// base64 of the list's bytes, `ifName`, `networkName`, `netns`, `cniArgs`, `capabilityArgs`,
+    /// `result`). host-local's `dataDir` is set to the sandbox's state directory (a runtime
+    /// configured so; the host's /var/lib/cni is never touched).
+    func attach(space: String, cell: String, realm: String = "main") throws -> Cell {
+        let network = "\(realm)-\(space)"
+        guard case .object(var list) = try JSONParser.parse(String(contentsOfFile: "\(cniDirectory)/\(network).conflist", encoding: .utf8)),
+            case .object(var plugin)? = list["plugins"]?.arrayValue?.first, case .object(var ipam)? = plugin["ipam"]
+        else { throw KernelSandbox.SetupError(description: "no bridge plugin in the conflist") }
+        ipam["dataDir"] = .string("\(cniStateDirectory)/networks")
+        plugin["ipam"] = .object(ipam)
+        list["plugins"] = .array([.object(plugin)])
+        let configBytes = JSONValue.object(list).compactText
+        plugin["cniVersion"] = list["cniVersion"]
+        plugin["name"] = list["name"]
+        guard Subprocess.run(["ip", "netns", "add", cell]).status == 0 else { throw KernelSandbox.SetupError(description: "ip netns add \(cell)") }
+        let added = run(
+            [
+                "env", "CNI_COMMAND=ADD", "CNI_CONTAINERID=\(cell)", "CNI_NETNS=/run/netns/\(cell)", "CNI_IFNAME=eth0",
+                "CNI_PATH=\(Self.pluginDirectory)", "\(Self.pluginDirectory)/bridge",
+            ], stdin: JSONValue.object(plugin).canonicalText)
+        guard added.status == 0, let result = try? JSONParser.parse(added.stdout), let ip = result["ips"]?.arrayValue?.first,
+            let address = ip["address"]?.stringValue, let gateway = ip["gateway"]?.stringValue
+        else { throw KernelSandbox.SetupError(description: "CNI ADD failed: \(added)") }
+        let cache: JSONValue = .object([
+            "kind": .string("cniCacheV1"), "containerId": .string(cell), "config": .string(Data(configBytes.utf8).base64EncodedString()),
+            "ifName": .string("eth0"), "networkName": .string(network), "netns": .string("/run/netns/\(cell)"), "cniArgs": .array([]),
+            "capabilityArgs": .object([:]), "result": result,
+        ])
+        try FileManager.default.createDirectory(atPath: "\(cniStateDirectory)/results", withIntermediateDirectories: true)
+        try cache.compactText.write(toFile: "\(cniStateDirectory)/results/\(network)-\(cell)-eth0", atomically: true, encoding: .utf8)
+        _ = Subprocess.run(["ip", "-n", cell, "link", "set", "lo", "up"])
+        return Cell(namespace: cell, address: String(address.split(separator: "/")[0]), gateway: gateway)
+    }
+}
+
+/// A cell: a network namespace attached to a space with the bridge plugin.
+struct Cell {
+    var namespace: String
+    var address: String
+    var gateway: String
 }
