@@ -50,6 +50,27 @@ struct CLITests {
         #expect(await run(["get", "spaces", "--run-path", "relative"]).status == 2)
     }
 
+    @Test("--label follows Kubernetes' label rules: a bad key or value exits 2, names the rule, and writes nothing")
+    func labels() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let run = "\(directory)/run"
+        let flags = ["--run-path", run, "--cni-config-dir", "\(directory)/cni", "--cgroup-root", directory]
+        let space = await self.run(["create", "space", "lab", "--realm", "main", "--label", "Bad Key=v a l"] + flags)
+        #expect(space.status == 2)
+        #expect(
+            space.err.contains(
+                "--label \"Bad Key=v a l\": label key \"Bad Key\": name part must consist of alphanumeric characters, '-', '_' or '.', "
+                    + "and must start and end with an alphanumeric character"), "\(space.err)")
+        #expect(space.err.contains("label value \"v a l\" of key \"Bad Key\": must be empty or consist of"), "\(space.err)")
+        let realm = await self.run(["create", "realm", "main", "--label", "team=web", "--label", "example.com/a/b=x"] + flags)
+        #expect(realm.status == 2)
+        #expect(realm.err.contains("label key \"example.com/a/b\""), "\(realm.err)")
+        #expect(!realm.err.contains("team"), "\(realm.err)")
+        #expect(!FileManager.default.fileExists(atPath: run))
+        #expect(!FileManager.default.fileExists(atPath: "\(directory)/cni"))
+    }
+
     @Test("invalid manifests print FILE:LINE:COLUMN for every issue, exit 2, and create nothing")
     func invalidManifests() async throws {
         let directory = try temporaryDirectory()
