@@ -71,6 +71,22 @@ struct CLITests {
         #expect(!FileManager.default.fileExists(atPath: "\(directory)/cni"))
     }
 
+    @Test("watch refuses a directory others can write to, with exit 2, before reading it")
+    func watchRefusesOpenDirectory() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        #expect(chmod(directory, 0o755) == 0)
+        let manifests = "\(directory)/manifests"
+        try FileManager.default.createDirectory(atPath: manifests, withIntermediateDirectories: true)
+        #expect(chmod(manifests, 0o777) == 0)
+        let run = "\(directory)/run"
+        let result = await self.run(["watch", manifests, "--run-path", run, "--cni-config-dir", "\(directory)/cni", "--cgroup-root", directory])
+        #expect(result.status == 2)
+        #expect(result.err.contains("error: refusing to watch \(manifests)"), "\(result.err)")
+        #expect(result.err.contains("mode 0777); fix: chmod go-w \(manifests)"), "\(result.err)")
+        #expect(!FileManager.default.fileExists(atPath: run))
+    }
+
     @Test("invalid manifests print FILE:LINE:COLUMN for every issue, exit 2, and create nothing")
     func invalidManifests() async throws {
         let directory = try temporaryDirectory()
