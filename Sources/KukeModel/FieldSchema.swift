@@ -6,7 +6,8 @@ public indirect enum FieldSchema: Sendable {
     case boolean
     /// A string from a closed set.
     case oneOf([String])
-    /// A map of free-form string keys to string values (labels).
+    /// A map of string keys to string values (labels); the walk keeps each entry's positions so
+    /// `ManifestDecoder` can check the label rules in manifests while records are read as written.
     case stringMap
     case list(FieldSchema)
     case object([String: FieldSchema])

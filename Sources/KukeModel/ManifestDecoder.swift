@@ -76,6 +76,7 @@ public enum ManifestDecoder {
         if let name, let problem = ResourceName.violation(of: name, isSpace: kind == "Space") {
             walker.issues.append(ManifestIssue(origin.name, .name, "metadata.name \"\(escaped(name))\" \(problem)"))
         }
+        walker.issues += labelIssues(walker.mapEntries["metadata.labels"] ?? [])
         let spec = value["spec"]
         if kind == "Realm" {
             guard let name else { return nil }
@@ -104,6 +105,16 @@ public enum ManifestDecoder {
         guard let name, let realmId else { return nil }
         let spaceSpec = SpaceSpec(realmId: realmId, cniConfigPath: cniConfigPath, network: spec?["network"], defaults: spec?["defaults"])
         return .space(SpaceManifest(metadata: RecordCodec.decodeMetadata(value["metadata"], name: name), spec: spaceSpec, origin: origin))
+    }
+
+    /// One `label` issue per bad key or value, at the key or the value.
+    static func labelIssues(_ entries: [SchemaWalker.MapEntry]) -> [ManifestIssue] {
+        entries.flatMap { entry in
+            [
+                Label.keyProblem(entry.key).map { ManifestIssue(entry.keyPosition, .label, $0) },
+                Label.valueProblem(entry.value, key: entry.key).map { ManifestIssue(entry.valuePosition, .label, $0) },
+            ].compactMap { $0 }
+        }
     }
 
     /// A required string field; when it is missing or null a `required` issue is added,

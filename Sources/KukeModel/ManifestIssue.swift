@@ -9,6 +9,7 @@ public enum ManifestRule: String, Sendable, CaseIterable {
     case fieldType = "field-type"
     case fieldValue = "field-value"
     case name = "name"
+    case label = "label"
     case realmId = "realm-id"
     case cniConfigPath = "cni-config-path"
     case duplicate = "duplicate"

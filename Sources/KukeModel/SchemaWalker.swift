@@ -7,6 +7,18 @@ struct SchemaWalker {
     var issues: [ManifestIssue] = []
     /// Positions of every field visited, by dotted path (`spec.realmId`).
     var positions: [String: SourcePosition] = [:]
+    /// The entries of every string map visited (labels), by the map's path, with the positions
+    /// of each key and value: rules on the entries are checked by the caller, which knows
+    /// whether it reads a manifest (checked) or a record (read as written).
+    var mapEntries: [String: [MapEntry]] = [:]
+
+    /// One entry of a string map and where its key and value were written.
+    struct MapEntry {
+        var key: String
+        var keyPosition: SourcePosition
+        var value: String
+        var valuePosition: SourcePosition
+    }
 
     init(file: String) { self.file = file }
 
@@ -76,10 +88,11 @@ struct SchemaWalker {
             for (key, value) in mapping {
                 guard let name = scalarString(key, path: "\(path) key") else { continue }
                 let childPath = "\(path).\(name)"
-                if isNull(value) {
-                    entries.append(.init(name, .string("")))
-                } else if let text = scalarString(value, path: childPath) {
+                let text = isNull(value) ? "" : scalarString(value, path: childPath)
+                if let text {
                     entries.append(.init(name, .string(text)))
+                    mapEntries[path, default: []].append(
+                        MapEntry(key: name, keyPosition: position(of: key), value: text, valuePosition: position(of: value)))
                 }
             }
             return .map(entries)

@@ -50,6 +50,43 @@ struct CLITests {
         #expect(await run(["get", "spaces", "--run-path", "relative"]).status == 2)
     }
 
+    @Test("--label follows Kubernetes' label rules: a bad key or value exits 2, names the rule, and writes nothing")
+    func labels() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let run = "\(directory)/run"
+        let flags = ["--run-path", run, "--cni-config-dir", "\(directory)/cni", "--cgroup-root", directory]
+        let space = await self.run(["create", "space", "lab", "--realm", "main", "--label", "Bad Key=v a l"] + flags)
+        #expect(space.status == 2)
+        #expect(
+            space.err.contains(
+                "--label \"Bad Key=v a l\": label key \"Bad Key\": name part must consist of alphanumeric characters, '-', '_' or '.', "
+                    + "and must start and end with an alphanumeric character"), "\(space.err)")
+        #expect(space.err.contains("label value \"v a l\" of key \"Bad Key\": must be empty or consist of"), "\(space.err)")
+        let realm = await self.run(["create", "realm", "main", "--label", "team=web", "--label", "example.com/a/b=x"] + flags)
+        #expect(realm.status == 2)
+        #expect(realm.err.contains("label key \"example.com/a/b\""), "\(realm.err)")
+        #expect(!realm.err.contains("team"), "\(realm.err)")
+        #expect(!FileManager.default.fileExists(atPath: run))
+        #expect(!FileManager.default.fileExists(atPath: "\(directory)/cni"))
+    }
+
+    @Test("watch refuses a directory others can write to, with exit 2, before reading it")
+    func watchRefusesOpenDirectory() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        #expect(chmod(directory, 0o755) == 0)
+        let manifests = "\(directory)/manifests"
+        try FileManager.default.createDirectory(atPath: manifests, withIntermediateDirectories: true)
+        #expect(chmod(manifests, 0o777) == 0)
+        let run = "\(directory)/run"
+        let result = await self.run(["watch", manifests, "--run-path", run, "--cni-config-dir", "\(directory)/cni", "--cgroup-root", directory])
+        #expect(result.status == 2)
+        #expect(result.err.contains("error: refusing to watch \(manifests)"), "\(result.err)")
+        #expect(result.err.contains("mode 0777); fix: chmod go-w \(manifests)"), "\(result.err)")
+        #expect(!FileManager.default.fileExists(atPath: run))
+    }
+
     @Test("invalid manifests print FILE:LINE:COLUMN for every issue, exit 2, and create nothing")
     func invalidManifests() async throws {
         let directory = try temporaryDirectory()

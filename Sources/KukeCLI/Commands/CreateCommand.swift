@@ -15,15 +15,21 @@ struct CreateCommand: ParsableCommand {
         subcommands: [CreateRealmCommand.self, CreateSpaceCommand.self])
 }
 
-/// Parses `--label key=value` flags.
+/// Parses `--label key=value` flags, checking each key and value with Kubernetes' label rules
+/// (`Label`), as manifests are; every bad label is reported.
 func parseLabels(_ labels: [String]) throws -> [String: String] {
     var result: [String: String] = [:]
+    var problems: [String] = []
     for label in labels {
         guard let equals = label.firstIndex(of: "="), equals != label.startIndex else {
             throw ValidationError("--label \"\(label)\" must be key=value")
         }
-        result[String(label[..<equals])] = String(label[label.index(after: equals)...])
+        let key = String(label[..<equals])
+        let value = String(label[label.index(after: equals)...])
+        problems += Label.problems(key: key, value: value).map { "--label \"\(label)\": \($0)" }
+        result[key] = value
     }
+    if !problems.isEmpty { throw ValidationError(problems.joined(separator: "\n")) }
     return result
 }
 

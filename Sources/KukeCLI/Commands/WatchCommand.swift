@@ -16,6 +16,10 @@ struct WatchCommand: AsyncParsableCommand {
             managed bridge is deleted. Runs under systemd as Type=notify (manifests/kuke-watch.service). \
             SIGTERM finishes the reconcile in flight and exits 0; SIGHUP resyncs.
 
+            Like sshd's StrictModes, refuses to start (exit 2) when a directory, or a manifest in \
+            it, is writable by group or others or owned by neither root nor the user kuke runs as, \
+            or when a directory above it is writable by group or others without the sticky bit.
+
             Examples:
               kuke watch /srv/kukeon/manifests
               kuke watch /srv/git-sync/current --prune --log-format json
@@ -60,6 +64,14 @@ struct WatchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let console = Console.current
+        let roots = directories.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        // StrictModes: refuse directories others can write to, before anything is read or applied.
+        do {
+            try ManifestDirectoryTrust.check(roots)
+        } catch {
+            console.error("error: \(error)")
+            throw CommandExit(status: ExitStatus.invalid)
+        }
         let layout = try host.layout(console)
         let format = logFormat
         let level = Logger.Level(rawValue: logLevel.rawValue) ?? .info
@@ -68,7 +80,6 @@ struct WatchCommand: AsyncParsableCommand {
         let logger = Logger(label: "kuke.watch") { _ in
             LineLogHandler(format: format, level: level, journalPriorities: journal, write: console.writeError)
         }
-        let roots = directories.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         let options = WatchOptions(
             roots: roots, debounce: debounce.seconds, resyncInterval: resync.seconds, prune: prune, cascade: cascade, allowEmpty: allowEmpty)
         var engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { logger.notice("\($0)") }))
