@@ -23,15 +23,15 @@ public struct PassContext: Sendable {
     /// The ranges claimed by network configurations kuke does not own, in every CNI directory
     /// it writes to (the host default, `directory`, and those its spaces record).
     func foreignClaims(inventory: Inventory, directory: String) -> [ForeignClaim] {
-        var directories: Set<String> = [layout.cniConfigDirectory, directory]
-        for record in inventory.spaces.values {
-            if let path = record.status.network?.conflistPath, let slash = path.lastIndex(of: "/") {
-                directories.insert(String(path[..<slash]))
-            }
+        let directories = foreignClaims.directories(adding: [layout.cniConfigDirectory, directory]) {
+            Set(
+                inventory.spaces.values.compactMap { $0.status.network?.conflistPath }.compactMap { path in
+                    path.lastIndex(of: "/").map { String(path[..<$0]) }
+                })
         }
-        return directories.sorted().flatMap { foreignClaims.claims(in: $0, files: drivers.files) }.filter {
-            inventory.conflistOwner($0.path) == nil
-        }
+        // Ownership only grows during a pass, except by adoption: checked again on every use.
+        let owned = { (path: String) in inventory.conflistOwner(path) != nil }
+        return directories.sorted().flatMap { foreignClaims.claims(in: $0, files: drivers.files, owned: owned) }.filter { !owned($0.path) }
     }
 
     /// Carries out one planned change.
