@@ -12,7 +12,12 @@ public struct Deleter: Sendable {
 
     /// Children of a space: stack records beside `space.yaml` and child cgroups.
     func children(of id: SpaceID) throws(Failure) -> (records: [String], cgroups: [String]) {
-        let records = context.drivers.files.subdirectories(context.layout.spaceDirectory(id)).sorted()
+        let records: [String]
+        do {
+            records = try context.drivers.files.subdirectories(context.layout.spaceDirectory(id)).sorted()
+        } catch {
+            throw Failure("RecordUnreadable", "\(error.message); its child records are unknown, so kuke will not guess what to delete")
+        }
         do {
             let cgroups = try context.drivers.cgroups.children(context.layout.spaceCgroup(id)).sorted()
             return (records, cgroups)

@@ -171,7 +171,20 @@ public struct Engine: Sendable {
             return outcome
         }
         do {
-            guard let change = FirewallPlanner.plan(spaces, observed: try firewall.observe()) else { return nil }
+            let observed = try firewall.observe()
+            let owner = FirewallPlanner.owner(runPath: layout.runPath)
+            // One table per network namespace: a kuke with another run path (a test, a second
+            // install) neither rewrites nor deletes the spaces of the one that wrote it.
+            if let observed, let holder = observed.owner, holder != owner {
+                guard !spaces.isEmpty else { return nil }  // nothing of this run path's to hold
+                outcome.outcome = .failed
+                outcome.failure = Failure(
+                    "FirewallOwnedElsewhere",
+                    "table \(FirewallPlanner.table) holds the spaces of the kuke whose run path is \(holder.dropFirst(4)), not this one (\(layout.runPath)); it is one table per network namespace, so kuke leaves it as it is: run with that --run-path, or delete that run path's spaces first (the table was not changed)"
+                )
+                return outcome
+            }
+            guard let change = FirewallPlanner.plan(spaces, observed: observed, owner: owner) else { return nil }
             outcome.changes = [change]
             outcome.outcome = change.action == .create ? .created : change.action == .delete ? .deleted : .updated
             if !context.dryRun { try context.perform(change) }

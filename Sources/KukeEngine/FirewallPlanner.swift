@@ -5,14 +5,18 @@ import KukeModel
 /// the packets dropped per bridge (isolation and egress together).
 public struct ObservedFirewall: Sendable, Equatable {
     public var fingerprint: String?
+    /// Whose spaces the table holds: `run:<run path>` of the kuke that wrote it (see
+    /// `FirewallPlanner.owner(runPath:)`); nil for a table written before kuke recorded it.
+    public var owner: String?
     public var ruleCount: Int
     /// Packets dropped, by the bridge of the space they came from.
     public var drops: [String: UInt64]
     /// The listing it was read from, turned into diff lines only when a change is shown.
     public var listing: String
 
-    public init(fingerprint: String?, ruleCount: Int, drops: [String: UInt64] = [:], listing: String = "") {
+    public init(fingerprint: String?, ruleCount: Int, drops: [String: UInt64] = [:], listing: String = "", owner: String? = nil) {
         self.fingerprint = fingerprint
+        self.owner = owner
         self.ruleCount = ruleCount
         self.drops = drops
         self.listing = listing
@@ -24,6 +28,7 @@ public struct ObservedFirewall: Sendable, Equatable {
     /// Reads the text of `nft list table inet kukeon` (or the script kuke wrote, which has the same shape).
     public init(listing: String) {
         var fingerprint: String?
+        var owner: String?
         var rules = 0
         var drops: [String: UInt64] = [:]
         var chainBridge: String?
@@ -34,8 +39,10 @@ public struct ObservedFirewall: Sendable, Equatable {
                 chainBridge = name.hasPrefix(FirewallPlanner.egressChainPrefix) ? FirewallPlanner.bridge(ofChain: String(name)) : nil
                 continue
             }
-            if text.hasPrefix("comment \"kuke:") {
-                fingerprint = Self.quoted(after: "comment \"kuke:", in: text)
+            if text.hasPrefix("comment \"kuke:"), let comment = Self.quoted(after: "comment \"kuke:", in: text) {
+                let parts = comment.split(separator: " ", maxSplits: 1)
+                fingerprint = parts.first.map(String.init)
+                owner = parts.count > 1 ? String(parts[1]) : nil
                 continue
             }
             guard text.contains(" comment \"") || text.hasPrefix("comment ") else { continue }
@@ -43,7 +50,7 @@ public struct ObservedFirewall: Sendable, Equatable {
             guard text.contains(" drop"), let packets = Self.quoted(after: "packets ", in: text, until: " ").flatMap({ UInt64($0) }) else { continue }
             if let bridge = Self.quoted(after: "iifname \"", in: text) ?? chainBridge { drops[bridge, default: 0] += packets }
         }
-        self.init(fingerprint: fingerprint, ruleCount: rules, drops: drops, listing: listing)
+        self.init(fingerprint: fingerprint, ruleCount: rules, drops: drops, listing: listing, owner: owner)
     }
 
     static func quoted(after marker: String, in text: Substring, until end: Character = "\"") -> String? {
@@ -119,8 +126,16 @@ public enum FirewallPlanner {
         String(chain.dropFirst(egressChainPrefix.count)).replacingOccurrences(of: "_", with: "-")
     }
 
-    /// The script that replaces the table in one transaction, its fingerprint, and the rule count it leaves.
-    public static func desired(_ spaces: [FirewallSpace]) -> (script: String, fingerprint: String, ruleCount: Int) {
+    /// The table's owner mark for a run path: `run:/opt/kukeon`, or `run:#<hash>` for a path too
+    /// long for nftables' 128-byte comment or with characters a comment cannot quote.
+    public static func owner(runPath: String) -> String {
+        let plain = runPath.utf8.count <= 96 && runPath.unicodeScalars.allSatisfy { $0.isASCII && $0 != "\"" && $0 != "\\" && $0.value >= 0x20 }
+        return plain ? "run:\(runPath)" : "run:#" + String(BridgeName.fnv1a64(Array(runPath.utf8)), radix: 16)
+    }
+
+    /// The script that replaces the table in one transaction, its fingerprint, and the rule count
+    /// it leaves. `owner` (see `owner(runPath:)`) is written beside the fingerprint.
+    public static func desired(_ spaces: [FirewallSpace], owner: String = "") -> (script: String, fingerprint: String, ruleCount: Int) {
         let ordered = spaces.sorted { $0.id < $1.id }
         var forward = ["ct state established,related accept comment \"established\""]
         var chains = ""
@@ -144,7 +159,8 @@ public enum FirewallPlanner {
             "  chain forward {\n    type filter hook forward priority filter; policy accept;\n"
             + forward.map { "    \($0)\n" }.joined() + "  }\n" + chains
         let fingerprint = String(BridgeName.fnv1a64(Array(body.utf8)), radix: 16)
-        let script = "table \(table)\ndelete table \(table)\ntable \(table) {\n  comment \"kuke:\(fingerprint)\"\n\(body)}\n"
+        let mark = owner.isEmpty ? fingerprint : "\(fingerprint) \(owner)"
+        let script = "table \(table)\ndelete table \(table)\ntable \(table) {\n  comment \"kuke:\(mark)\"\n\(body)}\n"
         return (script, fingerprint, count)
     }
 
@@ -177,14 +193,18 @@ public enum FirewallPlanner {
     }
 
     /// The change that brings the table to `spaces`: replace it, delete it (no spaces left), or nothing.
-    public static func plan(_ spaces: [FirewallSpace], observed: ObservedFirewall?) -> Change? {
+    public static func plan(_ spaces: [FirewallSpace], observed: ObservedFirewall?, owner: String = "") -> Change? {
         if spaces.isEmpty {
             guard observed != nil else { return nil }
             return Change(
                 part: .firewall, action: .delete, subject: table, summary: "delete table \(table) (no spaces left)", operation: .deleteFirewall)
         }
-        let desired = desired(spaces)
-        if let observed, observed.fingerprint == desired.fingerprint, observed.ruleCount == desired.ruleCount { return nil }
+        let desired = desired(spaces, owner: owner)
+        if let observed, observed.fingerprint == desired.fingerprint, observed.ruleCount == desired.ruleCount,
+            observed.owner == (owner.isEmpty ? nil : owner)
+        {
+            return nil
+        }
         // The rules themselves are diffed; the fingerprint and the rule count decide.
         func text(_ fingerprint: String?, _ count: Int, _ lines: [String]) -> String {
             "# table \(table), fingerprint \(fingerprint ?? "none"), \(count) rules\n" + lines.map { $0 + "\n" }.joined()

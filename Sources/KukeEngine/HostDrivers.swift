@@ -17,8 +17,10 @@ public protocol FileStore: Sendable {
     func remove(_ path: String) throws(HostError)
     /// Removes a directory and everything in it; a missing directory is not an error.
     func removeTree(_ path: String) throws(HostError)
-    /// Names of the subdirectories of `path` (empty when it does not exist), hidden ones left out.
-    func subdirectories(_ path: String) -> [String]
+    /// Names of the subdirectories of `path` (empty when it does not exist), hidden ones left out;
+    /// throws when it exists but cannot be listed (`EACCES`, `ENOTDIR`), so what is in it is never
+    /// mistaken for nothing.
+    func subdirectories(_ path: String) throws(HostError) -> [String]
     /// Every name in the directory `path`, hidden ones included (empty when it does not exist).
     func entries(_ path: String) -> [String]
     /// `rmdir PATH`; a missing directory is not an error, a non-empty one is.

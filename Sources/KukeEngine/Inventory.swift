@@ -114,11 +114,25 @@ extension Inventory {
         }
     }
 
+    /// The subdirectories of a directory of the run path, sorted. One that cannot be listed stops
+    /// the pass: the records in it are unknown, and acting without them (a subnet handed out
+    /// twice, an isolation table rebuilt without their spaces, "no spaces found") is worse than
+    /// doing nothing.
+    static func listed(_ path: String, files: any FileStore) throws(HostError) -> [String] {
+        do {
+            return try files.subdirectories(path).sorted()
+        } catch {
+            throw HostError(
+                "the run path cannot be read (\(error.message)); its records are unknown, so kuke changes nothing: fix the directory's permissions or type, or point --run-path at the right one",
+                code: error.code)
+        }
+    }
+
     /// Reads every record under the run path, dumps the network once and checks the cgroup root.
     public static func load(layout: HostLayout, drivers: HostDrivers, cache: RecordCache? = nil) throws(HostError) -> Inventory {
         var inventory = Inventory()
         let files = drivers.files
-        for realm in files.subdirectories(layout.runPath).sorted() where ResourceName.violation(of: realm) == nil {
+        for realm in try listed(layout.runPath, files: files) where ResourceName.violation(of: realm) == nil {
             let realmPath = layout.realmRecordPath(realm)
             if let text = readRecord(realmPath, files: files, into: &inventory) {
                 inventory.recordTexts[realmPath] = text
@@ -129,7 +143,7 @@ extension Inventory {
                     inventory.unreadable[realmPath] = error
                 }
             }
-            for space in files.subdirectories(layout.realmDirectory(realm)).sorted() {
+            for space in try listed(layout.realmDirectory(realm), files: files) {
                 let id = SpaceID(realm: realm, name: space)
                 let path = layout.spaceRecordPath(id)
                 let identity = cache == nil ? nil : files.identity(path)

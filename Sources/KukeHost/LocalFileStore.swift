@@ -309,8 +309,8 @@ public struct LocalFileStore: FileStore {
         FaultInjection.step("rmdir \(path)")
     }
 
-    public func subdirectories(_ path: String) -> [String] {
-        guard let fd = try? openDirectory(path, create: false) else { return [] }
+    public func subdirectories(_ path: String) throws(HostError) -> [String] {
+        guard let fd = try openDirectory(path, create: false) else { return [] }
         defer { close(fd) }
         return Self.names(in: fd).filter { name in
             var info = stat()

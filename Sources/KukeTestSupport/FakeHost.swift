@@ -25,6 +25,8 @@ public final class FakeHost: Sendable {
         public var lookups: [String: Int] = [:]
         /// Calls that fail: a log entry prefix and the error to throw.
         public var failures: [String: HostError] = [:]
+        /// Directories that exist but cannot be listed.
+        public var unlistable: Set<String> = []
         var nextIndex: Int32 = 10
     }
 
@@ -95,8 +97,11 @@ public final class FakeHost: Sendable {
             let busy = host.state.withLock { state in state.files.keys.contains { $0.hasPrefix(path + "/") } }
             if busy { throw HostError("\(path): rmdir failed: Directory not empty (ENOTEMPTY)", code: "ENOTEMPTY") }
         }
-        func subdirectories(_ path: String) -> [String] {
-            host.state.withLock { state in
+        func subdirectories(_ path: String) throws(HostError) -> [String] {
+            if host.state.withLock({ $0.unlistable.contains(path) }) {
+                throw HostError("\(path): open failed: Permission denied (EACCES)", code: "EACCES")
+            }
+            return host.state.withLock { state in
                 Set(
                     state.files.keys.compactMap { key -> String? in
                         guard key.hasPrefix(path + "/") else { return nil }

@@ -228,3 +228,71 @@ struct DeleteAttachmentTests {
         #expect(CNIAttachment.parse(#"{"kind":"other"}"#, path: "x") == nil)
     }
 }
+
+/// The isolation table is one per network namespace: it records whose run path wrote it, and a
+/// kuke with another run path, or one that cannot list its records, never rewrites or deletes it.
+@Suite("Isolation table ownership")
+struct TableOwnershipTests {
+    func layout(_ runPath: String) -> HostLayout {
+        HostLayout(runPath: runPath, cniConfigDirectory: "/cni", cgroupRoot: "/cg", subnetPool: IPv4Subnet("10.88.0.0/16")!)
+    }
+
+    func engine(_ host: FakeHost, runPath: String = "/run") -> Engine { Engine(layout: layout(runPath), drivers: host.drivers) }
+
+    func batch(_ names: [String], realm: String = "main") -> [Resource] {
+        [.realm(RealmManifest(metadata: ObjectMeta(name: realm), origin: .command("test")))]
+            + names.map { .space(SpaceManifest(metadata: ObjectMeta(name: $0), spec: SpaceSpec(realmId: realm), origin: .command("test"))) }
+    }
+
+    func script(_ host: FakeHost) -> String { host.state.withLock { $0.firewallScript } ?? "" }
+
+    @Test("the table records its run path; another run path neither deletes nor rewrites it, and its own spaces fail")
+    func anotherRunPath() throws {
+        let host = FakeHost(firewall: true)
+        _ = try engine(host).apply(batch(["blog"]))
+        let before = script(host)
+        #expect(before.contains("comment \"kuke:") && before.contains(" run:/run\""), "\(before)")
+        // A realm alone under another run path: nothing of its own to isolate, the table stays.
+        let realmOnly = try engine(host, runPath: "/elsewhere").apply(batch([]))
+        #expect(!realmOnly.contains { $0.kind == "Firewall" }, "\(realmOnly)")
+        #expect(script(host) == before)
+        // A space there: the table is still not touched, and the space is not Ready without rules.
+        let outcomes = try engine(host, runPath: "/elsewhere").apply(batch(["lab"], realm: "test"))
+        let table = try #require(outcomes.first { $0.kind == "Firewall" })
+        #expect(table.failure?.reason == "FirewallOwnedElsewhere" && table.failure?.message.contains("/run") == true, "\(table)")
+        #expect(outcomes.first { $0.name == "lab" }?.failure?.reason == "FirewallFailed")
+        #expect(script(host) == before)
+        // Deleting that space leaves the table too.
+        _ = try engine(host, runPath: "/elsewhere").delete([.space(SpaceID(realm: "test", name: "lab"))], cascade: false)
+        #expect(script(host) == before)
+        // The owner still converges it.
+        #expect(try engine(host).apply(batch(["blog"])).allSatisfy { $0.failure == nil })
+    }
+
+    @Test("a table from before owners were recorded is taken over by the first kuke that runs")
+    func legacyTable() throws {
+        let host = FakeHost(firewall: true)
+        _ = try engine(host).apply(batch(["blog"]))
+        host.state.withLock { $0.firewallScript = $0.firewallScript?.replacingOccurrences(of: " run:/run\"", with: "\"") }
+        let outcomes = try engine(host).apply(batch(["blog"]))
+        #expect(outcomes.last?.kind == "Firewall" && outcomes.last?.outcome == .updated, "\(outcomes)")
+        #expect(script(host).contains(" run:/run\""))
+    }
+
+    @Test("a run path that cannot be listed stops the pass before anything changes: never 'no spaces'")
+    func unlistableRunPath() throws {
+        let host = FakeHost(firewall: true)
+        _ = try engine(host).apply(batch(["blog"]))
+        let logged = host.log.count
+        host.state.withLock { $0.unlistable = ["/run"] }
+        #expect(throws: HostError.self) { try engine(host).apply(batch([])) }
+        #expect(throws: HostError.self) { try engine(host).inventory() }
+        #expect(throws: HostError.self) { try engine(host).delete([.realm("main")], cascade: true, dryRun: true) }
+        #expect(host.log.count == logged, "nothing changed")
+        do {
+            _ = try engine(host).inventory()
+        } catch {
+            #expect(error.message.contains("the run path cannot be read") && error.message.contains("EACCES"), "\(error)")
+        }
+    }
+}
