@@ -32,7 +32,9 @@ public struct Deleter: Sendable {
         do throws(Failure) {
             outcome.changes = try plan(id, cascade: cascade, inventory: inventory)
             if context.dryRun {
+                context.pretend(outcome.changes)
                 inventory.set(id, nil)
+                inventory.deletedInDryRun.insert(context.layout.spaceDirectory(id))
                 return outcome
             }
             started = true
@@ -267,9 +269,13 @@ public struct Deleter: Sendable {
             )
             return [outcome]
         }
-        // What is in the realm's directory besides its spaces is checked before any space goes.
+        // What is in the realm's directory besides its spaces is checked before any space goes; the
+        // directories of spaces this dry run deleted are gone in the real run.
+        let realmDirectory = context.layout.realmDirectory(name)
+        let goneInDryRun = Set(
+            inventory.deletedInDryRun.filter { $0.hasPrefix(realmDirectory + "/") }.map { String($0.dropFirst(realmDirectory.count + 1)) })
         do {
-            _ = try ownedEntries(of: context.layout.realmDirectory(name), known: ["realm.yaml"], children: Set(spaces.map(\.metadata.name)))
+            _ = try ownedEntries(of: realmDirectory, known: ["realm.yaml"], children: Set(spaces.map(\.metadata.name)).union(goneInDryRun))
         } catch {
             outcome.outcome = .failed
             outcome.failure = error
@@ -286,7 +292,7 @@ public struct Deleter: Sendable {
         let cgroupPath = context.layout.realmCgroup(name)
         let directory = context.layout.realmDirectory(name)
         do {
-            let remainingSpaces = Set(spaces.map(\.metadata.name))
+            let remainingSpaces = Set(spaces.map(\.metadata.name)).union(goneInDryRun)
             let files = try ownedEntries(of: directory, known: ["realm.yaml"], children: remainingSpaces)
             outcome.changes = []
             if try context.drivers.cgroups.observe(cgroupPath) != nil {
@@ -306,7 +312,10 @@ public struct Deleter: Sendable {
             return outcomes + [outcome]
         }
         inventory.realms[name] = nil
-        if context.dryRun { return outcomes + [outcome] }
+        if context.dryRun {
+            context.pretend(outcome.changes)
+            return outcomes + [outcome]
+        }
         do {
             try context.performAll(outcome.changes)
         } catch {

@@ -89,7 +89,7 @@ public struct Engine: Sendable {
         // matches by name, so a rule for a bridge about to be created is harmless, and a new
         // space's cells never see open egress. The end of the pass brings the table to what the
         // pass left (resolved hosts, deleted and failed spaces).
-        let preinstalled = options.dryRun ? nil : preinstallFirewall(ordered, inventory: inventory, context: context)
+        let preinstalled = preinstallFirewall(ordered, inventory: inventory, context: context)
         for (index, resource) in ordered.enumerated() {
             progress?(index, ordered.count, "\(resource.kind) \(resource.displayName)")
             if options.createOnly, Self.exists(resource, in: inventory) {
@@ -156,7 +156,11 @@ public struct Engine: Sendable {
 
     /// The isolation table brought to `spaces` (a fifth driver shared by all spaces): an outcome
     /// only when it changed or failed.
-    func convergeFirewall(_ spaces: [FirewallSpace], inventory: Inventory, context: PassContext) -> ResourceOutcome? {
+    /// - Parameter assumed: the table as an earlier step of this dry run would have left it, in
+    ///   place of the kernel's, so the dry run predicts the real run's changes.
+    func convergeFirewall(_ spaces: [FirewallSpace], inventory: Inventory, context: PassContext, assumed: ObservedFirewall? = nil)
+        -> ResourceOutcome?
+    {
         guard let firewall = drivers.firewall else { return nil }
         var outcome = ResourceOutcome(kind: "Firewall", realm: nil, name: FirewallPlanner.table, outcome: .unchanged)
         // A space whose record cannot be read still has its bridge: rebuilding the table without
@@ -171,7 +175,7 @@ public struct Engine: Sendable {
             return outcome
         }
         do {
-            let observed = try firewall.observe()
+            let observed = if let assumed { assumed } else { try firewall.observe() }
             let owner = FirewallPlanner.owner(runPath: layout.runPath)
             // One table per network namespace: a kuke with another run path (a test, a second
             // install) neither rewrites nor deletes the spaces of the one that wrote it.

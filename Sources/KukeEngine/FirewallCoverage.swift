@@ -71,7 +71,11 @@ extension Engine {
     func finishFirewall(preinstalled: ResourceOutcome?, inventory: inout Inventory, outcomes: inout [ResourceOutcome], context: PassContext) {
         guard let firewall = drivers.firewall else { return }
         let (spaces, refused) = firewallSpaces(inventory)
-        let converged = convergeFirewall(spaces, inventory: inventory, context: context)
+        var assumed: ObservedFirewall?
+        if context.dryRun, case .replaceFirewall(let script)? = preinstalled?.changes.last?.operation {
+            assumed = ObservedFirewall(listing: script)
+        }
+        let converged = convergeFirewall(spaces, inventory: inventory, context: context, assumed: assumed)
         if let table = Self.merged(preinstalled, converged) { outcomes.append(table) }
         let held: Set<SpaceID>
         if converged?.failure == nil {

@@ -16,6 +16,9 @@ public struct Inventory: Sendable {
     private var subnetHolders: [IPv4Subnet: Set<SpaceID>] = [:]
     /// Raw text of each record, for diffs.
     public var recordTexts: [String: String] = [:]
+    /// Record directories a dry run has deleted (they are still on disk): what a realm's delete
+    /// then finds in its directory is predicted as the real run would find it.
+    public var deletedInDryRun: Set<String> = []
     /// Records that exist but could not be read, by path.
     public var unreadable: [String: RecordError] = [:]
     public var network = NetworkSnapshot()

@@ -12,6 +12,8 @@ public struct PassContext: Sendable {
     public var dryRun: Bool
     /// Ranges claimed by other runtimes' network configurations, read once per pass when needed.
     public let foreignClaims = ForeignClaimCache()
+    /// The cgroup directories as this dry run's earlier changes would have left them.
+    public let dryRunCgroups = DryRunCgroups()
 
     public init(layout: HostLayout, drivers: HostDrivers, now: Date, dryRun: Bool) {
         self.layout = layout
@@ -76,6 +78,10 @@ public struct PassContext: Sendable {
     func observeCgroups(_ paths: [String]) throws(Failure) -> [String: ObservedCgroup] {
         var observed: [String: ObservedCgroup] = [:]
         for path in paths {
+            if dryRun, let predicted = dryRunCgroups.state(of: path) {
+                observed[path] = predicted
+                continue
+            }
             do {
                 if let state = try drivers.cgroups.observe(path) { observed[path] = state }
             } catch {
@@ -83,6 +89,12 @@ public struct PassContext: Sendable {
             }
         }
         return observed
+    }
+
+    /// In a dry run, what `changes` would have done to cgroup directories, for the resources after.
+    func pretend(_ changes: [Change]) {
+        guard dryRun else { return }
+        dryRunCgroups.pretend(changes) { path in (try? drivers.cgroups.observe(path)) ?? nil }
     }
 
     /// Writes `space.yaml` atomically.

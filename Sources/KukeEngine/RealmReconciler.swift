@@ -36,7 +36,7 @@ public struct RealmReconciler: Sendable {
             outcome.changes = leftovers + cgroupChanges + (metadataChange.map { [$0] } ?? [])
             if outcome.changes.isEmpty { return outcome }
             outcome.outcome = stored == nil ? .created : .updated
-            if !context.dryRun { try context.performAll(outcome.changes) }
+            if context.dryRun { context.pretend(outcome.changes) } else { try context.performAll(outcome.changes) }
             inventory.realms[name] = record
         } catch {
             outcome.outcome = .failed

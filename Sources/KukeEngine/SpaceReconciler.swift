@@ -64,6 +64,7 @@ public struct SpaceReconciler: Sendable {
         if plan.all.isEmpty { return outcome }
         outcome.outcome = stored == nil ? .created : .updated
         if context.dryRun {
+            context.pretend(plan.all)
             inventory.set(id, plan.record)
             return outcome
         }

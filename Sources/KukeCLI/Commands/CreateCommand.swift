@@ -40,14 +40,20 @@ func validateName(_ name: String, what: String, isSpace: Bool) throws {
     }
 }
 
+/// `--dry-run` and `-o` of `kuke create`.
+struct CreateOptions: ParsableArguments {
+    @Flag(name: .customLong("dry-run"), help: "Show what would be created without creating it.") var dryRun = false
+    @Option(name: .shortAndLong, help: "Print results as json or yaml instead of lines.") var output: OutputFormat?
+}
+
 /// Applies one resource that must not exist yet (checked under the host lock).
-func create(_ resource: Resource, host: HostOptions, lock: LockOptions, console: Console) throws {
+func create(_ resource: Resource, options createOptions: CreateOptions, host: HostOptions, lock: LockOptions, console: Console) throws {
     let layout = try host.layout(console)
     let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { console.error($0) }))
-    var options = ApplyOptions(lockTimeout: lock.lockTimeout)
+    var options = ApplyOptions(dryRun: createOptions.dryRun, lockTimeout: lock.lockTimeout)
     options.createOnly = true
     let outcomes = try withEngine(console) { () throws(HostError) in try engine.apply([resource], options: options) }
-    throw OutcomePrinter(console: console, format: nil).report(outcomes)
+    throw OutcomePrinter(console: console, format: createOptions.output, dryRun: createOptions.dryRun).report(outcomes)
 }
 
 struct CreateRealmCommand: ParsableCommand {
@@ -56,6 +62,7 @@ struct CreateRealmCommand: ParsableCommand {
 
     @Argument(help: "The realm's name.") var name: String
     @Option(name: .customLong("label"), help: ArgumentHelp("A label, key=value; repeatable.", valueName: "key=value")) var labels: [String] = []
+    @OptionGroup var options: CreateOptions
     @OptionGroup var host: HostOptions
     @OptionGroup var lock: LockOptions
 
@@ -66,7 +73,7 @@ struct CreateRealmCommand: ParsableCommand {
 
     func run() throws {
         let manifest = RealmManifest(metadata: ObjectMeta(name: name, labels: try parseLabels(labels)), origin: .command("kuke create realm"))
-        try create(.realm(manifest), host: host, lock: lock, console: Console.current)
+        try create(.realm(manifest), options: options, host: host, lock: lock, console: Console.current)
     }
 }
 
@@ -79,6 +86,7 @@ struct CreateSpaceCommand: ParsableCommand {
     @Option(help: "The realm the space belongs to.") var realm: String
     @Option(name: .customLong("cni-config-path"), help: "Directory for the space's conflist (spec.cniConfigPath).") var cniConfigPath: String?
     @Option(name: .customLong("label"), help: ArgumentHelp("A label, key=value; repeatable.", valueName: "key=value")) var labels: [String] = []
+    @OptionGroup var options: CreateOptions
     @OptionGroup var host: HostOptions
     @OptionGroup var lock: LockOptions
 
@@ -96,6 +104,6 @@ struct CreateSpaceCommand: ParsableCommand {
         let manifest = SpaceManifest(
             metadata: ObjectMeta(name: name, labels: try parseLabels(labels)), spec: SpaceSpec(realmId: realm, cniConfigPath: path),
             origin: .command("kuke create space"))
-        try create(.space(manifest), host: host, lock: lock, console: Console.current)
+        try create(.space(manifest), options: options, host: host, lock: lock, console: Console.current)
     }
 }
