@@ -249,7 +249,11 @@ public struct Deleter: Sendable {
         var outcome = ResourceOutcome(kind: "Realm", realm: nil, name: name, outcome: .deleted)
         guard inventory.realms[name] != nil else {
             outcome.outcome = .failed
-            outcome.failure = Failure("NotFound", "realm \"\(name)\" not found")
+            if let error = inventory.unreadable[context.layout.realmRecordPath(name)] {
+                outcome.failure = Failure("RecordUnreadable", "\(error); kuke will not guess what to delete")
+            } else {
+                outcome.failure = Failure("NotFound", "realm \"\(name)\" not found")
+            }
             return [outcome]
         }
         let unreadable = inventory.unreadable.keys.filter { $0.hasPrefix(context.layout.realmDirectory(name) + "/") }.sorted()

@@ -296,3 +296,18 @@ struct TableOwnershipTests {
         }
     }
 }
+
+@Suite("Delete of an unreadable realm record")
+struct UnreadableRealmDeleteTests {
+    @Test("delete realm of an unreadable realm.yaml is RecordUnreadable, not NotFound, and the file stays")
+    func unreadableRealm() throws {
+        let host = FakeHost()
+        let layout = HostLayout(runPath: "/run", cniConfigDirectory: "/cni", cgroupRoot: "/cg", subnetPool: IPv4Subnet("10.88.0.0/16")!)
+        let engine = Engine(layout: layout, drivers: host.drivers)
+        _ = try engine.apply([.realm(RealmManifest(metadata: ObjectMeta(name: "main"), origin: .command("test")))])
+        host.state.withLock { $0.files["/run/main/realm.yaml"] = "kind: Realm\nmetadata: [broken\n" }
+        let outcome = try engine.delete([.realm("main")], cascade: true)
+        #expect(outcome.first?.failure?.reason == "RecordUnreadable", "\(outcome)")
+        #expect(host.state.withLock { $0.files["/run/main/realm.yaml"] } != nil)
+    }
+}
