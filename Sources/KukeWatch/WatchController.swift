@@ -182,13 +182,6 @@ public final class WatchController {
             }
             return
         }
-        // Outcomes past the batch are the pass's own (the isolation table): logged; the next resync retries a failure.
-        tableFailure = nil
-        for outcome in outcomes.dropFirst(batch.count) {
-            log(outcome)
-            if let failure = outcome.failure { tableFailure = failure }
-        }
-        orphanCheckDue = true
         for (resource, outcome) in zip(Engine.ordered(batch), outcomes) {
             let key = ResourceKey(resource)
             applied[key] = resource
@@ -200,6 +193,14 @@ public final class WatchController {
                 failing[key] = nil
             }
         }
+        // Outcomes past the batch are the pass's own (the isolation table), logged after the
+        // resources as `apply` prints them; the next resync retries a failure.
+        tableFailure = nil
+        for outcome in outcomes.dropFirst(batch.count) {
+            log(outcome)
+            if let failure = outcome.failure { tableFailure = failure }
+        }
+        orphanCheckDue = true
     }
 
     func retry(_ key: ResourceKey, _ failure: Failure, now: Double) {
