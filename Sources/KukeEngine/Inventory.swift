@@ -14,6 +14,8 @@ public struct Inventory: Sendable {
     /// space created first wins (see `bridgeOwner` and `subnetOwner`).
     private var bridgeHolders: [String: Set<SpaceID>] = [:]
     private var subnetHolders: [IPv4Subnet: Set<SpaceID>] = [:]
+    /// The spaces of each realm by `ResourceName.conflictKey` of their name.
+    private var spacesByConflictKey: [SpaceID: Set<SpaceID>] = [:]
     /// Raw text of each record, for diffs.
     public var recordTexts: [String: String] = [:]
     /// Record directories a dry run has deleted (they are still on disk): what a realm's delete
@@ -36,6 +38,12 @@ public struct Inventory: Sendable {
             if conflistOwners[old.conflistPath] == id { conflistOwners[old.conflistPath] = nil }
             Self.remove(id, from: &bridgeHolders, at: old.bridge)
             Self.remove(id, from: &subnetHolders, at: old.subnet)
+        }
+        let key = SpaceID(realm: id.realm, name: ResourceName.conflictKey(id.name))
+        if record == nil {
+            Self.remove(id, from: &spacesByConflictKey, at: key)
+        } else {
+            spacesByConflictKey[key, default: []].insert(id)
         }
         spaces[id] = record
         if let network = record?.status.network {
@@ -66,6 +74,17 @@ public struct Inventory: Sendable {
     /// The space that owns the bridge `name`: the one that records it, or the first created of
     /// those that do.
     public func bridgeOwner(_ name: String) -> SpaceID? { first(of: bridgeHolders[name]) }
+
+    /// A recorded space of the same realm whose name differs from `id`'s only in case.
+    public func caseTwin(of id: SpaceID) -> SpaceID? {
+        spacesByConflictKey[SpaceID(realm: id.realm, name: ResourceName.conflictKey(id.name))]?.filter { $0 != id }.min()
+    }
+
+    /// A recorded realm whose name differs from `name` only in case.
+    public func caseTwin(ofRealm name: String) -> String? {
+        let key = ResourceName.conflictKey(name)
+        return realms.keys.filter { $0 != name && ResourceName.conflictKey($0) == key }.min()
+    }
 
     /// The space that owns `subnet`: the one that records it, or the first created of those that do.
     public func subnetOwner(_ subnet: IPv4Subnet) -> SpaceID? { first(of: subnetHolders[subnet]) }

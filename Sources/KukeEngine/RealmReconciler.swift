@@ -17,6 +17,12 @@ public struct RealmReconciler: Sendable {
         do throws(Failure) {
             if let problem = inventory.cgroupRootProblem { throw Failure("CgroupRootInvalid", problem) }
             if let error = inventory.unreadable[recordPath] { throw Failure("RecordUnreadable", "\(error); fix or remove the file") }
+            if stored == nil, let twin = inventory.caseTwin(ofRealm: name) {
+                throw Failure(
+                    "NameConflict",
+                    "realm \"\(name)\" differs only in case from realm \"\(twin)\", which exists; names that differ only in case are one name to whoever reads them: rename this one"
+                )
+            }
             let cgroupPath = context.layout.realmCgroup(name)
             let levels = [context.layout.kukeonCgroup, cgroupPath]
             let observed = try context.observeCgroups([context.layout.cgroupRoot] + levels)

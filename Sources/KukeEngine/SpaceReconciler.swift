@@ -112,6 +112,12 @@ public struct SpaceReconciler: Sendable {
         if let error = inventory.unreadable[context.layout.spaceRecordPath(id)] {
             throw Failure("RecordUnreadable", "\(error); fix or remove the file")
         }
+        if stored == nil, let twin = inventory.caseTwin(of: id) {
+            throw Failure(
+                "NameConflict",
+                "space \(id) differs only in case from space \(twin), which exists; names that differ only in case are one name to whoever reads them: rename this one"
+            )
+        }
         let desiredPath = context.layout.conflistPath(id, cniConfigPath: manifest.spec.cniConfigPath)
         let primaryText = try read(desiredPath)
         let network = try NetworkResolver(layout: context.layout, regenerate: regenerateConflist)

@@ -311,3 +311,28 @@ struct UnreadableRealmDeleteTests {
         #expect(host.state.withLock { $0.files["/run/main/realm.yaml"] } != nil)
     }
 }
+
+/// Names as the seed writes them (`mySpace`), and names that differ only in case.
+@Suite("Names that differ only in case")
+struct CaseConflictTests {
+    let layout = HostLayout(runPath: "/run", cniConfigDirectory: "/cni", cgroupRoot: "/cg", subnetPool: IPv4Subnet("10.88.0.0/16")!)
+
+    func realm(_ name: String) -> Resource { .realm(RealmManifest(metadata: ObjectMeta(name: name), origin: .command("test"))) }
+    func space(_ name: String, realm: String = "main") -> Resource {
+        .space(SpaceManifest(metadata: ObjectMeta(name: name), spec: SpaceSpec(realmId: realm), origin: .command("test")))
+    }
+
+    @Test("mySpace is created with its case; myspace after it is a NameConflict, in the same batch or later; so is a realm Main beside main")
+    func conflicts() throws {
+        let host = FakeHost()
+        let engine = Engine(layout: layout, drivers: host.drivers)
+        let outcomes = try engine.apply([realm("main"), space("mySpace"), space("myspace")])
+        #expect(outcomes[1].outcome == .created, "\(outcomes)")
+        #expect(outcomes[2].failure?.reason == "NameConflict" && outcomes[2].failure?.message.contains("main/mySpace") == true, "\(outcomes)")
+        #expect(host.state.withLock { $0.files["/cni/main-mySpace.conflist"] } != nil)
+        #expect(host.state.withLock { $0.files["/run/main/myspace/space.yaml"] } == nil)
+        #expect(try engine.apply([space("MYSPACE")]).first?.failure?.reason == "NameConflict")
+        #expect(try engine.apply([realm("Main")]).first?.failure?.reason == "NameConflict")
+        #expect(try engine.apply([realm("main"), space("mySpace")]).allSatisfy { $0.outcome == .unchanged }, "the first keeps converging")
+    }
+}

@@ -65,7 +65,7 @@ struct WatchKernelTests {
             #expect(Subprocess.waitUntil(timeout: 5) { sandbox.links()["kuke-main-blog"] == "bridge" }, "\(watcher.stderr)")
 
             // Invalid: reported with its position; the space stays. Fixed: resumed.
-            try write("\(directory)/blog.yaml", "kind: Space\nmetadata: {name: Blog}\nspec: {realmId: main}\n")
+            try write("\(directory)/blog.yaml", "kind: Space\nmetadata: {name: Blog_}\nspec: {realmId: main}\n")
             #expect(Subprocess.waitUntil { watcher.stderr.contains("blog.yaml:2:18: metadata.name") }, "\(watcher.stderr)")
             #expect(ready(sandbox, "blog"))
             try write("\(directory)/blog.yaml", Self.space("blog", label: "fixed"))

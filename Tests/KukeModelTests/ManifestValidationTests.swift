@@ -39,9 +39,8 @@ let badManifests: [BadManifest] = [
         label: "missing name", yaml: "kind: Space\nmetadata: {}\nspec: {realmId: m}\n", rule: .required, line: 2, column: 11,
         message: "metadata.name is required"),
     BadManifest(
-        label: "name ..", yaml: space(name: "'..'"), rule: .name, line: 4, column: 9, message: "must start with a lowercase letter or a digit"),
+        label: "name ..", yaml: space(name: "'..'"), rule: .name, line: 4, column: 9, message: "must start with a letter or a digit"),
     BadManifest(label: "name a/b", yaml: space(name: "a/b"), rule: .name, line: 4, column: 9, message: "must not contain \"/\""),
-    BadManifest(label: "name A", yaml: space(name: "A"), rule: .name, line: 4, column: 9, message: "must be lowercase"),
     BadManifest(label: "name a_b", yaml: space(name: "a_b"), rule: .name, line: 4, column: 9, message: "must not contain \"_\""),
     BadManifest(
         label: "name 64 characters", yaml: space(name: String(repeating: "a", count: 64)), rule: .name, line: 4, column: 9,
@@ -60,8 +59,8 @@ let badManifests: [BadManifest] = [
         label: "missing realmId", yaml: "kind: Space\nmetadata:\n  name: a\nspec:\n  cniConfigPath: /etc/cni\n", rule: .required, line: 5, column: 3,
         message: "spec.realmId is required"),
     BadManifest(
-        label: "invalid realmId", yaml: "kind: Space\nmetadata:\n  name: a\nspec:\n  realmId: Main\n", rule: .realmId, line: 5, column: 12,
-        message: "spec.realmId \"Main\" is not a valid realm name"),
+        label: "invalid realmId", yaml: "kind: Space\nmetadata:\n  name: a\nspec:\n  realmId: Ma_in\n", rule: .realmId, line: 5, column: 12,
+        message: "spec.realmId \"Ma_in\" is not a valid realm name"),
     BadManifest(
         label: "relative cniConfigPath", yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a") + "  cniConfigPath: etc/cni\n",
         rule: .cniConfigPath, line: 7, column: 18, message: "must be an absolute path"),

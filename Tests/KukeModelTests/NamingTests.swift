@@ -4,9 +4,19 @@ import Testing
 
 @Suite("Names")
 struct NamingTests {
-    @Test("valid names", arguments: ["a", "0", "main", "blog-2", "a.b", String(repeating: "x", count: 63)])
+    @Test("valid names", arguments: ["a", "0", "main", "blog-2", "a.b", "mySpace", "Main", "A1.b-C", String(repeating: "x", count: 63)])
     func valid(_ name: String) {
         #expect(ResourceName.violation(of: name) == nil)
+    }
+
+    @Test("names that differ only in case share a conflict key; the seed's mySpace gets the usual bridge scheme")
+    func caseConflicts() {
+        #expect(ResourceName.conflictKey("mySpace") == ResourceName.conflictKey("myspace"))
+        #expect(ResourceName.conflictKey("mySpace") != ResourceName.conflictKey("my-space"))
+        let id = SpaceID(realm: "main", name: "mySpace")
+        #expect(id.networkName == "main-mySpace")
+        #expect(BridgeName.make(for: id).hasPrefix("kuke-mai-") && BridgeName.make(for: id).utf8.count == 15)
+        #expect(BridgeName.make(for: SpaceID(realm: "lab", name: "Db")) == "kuke-lab-Db")
     }
 
     @Test("realm.yaml is reserved for spaces only")
