@@ -231,6 +231,36 @@ public struct Engine: Sendable {
         return outcomes
     }
 
+    /// A conflist no space records whose bridge is a `kuke-` name Linux cannot create (an old
+    /// tool's): `init --force-regenerate-cni` could not place it, since only the space's manifest
+    /// says which realm and space it belongs to.
+    public struct UnplacedConflist: Sendable, Equatable {
+        public var path: String
+        public var bridge: String
+    }
+
+    /// The conflists in the CNI directories kuke writes to that hold a `kuke-` bridge name over
+    /// 15 bytes and that no space records.
+    public func unplacedConflists() throws(HostError) -> [UnplacedConflist] {
+        let inventory = try inventory()
+        var directories: Set<String> = [layout.cniConfigDirectory]
+        for record in inventory.spaces.values {
+            if let path = record.status.network?.conflistPath, let slash = path.lastIndex(of: "/") { directories.insert(String(path[..<slash])) }
+        }
+        var found: [UnplacedConflist] = []
+        for directory in directories.sorted() {
+            for name in drivers.files.entries(directory) where name.hasSuffix(".conflist") && !name.hasPrefix(".") {
+                let path = "\(directory)/\(name)"
+                guard inventory.conflistOwner(path) == nil, let text = try? drivers.files.read(path), let value = try? JSONParser.parse(text),
+                    let values = Conflist.recordedValues(in: value), values.bridge.hasPrefix(BridgeName.prefix),
+                    BridgeName.violation(of: values.bridge) != nil
+                else { continue }
+                found.append(UnplacedConflist(path: path, bridge: values.bridge))
+            }
+        }
+        return found
+    }
+
     /// `kuke init`: realm `default` and space `default/default` when missing; with
     /// `regenerate`, every space's conflist is rewritten too.
     public func initialize(regenerate: Bool, lockTimeout: Double? = nil, progress: Progress? = nil) throws(HostError) -> [ResourceOutcome] {

@@ -32,6 +32,25 @@ public struct NetworkResolver: Sendable {
         return SpaceNetworkStatus(name: found.networkName, bridge: found.bridge, subnet: found.subnet, conflistPath: path)
     }
 
+    /// A conflist kuke once wrote for this space whose record is lost, as `--force-regenerate-cni`
+    /// finds it after an upgrade from an old tool: its network name is this space's and its bridge
+    /// is a `kuke-` one (perhaps too long for Linux). The space takes it over: the bridge is
+    /// replaced by the scheme's name when it cannot be used, and the subnet is kept when no other
+    /// space, no other runtime's conflist and nothing on the host holds it (a new one otherwise).
+    static func salvaged(_ text: String, id: SpaceID, path: String, inventory: Inventory, foreignClaims: [ForeignClaim])
+        -> (bridge: String, subnet: IPv4Subnet?)?
+    {
+        guard let value = try? JSONParser.parse(text), let found = Conflist.recordedValues(in: value), found.networkName == id.networkName,
+            found.bridge.hasPrefix(BridgeName.prefix)
+        else { return nil }
+        let held =
+            inventory.takenSubnets(except: id).contains { $0.overlaps(found.subnet) }
+            || foreignClaims.contains { $0.path != path && $0.subnet.overlaps(found.subnet) }
+            || inventory.foreignOccupied.contains { $0.subnet.prefixLength > 0 && $0.subnet.overlaps(found.subnet) }
+        let bridge = inventory.bridgeOwner(found.bridge) == nil ? found.bridge : BridgeName.make(for: id)
+        return (bridge, held ? nil : found.subnet)
+    }
+
     /// - Parameter conflistOnDisk: the text at the desired conflist path, nil when absent.
     /// - Parameter foreignClaims: ranges claimed by network configurations kuke does not own,
     ///   asked for only when a subnet is allocated.
@@ -47,15 +66,23 @@ public struct NetworkResolver: Sendable {
             )
         }
         var recorded = stored?.status.network
+        var recordedBridge = recorded?.bridge
+        var recordedSubnet = recorded?.subnet
         if stored == nil, let text = conflistOnDisk, let adopted = Self.adoptable(text, id: id, path: path, inventory: inventory) {
             recorded = adopted
+            (recordedBridge, recordedSubnet) = (adopted.bridge, adopted.subnet)
+        } else if stored == nil, regenerate, let text = conflistOnDisk,
+            let salvaged = Self.salvaged(text, id: id, path: path, inventory: inventory, foreignClaims: foreignClaims())
+        {
+            (recordedBridge, recordedSubnet) = (salvaged.bridge, salvaged.subnet)
         }
-        if let text = conflistOnDisk, recorded?.conflistPath != path, !Self.isOwn(text, recorded: recorded) {
+        if let text = conflistOnDisk, recorded?.conflistPath != path, recordedBridge == nil || stored != nil, !Self.isOwn(text, recorded: recorded) {
             throw Failure(
                 "ConflistConflict",
-                "\(path) exists and no space records it; kuke does not overwrite a conflist it did not write (move it away to let kuke create it)")
+                "\(path) exists and no space records it; kuke does not overwrite a conflist it did not write (move it away to let kuke create it, or run with --force-regenerate-cni if an older kuke wrote it for this space)"
+            )
         }
-        var bridge = recorded?.bridge ?? BridgeName.make(for: id)
+        var bridge = recordedBridge ?? BridgeName.make(for: id)
         var renamed = false
         if let problem = BridgeName.violation(of: bridge) {
             guard regenerate else {
@@ -81,12 +108,12 @@ public struct NetworkResolver: Sendable {
             }
             // A bridge kuke did not record is not taken over, except when a stale record is being
             // repaired and the bridge already carries the name the space is given.
-            if recorded?.bridge != bridge && !renamed {
+            if recordedBridge != bridge && !renamed {
                 throw Failure(
                     "BridgeConflict", "a bridge named \"\(bridge)\" exists and no space records it; kuke does not take over links it did not create")
             }
         }
-        var subnet: IPv4Subnet? = recorded?.subnet
+        var subnet: IPv4Subnet? = recordedSubnet
         if let recordedSubnet = subnet, stored != nil, let owner = inventory.subnetOwner(recordedSubnet), owner != id {
             guard regenerate else {
                 throw inventory.networkConflict(of: id) ?? Failure("SubnetConflict", "subnet \(recordedSubnet) belongs to space \(owner)")

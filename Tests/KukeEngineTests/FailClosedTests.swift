@@ -336,3 +336,46 @@ struct CaseConflictTests {
         #expect(try engine.apply([realm("main"), space("mySpace")]).allSatisfy { $0.outcome == .unchanged }, "the first keeps converging")
     }
 }
+
+/// The seed's troubleshooting step: an old conflist whose bridge name is too long, with no record.
+@Suite("Old conflists without a record")
+struct OldConflistTests {
+    let layout = HostLayout(runPath: "/run", cniConfigDirectory: "/cni", cgroupRoot: "/cg", subnetPool: IPv4Subnet("10.88.0.0/16")!)
+
+    func batch(_ name: String) -> [Resource] {
+        [
+            .realm(RealmManifest(metadata: ObjectMeta(name: "main"), origin: .command("test"))),
+            .space(SpaceManifest(metadata: ObjectMeta(name: name), spec: SpaceSpec(realmId: "main"), origin: .command("test"))),
+        ]
+    }
+
+    func oldConflist(_ network: String, bridge: String, subnet: String) -> String {
+        #"{"cniVersion": "0.4.0", "name": "\#(network)", "plugins": [{"type": "bridge", "bridge": "\#(bridge)", "isGateway": true, "ipMasq": true, "ipam": {"type": "host-local", "ranges": [[{"subnet": "\#(subnet)"}]]}}]}"#
+    }
+
+    @Test("refused without the flag; --force-regenerate-cni takes it over: short bridge name, the subnet kept when free")
+    func salvaged() throws {
+        let host = FakeHost()
+        let engine = Engine(layout: layout, drivers: host.drivers)
+        host.state.withLock { $0.files["/cni/main-old.conflist"] = oldConflist("main-old", bridge: "kuke-main-old-before", subnet: "10.88.5.0/24") }
+        #expect(try engine.apply(batch("old")).last?.failure?.reason == "ConflistConflict")
+        #expect(try engine.unplacedConflists() == [Engine.UnplacedConflist(path: "/cni/main-old.conflist", bridge: "kuke-main-old-before")])
+        let outcomes = try engine.apply(batch("old"), options: ApplyOptions(regenerateConflists: true))
+        #expect(outcomes.last?.outcome == .created, "\(outcomes)")
+        let record = try RecordCodec.decodeSpace(try #require(host.state.withLock { $0.files["/run/main/old/space.yaml"] }), file: "x")
+        #expect(record.status.network?.bridge == "kuke-main-old" && record.status.network?.subnet.description == "10.88.5.0/24")
+        #expect(host.state.withLock { $0.files["/cni/main-old.conflist"] }?.contains("\"bridge\": \"kuke-main-old\"") == true)
+        #expect(try engine.unplacedConflists().isEmpty)
+    }
+
+    @Test("a salvaged subnet another space holds is replaced by a free one")
+    func subnetHeld() throws {
+        let host = FakeHost()
+        let engine = Engine(layout: layout, drivers: host.drivers)
+        _ = try engine.apply(batch("a"))  // holds 10.88.0.0/24
+        host.state.withLock { $0.files["/cni/main-old.conflist"] = oldConflist("main-old", bridge: "kuke-main-old-before", subnet: "10.88.0.0/24") }
+        _ = try engine.apply(batch("old"), options: ApplyOptions(regenerateConflists: true))
+        let record = try RecordCodec.decodeSpace(try #require(host.state.withLock { $0.files["/run/main/old/space.yaml"] }), file: "x")
+        #expect(record.status.network?.subnet.description == "10.88.1.0/24")
+    }
+}

@@ -27,6 +27,11 @@ struct ApplyCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Print results as json or yaml instead of lines.")
     var output: OutputFormat?
 
+    @Flag(
+        name: .customLong("force-regenerate-cni"),
+        help: "Rewrite the conflist of every space applied, taking over one an older kuke wrote for a space whose record is lost.")
+    var forceRegenerateCNI = false
+
     func run() throws {
         let console = Console.current
         let resources = try input.load(console)
@@ -34,7 +39,9 @@ struct ApplyCommand: ParsableCommand {
         let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { console.error($0) }))
         let progress = ProgressReporter.make(console: console, format: output)
         let outcomes = try withEngine(console) { () throws(HostError) in
-            try engine.apply(resources, options: ApplyOptions(dryRun: dryRun, lockTimeout: lock.lockTimeout), progress: progress?.callback)
+            try engine.apply(
+                resources, options: ApplyOptions(dryRun: dryRun, regenerateConflists: forceRegenerateCNI, lockTimeout: lock.lockTimeout),
+                progress: progress?.callback)
         }
         throw OutcomePrinter(console: console, format: output, dryRun: dryRun).report(outcomes)
     }

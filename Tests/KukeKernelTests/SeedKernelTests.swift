@@ -1,0 +1,72 @@
+import Foundation
+import KukeModel
+import KukeTestSupport
+import Testing
+
+/// The seed document's own operations, word for word (without `sudo`), on the real kernel.
+@Suite("Kernel: the seed's examples", .enabled(if: KernelSandbox.enabled, "\(KernelSandbox.skipReason)"), .serialized)
+struct SeedKernelTests {
+    @Test("after kuke init and kuke create realm main: create space mySpace, get spaces --realm main, delete space mySpace --cascade")
+    func operations() throws {
+        try KernelSandbox.with { sandbox in
+            #expect(sandbox.kuke("init").status == 0)
+            #expect(sandbox.kuke("create", "realm", "main").status == 0)
+
+            // # Create a space inside the main realm
+            let created = sandbox.kuke(["create", "space", "mySpace", "--realm", "main"])
+            #expect(created.status == 0 && created.stdout.contains("Space \"main/mySpace\": created"), "\(created)")
+            #expect(sandbox.exists("\(sandbox.cniDirectory)/main-mySpace.conflist"))
+            #expect(sandbox.exists("\(sandbox.cgroupRoot)/kukeon/main/mySpace"))
+            #expect(sandbox.exists("\(sandbox.runPath)/main/mySpace/space.yaml"))
+            let bridge = BridgeName.make(for: SpaceID(realm: "main", name: "mySpace"))
+            #expect(sandbox.links()[bridge] == "bridge", "\(bridge): \(sandbox.links())")
+
+            // # List spaces in a realm
+            let listed = sandbox.kuke(["get", "spaces", "--realm", "main"])
+            #expect(listed.status == 0 && listed.stdout.contains("mySpace") && listed.stdout.contains("Ready"), "\(listed)")
+            #expect(!listed.stdout.contains("default"), "only realm main's spaces")
+
+            // A name that differs only in case is a conflict.
+            let twin = sandbox.kuke(["create", "space", "myspace", "--realm", "main"])
+            #expect(twin.status == 1 && twin.stdout.contains("NameConflict"), "\(twin)")
+
+            // # Delete (with --cascade to remove child stacks, cells, containers)
+            let deleted = sandbox.kuke(["delete", "space", "mySpace", "--realm", "main", "--cascade"])
+            #expect(deleted.status == 0 && deleted.stdout.contains("Space \"main/mySpace\": deleted"), "\(deleted)")
+            #expect(!sandbox.exists("\(sandbox.cniDirectory)/main-mySpace.conflist"))
+            #expect(!sandbox.exists("\(sandbox.cgroupRoot)/kukeon/main/mySpace"))
+            #expect(sandbox.links()[bridge] == nil)
+        }
+    }
+
+    @Test(
+        "the seed's troubleshooting step: an old conflist with a too-long bridge and no record is listed by init and taken over by apply --force-regenerate-cni"
+    )
+    func oldConflist() throws {
+        try KernelSandbox.with { sandbox in
+            let old = """
+                {"cniVersion": "0.4.0", "name": "main-web", "plugins": [{"type": "bridge", "bridge": "kuke-main-web-from-before", "isGateway": true,
+                 "ipMasq": true, "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.88.7.0/24"}]]}}]}
+                """
+            try old.write(toFile: "\(sandbox.cniDirectory)/main-web.conflist", atomically: true, encoding: .utf8)
+            let manifest = try sandbox.writeManifest(
+                "web.yaml",
+                "apiVersion: v1beta1\nkind: Realm\nmetadata: {name: main}\n---\napiVersion: v1beta1\nkind: Space\nmetadata: {name: web}\nspec: {realmId: main}\n"
+            )
+            let refused = sandbox.kuke("apply", "-f", manifest)
+            #expect(
+                refused.status == 1 && refused.stdout.contains("ConflistConflict") && refused.stdout.contains("--force-regenerate-cni"), "\(refused)")
+            let initialized = sandbox.kuke("init", "--force-regenerate-cni")
+            #expect(
+                initialized.stderr.contains("warning: \(sandbox.cniDirectory)/main-web.conflist names bridge \"kuke-main-web-from-before\""),
+                "\(initialized)")
+            let fixed = sandbox.kuke("apply", "--force-regenerate-cni", "-f", manifest)
+            #expect(fixed.status == 0, "\(fixed)")
+            let conflist = try String(contentsOfFile: "\(sandbox.cniDirectory)/main-web.conflist", encoding: .utf8)
+            #expect(conflist.contains("\"bridge\": \"kuke-main-web\"") && conflist.contains("10.88.7.0/24"), "\(conflist)")
+            #expect(sandbox.links()["kuke-main-web"] == "bridge")
+            #expect(sandbox.kuke("diff", "-f", manifest).status == 0)
+            #expect(!sandbox.kuke("init", "--force-regenerate-cni").stderr.contains("warning:"))
+        }
+    }
+}
