@@ -26,6 +26,7 @@ public struct Change: Sendable, Equatable {
         case makeCgroup(path: String)
         case enableControllers(path: String, controllers: [String])
         case removeCgroup(path: String)
+        case writeCgroupFile(path: String, file: String, value: String)
         case createBridge(name: String)
         case setLinkUp(name: String)
         case deleteLink(name: String)

@@ -65,6 +65,14 @@ public protocol CgroupControl: Sendable {
     func removeDirectory(_ path: String) throws(HostError)
     /// Child cgroup directories (stacks and cells of a space).
     func children(_ path: String) throws(HostError) -> [String]
+    /// The text of the interface file `name` of the cgroup at `path` (`memory.max`), or nil when
+    /// it does not exist (the directory is missing, or its controller is not enabled there).
+    func readFile(_ name: String, in path: String) throws(HostError) -> String?
+    /// Writes `value` into the interface file `name` of the cgroup at `path` (`echo VALUE > PATH/NAME`).
+    func writeFile(_ name: String, _ value: String, in path: String) throws(HostError)
+    /// The huge page sizes the kernel offers, as cgroup names them (`2MB`, `1GB`), from
+    /// `/sys/kernel/mm/hugepages`.
+    func hugePageSizes() -> [String]
 }
 
 /// The isolation table in nftables (`table inet kukeon`), replaced whole in one transaction.

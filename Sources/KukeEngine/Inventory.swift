@@ -29,6 +29,9 @@ public struct Inventory: Sendable {
     /// The controllers the cgroup root delegates to its children (its `cgroup.subtree_control`);
     /// kuke passes these down and never writes the root itself.
     public var offeredControllers: [String] = []
+    /// The controllers the cgroup root has at all (its `cgroup.controllers`): one missing here is
+    /// not in the cgroup2 hierarchy (on a hybrid host, bound to cgroup v1).
+    public var availableControllers: [String] = []
 
     public init() {}
 
@@ -196,7 +199,9 @@ extension Inventory {
         inventory.network = try drivers.links.snapshot()
         inventory.cgroupRootProblem = drivers.cgroups.rootProblem()
         if inventory.cgroupRootProblem == nil {
-            inventory.offeredControllers = try drivers.cgroups.observe(layout.cgroupRoot)?.subtreeControl ?? []
+            let root = try drivers.cgroups.observe(layout.cgroupRoot)
+            inventory.offeredControllers = root?.subtreeControl ?? []
+            inventory.availableControllers = root?.controllers ?? []
         }
         return inventory
     }

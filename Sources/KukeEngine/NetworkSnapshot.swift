@@ -52,8 +52,12 @@ public struct NetworkSnapshot: Sendable, Equatable {
 public struct ObservedCgroup: Sendable, Equatable {
     /// `cgroup.subtree_control`: the controllers delegated to children.
     public var subtreeControl: [String]
+    /// `cgroup.controllers`: the controllers available in this directory (what its parent delegates;
+    /// for the cgroup2 root, every controller the kernel does not keep bound to cgroup v1).
+    public var controllers: [String]
 
-    public init(subtreeControl: [String]) {
+    public init(subtreeControl: [String], controllers: [String] = []) {
         self.subtreeControl = subtreeControl
+        self.controllers = controllers
     }
 }

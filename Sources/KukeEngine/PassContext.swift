@@ -46,6 +46,7 @@ public struct PassContext: Sendable {
         case .makeCgroup(let path): try drivers.cgroups.makeDirectory(path)
         case .enableControllers(let path, let controllers): try drivers.cgroups.enable(controllers, in: path)
         case .removeCgroup(let path): try drivers.cgroups.removeDirectory(path)
+        case .writeCgroupFile(let path, let file, let value): try drivers.cgroups.writeFile(file, value, in: path)
         case .createBridge(let name): try drivers.links.createBridge(name)
         case .setLinkUp(let name): try drivers.links.setUp(name)
         case .deleteLink(let name): try drivers.links.delete(name)

@@ -26,24 +26,41 @@ public struct RealmReconciler: Sendable {
             let cgroupPath = context.layout.realmCgroup(name)
             let levels = [context.layout.kukeonCgroup, cgroupPath]
             let observed = try context.observeCgroups([context.layout.cgroupRoot] + levels)
-            let cgroupChanges = CgroupPlanner.plan(
-                root: context.layout.cgroupRoot, levels: levels, offered: inventory.offeredControllers, observed: observed)
+            let resources = ResourcePlanner.plan(
+                path: cgroupPath, root: context.layout.cgroupRoot, limits: ResourceLimits(manifest.spec.resources),
+                stored: stored?.status.resources, offered: inventory.offeredControllers, available: inventory.availableControllers,
+                pageSizes: { context.drivers.cgroups.hugePageSizes() },
+                read: { file in (try? context.drivers.cgroups.readFile(file, in: cgroupPath)) ?? nil })
+            let cgroupChanges =
+                CgroupPlanner.plan(root: context.layout.cgroupRoot, levels: levels, offered: inventory.offeredControllers, observed: observed)
+                + resources.changes
             let specChanged = stored.map { $0.spec != manifest.spec } ?? true
             var metadata = manifest.metadata
             metadata.generation = Generation.next(stored?.metadata.generation, specChanged: specChanged)
-            let record = RealmRecord(
-                metadata: metadata, spec: manifest.spec,
-                status: RealmStatus(state: .ready, cgroupPath: cgroupPath, createdAt: stored?.status.createdAt ?? context.now, updatedAt: context.now)
-            )
+            var status = RealmStatus(
+                state: .ready, cgroupPath: cgroupPath, createdAt: stored?.status.createdAt ?? context.now, updatedAt: context.now)
+            status.resources = resources.written
+            if let failure = resources.failure {
+                status.state = .failed
+                status.reason = failure.reason
+                status.message = failure.message
+            }
+            let record = RealmRecord(metadata: metadata, spec: manifest.spec, status: status)
             let metadataChange = MetadataPlanner.plan(
                 path: recordPath, desired: RecordCodec.value(of: record), stored: stored.map(RecordCodec.value(of:)),
                 storedText: inventory.recordTexts[recordPath], mode: MetadataPlanner.realmMode)
             let leftovers = LeftoverPlanner.plan([recordPath], part: .metadata, files: context.drivers.files)
             outcome.changes = leftovers + cgroupChanges + (metadataChange.map { [$0] } ?? [])
-            if outcome.changes.isEmpty { return outcome }
-            outcome.outcome = stored == nil ? .created : .updated
-            if context.dryRun { context.pretend(outcome.changes) } else { try context.performAll(outcome.changes) }
-            inventory.realms[name] = record
+            if !outcome.changes.isEmpty {
+                outcome.outcome = stored == nil ? .created : .updated
+                if context.dryRun { context.pretend(outcome.changes) } else { try context.performAll(outcome.changes) }
+                inventory.realms[name] = record
+            }
+            // Limits a controller cannot hold fail the realm; everything else converged.
+            if let failure = resources.failure {
+                outcome.outcome = .failed
+                outcome.failure = failure
+            }
         } catch {
             outcome.outcome = .failed
             outcome.failure = error

@@ -26,25 +26,26 @@ public struct SpaceReconciler: Sendable {
         var bridge: [Change]
         var metadata: Change?
         var pendingFirst: Bool
-        /// Egress hosts that did not resolve: the space converges (the firewall keeps their last
-        /// known addresses, or none) and the outcome fails so the operator sees it.
-        var egressFailure: Failure?
+        /// What the space converges without: egress hosts that did not resolve (the firewall keeps
+        /// their last known addresses, or none), limits whose controller is unavailable. The other
+        /// parts converge and the outcome fails so the operator sees it.
+        var softFailure: Failure?
 
         var parts: [Change] { leftovers + cgroup + conflist + bridge }
         var all: [Change] { parts + (metadata.map { [$0] } ?? []) }
     }
 
     public func reconcile(_ manifest: SpaceManifest, inventory: inout Inventory) -> ResourceOutcome {
-        var egressFailure: Failure?
-        var outcome = converge(manifest, inventory: &inventory, egressFailure: &egressFailure)
-        if let egressFailure, outcome.failure == nil {
+        var softFailure: Failure?
+        var outcome = converge(manifest, inventory: &inventory, softFailure: &softFailure)
+        if let softFailure, outcome.failure == nil {
             outcome.outcome = .failed
-            outcome.failure = egressFailure
+            outcome.failure = softFailure
         }
         return outcome
     }
 
-    func converge(_ manifest: SpaceManifest, inventory: inout Inventory, egressFailure: inout Failure?) -> ResourceOutcome {
+    func converge(_ manifest: SpaceManifest, inventory: inout Inventory, softFailure: inout Failure?) -> ResourceOutcome {
         let id = manifest.id
         var outcome = ResourceOutcome(kind: "Space", realm: id.realm, name: id.name, outcome: .unchanged)
         let stored = inventory.spaces[id]
@@ -59,7 +60,7 @@ public struct SpaceReconciler: Sendable {
             if !context.dryRun, !hostWide, let stored { recordFailure(error, on: stored, inventory: &inventory) }
             return outcome
         }
-        egressFailure = plan.egressFailure
+        softFailure = plan.softFailure
         outcome.changes = plan.all
         if plan.all.isEmpty { return outcome }
         outcome.outcome = stored == nil ? .created : .updated
@@ -129,8 +130,14 @@ public struct SpaceReconciler: Sendable {
         let cgroupPath = context.layout.spaceCgroup(id)
         let levels = [context.layout.kukeonCgroup, context.layout.realmCgroup(id.realm), cgroupPath]
         let observedCgroups = try context.observeCgroups([context.layout.cgroupRoot] + levels)
-        let cgroupChanges = CgroupPlanner.plan(
-            root: context.layout.cgroupRoot, levels: levels, offered: inventory.offeredControllers, observed: observedCgroups)
+        let resources = ResourcePlanner.plan(
+            path: cgroupPath, root: context.layout.cgroupRoot, limits: ResourceLimits(manifest.spec.resources), stored: stored?.status.resources,
+            offered: inventory.offeredControllers, available: inventory.availableControllers,
+            pageSizes: { context.drivers.cgroups.hugePageSizes() },
+            read: { file in (try? context.drivers.cgroups.readFile(file, in: cgroupPath)) ?? nil })
+        let cgroupChanges =
+            CgroupPlanner.plan(root: context.layout.cgroupRoot, levels: levels, offered: inventory.offeredControllers, observed: observedCgroups)
+            + resources.changes
 
         // conflist
         var previousPath: String?
@@ -176,7 +183,8 @@ public struct SpaceReconciler: Sendable {
         status.source = manifest.origin.isFile ? Self.absolute(manifest.origin.document.file) : stored?.status.source
         let egress = resolveEgress(EgressPolicy(network: manifest.spec.network), stored: stored?.status.egress)
         status.egress = egress.status
-        if let failure = egress.failure {
+        status.resources = resources.written
+        if let failure = resources.failure ?? egress.failure {
             status.state = .failed
             status.reason = failure.reason
             status.message = failure.message
@@ -196,7 +204,7 @@ public struct SpaceReconciler: Sendable {
                 files: files)
         return Plan(
             record: record, leftovers: leftovers, cgroup: cgroupChanges, conflist: conflistChanges, bridge: bridgeChanges,
-            metadata: metadataChange, pendingFirst: pendingFirst, egressFailure: egress.failure)
+            metadata: metadataChange, pendingFirst: pendingFirst, softFailure: resources.failure ?? egress.failure)
     }
 
     /// Looks up the hosts of a `default: deny` policy. A host that does not resolve keeps the

@@ -3,9 +3,9 @@ import Foundation
 import Glibc
 import KukeEngine
 
-/// `CgroupControl` on a real cgroup2 filesystem. Only directories and
-/// `cgroup.subtree_control` are written; every other file (limits written by an
-/// operator) is left as it is.
+/// `CgroupControl` on a real cgroup2 filesystem. Directories, `cgroup.subtree_control` and
+/// the interface files a spec's `resources` declare are written; every other file (limits
+/// written by an operator) is left as it is.
 public struct CgroupFilesystem: CgroupControl {
     /// CGROUP2_SUPER_MAGIC
     static let cgroup2Magic = 0x6367_7270
@@ -75,7 +75,52 @@ public struct CgroupFilesystem: CgroupControl {
             }
             return nil
         }
-        return ObservedCgroup(subtreeControl: words)
+        return ObservedCgroup(subtreeControl: words, controllers: try readWords("\(path)/cgroup.controllers") ?? [])
+    }
+
+    public func readFile(_ name: String, in path: String) throws(HostError) -> String? {
+        let file = "\(path)/\(name)"
+        let fd = SystemError.retrying { open(file, O_RDONLY | O_CLOEXEC) }
+        if fd < 0 {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw SystemError.hostError("cgroup file \(file): read failed", errno)
+        }
+        defer { close(fd) }
+        var text: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while text.count < 1 << 20 {
+            let count = buffer.withUnsafeMutableBytes { raw in SystemError.retrying { read(fd, raw.baseAddress, raw.count) } }
+            guard count >= 0 else { throw SystemError.hostError("cgroup file \(file): read failed", errno) }
+            if count == 0 { break }
+            text += buffer[0..<count]
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    public func writeFile(_ name: String, _ value: String, in path: String) throws(HostError) {
+        let file = "\(path)/\(name)"
+        let fd = SystemError.retrying { open(file, O_WRONLY | O_CLOEXEC) }
+        guard fd >= 0 else { throw SystemError.hostError("cgroup file \(file): open failed", errno) }
+        defer { close(fd) }
+        let bytes = Array(value.utf8)
+        let written = bytes.withUnsafeBytes { raw in SystemError.retrying { write(fd, raw.baseAddress, raw.count) } }
+        guard written == bytes.count else { throw SystemError.hostError("cgroup file \(file): writing \"\(value)\" failed", errno) }
+        FaultInjection.step("write \(file)")
+    }
+
+    public func hugePageSizes() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/kernel/mm/hugepages")) ?? []
+        return names.compactMap { name in
+            guard name.hasPrefix("hugepages-"), name.hasSuffix("kB"), let kilobytes = Int(name.dropFirst(10).dropLast(2)) else { return nil }
+            return Self.pageSizeName(kilobytes: kilobytes)
+        }.sorted()
+    }
+
+    /// `2048` → `2MB`, as hugetlb names its files (`hugetlb.2MB.max`).
+    static func pageSizeName(kilobytes: Int) -> String {
+        if kilobytes % (1 << 20) == 0 { return "\(kilobytes >> 20)GB" }
+        if kilobytes % (1 << 10) == 0 { return "\(kilobytes >> 10)MB" }
+        return "\(kilobytes)KB"
     }
 
     /// The words of a cgroup interface file, or nil when it does not exist.

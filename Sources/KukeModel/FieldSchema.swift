@@ -4,6 +4,9 @@ public indirect enum FieldSchema: Sendable {
     case string
     case integer(ClosedRange<Int64>)
     case boolean
+    /// A quantity: an integer, or a string or number as written (`2Gi`, `1.5`, `500m`, `max`),
+    /// kept as text for `Quantity` to parse.
+    case quantity
     /// A string from a closed set.
     case oneOf([String])
     /// A map of string keys to string values (labels); the walk keeps each entry's positions so
@@ -24,6 +27,7 @@ public indirect enum FieldSchema: Sendable {
         case .string, .oneOf: "a string"
         case .integer: "an integer"
         case .boolean: "a boolean"
+        case .quantity: "a quantity"
         case .stringMap, .object: "a mapping"
         case .list: "a list"
         case .ignored: "anything"
@@ -58,6 +62,18 @@ public enum ManifestSchema {
         ]),
     ])
 
+    /// `spec.resources` of a Space or a Realm (see `ResourceLimits`).
+    static let resources = FieldSchema.object([
+        "cpu": .object(["max": .quantity, "weight": .integer(1...10000)]),
+        "memory": .object(["max": .quantity, "high": .quantity, "swapMax": .quantity]),
+        "pids": .object(["max": .quantity]),
+        "io": .object([
+            "weight": .integer(1...10000),
+            "max": .list(.object(["device": .string, "rbps": .quantity, "wbps": .quantity, "riops": .quantity, "wiops": .quantity])),
+        ]),
+        "hugetlb": .list(.object(["pageSize": .string, "max": .quantity])),
+    ])
+
     /// `kind: Space`.
     public static let space = FieldSchema.object([
         "apiVersion": .string,
@@ -70,6 +86,7 @@ public enum ManifestSchema {
                 "egress": .object(["default": .oneOf(["allow", "deny"]), "allow": .list(egressRule)])
             ]),
             "defaults": .object(["container": containerDefaults]),
+            "resources": resources,
         ]),
         "status": .ignored,
     ])
@@ -83,6 +100,7 @@ public enum ManifestSchema {
             "namespace": .string,
             "registryCredentials": .list(
                 .object(["username": .string, "password": .string, "serverAddress": .string])),
+            "resources": resources,
         ]),
         "status": .ignored,
     ])

@@ -80,7 +80,9 @@ public enum ManifestDecoder {
         let spec = value["spec"]
         if kind == "Realm" {
             guard let name else { return nil }
-            let realmSpec = RealmSpec(namespace: spec?["namespace"]?.stringValue, registryCredentials: spec?["registryCredentials"])
+            walker.issues += ResourceRules.issues(spec?["resources"], positions: walker.positions, document: documentPosition)
+            let realmSpec = RealmSpec(
+                namespace: spec?["namespace"]?.stringValue, registryCredentials: spec?["registryCredentials"], resources: spec?["resources"])
             return .realm(RealmManifest(metadata: RecordCodec.decodeMetadata(value["metadata"], name: name), spec: realmSpec, origin: origin))
         }
         let realmId = requiredString(spec?["realmId"], path: "spec.realmId", parent: "spec", walker: &walker, document: documentPosition)
@@ -102,8 +104,10 @@ public enum ManifestDecoder {
             }
         }
         walker.issues += EgressRules.issues(spec?["network"], positions: walker.positions, document: documentPosition)
+        walker.issues += ResourceRules.issues(spec?["resources"], positions: walker.positions, document: documentPosition)
         guard let name, let realmId else { return nil }
-        let spaceSpec = SpaceSpec(realmId: realmId, cniConfigPath: cniConfigPath, network: spec?["network"], defaults: spec?["defaults"])
+        let spaceSpec = SpaceSpec(
+            realmId: realmId, cniConfigPath: cniConfigPath, network: spec?["network"], defaults: spec?["defaults"], resources: spec?["resources"])
         return .space(SpaceManifest(metadata: RecordCodec.decodeMetadata(value["metadata"], name: name), spec: spaceSpec, origin: origin))
     }
 

@@ -21,12 +21,18 @@ public struct SpaceSpec: Sendable, Equatable {
     public var network: ManifestValue?
     /// `spec.defaults` (container defaults), stored as written.
     public var defaults: ManifestValue?
+    /// `spec.resources` (the space cgroup's limits, see `ResourceLimits`), stored as written.
+    public var resources: ManifestValue?
 
-    public init(realmId: String, cniConfigPath: String? = nil, network: ManifestValue? = nil, defaults: ManifestValue? = nil) {
+    public init(
+        realmId: String, cniConfigPath: String? = nil, network: ManifestValue? = nil, defaults: ManifestValue? = nil,
+        resources: ManifestValue? = nil
+    ) {
         self.realmId = realmId
         self.cniConfigPath = cniConfigPath
         self.network = network
         self.defaults = defaults
+        self.resources = resources
     }
 }
 
@@ -35,10 +41,13 @@ public struct RealmSpec: Sendable, Equatable {
     /// The containerd namespace upstream Kukeon uses for the realm.
     public var namespace: String?
     public var registryCredentials: ManifestValue?
+    /// `spec.resources` (the realm cgroup's limits, for all its spaces), stored as written.
+    public var resources: ManifestValue?
 
-    public init(namespace: String? = nil, registryCredentials: ManifestValue? = nil) {
+    public init(namespace: String? = nil, registryCredentials: ManifestValue? = nil, resources: ManifestValue? = nil) {
         self.namespace = namespace
         self.registryCredentials = registryCredentials
+        self.resources = resources
     }
 }
 

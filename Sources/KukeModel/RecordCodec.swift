@@ -31,10 +31,14 @@ public enum RecordCodec {
         "managedBy": .string,
         "source": .string,
         "egress": .object(["resolved": .list(.object(["host": .string, "addresses": .stringList]))]),
+        "resources": .stringMap,
     ])
 
     static let realmStatusSchema = FieldSchema.object([
         "state": .oneOf(SpaceState.allCases.map(\.rawValue)),
+        "reason": .string,
+        "message": .string,
+        "resources": .stringMap,
         "cgroupPath": .string,
         "createdAt": .string,
         "updatedAt": .string,
@@ -47,6 +51,16 @@ public enum RecordCodec {
     }
 
     // MARK: Values
+
+    /// `status.resources`: each interface file kuke wrote (an `io.max` line as `io.max MAJ:MIN`) and its value.
+    static func resourcesValue(_ resources: [String: String]) -> ManifestValue {
+        .map(resources.sorted { $0.key < $1.key }.map { .init($0.key, .string($0.value)) })
+    }
+
+    static func decodeResources(_ value: ManifestValue?) -> [String: String]? {
+        guard case .map(let entries)? = value else { return nil }
+        return Dictionary(entries.compactMap { entry in entry.value.stringValue.map { (entry.key, $0) } }, uniquingKeysWith: { first, _ in first })
+    }
 
     static func metadataValue(_ metadata: ObjectMeta) -> ManifestValue {
         var entries: [ManifestValue.Entry] = [.init("name", .string(metadata.name))]
@@ -63,6 +77,7 @@ public enum RecordCodec {
         if let path = spec.cniConfigPath { specEntries.append(.init("cniConfigPath", .string(path))) }
         if let network = spec.network { specEntries.append(.init("network", network)) }
         if let defaults = spec.defaults { specEntries.append(.init("defaults", defaults)) }
+        if let resources = spec.resources { specEntries.append(.init("resources", resources)) }
         return [
             .init("apiVersion", .string(ManifestDecoder.apiVersion)), .init("kind", .string("Space")),
             .init("metadata", metadataValue(metadata)), .init("spec", .map(specEntries)),
@@ -93,6 +108,7 @@ public enum RecordCodec {
         if let generation = status.observedGeneration { entries.append(.init("observedGeneration", .integer(generation))) }
         add("managedBy", status.managedBy)
         add("source", status.source)
+        if let resources = status.resources { entries.append(.init("resources", resourcesValue(resources))) }
         if let egress = status.egress {
             let resolved = egress.resolved.map { entry in
                 ManifestValue.map([
@@ -108,10 +124,14 @@ public enum RecordCodec {
         var specEntries: [ManifestValue.Entry] = []
         if let namespace = record.spec.namespace { specEntries.append(.init("namespace", .string(namespace))) }
         if let credentials = record.spec.registryCredentials { specEntries.append(.init("registryCredentials", credentials)) }
+        if let resources = record.spec.resources { specEntries.append(.init("resources", resources)) }
         var statusEntries: [ManifestValue.Entry] = [.init("state", .string(record.status.state.rawValue))]
+        if let reason = record.status.reason { statusEntries.append(.init("reason", .string(reason))) }
+        if let message = record.status.message { statusEntries.append(.init("message", .string(message))) }
         if let path = record.status.cgroupPath { statusEntries.append(.init("cgroupPath", .string(path))) }
         if let date = record.status.createdAt { statusEntries.append(.init("createdAt", .string(Timestamp.format(date)))) }
         if let date = record.status.updatedAt { statusEntries.append(.init("updatedAt", .string(Timestamp.format(date)))) }
+        if let resources = record.status.resources { statusEntries.append(.init("resources", resourcesValue(resources))) }
         return .map([
             .init("apiVersion", .string(ManifestDecoder.apiVersion)), .init("kind", .string("Realm")),
             .init("metadata", metadataValue(record.metadata)), .init("spec", .map(specEntries)),
@@ -148,7 +168,8 @@ public enum RecordCodec {
         let metadata = decodeMetadata(value["metadata"], name: name)
         let specValue = value["spec"]
         let spec = SpaceSpec(
-            realmId: realm, cniConfigPath: specValue?["cniConfigPath"]?.stringValue, network: specValue?["network"], defaults: specValue?["defaults"])
+            realmId: realm, cniConfigPath: specValue?["cniConfigPath"]?.stringValue, network: specValue?["network"], defaults: specValue?["defaults"],
+            resources: specValue?["resources"])
         let statusValue = value["status"]
         var status = SpaceStatus()
         status.state = statusValue?["state"]?.stringValue.flatMap(SpaceState.init(rawValue:)) ?? .pending
@@ -170,6 +191,7 @@ public enum RecordCodec {
         if case .integer(let generation)? = statusValue?["observedGeneration"] { status.observedGeneration = generation }
         status.managedBy = statusValue?["managedBy"]?.stringValue
         status.source = statusValue?["source"]?.stringValue
+        status.resources = decodeResources(statusValue?["resources"])
         if case .list(let items)? = statusValue?["egress"]?["resolved"] {
             status.egress = EgressStatus(
                 resolved: items.compactMap { item in
@@ -186,13 +208,18 @@ public enum RecordCodec {
         guard let name = value["metadata"]?["name"]?.stringValue else {
             throw RecordError(file: file, problems: ["metadata.name is missing"])
         }
-        let spec = RealmSpec(namespace: value["spec"]?["namespace"]?.stringValue, registryCredentials: value["spec"]?["registryCredentials"])
+        let spec = RealmSpec(
+            namespace: value["spec"]?["namespace"]?.stringValue, registryCredentials: value["spec"]?["registryCredentials"],
+            resources: value["spec"]?["resources"])
         let statusValue = value["status"]
-        let status = RealmStatus(
+        var status = RealmStatus(
             state: statusValue?["state"]?.stringValue.flatMap(SpaceState.init(rawValue:)) ?? .ready,
             cgroupPath: statusValue?["cgroupPath"]?.stringValue,
             createdAt: statusValue?["createdAt"]?.stringValue.flatMap(Timestamp.parse),
             updatedAt: statusValue?["updatedAt"]?.stringValue.flatMap(Timestamp.parse))
+        status.reason = statusValue?["reason"]?.stringValue
+        status.message = statusValue?["message"]?.stringValue
+        status.resources = decodeResources(statusValue?["resources"])
         return RealmRecord(metadata: decodeMetadata(value["metadata"], name: name), spec: spec, status: status)
     }
 

@@ -59,6 +59,13 @@ struct SchemaWalker {
                 return nil
             }
             return .integer(number)
+        case .quantity:
+            guard case .scalar(let scalar) = node, ![Tag.Name.bool, .null].contains(resolvedTag(node)) else {
+                fail(node, .fieldType, "\(path): expected a quantity (like 512Mi, 1.5 or max), found \(describe(node))")
+                return nil
+            }
+            if resolvedTag(node) == .int, let number = PlainScalar.integer(scalar.string) { return .integer(number) }
+            return .string(scalar.string)
         case .boolean:
             // Only true and false: YAML 1.1's yes/no/on/off are refused, as they are for strings.
             let strict = ["true", "True", "TRUE", "false", "False", "FALSE"]

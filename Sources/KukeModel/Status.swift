@@ -44,6 +44,10 @@ public struct SpaceStatus: Sendable, Equatable {
     public var source: String?
     /// What the egress hosts resolved to (only for a `default: deny` policy with `host` rules).
     public var egress: EgressStatus?
+    /// The cgroup interface files kuke wrote from `spec.resources`, and their values: the files
+    /// kuke owns (drift is repaired, a field removed from the manifest resets its file), as
+    /// opposed to those an operator wrote by hand, which kuke never touches.
+    public var resources: [String: String]?
 
     public init(
         state: SpaceState = .pending, reason: String? = nil, message: String? = nil, cgroupPath: String? = nil,
@@ -67,7 +71,11 @@ public struct SpaceStatus: Sendable, Equatable {
 /// `status` of a realm in `realm.yaml`.
 public struct RealmStatus: Sendable, Equatable {
     public var state: SpaceState
+    public var reason: String?
+    public var message: String?
     public var cgroupPath: String?
+    /// The cgroup interface files kuke wrote from the realm's `spec.resources` (see `SpaceStatus.resources`).
+    public var resources: [String: String]?
     public var createdAt: Date?
     public var updatedAt: Date?
 

@@ -12,6 +12,12 @@ public final class FakeHost: Sendable {
         public var occupied: [OccupiedSubnet] = []
         /// cgroup directories and their `cgroup.subtree_control`.
         public var cgroups: [String: [String]] = [:]
+        /// The cgroup root's `cgroup.controllers` (by default what it delegates).
+        public var rootControllers: [String] = []
+        /// Interface files written, by `path/name`.
+        public var cgroupFiles: [String: String] = [:]
+        /// The huge page sizes the kernel offers.
+        public var hugePageSizes: [String] = ["2MB"]
         /// Cgroups with processes in them.
         public var populated: Set<String> = []
         public var rootProblem: String?
@@ -40,6 +46,7 @@ public final class FakeHost: Sendable {
         managesFirewall = firewall
         var initial = State()
         initial.cgroups[cgroupRoot] = offered
+        initial.rootControllers = offered
         state = Mutex(initial)
         self.cgroupRoot = cgroupRoot
     }
@@ -162,8 +169,46 @@ public final class FakeHost: Sendable {
             host.state.withLock { state in state.populated.contains { $0 == path || $0.hasPrefix(path + "/") } }
         }
         func observe(_ path: String) throws(HostError) -> ObservedCgroup? {
-            host.state.withLock { $0.cgroups[path].map(ObservedCgroup.init(subtreeControl:)) }
+            host.state.withLock { state in
+                state.cgroups[path].map {
+                    ObservedCgroup(subtreeControl: $0, controllers: Self.controllers(of: path, in: state, root: host.cgroupRoot))
+                }
+            }
         }
+        /// What a directory's parent delegates; the root's own set for the root.
+        static func controllers(of path: String, in state: State, root: String) -> [String] {
+            guard path != root, let slash = path.lastIndex(of: "/") else { return state.rootControllers }
+            return state.cgroups[String(path[..<slash])] ?? []
+        }
+        func readFile(_ name: String, in path: String) throws(HostError) -> String? {
+            host.state.withLock { state in
+                guard state.cgroups[path] != nil else { return nil }
+                if let text = state.cgroupFiles["\(path)/\(name)"] { return text }
+                let controller = String(name.prefix { $0 != "." })
+                guard Self.controllers(of: path, in: state, root: host.cgroupRoot).contains(controller) else { return nil }
+                switch name {
+                case "cpu.max": return "max 100000\n"
+                case "cpu.weight": return "100\n"
+                case "io.weight": return "default 100\n"
+                case "io.max": return ""
+                default: return "max\n"
+                }
+            }
+        }
+        func writeFile(_ name: String, _ value: String, in path: String) throws(HostError) {
+            try host.record("writeCgroupFile \(path)/\(name) \(value)")
+            host.state.withLock { state in
+                let key = "\(path)/\(name)"
+                if name == "io.max", let device = value.split(separator: " ").first {
+                    var lines = (state.cgroupFiles[key] ?? "").split(separator: "\n").map(String.init).filter { !$0.hasPrefix("\(device) ") }
+                    if !value.hasSuffix("rbps=max wbps=max riops=max wiops=max") { lines.append(value) }
+                    state.cgroupFiles[key] = lines.sorted().map { $0 + "\n" }.joined()
+                } else {
+                    state.cgroupFiles[key] = value + "\n"
+                }
+            }
+        }
+        func hugePageSizes() -> [String] { host.state.withLock { $0.hugePageSizes } }
         func makeDirectory(_ path: String) throws(HostError) {
             try host.record("mkdir \(path)")
             host.state.withLock { state in if state.cgroups[path] == nil { state.cgroups[path] = [] } }

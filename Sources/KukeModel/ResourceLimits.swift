@@ -1,0 +1,254 @@
+/// `spec.resources` of a Space or a Realm (DESIGN §3a): the limits of the cgroup boundary,
+/// as the cgroup v2 interface files that carry them.
+///
+/// ```yaml
+/// resources:
+///   cpu:     {max: "1.5", weight: 100}            # cpu.max "150000 100000" ("500m" = 0.5), cpu.weight
+///   memory:  {max: 2Gi, high: 1536Mi, swapMax: 0}  # memory.max, memory.high, memory.swap.max
+///   pids:    {max: 1024}                           # pids.max
+///   io:      {weight: 100, max: [{device: "8:0", rbps: 50Mi, wbps: 50Mi, riops: 1000, wiops: 1000}]}
+///   hugetlb: [{pageSize: 2MB, max: 64Mi}]          # hugetlb.2MB.max
+/// ```
+///
+/// Quantities use Kubernetes' notation (`Ki Mi Gi Ti Pi Ei`, `k M G T P E`, plain and decimal
+/// numbers) or `max` for no limit.
+public struct ResourceLimits: Sendable, Equatable {
+    /// One value kuke writes into one interface file. `io.max` holds a line per device, so a
+    /// device's line is a setting of its own (`key` = `io.max 8:0`).
+    public struct Setting: Sendable, Equatable, Hashable {
+        /// The interface file, `memory.max`.
+        public var file: String
+        /// The device of an `io.max` line (`8:0`), nil for every other file.
+        public var device: String?
+        /// What kuke writes: `150000 100000`, `2147483648`, `max`, `default 100`, `rbps=… wbps=… riops=… wiops=…`.
+        public var value: String
+
+        public init(file: String, device: String? = nil, value: String) {
+            self.file = file
+            self.device = device
+            self.value = value
+        }
+
+        /// How `status.resources` names it.
+        public var key: String { device.map { "\(file) \($0)" } ?? file }
+
+        /// The controller the file belongs to (`memory` for `memory.swap.max`).
+        public var controller: String { String(file.prefix { $0 != "." }) }
+
+        /// The text written to the file (`8:0 rbps=…` for an `io.max` line).
+        public var line: String { device.map { "\($0) \(value)" } ?? value }
+
+        /// The setting that returns the file to the kernel's default, for a field removed from
+        /// the manifest.
+        public var reset: Setting {
+            switch file {
+            case "cpu.max": Setting(file: file, value: "max 100000")
+            case "cpu.weight": Setting(file: file, value: "100")
+            case "io.weight": Setting(file: file, value: "default 100")
+            case "io.max": Setting(file: file, device: device, value: "rbps=max wbps=max riops=max wiops=max")
+            default: Setting(file: file, value: "max")
+            }
+        }
+
+        /// A setting from its `status.resources` key and value.
+        public init(key: String, value: String) {
+            let parts = key.split(separator: " ", maxSplits: 1)
+            self.init(file: String(parts[0]), device: parts.count > 1 ? String(parts[1]) : nil, value: value)
+        }
+    }
+
+    /// The settings, in a stable order (controller, then file, then device).
+    public var settings: [Setting]
+    /// Page sizes of `hugetlb` entries (`2MB`), which the kernel must offer.
+    public var hugePageSizes: [String]
+
+    /// The controllers the settings need.
+    public var controllers: [String] { Array(Set(settings.map(\.controller))).sorted() }
+
+    public static let periodMicroseconds: Int64 = 100_000
+
+    /// The limits of a stored or decoded `spec.resources`; fields that do not parse are left out
+    /// (the decoder refuses them with positions before they are stored).
+    public init(_ value: ManifestValue?) {
+        var settings: [Setting] = []
+        var pageSizes: [String] = []
+        if let cpu = value?["cpu"] {
+            if let max = cpu["max"], case .success(let millis) = Quantity.cpuMillis(max) {
+                settings.append(
+                    Setting(
+                        file: "cpu.max", value: millis.map { "\($0 * Self.periodMicroseconds / 1000) \(Self.periodMicroseconds)" } ?? "max 100000"))
+            }
+            if case .integer(let weight)? = cpu["weight"] { settings.append(Setting(file: "cpu.weight", value: String(weight))) }
+        }
+        if let memory = value?["memory"] {
+            for (field, file) in [("max", "memory.max"), ("high", "memory.high"), ("swapMax", "memory.swap.max")] {
+                if let item = memory[field], case .success(let bytes) = Quantity.bytes(item) {
+                    settings.append(Setting(file: file, value: bytes.map(String.init) ?? "max"))
+                }
+            }
+        }
+        if let max = value?["pids"]?["max"], case .success(let count) = Quantity.count(max) {
+            settings.append(Setting(file: "pids.max", value: count.map(String.init) ?? "max"))
+        }
+        if let io = value?["io"] {
+            if case .integer(let weight)? = io["weight"] { settings.append(Setting(file: "io.weight", value: "default \(weight)")) }
+            if case .list(let devices)? = io["max"] {
+                for entry in devices {
+                    guard let device = entry["device"]?.stringValue, Quantity.deviceProblem(device) == nil else { continue }
+                    var parts: [String] = []
+                    for (field, parse) in [("rbps", Quantity.bytes), ("wbps", Quantity.bytes), ("riops", Quantity.count), ("wiops", Quantity.count)] {
+                        let limit: UInt64?? = entry[field].map { item in if case .success(let value) = parse(item) { value } else { nil } }
+                        parts.append("\(field)=\((limit ?? nil).map(String.init) ?? "max")")
+                    }
+                    settings.append(Setting(file: "io.max", device: device, value: parts.joined(separator: " ")))
+                }
+            }
+        }
+        if case .list(let entries)? = value?["hugetlb"] {
+            for entry in entries {
+                guard let size = entry["pageSize"]?.stringValue, Quantity.pageSizeBytes(size) != nil, let max = entry["max"],
+                    case .success(let bytes) = Quantity.bytes(max)
+                else { continue }
+                pageSizes.append(size)
+                settings.append(Setting(file: "hugetlb.\(size).max", value: bytes.map(String.init) ?? "max"))
+            }
+        }
+        self.settings = settings.sorted { ($0.file, $0.device ?? "") < ($1.file, $1.device ?? "") }
+        self.hugePageSizes = pageSizes
+    }
+
+    /// Whether what the kernel shows in a file is the value kuke wrote: equal, or (for byte
+    /// limits of memory and hugetlb) the value rounded down to the kernel's page granularity.
+    public static func matches(observed: String, setting: Setting) -> Bool {
+        if observed == setting.value { return true }
+        guard setting.file.hasPrefix("memory.") || setting.file.hasPrefix("hugetlb."), let wanted = UInt64(setting.value),
+            let shown = UInt64(observed), shown <= wanted
+        else { return false }
+        return [4096, 16384, 65536, 2 << 20].contains { wanted - wanted % $0 == shown }
+    }
+
+    /// The current value of a setting's file as kuke compares it: the first line (`io.weight`'s
+    /// `default N`), the device's line of `io.max` without the device (`max` values when the
+    /// kernel lists no line for it), or the whole file trimmed.
+    public static func observedValue(of setting: Setting, in text: String) -> String {
+        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        switch setting.file {
+        case "io.weight":
+            return lines.first { $0.hasPrefix("default ") } ?? ""
+        case "io.max":
+            guard let device = setting.device else { return "" }
+            let line = lines.first { $0.hasPrefix(device + " ") }
+            return line.map { String($0.dropFirst(device.count + 1)) } ?? "rbps=max wbps=max riops=max wiops=max"
+        default:
+            return lines.first ?? ""
+        }
+    }
+}
+
+/// Kubernetes-style quantities, as `spec.resources` writes them.
+public enum Quantity {
+    static let binary: [String: UInt64] = ["Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40, "Pi": 1 << 50, "Ei": 1 << 60]
+    static let decimal: [String: UInt64] = [
+        "k": 1000, "M": 1_000_000, "G": 1_000_000_000, "T": 1_000_000_000_000, "P": 1_000_000_000_000_000,
+        "E": 1_000_000_000_000_000_000,
+    ]
+
+    /// The scalar's text: a string as written, an integer as digits.
+    static func text(_ value: ManifestValue) -> String? {
+        switch value {
+        case .string(let text): text
+        case .integer(let number): String(number)
+        default: nil
+        }
+    }
+
+    /// A byte count (`2Gi`, `1.5G`, `536870912`), or nil for `max`; the error says what is wrong.
+    public static func bytes(_ value: ManifestValue) -> Result<UInt64?, QuantityError> {
+        guard let text = text(value) else { return .failure(QuantityError("must be a quantity like 512Mi, or max")) }
+        if text == "max" { return .success(nil) }
+        var number = Substring(text)
+        var multiplier: UInt64 = 1
+        if let suffix = binary.keys.first(where: { text.hasSuffix($0) }) {
+            multiplier = binary[suffix]!
+            number = number.dropLast(2)
+        } else if let last = text.last, let factor = decimal[String(last)] {
+            multiplier = factor
+            number = number.dropLast()
+        }
+        guard let amount = decimalValue(number) else {
+            return .failure(QuantityError("\"\(text)\" is not a quantity: a number with an optional suffix Ki Mi Gi Ti Pi Ei or k M G T P E, or max"))
+        }
+        let (whole, fraction, scale) = amount
+        let (product, overflow) = whole.multipliedReportingOverflow(by: multiplier)
+        guard !overflow, product <= UInt64(Int64.max) else { return .failure(QuantityError("\"\(text)\" is too large")) }
+        let fractional = fraction * multiplier
+        guard fractional % scale == 0 else { return .failure(QuantityError("\"\(text)\" is not a whole number of bytes")) }
+        return .success(product + fractional / scale)
+    }
+
+    /// A count (pids, IOPS): a whole number or `max` (nil).
+    public static func count(_ value: ManifestValue) -> Result<UInt64?, QuantityError> {
+        if case .integer(let number) = value {
+            return number >= 0 ? .success(UInt64(number)) : .failure(QuantityError("\(number) must not be negative"))
+        }
+        if value.stringValue == "max" { return .success(nil) }
+        return .failure(QuantityError("must be a whole number or max"))
+    }
+
+    /// CPU time per period in milli-CPUs (`1.5` and `1500m` are 1500; `2` is 2000), or nil for
+    /// `max`; at least 10m (the kernel's 1 ms quota per 100 ms period).
+    public static func cpuMillis(_ value: ManifestValue) -> Result<Int64?, QuantityError> {
+        guard let text = text(value) else { return .failure(QuantityError("must be a number of CPUs like 1.5 or 500m, or max")) }
+        if text == "max" { return .success(nil) }
+        let millis: UInt64?
+        if text.hasSuffix("m") {
+            millis = decimalValue(text.dropLast()).flatMap { $0.fraction == 0 ? $0.whole : nil }
+        } else if let amount = decimalValue(Substring(text)), (amount.fraction * 1000) % amount.scale == 0 {
+            millis = amount.whole * 1000 + amount.fraction * 1000 / amount.scale
+        } else {
+            millis = nil
+        }
+        guard let millis else { return .failure(QuantityError("\"\(text)\" is not a number of CPUs like 1.5, 2 or 500m, or max")) }
+        guard millis >= 10 else { return .failure(QuantityError("\"\(text)\" is below 10m, the least the kernel accepts (1 ms per 100 ms)")) }
+        guard millis <= 1_000_000_000 else { return .failure(QuantityError("\"\(text)\" is too large")) }
+        return .success(Int64(millis))
+    }
+
+    /// `2MB` → 2 MiB, as the kernel names huge page sizes in `hugetlb.<size>.max` (KB, MB, GB).
+    public static func pageSizeBytes(_ size: String) -> UInt64? {
+        let units: [(String, UInt64)] = [("KB", 1 << 10), ("MB", 1 << 20), ("GB", 1 << 30)]
+        guard let (suffix, unit) = units.first(where: { size.hasSuffix($0.0) }), let number = UInt64(size.dropLast(suffix.count)), number > 0,
+            String(number) + suffix == size
+        else { return nil }
+        return number * unit
+    }
+
+    /// Why `device` is not a block device number `MAJ:MIN`, or nil.
+    public static func deviceProblem(_ device: String) -> String? {
+        let parts = device.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.count <= 10 && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) })
+        else { return "\"\(device)\" is not a block device number MAJ:MIN (like 8:0; see lsblk -o NAME,MAJ:MIN)" }
+        return nil
+    }
+
+    /// `1.25` → (1, 25, 100): whole part, fraction digits, and the fraction's scale.
+    static func decimalValue(_ text: Substring) -> (whole: UInt64, fraction: UInt64, scale: UInt64)? {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), let first = parts.first, !first.isEmpty, first.count <= 19,
+            first.allSatisfy({ $0.isASCII && $0.isNumber }),
+            let whole = UInt64(first)
+        else { return nil }
+        guard parts.count == 2 else { return (whole, 0, 1) }
+        let digits = parts[1]
+        guard !digits.isEmpty, digits.count <= 9, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let fraction = UInt64(digits) else { return nil }
+        var scale: UInt64 = 1
+        for _ in 0..<digits.count { scale *= 10 }
+        return (whole, fraction, scale)
+    }
+}
+
+/// Why a quantity does not parse.
+public struct QuantityError: Error, Sendable, Equatable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+}
