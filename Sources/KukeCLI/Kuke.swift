@@ -18,6 +18,7 @@ public struct Kuke: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             ApplyCommand.self, DiffCommand.self, GetCommand.self, CreateCommand.self, DeleteCommand.self, InitCommand.self, WatchCommand.self,
+            TopCommand.self,
         ])
 
     public init() {}

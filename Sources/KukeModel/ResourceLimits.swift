@@ -117,6 +117,11 @@ public struct ResourceLimits: Sendable, Equatable {
         self.hugePageSizes = pageSizes
     }
 
+    /// A field of `spec.resources` as the manifest writes it (`cpu`, `max` → `500m`), for tables.
+    public static func written(_ resources: ManifestValue?, _ group: String, _ field: String) -> String? {
+        resources?[group]?[field].flatMap(Quantity.text)
+    }
+
     /// Whether what the kernel shows in a file is the value kuke wrote: equal, or (for byte
     /// limits of memory and hugetlb) the value rounded down to the kernel's page granularity.
     public static func matches(observed: String, setting: Setting) -> Bool {

@@ -165,3 +165,26 @@ struct ResourceValidationTests {
         #expect(Quantity.pageSizeBytes("1GB") == 1 << 30 && Quantity.pageSizeBytes("02MB") == nil)
     }
 }
+
+@Suite("Resources: usage for kuke top")
+struct UsageTests {
+    @Test("cpu.stat, memory.current, pids.current and io.stat are read; a missing file is nil")
+    func parse() {
+        let files = [
+            "cpu.stat": "usage_usec 1500000\nuser_usec 1000000\nsystem_usec 500000\n",
+            "memory.current": "12582912\n",
+            "io.stat": "8:0 rbytes=1048576 wbytes=2048 rios=10 wios=1 dbytes=0 dios=0\n8:16 rbytes=1024 wbytes=0 rios=1 wios=0 dbytes=0 dios=0\n",
+            "cpu.max": "150000 100000\n",
+            "memory.max": "max\n",
+        ]
+        let usage = CgroupUsage { files[$0] }
+        #expect(usage.cpuMicroseconds == 1_500_000 && usage.memoryBytes == 12_582_912)
+        #expect(usage.ioReadBytes == 1_049_600 && usage.ioWrittenBytes == 2048)
+        #expect(usage.pids == nil && usage.pidsLimit == nil, "no pids controller: no file")
+        #expect(usage.cpuLimit == "1.5" && usage.memoryLimit == "max")
+        var later = usage
+        later.cpuMicroseconds = 1_875_000
+        #expect(CgroupUsage.cpuPercent(from: usage, to: later, seconds: 0.5) == "75%")
+        #expect(CgroupUsage.bytes(12_582_912) == "12Mi" && CgroupUsage.bytes(1_610_612_736) == "1.5Gi" && CgroupUsage.bytes(900) == "900")
+    }
+}

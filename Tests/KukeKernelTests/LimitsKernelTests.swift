@@ -129,4 +129,45 @@ struct LimitsKernelTests {
             #expect(sandbox.kuke("delete", "-f", manifest).status == 0)
         }
     }
+
+    @Test("kuke top spaces shows each space's usage beside its limits, - where a controller is not there; get -o wide shows the limits")
+    func top() throws {
+        let rootControllers = Set(
+            (read("/sys/fs/cgroup/unified/cgroup.controllers") ?? read("/sys/fs/cgroup/cgroup.controllers") ?? "").split(
+                whereSeparator: { $0 == " " || $0 == "\n" }
+            ).map(String.init))
+        try KernelSandbox.with { sandbox in
+            let present = ["memory", "cpu", "pids"].filter(rootControllers.contains)
+            let undo = delegate(present, in: sandbox)
+            defer { undo() }
+            let manifest = try sandbox.writeManifest(
+                "top.yaml", Self.realm + Self.space("blog", resources: "cpu: {max: 500m}\nmemory: {max: 1Gi}") + Self.space("shop", resources: nil))
+            _ = sandbox.kuke("apply", "-f", manifest)
+            let top = sandbox.kuke("top", "spaces", "--realm", "main", "--interval", "0.2")
+            #expect(top.status == 0, "\(top)")
+            let lines = top.stdout.split(separator: "\n")
+            #expect(
+                lines.first?.split(separator: " ", omittingEmptySubsequences: true) == [
+                    "NAME", "REALM", "CPU", "CPU-LIMIT", "MEMORY", "MEMORY-LIMIT", "PIDS", "PIDS-LIMIT", "IO-READ", "IO-WRITE",
+                ])
+            let blog = lines.first { $0.hasPrefix("blog ") }.map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) } ?? []
+            #expect(blog.count == 10, "\(top)")
+            if blog.count == 10 {
+                // cpu.stat is a core file of every cgroup2 directory: CPU use shows without the cpu controller.
+                #expect(blog[2].hasSuffix("%") && blog[3] == (present.contains("cpu") ? "0.5" : "-"), "\(blog)")
+                #expect(present.contains("memory") ? blog[5] == "1Gi" : blog[4] == "-" && blog[5] == "-", "\(blog)")
+                #expect(present.contains("pids") ? blog[6] != "-" : blog[6] == "-", "\(blog)")
+            }
+            let wide = sandbox.kuke("get", "spaces", "-o", "wide")
+            let row = wide.stdout.split(separator: "\n").first { $0.hasPrefix("blog ") }.map {
+                $0.split(separator: " ", omittingEmptySubsequences: true)
+            }
+            #expect(row?[5] == "500m" && row?[6] == "1Gi", "\(wide)")
+            let shop = wide.stdout.split(separator: "\n").first { $0.hasPrefix("shop ") }.map {
+                $0.split(separator: " ", omittingEmptySubsequences: true)
+            }
+            #expect(shop?[5] == "-" && shop?[6] == "-", "\(wide)")
+            #expect(sandbox.kuke("delete", "-f", manifest).status == 0)
+        }
+    }
 }

@@ -140,13 +140,16 @@ struct GetSpacesCommand: ParsableCommand {
         }
         let wide = output == .wide
         let drops = wide ? observeDrops(console) : nil
-        var rows = [["NAME", "REALM", "STATE", "BRIDGE", "SUBNET"] + (wide ? ["EGRESS", "DROPPED"] : []) + ["AGE"]]
+        var rows = [["NAME", "REALM", "STATE", "BRIDGE", "SUBNET"] + (wide ? ["CPU", "MEMORY", "EGRESS", "DROPPED"] : []) + ["AGE"]]
         for space in spaces {
             let network = space.status.network
             var row = [
                 space.metadata.name, space.spec.realmId, space.status.state.rawValue, network?.bridge ?? "-", network?.subnet.description ?? "-",
             ]
             if wide {
+                // The limits as the manifest writes them (`1.5`, `500m`, `2Gi`), `-` when none.
+                row.append(ResourceLimits.written(space.spec.resources, "cpu", "max") ?? "-")
+                row.append(ResourceLimits.written(space.spec.resources, "memory", "max") ?? "-")
                 let policy = EgressPolicy(network: space.spec.network)
                 row.append(policy.map { "deny(\($0.rules.count))" } ?? "allow")
                 row.append(network.flatMap { drops?[$0.bridge] }.map(String.init) ?? "-")
