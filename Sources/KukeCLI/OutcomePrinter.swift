@@ -65,7 +65,7 @@ struct OutcomePrinter {
                         ])
                     })))
         if let failure = outcome.failure {
-            entries.append(.init("error", .map([.init("reason", .string(failure.reason)), .init("message", .string(failure.message))])))
+            entries.append(.init("error", .map([.init("reason", .string(failure.reason.rawValue)), .init("message", .string(failure.message))])))
         }
         return .map(entries)
     }

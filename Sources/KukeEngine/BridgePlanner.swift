@@ -16,7 +16,7 @@ public enum BridgePlanner {
         }
         guard observed.kind == "bridge" else {
             throw Failure(
-                "BridgeConflict", "link \"\(name)\" exists and is \(observed.kind.map { "a \($0) link" } ?? "not a bridge"); kuke will not replace it"
+                .bridgeConflict, "link \"\(name)\" exists and is \(observed.kind.map { "a \($0) link" } ?? "not a bridge"); kuke will not replace it"
             )
         }
         if observed.isUp { return [] }

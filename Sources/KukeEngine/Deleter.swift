@@ -16,13 +16,13 @@ public struct Deleter: Sendable {
         do {
             records = try context.drivers.files.subdirectories(context.layout.spaceDirectory(id)).sorted()
         } catch {
-            throw Failure("RecordUnreadable", "\(error.message); its child records are unknown, so kuke will not guess what to delete")
+            throw Failure(.recordUnreadable, "\(error.message); its child records are unknown, so kuke will not guess what to delete")
         }
         do {
             let cgroups = try context.drivers.cgroups.children(context.layout.spaceCgroup(id)).sorted()
             return (records, cgroups)
         } catch {
-            throw Failure.host("CgroupFailed", error)
+            throw Failure.host(.cgroupFailed, error)
         }
     }
 
@@ -51,7 +51,7 @@ public struct Deleter: Sendable {
             // A refusal (children, processes, foreign files) changes nothing, not even the record.
             if started, var record = inventory.spaces[id] {
                 record.status.state = .failed
-                record.status.reason = error.reason
+                record.status.reason = error.reason.rawValue
                 record.status.message = "delete: \(error.message)"
                 try? context.writeRecord(record)
             }
@@ -62,33 +62,33 @@ public struct Deleter: Sendable {
     func plan(_ id: SpaceID, cascade: Bool, inventory: Inventory) throws(Failure) -> [Change] {
         guard let record = inventory.spaces[id] else {
             if let error = inventory.unreadable[context.layout.spaceRecordPath(id)] {
-                throw Failure("RecordUnreadable", "\(error); kuke will not guess what to delete")
+                throw Failure(.recordUnreadable, "\(error); kuke will not guess what to delete")
             }
-            throw Failure("NotFound", "space \(id) not found")
+            throw Failure(.notFound, "space \(id) not found")
         }
         let layout = context.layout
         let cgroupPath = layout.spaceCgroup(id)
         let found = try children(of: id)
         if !found.records.isEmpty || !found.cgroups.isEmpty, !cascade {
             let names = Set(found.records + found.cgroups).sorted().joined(separator: ", ")
-            throw Failure("HasChildren", "space \(id) has children (\(names)); delete them first or pass --cascade")
+            throw Failure(.hasChildren, "space \(id) has children (\(names)); delete them first or pass --cascade")
         }
         do {
             // Checked before anything changes: a space with running processes keeps its network.
             if try context.drivers.cgroups.isPopulated(cgroupPath) {
-                throw Failure("CgroupBusy", "processes are running in \(cgroupPath) or below; stop them first (nothing was changed)")
+                throw Failure(.cgroupBusy, "processes are running in \(cgroupPath) or below; stop them first (nothing was changed)")
             }
         } catch let error as HostError {
-            throw Failure.host("CgroupFailed", error)
+            throw Failure.host(.cgroupFailed, error)
         } catch let failure as Failure {
             throw failure
         } catch {
-            throw Failure("CgroupFailed", "\(error)")
+            throw Failure(.cgroupFailed, "\(error)")
         }
         let attached = record.status.network.map { attachments(of: $0, id: id, inventory: inventory) }
         if let attached, !attached.isEmpty, !cascade {
             throw Failure(
-                "SpaceInUse",
+                .spaceInUse,
                 "space \(id) is in use: \(attached.description); stop its containers first, or pass --cascade to detach them through the CNI plugins (nothing was changed)"
             )
         }
@@ -102,7 +102,7 @@ public struct Deleter: Sendable {
             for attachment in attached?.cached ?? [] {
                 guard let config = attachment.config ?? conflistText ?? nil else {
                     throw Failure(
-                        "SpaceInUse",
+                        .spaceInUse,
                         "container \(attachment.label) is attached to space \(id), and neither its cache entry \(attachment.cachePath) nor a conflist holds the configuration its DEL needs (nothing was changed)"
                     )
                 }
@@ -152,7 +152,7 @@ public struct Deleter: Sendable {
                         part: .cgroup, action: .delete, subject: cgroupPath, summary: "remove cgroup \(cgroupPath)",
                         operation: .removeCgroup(path: cgroupPath)))
             }
-        } catch { throw Failure.host("CgroupFailed", error) }
+        } catch { throw Failure.host(.cgroupFailed, error) }
         // Metadata last: child records, then kuke's own files (space.yaml last of them), then the directory.
         for child in found.records {
             let path = "\(directory)/\(child)"
@@ -217,7 +217,7 @@ public struct Deleter: Sendable {
         let strangers = entries.filter { !known.contains($0) && !children.contains($0) && !Self.isTemporary($0, of: known) }
         guard strangers.isEmpty else {
             throw Failure(
-                "ForeignFiles",
+                .foreignFiles,
                 "\(directory) holds entries kuke did not write (\(strangers.sorted().joined(separator: ", "))); move them away first (nothing was changed)"
             )
         }
@@ -233,7 +233,7 @@ public struct Deleter: Sendable {
     /// Every cgroup below `path`, deepest first, so each can be removed with rmdir.
     func descendantCgroups(of path: String) throws(Failure) -> [String] {
         let children: [String]
-        do { children = try context.drivers.cgroups.children(path).sorted() } catch { throw Failure.host("CgroupFailed", error) }
+        do { children = try context.drivers.cgroups.children(path).sorted() } catch { throw Failure.host(.cgroupFailed, error) }
         var result: [String] = []
         for child in children {
             let childPath = "\(path)/\(child)"
@@ -250,9 +250,9 @@ public struct Deleter: Sendable {
         guard inventory.realms[name] != nil else {
             outcome.outcome = .failed
             if let error = inventory.unreadable[context.layout.realmRecordPath(name)] {
-                outcome.failure = Failure("RecordUnreadable", "\(error); kuke will not guess what to delete")
+                outcome.failure = Failure(.recordUnreadable, "\(error); kuke will not guess what to delete")
             } else {
-                outcome.failure = Failure("NotFound", "realm \"\(name)\" not found")
+                outcome.failure = Failure(.notFound, "realm \"\(name)\" not found")
             }
             return [outcome]
         }
@@ -260,7 +260,7 @@ public struct Deleter: Sendable {
         if !unreadable.isEmpty {
             outcome.outcome = .failed
             outcome.failure = Failure(
-                "RecordUnreadable",
+                .recordUnreadable,
                 "realm \"\(name)\" holds records kuke cannot read (\(unreadable.joined(separator: ", "))); fix or remove them first")
             return [outcome]
         }
@@ -268,7 +268,7 @@ public struct Deleter: Sendable {
         if !spaces.isEmpty && !cascade {
             outcome.outcome = .failed
             outcome.failure = Failure(
-                "HasChildren",
+                .hasChildren,
                 "realm \"\(name)\" has \(spaces.count) space(s) (\(spaces.map(\.metadata.name).joined(separator: ", "))); delete them first or pass --cascade"
             )
             return [outcome]
@@ -290,7 +290,7 @@ public struct Deleter: Sendable {
         }
         if outcomes.contains(where: { $0.outcome == .failed }) {
             outcome.outcome = .failed
-            outcome.failure = Failure("ChildFailed", "a space of realm \"\(name)\" could not be deleted")
+            outcome.failure = Failure(.childFailed, "a space of realm \"\(name)\" could not be deleted")
             return outcomes + [outcome]
         }
         let cgroupPath = context.layout.realmCgroup(name)
@@ -312,7 +312,7 @@ public struct Deleter: Sendable {
             return outcomes + [outcome]
         } catch {
             outcome.outcome = .failed
-            outcome.failure = Failure("CgroupFailed", "\(error)")
+            outcome.failure = Failure(.cgroupFailed, "\(error)")
             return outcomes + [outcome]
         }
         inventory.realms[name] = nil

@@ -99,7 +99,7 @@ public struct Engine: Sendable {
                     ResourceOutcome(
                         kind: resource.kind, realm: realm, name: name, outcome: .failed,
                         failure: Failure(
-                            "AlreadyExists", "\(resource.kind) \"\(resource.displayName)\" already exists; use `kuke apply` to change it")))
+                            .alreadyExists, "\(resource.kind) \"\(resource.displayName)\" already exists; use `kuke apply` to change it")))
                 continue
             }
             switch resource {
@@ -169,7 +169,7 @@ public struct Engine: Sendable {
         if let first = unreadable.first {
             outcome.outcome = .failed
             outcome.failure = Failure(
-                "FirewallFailed",
+                .firewallFailed,
                 "table \(FirewallPlanner.table) left as it is while \(first)\(unreadable.count > 1 ? " and \(unreadable.count - 1) more" : "") cannot be read (its rules would be dropped); fix or remove it"
             )
             return outcome
@@ -183,7 +183,7 @@ public struct Engine: Sendable {
                 guard !spaces.isEmpty else { return nil }  // nothing of this run path's to hold
                 outcome.outcome = .failed
                 outcome.failure = Failure(
-                    "FirewallOwnedElsewhere",
+                    .firewallOwnedElsewhere,
                     "table \(FirewallPlanner.table) holds the spaces of the kuke whose run path is \(holder.dropFirst(4)), not this one (\(layout.runPath)); it is one table per network namespace, so kuke leaves it as it is: run with that --run-path, or delete that run path's spaces first (the table was not changed)"
                 )
                 return outcome
@@ -194,7 +194,7 @@ public struct Engine: Sendable {
             if !context.dryRun { try context.perform(change) }
         } catch {
             outcome.outcome = .failed
-            outcome.failure = Failure.host("FirewallFailed", error)
+            outcome.failure = Failure.host(.firewallFailed, error)
         }
         return outcome
     }

@@ -52,10 +52,10 @@ extension Engine {
             guard let space = FirewallSpace(record: record) else { continue }
             if let problem = FirewallPlanner.violation(ofBridge: space.bridge) {
                 refused[space.id] = Failure(
-                    "BridgeNameInvalid",
+                    .bridgeNameInvalid,
                     "recorded bridge name \"\(space.bridge)\" \(problem), so the isolation table cannot hold the space's rules (it has no isolation or egress policy); run `kuke init --force-regenerate-cni` to give it a valid name"
                 )
-            } else if let conflict = inventory.networkConflict(of: space.id), conflict.reason == "BridgeConflict" {
+            } else if let conflict = inventory.networkConflict(of: space.id), conflict.reason == .bridgeConflict {
                 refused[space.id] = conflict
             } else {
                 spaces.append(space)
@@ -89,7 +89,7 @@ extension Engine {
             let failure =
                 refused[record.id]
                 ?? Failure(
-                    "FirewallFailed",
+                    .firewallFailed,
                     "the kernel holds no isolation or egress rules for this space (table \(FirewallPlanner.table) was not written\(cause)); apply again once the table can be written"
                 )
             if let index = outcomes.firstIndex(where: { $0.kind == "Space" && $0.realm == record.id.realm && $0.name == record.id.name }),

@@ -98,13 +98,13 @@ public struct Inventory: Sendable {
         guard let network = spaces[id]?.status.network else { return nil }
         if let owner = bridgeOwner(network.bridge), owner != id {
             return Failure(
-                "BridgeConflict",
+                .bridgeConflict,
                 "bridge \"\(network.bridge)\" is also recorded by space \(owner), created earlier; two spaces never share a bridge: run `kuke init --force-regenerate-cni` to give \(id) a bridge of its own"
             )
         }
         if let owner = subnetOwner(network.subnet), owner != id {
             return Failure(
-                "SubnetConflict",
+                .subnetConflict,
                 "subnet \(network.subnet) is also recorded by space \(owner), created earlier; two spaces never share a range: run `kuke init --force-regenerate-cni` to give \(id) a subnet of its own"
             )
         }

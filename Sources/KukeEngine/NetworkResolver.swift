@@ -61,7 +61,7 @@ public struct NetworkResolver: Sendable {
         let path = layout.conflistPath(id, cniConfigPath: spec.cniConfigPath)
         if let owner = inventory.conflistOwner(path), owner != id {
             throw Failure(
-                "ConflistConflict",
+                .conflistConflict,
                 "conflist \(path) belongs to space \(owner); both map to the network name \"\(id.networkName)\" (and so to one bridge name); rename one of the spaces"
             )
         }
@@ -78,7 +78,7 @@ public struct NetworkResolver: Sendable {
         }
         if let text = conflistOnDisk, recorded?.conflistPath != path, recordedBridge == nil || stored != nil, !Self.isOwn(text, recorded: recorded) {
             throw Failure(
-                "ConflistConflict",
+                .conflistConflict,
                 "\(path) exists and no space records it; kuke does not overwrite a conflist it did not write (move it away to let kuke create it, or run with --force-regenerate-cni if an older kuke wrote it for this space)"
             )
         }
@@ -87,7 +87,7 @@ public struct NetworkResolver: Sendable {
         if let problem = BridgeName.violation(of: bridge) {
             guard regenerate else {
                 throw Failure(
-                    "BridgeNameInvalid",
+                    .bridgeNameInvalid,
                     "recorded bridge name \"\(bridge)\" \(problem); run `kuke init --force-regenerate-cni` to give the space a valid name")
             }
             bridge = Self.freshBridge(for: id, inventory: inventory)
@@ -95,7 +95,7 @@ public struct NetworkResolver: Sendable {
         }
         if let owner = inventory.bridgeOwner(bridge), owner != id {
             guard stored != nil, regenerate else {
-                throw inventory.networkConflict(of: id) ?? Failure("BridgeConflict", "bridge name \"\(bridge)\" belongs to space \(owner)")
+                throw inventory.networkConflict(of: id) ?? Failure(.bridgeConflict, "bridge name \"\(bridge)\" belongs to space \(owner)")
             }
             bridge = Self.freshBridge(for: id, inventory: inventory)
             renamed = true
@@ -103,20 +103,20 @@ public struct NetworkResolver: Sendable {
         if let link = inventory.network.links[bridge] {
             if link.kind != "bridge" {
                 throw Failure(
-                    "BridgeConflict",
+                    .bridgeConflict,
                     "link \"\(bridge)\" exists and is \(link.kind.map { "a \($0) link" } ?? "not a bridge"); kuke will not replace it")
             }
             // A bridge kuke did not record is not taken over, except when a stale record is being
             // repaired and the bridge already carries the name the space is given.
             if recordedBridge != bridge && !renamed {
                 throw Failure(
-                    "BridgeConflict", "a bridge named \"\(bridge)\" exists and no space records it; kuke does not take over links it did not create")
+                    .bridgeConflict, "a bridge named \"\(bridge)\" exists and no space records it; kuke does not take over links it did not create")
             }
         }
         var subnet: IPv4Subnet? = recordedSubnet
         if let recordedSubnet = subnet, stored != nil, let owner = inventory.subnetOwner(recordedSubnet), owner != id {
             guard regenerate else {
-                throw inventory.networkConflict(of: id) ?? Failure("SubnetConflict", "subnet \(recordedSubnet) belongs to space \(owner)")
+                throw inventory.networkConflict(of: id) ?? Failure(.subnetConflict, "subnet \(recordedSubnet) belongs to space \(owner)")
             }
             subnet = nil
         }
@@ -141,7 +141,7 @@ public struct NetworkResolver: Sendable {
     /// address or route, not a range another network configuration claims.
     func allocate(_ id: SpaceID, inventory: Inventory, foreignClaims: () -> [ForeignClaim]) throws(Failure) -> IPv4Subnet {
         if let unreadable = inventory.unreadable.keys.sorted().first(where: { $0.hasSuffix("/space.yaml") }) {
-            throw Failure("RecordUnreadable", "cannot choose a subnet while \(unreadable) is unreadable (its subnet is unknown); fix or remove it")
+            throw Failure(.recordUnreadable, "cannot choose a subnet while \(unreadable) is unreadable (its subnet is unknown); fix or remove it")
         }
         let allocator = SubnetAllocator(pool: layout.subnetPool)
         let taken = inventory.takenSubnets(except: id)
@@ -161,7 +161,7 @@ public struct NetworkResolver: Sendable {
             holders.append("used on the host by " + Self.listed(used.map { "\($0.subnet)\($0.linkName.map { " dev \($0)" } ?? "")" }))
         }
         throw Failure(
-            "SubnetPoolExhausted",
+            .subnetPoolExhausted,
             "no free /24 in subnet pool \(pool): \(holders.joined(separator: "; ")); choose another pool with --subnet-pool (or KUKEON_SUBNET_POOL), move the other network, or delete a space"
         )
     }

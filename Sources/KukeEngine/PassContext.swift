@@ -65,13 +65,13 @@ public struct PassContext: Sendable {
     }
 
     /// The failure reason for a change of `part` that the host refused.
-    static func reason(for part: Part) -> String {
+    static func reason(for part: Part) -> FailureReason {
         switch part {
-        case .metadata: "MetadataWriteFailed"
-        case .cgroup: "CgroupFailed"
-        case .conflist: "ConflistWriteFailed"
-        case .bridge: "BridgeFailed"
-        case .firewall: "FirewallFailed"
+        case .metadata: .metadataWriteFailed
+        case .cgroup: .cgroupFailed
+        case .conflist: .conflistWriteFailed
+        case .bridge: .bridgeFailed
+        case .firewall: .firewallFailed
         }
     }
 
@@ -86,7 +86,7 @@ public struct PassContext: Sendable {
             do {
                 if let state = try drivers.cgroups.observe(path) { observed[path] = state }
             } catch {
-                throw Failure.host("CgroupFailed", error)
+                throw Failure.host(.cgroupFailed, error)
             }
         }
         return observed
@@ -104,7 +104,7 @@ public struct PassContext: Sendable {
             try drivers.files.write(
                 layout.spaceRecordPath(record.id), RecordCodec.recordText(RecordCodec.value(of: record)), mode: MetadataPlanner.spaceMode)
         } catch {
-            throw Failure.host("MetadataWriteFailed", error)
+            throw Failure.host(.metadataWriteFailed, error)
         }
     }
 }

@@ -15,11 +15,11 @@ public struct RealmReconciler: Sendable {
         let recordPath = context.layout.realmRecordPath(name)
         let stored = inventory.realms[name]
         do throws(Failure) {
-            if let problem = inventory.cgroupRootProblem { throw Failure("CgroupRootInvalid", problem) }
-            if let error = inventory.unreadable[recordPath] { throw Failure("RecordUnreadable", "\(error); fix or remove the file") }
+            if let problem = inventory.cgroupRootProblem { throw Failure(.cgroupRootInvalid, problem) }
+            if let error = inventory.unreadable[recordPath] { throw Failure(.recordUnreadable, "\(error); fix or remove the file") }
             if stored == nil, let twin = inventory.caseTwin(ofRealm: name) {
                 throw Failure(
-                    "NameConflict",
+                    .nameConflict,
                     "realm \"\(name)\" differs only in case from realm \"\(twin)\", which exists; names that differ only in case are one name to whoever reads them: rename this one"
                 )
             }
@@ -42,7 +42,7 @@ public struct RealmReconciler: Sendable {
             status.resources = resources.written
             if let failure = resources.failure {
                 status.state = .failed
-                status.reason = failure.reason
+                status.reason = failure.reason.rawValue
                 status.message = failure.message
             }
             let record = RealmRecord(metadata: metadata, spec: manifest.spec, status: status)

@@ -9,17 +9,17 @@ public enum Outcome: String, Sendable {
 
 /// Why a resource failed: a stable reason (`RealmNotFound`) and a message for humans.
 public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
-    public var reason: String
+    public var reason: FailureReason
     public var message: String
 
-    public init(_ reason: String, _ message: String) {
+    public init(_ reason: FailureReason, _ message: String) {
         self.reason = reason
         self.message = message
     }
 
     public var description: String { "\(reason): \(message)" }
 
-    static func host(_ reason: String, _ error: HostError) -> Failure { Failure(reason, error.message) }
+    static func host(_ reason: FailureReason, _ error: HostError) -> Failure { Failure(reason, error.message) }
 }
 
 /// The result of one resource in a pass.

@@ -72,7 +72,7 @@ public enum ResourcePlanner {
             changes.append(change)
         }
         let written = enforced.isEmpty ? nil : Dictionary(enforced.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
-        let failure = problems.isEmpty ? nil : Failure("ControllerUnavailable", problems.joined(separator: "; "))
+        let failure = problems.isEmpty ? nil : Failure(.controllerUnavailable, problems.joined(separator: "; "))
         return Plan(changes: changes, written: written, failure: failure)
     }
 

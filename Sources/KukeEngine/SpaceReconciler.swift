@@ -56,7 +56,7 @@ public struct SpaceReconciler: Sendable {
             outcome.outcome = .failed
             outcome.failure = error
             // A problem of the host or of the record itself says nothing about the space: its record is left alone.
-            let hostWide = ["CgroupRootInvalid", "RecordUnreadable"].contains(error.reason)
+            let hostWide = [FailureReason.cgroupRootInvalid, .recordUnreadable].contains(error.reason)
             if !context.dryRun, !hostWide, let stored { recordFailure(error, on: stored, inventory: &inventory) }
             return outcome
         }
@@ -106,16 +106,16 @@ public struct SpaceReconciler: Sendable {
 
     func makePlan(_ manifest: SpaceManifest, stored: SpaceRecord?, inventory: Inventory) throws(Failure) -> Plan {
         let id = manifest.id
-        if let problem = inventory.cgroupRootProblem { throw Failure("CgroupRootInvalid", problem) }
+        if let problem = inventory.cgroupRootProblem { throw Failure(.cgroupRootInvalid, problem) }
         guard inventory.realms[id.realm] != nil else {
-            throw Failure("RealmNotFound", "realm \"\(id.realm)\" not found; declare it in the batch or run `kuke create realm \(id.realm)`")
+            throw Failure(.realmNotFound, "realm \"\(id.realm)\" not found; declare it in the batch or run `kuke create realm \(id.realm)`")
         }
         if let error = inventory.unreadable[context.layout.spaceRecordPath(id)] {
-            throw Failure("RecordUnreadable", "\(error); fix or remove the file")
+            throw Failure(.recordUnreadable, "\(error); fix or remove the file")
         }
         if stored == nil, let twin = inventory.caseTwin(of: id) {
             throw Failure(
-                "NameConflict",
+                .nameConflict,
                 "space \(id) differs only in case from space \(twin), which exists; names that differ only in case are one name to whoever reads them: rename this one"
             )
         }
@@ -186,7 +186,7 @@ public struct SpaceReconciler: Sendable {
         status.resources = resources.written
         if let failure = resources.failure ?? egress.failure {
             status.state = .failed
-            status.reason = failure.reason
+            status.reason = failure.reason.rawValue
             status.message = failure.message
         }
         let record = SpaceRecord(metadata: metadata, spec: manifest.spec, status: status)
@@ -224,7 +224,7 @@ public struct SpaceReconciler: Sendable {
                     error.message + (kept.isEmpty ? " (not allowed until it resolves)" : " (keeping \(kept.count) address(es) resolved before)"))
             }
         }
-        let failure = problems.isEmpty ? nil : Failure("EgressHostUnresolved", problems.joined(separator: "; "))
+        let failure = problems.isEmpty ? nil : Failure(.egressHostUnresolved, problems.joined(separator: "; "))
         return (EgressStatus(resolved: resolved), failure)
     }
 
@@ -235,14 +235,14 @@ public struct SpaceReconciler: Sendable {
     }
 
     func read(_ path: String) throws(Failure) -> String? {
-        do { return try context.drivers.files.read(path) } catch { throw Failure.host("ConflistReadFailed", error) }
+        do { return try context.drivers.files.read(path) } catch { throw Failure.host(.conflistReadFailed, error) }
     }
 
     func readBackControllers(_ id: SpaceID) throws(Failure) -> [String] {
         do {
             return (try context.drivers.cgroups.observe(context.layout.spaceCgroup(id))?.subtreeControl ?? []).sorted()
         } catch {
-            throw Failure.host("CgroupFailed", error)
+            throw Failure.host(.cgroupFailed, error)
         }
     }
 
@@ -250,7 +250,7 @@ public struct SpaceReconciler: Sendable {
     func recordFailure(_ failure: Failure, on record: SpaceRecord, inventory: inout Inventory) {
         var failed = record
         failed.status.state = .failed
-        failed.status.reason = failure.reason
+        failed.status.reason = failure.reason.rawValue
         failed.status.message = failure.message
         failed.status.updatedAt = context.now
         if failed.status == record.status.with(updatedAt: context.now) && record.status.state == .failed { return }

@@ -178,7 +178,7 @@ public final class WatchController {
             logger.error("pass failed: \(error.message)")
             for resource in batch {
                 applied[ResourceKey(resource)] = resource  // so a reload does not requeue it ahead of its backoff
-                retry(ResourceKey(resource), Failure("HostFailed", error.message), now: now)
+                retry(ResourceKey(resource), Failure(.hostFailed, error.message), now: now)
             }
             return
         }
@@ -365,7 +365,7 @@ public final class WatchController {
         if let (key, due) = failing.keys.compactMap({ key in queue.dueTime(key).map { (key, $0) } }).min(by: { $0.1 < $1.1 }) {
             let at = wallClock.addingTimeInterval(max(0, due - now))
             let time = at.formatted(Date.ISO8601FormatStyle(timeZone: .current).time(includingFractionalSeconds: false))
-            line += "; \(key) \(failing[key]?.reason ?? "failed"), next attempt at \(time)"
+            line += "; \(key) \(failing[key]?.reason.rawValue ?? "failed"), next attempt at \(time)"
         }
         return line
     }

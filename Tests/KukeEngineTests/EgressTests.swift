@@ -94,7 +94,7 @@ struct EgressTests {
         let host = FakeHost(firewall: true)
         let first = try engine(host).apply(resources([("shop", denyWithRules)]))
         let shop = try #require(first.first { $0.name == "shop" })
-        #expect(shop.outcome == .failed && shop.failure?.reason == "EgressHostUnresolved", "\(shop)")
+        #expect(shop.outcome == .failed && shop.failure?.reason == .egressHostUnresolved, "\(shop)")
         #expect(shop.failure?.message.contains("api.example.com") == true)
         #expect(host.state.withLock { $0.links["kuke-main-shop"] } != nil, "the bridge is made all the same")
         #expect(!script(host).contains("host api.example.com"), "no address, no rule: the deny holds")
@@ -231,7 +231,7 @@ struct AdoptionTests {
         loseRecord(host, "b")
         host.state.withLock { $0.files["/cni/main-b.conflist"]! += " " }
         let outcome = try engine(host).apply(batch(["b"])).last
-        #expect(outcome?.failure?.reason == "ConflistConflict", "\(String(describing: outcome))")
+        #expect(outcome?.failure?.reason == .conflistConflict, "\(String(describing: outcome))")
         #expect(host.state.withLock { $0.files["/cni/main-b.conflist"] }?.hasSuffix(" ") == true, "left as it was")
     }
 
@@ -245,7 +245,7 @@ struct AdoptionTests {
         _ = try engine(host).apply(batch(["c"]))  // c takes the first free /24: b's
         #expect(subnet(host, "c") == "10.88.0.0/24")
         host.state.withLock { $0.files["/cni/main-b.conflist"] = text }
-        #expect(try engine(host).apply(batch(["b"])).last?.failure?.reason == "ConflistConflict")
+        #expect(try engine(host).apply(batch(["b"])).last?.failure?.reason == .conflistConflict)
     }
 }
 
@@ -288,7 +288,7 @@ struct RecordMarkerTests {
         #expect(throws: RecordError.self) { try RecordCodec.decodeSpace(cut, file: "space.yaml") }
         host.state.withLock { $0.files["/run/main/blog/space.yaml"] = cut }
         let outcome = try Engine(layout: layout, drivers: host.drivers).apply(batch()).last
-        #expect(outcome?.failure?.reason == "RecordUnreadable", "\(String(describing: outcome))")
+        #expect(outcome?.failure?.reason == .recordUnreadable, "\(String(describing: outcome))")
         #expect(outcome?.failure?.message.contains("cut short") == true)
         // Today's format: cut anywhere, even after updatedAt, it is refused.
         let late = String(text[..<text.range(of: "readyAt")!.lowerBound])
@@ -315,9 +315,9 @@ struct FirewallUnreadableTests {
         host.state.withLock { $0.files["/run/main/a/space.yaml"] = "garbage: [\n" }
         let outcomes = try Engine(layout: layout, drivers: host.drivers).apply([realm, space("b"), space("c")])
         let firewall = try #require(outcomes.first { $0.kind == "Firewall" })
-        #expect(firewall.failure?.reason == "FirewallFailed" && firewall.failure?.message.contains("/run/main/a/space.yaml") == true, "\(firewall)")
+        #expect(firewall.failure?.reason == .firewallFailed && firewall.failure?.message.contains("/run/main/a/space.yaml") == true, "\(firewall)")
         #expect(host.state.withLock { $0.firewallScript } == before, "a's rules stay")
         #expect(outcomes.first { $0.name == "b" }?.outcome == .unchanged)
-        #expect(outcomes.first { $0.name == "c" }?.failure?.reason == "RecordUnreadable", "no subnet is handed out either (documented)")
+        #expect(outcomes.first { $0.name == "c" }?.failure?.reason == .recordUnreadable, "no subnet is handed out either (documented)")
     }
 }

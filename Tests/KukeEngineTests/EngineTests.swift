@@ -70,7 +70,7 @@ struct EngineTests {
         let host = FakeHost()
         let outcomes = try engine(host).apply([realm("main"), space("x", realm: "ghost"), space("blog")])
         #expect(outcomes.map(\.outcome) == [.created, .failed, .created])
-        #expect(outcomes[1].failure?.reason == "RealmNotFound")
+        #expect(outcomes[1].failure?.reason == .realmNotFound)
         #expect(!host.log.contains { $0.contains("ghost") })
     }
 
@@ -80,11 +80,11 @@ struct EngineTests {
         let outcomes = try engine(host).apply([realm("a-b"), realm("a"), space("c", realm: "a-b"), space("b-c", realm: "a")])
         #expect(outcomes[2].outcome == .created)
         #expect(outcomes[3].outcome == .failed)
-        #expect(outcomes[3].failure?.reason == "ConflistConflict")
+        #expect(outcomes[3].failure?.reason == .conflistConflict)
         #expect(outcomes[3].failure?.message.contains("a-b/c") == true)
         // With its own CNI directory the second space gets a conflist, but the bridge name is still taken.
         let retry = try engine(host).apply([space("b-c", realm: "a", cni: "/other")])
-        #expect(retry[0].failure?.reason == "BridgeConflict")
+        #expect(retry[0].failure?.reason == .bridgeConflict)
     }
 
     @Test("a bridge name held by a veth, or by a bridge kuke did not create, is a conflict")
@@ -93,9 +93,9 @@ struct EngineTests {
         host.state.withLock { $0.links["kuke-main-blog"] = ObservedLink(index: 5, name: "kuke-main-blog", kind: "veth", isUp: true) }
         host.state.withLock { $0.links["kuke-main-shop"] = ObservedLink(index: 6, name: "kuke-main-shop", kind: "bridge", isUp: true) }
         let outcomes = try engine(host).apply([realm("main"), space("blog"), space("shop")])
-        #expect(outcomes[1].failure?.reason == "BridgeConflict")
+        #expect(outcomes[1].failure?.reason == .bridgeConflict)
         #expect(outcomes[1].failure?.message.contains("veth") == true)
-        #expect(outcomes[2].failure?.reason == "BridgeConflict")
+        #expect(outcomes[2].failure?.reason == .bridgeConflict)
         #expect(!host.log.contains { $0.contains("space.yaml") })
     }
 
@@ -104,7 +104,7 @@ struct EngineTests {
         let host = FakeHost()
         host.state.withLock { $0.files["/cni/main-blog.conflist"] = "{\"name\": \"handmade\"}" }
         let outcomes = try engine(host).apply([realm("main"), space("blog")])
-        #expect(outcomes[1].failure?.reason == "ConflistConflict")
+        #expect(outcomes[1].failure?.reason == .conflistConflict)
         #expect(host.state.withLock { $0.files["/cni/main-blog.conflist"] } == "{\"name\": \"handmade\"}")
     }
 
@@ -121,7 +121,7 @@ struct EngineTests {
         let engine = Engine(layout: small, drivers: host.drivers)
         let outcomes = try engine.apply([realm("main"), space("a"), space("b")])
         #expect(outcomes[1].outcome == .created)
-        #expect(outcomes[2].failure?.reason == "SubnetPoolExhausted")
+        #expect(outcomes[2].failure?.reason == .subnetPoolExhausted)
         let record = try RecordCodec.decodeSpace(host.state.withLock { $0.files["/run/main/a/space.yaml"] }!, file: "x")
         #expect(record.status.network?.subnet == IPv4Subnet("10.88.1.0/24"))
     }
@@ -176,7 +176,7 @@ struct EngineTests {
         }
         let outcomes = try engine(host).apply([realm("main"), space("blog")])
         #expect(outcomes[1].outcome == .failed)
-        #expect(outcomes[1].failure?.reason == "BridgeFailed")
+        #expect(outcomes[1].failure?.reason == .bridgeFailed)
         let record = try RecordCodec.decodeSpace(host.state.withLock { $0.files["/run/main/blog/space.yaml"] }!, file: "x")
         #expect(record.status.state == .failed)
         #expect(record.status.reason == "BridgeFailed")
@@ -196,8 +196,8 @@ struct EngineTests {
             $0.failures["mkdir /cg/kukeon/main"] = HostError("cgroup /cg/kukeon/main: mkdir failed: No space left on device (ENOSPC)", code: "ENOSPC")
         }
         let outcomes = try engine(host).apply([realm("main"), space("blog")])
-        #expect(outcomes[0].failure?.reason == "CgroupFailed")
-        #expect(outcomes[1].failure?.reason == "RealmNotFound")
+        #expect(outcomes[0].failure?.reason == .cgroupFailed)
+        #expect(outcomes[1].failure?.reason == .realmNotFound)
         #expect(!host.log.contains { $0.contains("blog") })
     }
 
@@ -207,7 +207,7 @@ struct EngineTests {
         _ = try engine(host).apply([realm("main"), space("blog")])
         host.state.withLock { $0.files["/run/main/blog/space.yaml"] = "status: [" }
         let outcomes = try engine(host).delete([.realm("main")], cascade: true)
-        #expect(outcomes.last?.failure?.reason == "RecordUnreadable")
+        #expect(outcomes.last?.failure?.reason == .recordUnreadable)
         #expect(host.state.withLock { $0.files["/cni/main-blog.conflist"] } != nil)
     }
 
@@ -216,7 +216,7 @@ struct EngineTests {
         let host = FakeHost()
         host.state.withLock { $0.rootProblem = "cgroup root /cg is not a cgroup2 filesystem (found tmpfs)" }
         let outcomes = try engine(host).apply([realm("main"), space("blog")])
-        #expect(outcomes.allSatisfy { $0.failure?.reason == "CgroupRootInvalid" })
+        #expect(outcomes.allSatisfy { $0.failure?.reason == .cgroupRootInvalid })
         #expect(host.log.isEmpty)
     }
 
@@ -230,7 +230,7 @@ struct EngineTests {
         }
         let id = SpaceID(realm: "main", name: "blog")
         let refused = try engine(host).delete([.space(id)], cascade: false)
-        #expect(refused[0].failure?.reason == "HasChildren")
+        #expect(refused[0].failure?.reason == .hasChildren)
         #expect(host.state.withLock { $0.links["kuke-main-blog"] } != nil)
 
         let start = host.log.count
@@ -248,7 +248,7 @@ struct EngineTests {
         #expect(state.files.keys.filter { $0.contains("blog") }.isEmpty)
         #expect(state.links.isEmpty)
         let missing = try engine(host).delete([.space(id)], cascade: false)
-        #expect(missing[0].failure?.reason == "NotFound")
+        #expect(missing[0].failure?.reason == .notFound)
     }
 
     @Test("delete refuses, changing nothing, while processes run in the space or foreign files sit in its directory")
@@ -259,13 +259,13 @@ struct EngineTests {
         host.state.withLock { _ = $0.populated.insert("/cg/kukeon/main/blog") }
         let start = host.log.count
         let busy = try engine(host).delete([.space(id)], cascade: true)
-        #expect(busy[0].failure?.reason == "CgroupBusy")
+        #expect(busy[0].failure?.reason == .cgroupBusy)
         host.state.withLock {
             $0.populated = []
             $0.files["/run/main/blog/.notes"] = "mine"
         }
         let foreign = try engine(host).delete([.space(id)], cascade: true)
-        #expect(foreign[0].failure?.reason == "ForeignFiles")
+        #expect(foreign[0].failure?.reason == .foreignFiles)
         #expect(foreign[0].failure?.message.contains(".notes") == true)
         #expect(host.log.count == start, "\(host.log.dropFirst(start))")
         // A temp file from an interrupted write is kuke's own and goes with the space.
@@ -282,7 +282,7 @@ struct EngineTests {
         _ = try engine(host).apply([realm("main")])
         host.state.withLock { $0.files["/run/main/legacy/stack1/stack.yaml"] = "x" }
         let outcomes = try engine(host).delete([.realm("main")], cascade: false)
-        #expect(outcomes.last?.failure?.reason == "ForeignFiles")
+        #expect(outcomes.last?.failure?.reason == .foreignFiles)
         // With --cascade too, the check comes before any space is deleted.
         _ = try engine(host).apply([space("blog")])
         let cascaded = try engine(host).delete([.realm("main")], cascade: true)
@@ -301,7 +301,7 @@ struct EngineTests {
                 "/readonly/main-blog.conflist: creating temporary file failed: Read-only file system (EROFS)", code: "EROFS")
         }
         let moved = try engine(host).apply([space("blog", cni: "/readonly")])
-        #expect(moved[0].failure?.reason == "ConflistWriteFailed")
+        #expect(moved[0].failure?.reason == .conflistWriteFailed)
         let record = try RecordCodec.decodeSpace(host.state.withLock { $0.files["/run/main/blog/space.yaml"] }!, file: "x")
         #expect(record.status.network?.conflistPath == "/cni/main-blog.conflist")
         let back = try engine(host).apply([space("blog")])
@@ -314,7 +314,7 @@ struct EngineTests {
         _ = try engine(host).apply([realm("main"), space("a")])
         host.state.withLock { $0.files["/run/main/a/space.yaml"] = "{" }
         let outcomes = try engine(host).apply([space("b")])
-        #expect(outcomes[0].failure?.reason == "RecordUnreadable")
+        #expect(outcomes[0].failure?.reason == .recordUnreadable)
     }
 
     @Test("a host-wide problem fails resources without marking their records Failed")
@@ -323,7 +323,7 @@ struct EngineTests {
         _ = try engine(host).apply([realm("main"), space("blog")])
         host.state.withLock { $0.rootProblem = "cgroup root /cg is not a cgroup2 filesystem (found tmpfs)" }
         let before = host.log.count
-        #expect(try engine(host).apply([space("blog")])[0].failure?.reason == "CgroupRootInvalid")
+        #expect(try engine(host).apply([space("blog")])[0].failure?.reason == .cgroupRootInvalid)
         #expect(host.log.count == before)
     }
 
@@ -355,7 +355,7 @@ struct EngineTests {
         var options = ApplyOptions()
         options.createOnly = true
         let outcomes = try engine(host).apply([space("blog", labels: ["b": "2"])], options: options)
-        #expect(outcomes[0].failure?.reason == "AlreadyExists")
+        #expect(outcomes[0].failure?.reason == .alreadyExists)
         #expect(outcomes[0].displayName == "main/blog")
         #expect(host.log.count == before)
     }
@@ -407,7 +407,7 @@ struct EngineTests {
     func deleteRealm() throws {
         let host = FakeHost()
         _ = try engine(host).apply([realm("main"), space("blog")])
-        #expect(try engine(host).delete([.realm("main")], cascade: false).last?.failure?.reason == "HasChildren")
+        #expect(try engine(host).delete([.realm("main")], cascade: false).last?.failure?.reason == .hasChildren)
         let outcomes = try engine(host).delete([.realm("main")], cascade: true)
         #expect(outcomes.map(\.outcome) == [.deleted, .deleted])
         #expect(host.state.withLock { $0.files.isEmpty })
@@ -434,7 +434,7 @@ struct EngineTests {
             state.files["/cni/main-analytics.conflist"] = "{}"
         }
         let stale = try engine(host).apply([space("analytics")])
-        #expect(stale[0].failure?.reason == "BridgeNameInvalid")
+        #expect(stale[0].failure?.reason == .bridgeNameInvalid)
         #expect(stale[0].failure?.message.contains("--force-regenerate-cni") == true)
         let fixed = try engine(host).initialize(regenerate: true)
         #expect(fixed.last?.outcome == .updated)

@@ -51,7 +51,7 @@ struct FailClosedTests {
         #expect(old.status.state == .failed && old.status.reason == "BridgeNameInvalid", "\(old.status)")
         #expect(old.status.message?.contains("kuke init --force-regenerate-cni") == true)
         // Applying the old space itself reports the same reason; the repair gives it its rules back.
-        #expect(try engine(host).apply(batch(["old"])).first { $0.name == "old" }?.failure?.reason == "BridgeNameInvalid")
+        #expect(try engine(host).apply(batch(["old"])).first { $0.name == "old" }?.failure?.reason == .bridgeNameInvalid)
         _ = try engine(host).initialize(regenerate: true)
         #expect(try record(host, "old").status.state == .ready)
         #expect(script(host).contains("iifname \"kuke-main-old\""))
@@ -64,13 +64,13 @@ struct FailClosedTests {
         host.state.withLock { $0.failures["replaceFirewall"] = HostError("nftables: replacing table inet kukeon failed: Operation not permitted") }
         let outcomes = try engine(host).apply(batch(["a", "b"]))
         let b = try #require(outcomes.first { $0.name == "b" })
-        #expect(b.outcome == .failed && b.failure?.reason == "FirewallFailed", "\(b)")
+        #expect(b.outcome == .failed && b.failure?.reason == .firewallFailed, "\(b)")
         #expect(b.failure?.message.contains("Operation not permitted") == true)
         #expect(try record(host, "b").status.state == .failed)
         // a's rules are still in the table the kernel holds: it stays Ready.
         #expect(outcomes.first { $0.name == "a" }?.failure == nil)
         #expect(try record(host, "a").status.state == .ready)
-        #expect(outcomes.last?.kind == "Firewall" && outcomes.last?.failure?.reason == "FirewallFailed")
+        #expect(outcomes.last?.kind == "Firewall" && outcomes.last?.failure?.reason == .firewallFailed)
         // Once the table can be written, the next pass makes b Ready.
         host.state.withLock { $0.failures = [:] }
         #expect(try engine(host).apply(batch(["a", "b"])).allSatisfy { $0.failure == nil })
@@ -90,7 +90,7 @@ struct FailClosedTests {
                 #"{"cniVersion": "0.3.1", "name": "other", "type": "bridge", "ipam": {"type": "host-local", "subnet": "10.89.0.0/24"}}"#
         }
         let exhausted = try engine(host).apply(batch(["a"])).last
-        #expect(exhausted?.failure?.reason == "SubnetPoolExhausted")
+        #expect(exhausted?.failure?.reason == .subnetPoolExhausted)
         #expect(exhausted?.failure?.message.contains("/cni/87-podman-bridge.conflist (10.88.0.0/16)") == true, "\(String(describing: exhausted))")
         #expect(host.state.withLock { $0.links.isEmpty })
         _ = try engine(host, pool: "10.89.0.0/16").apply(batch(["a"]))
@@ -106,7 +106,7 @@ struct FailClosedTests {
         let outcomes = try engine(host).apply(batch(["a", "b"]))
         #expect(outcomes.first { $0.name == "a" }?.failure == nil)
         let b = try #require(outcomes.first { $0.name == "b" })
-        #expect(b.failure?.reason == "SubnetConflict" && b.failure?.message.contains("main/a") == true, "\(b)")
+        #expect(b.failure?.reason == .subnetConflict && b.failure?.message.contains("main/a") == true, "\(b)")
         #expect(try record(host, "b").status.state == .failed)
         let repaired = try engine(host).initialize(regenerate: true)
         let repair = try #require(repaired.first { $0.name == "b" })
@@ -125,7 +125,7 @@ struct FailClosedTests {
         _ = try engine(host, at: 1_800_000_100).apply(batch(["b"]))
         edit(host, "b", "kuke-main-b", "kuke-main-a")
         let outcomes = try engine(host).apply(batch(["a", "b"]))
-        #expect(outcomes.first { $0.name == "b" }?.failure?.reason == "BridgeConflict")
+        #expect(outcomes.first { $0.name == "b" }?.failure?.reason == .bridgeConflict)
         #expect(outcomes.first { $0.name == "a" }?.failure == nil)
         #expect(script(host).components(separatedBy: "iifname \"kuke-main-a\"").count == 2, "one isolation rule, a's")
         let logged = host.log.count
@@ -175,7 +175,7 @@ struct DeleteAttachmentTests {
         let dry = try engine(host).delete([.space(SpaceID(realm: "main", name: "blog"))], cascade: false, dryRun: true)
         let real = try engine(host).delete([.space(SpaceID(realm: "main", name: "blog"))], cascade: false)
         for outcome in [dry[0], real[0]] {
-            #expect(outcome.failure?.reason == "SpaceInUse", "\(outcome)")
+            #expect(outcome.failure?.reason == .spaceInUse, "\(outcome)")
             #expect(outcome.failure?.message.contains("veth-c0ffee") == true && outcome.failure?.message.contains("c0ffee (eth0)") == true)
         }
         #expect(host.log.count == logged, "nothing changed: \(host.log[logged...])")
@@ -259,8 +259,8 @@ struct TableOwnershipTests {
         // A space there: the table is still not touched, and the space is not Ready without rules.
         let outcomes = try engine(host, runPath: "/elsewhere").apply(batch(["lab"], realm: "test"))
         let table = try #require(outcomes.first { $0.kind == "Firewall" })
-        #expect(table.failure?.reason == "FirewallOwnedElsewhere" && table.failure?.message.contains("/run") == true, "\(table)")
-        #expect(outcomes.first { $0.name == "lab" }?.failure?.reason == "FirewallFailed")
+        #expect(table.failure?.reason == .firewallOwnedElsewhere && table.failure?.message.contains("/run") == true, "\(table)")
+        #expect(outcomes.first { $0.name == "lab" }?.failure?.reason == .firewallFailed)
         #expect(script(host) == before)
         // Deleting that space leaves the table too.
         _ = try engine(host, runPath: "/elsewhere").delete([.space(SpaceID(realm: "test", name: "lab"))], cascade: false)
@@ -307,7 +307,7 @@ struct UnreadableRealmDeleteTests {
         _ = try engine.apply([.realm(RealmManifest(metadata: ObjectMeta(name: "main"), origin: .command("test")))])
         host.state.withLock { $0.files["/run/main/realm.yaml"] = "kind: Realm\nmetadata: [broken\n" }
         let outcome = try engine.delete([.realm("main")], cascade: true)
-        #expect(outcome.first?.failure?.reason == "RecordUnreadable", "\(outcome)")
+        #expect(outcome.first?.failure?.reason == .recordUnreadable, "\(outcome)")
         #expect(host.state.withLock { $0.files["/run/main/realm.yaml"] } != nil)
     }
 }
@@ -328,11 +328,11 @@ struct CaseConflictTests {
         let engine = Engine(layout: layout, drivers: host.drivers)
         let outcomes = try engine.apply([realm("main"), space("mySpace"), space("myspace")])
         #expect(outcomes[1].outcome == .created, "\(outcomes)")
-        #expect(outcomes[2].failure?.reason == "NameConflict" && outcomes[2].failure?.message.contains("main/mySpace") == true, "\(outcomes)")
+        #expect(outcomes[2].failure?.reason == .nameConflict && outcomes[2].failure?.message.contains("main/mySpace") == true, "\(outcomes)")
         #expect(host.state.withLock { $0.files["/cni/main-mySpace.conflist"] } != nil)
         #expect(host.state.withLock { $0.files["/run/main/myspace/space.yaml"] } == nil)
-        #expect(try engine.apply([space("MYSPACE")]).first?.failure?.reason == "NameConflict")
-        #expect(try engine.apply([realm("Main")]).first?.failure?.reason == "NameConflict")
+        #expect(try engine.apply([space("MYSPACE")]).first?.failure?.reason == .nameConflict)
+        #expect(try engine.apply([realm("Main")]).first?.failure?.reason == .nameConflict)
         #expect(try engine.apply([realm("main"), space("mySpace")]).allSatisfy { $0.outcome == .unchanged }, "the first keeps converging")
     }
 }
@@ -358,7 +358,7 @@ struct OldConflistTests {
         let host = FakeHost()
         let engine = Engine(layout: layout, drivers: host.drivers)
         host.state.withLock { $0.files["/cni/main-old.conflist"] = oldConflist("main-old", bridge: "kuke-main-old-before", subnet: "10.88.5.0/24") }
-        #expect(try engine.apply(batch("old")).last?.failure?.reason == "ConflistConflict")
+        #expect(try engine.apply(batch("old")).last?.failure?.reason == .conflistConflict)
         #expect(try engine.unplacedConflists() == [Engine.UnplacedConflist(path: "/cni/main-old.conflist", bridge: "kuke-main-old-before")])
         let outcomes = try engine.apply(batch("old"), options: ApplyOptions(regenerateConflists: true))
         #expect(outcomes.last?.outcome == .created, "\(outcomes)")
@@ -377,5 +377,18 @@ struct OldConflistTests {
         _ = try engine.apply(batch("old"), options: ApplyOptions(regenerateConflists: true))
         let record = try RecordCodec.decodeSpace(try #require(host.state.withLock { $0.files["/run/main/old/space.yaml"] }), file: "x")
         #expect(record.status.network?.subnet.description == "10.88.1.0/24")
+    }
+}
+
+@Suite("Failure reasons")
+struct FailureReasonTests {
+    @Test("every failure reason has its row in docs/troubleshooting.md")
+    func documented() throws {
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("docs/troubleshooting.md")
+        let text = try String(contentsOf: docs, encoding: .utf8)
+        for reason in FailureReason.allCases {
+            #expect(text.contains("| `\(reason.rawValue)` |"), "\(reason.rawValue) has no row in the failure reasons table")
+        }
     }
 }

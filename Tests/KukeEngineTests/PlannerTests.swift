@@ -63,7 +63,7 @@ struct PlannerTests {
         do {
             _ = try BridgePlanner.plan(name: "kuke-x", observed: veth)
         } catch {
-            #expect(error.reason == "BridgeConflict")
+            #expect(error.reason == .bridgeConflict)
             #expect(error.message.contains("veth"))
         }
     }

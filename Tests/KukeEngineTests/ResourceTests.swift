@@ -96,7 +96,7 @@ struct ResourceTests {
         host.state.withLock { $0.rootControllers = ["hugetlb", "pids"] }  // pids available but not delegated; memory not in cgroup2
         let outcomes = try engine(host).apply(batch("memory: {max: 1Gi}\npids: {max: 10}\nhugetlb: [{pageSize: 2MB, max: 4Mi}]"))
         let blog = try #require(outcomes.first { $0.name == "blog" })
-        #expect(blog.failure?.reason == "ControllerUnavailable", "\(blog)")
+        #expect(blog.failure?.reason == .controllerUnavailable, "\(blog)")
         #expect(blog.failure?.message.contains("memory is not in the cgroup2 hierarchy") == true)
         #expect(blog.failure?.message.contains("pids is not delegated by the cgroup root /cg") == true)
         #expect(host.state.withLock { $0.links["kuke-main-blog"] } != nil, "the bridge converged")

@@ -209,7 +209,7 @@ struct WatchControllerTests {
         // realmId: main -> mian. main/blog is orphaned, mian/blog fails with RealmNotFound.
         try fixture.write("blog.yaml", Self.space("blog").replacingOccurrences(of: "{realmId: main}", with: "{realmId: mian}"))
         fixture.changed()
-        #expect(fixture.controller.failing.values.map(\.reason) == ["RealmNotFound"])
+        #expect(fixture.controller.failing.values.map(\.reason) == [.realmNotFound])
         #expect(fixture.record("main", "blog") != nil, "the live space is kept")
         #expect(fixture.host.state.withLock { $0.links["kuke-main-blog"] } != nil)
         #expect(

@@ -60,7 +60,7 @@ func performDelete(_ targets: [DeleteTarget], options: DeleteOptions, host: Host
     }
     if options.ignoreNotFound {
         outcomes = outcomes.map { outcome in
-            guard outcome.failure?.reason == "NotFound" else { return outcome }
+            guard outcome.failure?.reason == .notFound else { return outcome }
             var quiet = outcome
             quiet.outcome = .unchanged
             quiet.failure = nil
