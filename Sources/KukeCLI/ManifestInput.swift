@@ -15,7 +15,7 @@ struct ManifestInput: ParsableArguments {
     }
 
     func load(_ console: Console) throws -> [Resource] {
-        let loader = ManifestLoader(readStandardInput: console.readStandardInput)
+        let loader = ManifestLoader.local(readStandardInput: console.readStandardInput)
         let (resources, issues) = loader.load(paths)
         if !issues.isEmpty {
             for issue in issues { console.error(issue.description) }

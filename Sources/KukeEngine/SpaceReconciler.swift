@@ -180,7 +180,7 @@ public struct SpaceReconciler: Sendable {
             network: network, createdAt: stored?.status.createdAt ?? context.now, updatedAt: context.now,
             readyAt: stored?.status.readyAt ?? context.now, observedGeneration: generation)
         status.managedBy = stored == nil ? managedBy : stored?.status.managedBy
-        status.source = manifest.origin.isFile ? Self.absolute(manifest.origin.document.file) : stored?.status.source
+        status.source = manifest.origin.isFile ? manifest.origin.absoluteFile ?? manifest.origin.document.file : stored?.status.source
         let egress = resolveEgress(EgressPolicy(network: manifest.spec.network), stored: stored?.status.egress)
         status.egress = egress.status
         status.resources = resources.written
@@ -226,12 +226,6 @@ public struct SpaceReconciler: Sendable {
         }
         let failure = problems.isEmpty ? nil : Failure(.egressHostUnresolved, problems.joined(separator: "; "))
         return (EgressStatus(resolved: resolved), failure)
-    }
-
-    /// A manifest path made absolute, so the same file named two ways is one source.
-    static func absolute(_ path: String) -> String {
-        if path.hasPrefix("/") || path.hasPrefix("<") { return path }
-        return URL(fileURLWithPath: path).standardizedFileURL.path
     }
 
     func read(_ path: String) throws(Failure) -> String? {

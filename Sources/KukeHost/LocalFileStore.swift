@@ -165,27 +165,18 @@ public struct LocalFileStore: FileStore {
     // MARK: FileStore
 
     public func read(_ path: String) throws(HostError) -> String? {
-        // Located with O_PATH (which opens nothing: no FIFO blocks, no device acts), checked to be
-        // a regular file, then opened for reading through that same descriptor.
         guard let located = try openBeneath(path, flags: CKUKE_O_PATH | O_NOFOLLOW, create: false) else { return nil }
         defer { close(located) }
-        var info = stat()
-        guard fstat(located, &info) == 0 else { throw SystemError.hostError("\(path): stat failed", errno) }
-        if info.st_mode & S_IFMT == S_IFLNK { throw linkError(path, ELOOP, what: "a regular file") }
-        guard info.st_mode & S_IFMT == S_IFREG else { throw HostError("\(path): is not a regular file", code: "EINVAL") }
-        let fd = SystemError.retrying { open("/proc/self/fd/\(located)", O_RDONLY | O_CLOEXEC) }
-        guard fd >= 0 else { throw SystemError.hostError("\(path): open failed", errno) }
-        defer { close(fd) }
-        var data: [UInt8] = []
-        data.reserveCapacity(Int(info.st_size))
-        var chunk = [UInt8](repeating: 0, count: 16384)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { raw in SystemError.retrying { Glibc.read(fd, raw.baseAddress, raw.count) } }
-            if count < 0 { throw SystemError.hostError("\(path): read failed", errno) }
-            if count == 0 { break }
-            data.append(contentsOf: chunk[0..<count])
+        do {
+            return String(decoding: try RegularFile.bytes(ofLocated: located, limit: nil), as: UTF8.self)
+        } catch {
+            switch error {
+            case .notRegular(_, isLink: true): throw linkError(path, ELOOP, what: "a regular file")
+            case .notRegular: throw HostError("\(path): is not a regular file", code: "EINVAL")
+            case .tooLarge: throw HostError("\(path): is too large", code: "EFBIG")
+            case .system(let call, let code): throw SystemError.hostError("\(path): \(call) failed", code)
+            }
         }
-        return String(decoding: data, as: UTF8.self)
     }
 
     public func write(_ path: String, _ text: String, mode: UInt32) throws(HostError) {

@@ -59,6 +59,9 @@ public struct ManifestOrigin: Sendable, Hashable {
     public var name: SourcePosition
     /// False for resources made by a command (`kuke create`, `kuke init`) rather than read from a file.
     public var isFile: Bool
+    /// The file's absolute path, set by whoever read it (recorded as `status.source`, so the same
+    /// file named two ways is one source).
+    public var absoluteFile: String?
 
     public init(document: SourcePosition, name: SourcePosition, isFile: Bool = true) {
         self.document = document

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import KukeEngine
+import KukeHost
 import Synchronization
 
 /// The fallback where inotify is unavailable (or with `--poll INTERVAL`): every interval,
@@ -31,7 +32,7 @@ public final class PollingWatcher: ManifestWatcher {
     }
 
     static func fingerprint(_ roots: [String]) -> [String] {
-        let loader = ManifestLoader(readStandardInput: { Data() })
+        let loader = ManifestLoader.local(readStandardInput: { Data() })
         return roots.flatMap { root in
             ((try? loader.files(for: root)) ?? []).map { path in
                 var info = stat()

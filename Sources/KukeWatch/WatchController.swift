@@ -1,5 +1,6 @@
 import Foundation
 import KukeEngine
+import KukeHost
 import KukeModel
 import Logging
 
@@ -10,7 +11,7 @@ public final class WatchController {
     let engine: Engine
     let options: WatchOptions
     let logger: Logger
-    let loader = ManifestLoader(readStandardInput: { Data() })
+    let loader = ManifestLoader.local(readStandardInput: { Data() })
 
     public private(set) var desired = DesiredState()
     var queue = WorkQueue<ResourceKey>()

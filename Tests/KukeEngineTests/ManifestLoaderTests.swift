@@ -1,4 +1,5 @@
 import Foundation
+import KukeHost
 import KukeModel
 import KukeTestSupport
 import Testing
@@ -7,6 +8,21 @@ import Testing
 
 @Suite("Manifest loader")
 struct ManifestLoaderTests {
+    @Test("the loader works on any ManifestSource: a directory's files decoded in order, duplicates across files found, the absolute path recorded")
+    func memorySource() {
+        let source = MemoryManifestSource([
+            "m/a.yaml": "apiVersion: v1beta1\nkind: Realm\nmetadata: {name: main}\n",
+            "m/b.yaml": "apiVersion: v1beta1\nkind: Space\nmetadata: {name: blog}\nspec: {realmId: main}\n",
+            "m/.hidden/c.yaml": "kind: Nope\n",
+            "m/copy.yml": "apiVersion: v1beta1\nkind: Realm\nmetadata: {name: main}\n",
+        ])
+        let loader = ManifestLoader(source: source, readStandardInput: { Data() })
+        let (resources, issues) = loader.load(["m"])
+        #expect(resources.map(\.displayName) == ["main", "main/blog", "main"])
+        #expect(resources.first?.origin.absoluteFile == "/work/m/a.yaml")
+        #expect(issues.map(\.description) == ["m/copy.yml:3:18: Realm \"main\" is declared twice; first at m/a.yaml:3:18 [duplicate]"])
+    }
+
     @Test("directories are read recursively, *.yaml and *.yml only, sorted, hidden entries skipped")
     func directories() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("kuke-loader-\(UUID().uuidString)").path
@@ -17,7 +33,7 @@ struct ManifestLoaderTests {
         for file in ["z.yaml", "b/x.yml", "a/deep/y.yaml", ".hidden.yaml", ".git/config.yaml", "readme.md", "a/notes.yaml.swp"] {
             try "".write(toFile: "\(root)/\(file)", atomically: true, encoding: .utf8)
         }
-        let files = try ManifestLoader(readStandardInput: { Data() }).files(for: root)
+        let files = try ManifestLoader.local(readStandardInput: { Data() }).files(for: root)
         #expect(files == ["\(root)/a/deep/y.yaml", "\(root)/b/x.yml", "\(root)/z.yaml"])
     }
 
@@ -28,7 +44,7 @@ struct ManifestLoaderTests {
         defer { try? FileManager.default.removeItem(atPath: root) }
         try Data([0x6B, 0x3A, 0xFF, 0xFE]).write(to: URL(fileURLWithPath: "\(root)/binary.yaml"))
         try Data("kind: Space\nmetadata:\n  name: a\u{0}b\n".utf8).write(to: URL(fileURLWithPath: "\(root)/nul.yaml"))
-        let (_, issues) = ManifestLoader(readStandardInput: { Data() }).load([root, "/dev/null"])
+        let (_, issues) = ManifestLoader.local(readStandardInput: { Data() }).load([root, "/dev/null"])
         #expect(issues.map(\.description).contains("\(root)/binary.yaml:1:3: is not valid UTF-8 (byte 0xFF at offset 2) [input]"))
         #expect(issues.map(\.description).contains("\(root)/nul.yaml:3:10: contains a NUL byte [input]"))
         #expect(issues.map(\.description).contains("/dev/null:1:1: is a device, not a regular file [input]"))
@@ -45,7 +61,7 @@ struct ManifestLoaderTwinTests {
         let layout = HostLayout(runPath: "/run", cniConfigDirectory: "/cni", cgroupRoot: "/cg", subnetPool: IPv4Subnet("10.88.0.0/16")!)
         func records(_ file: String) throws -> [String: String] {
             let path = "\(Self.corpus)/\(file).yaml"
-            let (resources, issues) = ManifestLoader(readStandardInput: { Data() }).load([path])
+            let (resources, issues) = ManifestLoader.local(readStandardInput: { Data() }).load([path])
             #expect(issues.isEmpty, "\(issues)")
             let host = FakeHost(firewall: true)
             let outcomes = try Engine(layout: layout, drivers: host.drivers, clock: { Date(timeIntervalSince1970: 1_800_000_000) }).apply(resources)
@@ -75,6 +91,6 @@ struct ManifestLoaderLinkTests {
         try "".write(toFile: "\(root)/.worktrees/rev-a/sub/s.yaml", atomically: true, encoding: .utf8)
         try FileManager.default.createSymbolicLink(atPath: "\(root)/current", withDestinationPath: ".worktrees/rev-a")
         try FileManager.default.createSymbolicLink(atPath: "\(root)/.worktrees/rev-a/loop", withDestinationPath: "..")
-        #expect(try ManifestLoader(readStandardInput: { Data() }).files(for: root) == ["\(root)/current/sub/s.yaml"])
+        #expect(try ManifestLoader.local(readStandardInput: { Data() }).files(for: root) == ["\(root)/current/sub/s.yaml"])
     }
 }

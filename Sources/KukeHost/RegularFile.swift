@@ -1,0 +1,47 @@
+import Glibc
+import KukeEngine
+
+/// The one safe reader of kuke's inputs (records, conflists, manifests): a file located with
+/// `O_PATH` (which opens nothing, so no FIFO blocks and no device acts) is checked to be a
+/// regular file, then opened for reading through that same descriptor (`/proc/self/fd`), so
+/// what was checked is what is read.
+enum RegularFile {
+    /// Why a located file was not read.
+    enum Problem: Error {
+        /// A FIFO, device, socket, directory or link: what it is (`a FIFO`).
+        case notRegular(String, isLink: Bool)
+        /// Larger than the limit (its size), or grew past it while being read (nil).
+        case tooLarge(Int?)
+        /// A system call failed: what was attempted and errno.
+        case system(String, Int32)
+    }
+
+    /// The bytes of the regular file `located` (an `O_PATH` descriptor), at most `limit` when given.
+    static func bytes(ofLocated located: Int32, limit: Int?) throws(Problem) -> [UInt8] {
+        var info = stat()
+        guard fstat(located, &info) == 0 else { throw .system("stat", errno) }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFIFO: throw .notRegular("a FIFO", isLink: false)
+        case S_IFCHR, S_IFBLK: throw .notRegular("a device", isLink: false)
+        case S_IFSOCK: throw .notRegular("a socket", isLink: false)
+        case S_IFLNK: throw .notRegular("a symbolic link", isLink: true)
+        default: throw .notRegular("not a regular file", isLink: false)
+        }
+        if let limit, Int(info.st_size) > limit { throw .tooLarge(Int(info.st_size)) }
+        let fd = SystemError.retrying { open("/proc/self/fd/\(located)", O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else { throw .system("open", errno) }
+        defer { close(fd) }
+        var data: [UInt8] = []
+        data.reserveCapacity(Int(info.st_size))
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { raw in SystemError.retrying { read(fd, raw.baseAddress, raw.count) } }
+            if count < 0 { throw .system("read", errno) }
+            if count == 0 { break }
+            data.append(contentsOf: chunk[0..<count])
+            if let limit, data.count > limit { throw .tooLarge(nil) }
+        }
+        return data
+    }
+}
