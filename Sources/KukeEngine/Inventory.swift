@@ -134,7 +134,7 @@ extension Inventory {
         do {
             return try files.read(path)
         } catch {
-            inventory.unreadable[path] = RecordError(file: path, problems: [error.message])
+            inventory.unreadable[path] = RecordError(file: path, problems: [.init(error.message)])
             return nil
         }
     }
@@ -186,7 +186,7 @@ extension Inventory {
                     }
                     guard record.id == id else {
                         inventory.unreadable[path] = RecordError(
-                            file: path, problems: ["it records space \(record.id) but lives in the directory of \(id)"])
+                            file: path, problems: [.init("it records space \(record.id) but lives in the directory of \(id)")])
                         continue
                     }
                     inventory.set(id, record)

@@ -3,15 +3,33 @@ import Yams
 
 /// A stored record (`space.yaml`, `realm.yaml`) that could not be read.
 public struct RecordError: Error, Sendable, CustomStringConvertible {
-    public var file: String
-    public var problems: [String]
+    /// One thing wrong with the record, at its position when it has one.
+    public struct Problem: Sendable, Equatable, CustomStringConvertible, ExpressibleByStringLiteral {
+        public var position: SourcePosition?
+        public var message: String
 
-    public init(file: String, problems: [String]) {
+        public init(_ message: String, at position: SourcePosition? = nil) {
+            self.message = message
+            self.position = position
+        }
+
+        public init(stringLiteral message: String) { self.init(message) }
+
+        /// A manifest rule the record breaks, at its position.
+        public init(_ issue: ManifestIssue) { self.init("\(issue.message) [\(issue.rule.rawValue)]", at: issue.position) }
+
+        public var description: String { position.map { "\($0): \(message)" } ?? message }
+    }
+
+    public var file: String
+    public var problems: [Problem]
+
+    public init(file: String, problems: [Problem]) {
         self.file = file
         self.problems = problems
     }
 
-    public var description: String { "\(file): unreadable record: \(problems.joined(separator: "; "))" }
+    public var description: String { "\(file): unreadable record: \(problems.map(\.description).joined(separator: "; "))" }
 }
 
 /// Encodes records as YAML documents (the applied manifest followed by `status`) and reads them back.
@@ -256,7 +274,7 @@ public enum RecordCodec {
 
     static func walk(_ text: String, file: String, schema: FieldSchema) throws(RecordError) -> ManifestValue {
         let cutShort = RecordError(
-            file: file, problems: ["the file ends before the line \"\(endMarker.dropLast())\" (cut short by a torn or truncated write?)"])
+            file: file, problems: [.init("the file ends before the line \"\(endMarker.dropLast())\" (cut short by a torn or truncated write?)")])
         if text.hasPrefix(header.dropLast()) {
             guard hasEndMarker(text) else { throw cutShort }
             return try parse(text, file: file, schema: schema)
@@ -272,19 +290,20 @@ public enum RecordCodec {
     static func parse(_ text: String, file: String, schema: FieldSchema) throws(RecordError) -> ManifestValue {
         if text.isEmpty { throw RecordError(file: file, problems: ["empty file"]) }
         if let violation = YAMLPrescan.check(text) {
-            throw RecordError(file: file, problems: ["\(file):\(violation.line):\(violation.column): \(violation.message)"])
+            throw RecordError(
+                file: file, problems: [.init(violation.message, at: SourcePosition(file: file, line: violation.line, column: violation.column))])
         }
         let root: Node?
         do {
             root = try Yams.compose(yaml: text, .basic, .default, .utf8)
         } catch {
-            throw RecordError(file: file, problems: [ManifestDecoder.syntaxIssue(error, file: file).description])
+            throw RecordError(file: file, problems: [.init(ManifestDecoder.syntaxIssue(error, file: file))])
         }
         guard let root else { throw RecordError(file: file, problems: ["empty file"]) }
         var walker = SchemaWalker(file: file)
         let value = walker.walk(root, schema, path: "")
         guard walker.issues.isEmpty, let value else {
-            throw RecordError(file: file, problems: walker.issues.map(\.description))
+            throw RecordError(file: file, problems: walker.issues.map(RecordError.Problem.init))
         }
         return value
     }

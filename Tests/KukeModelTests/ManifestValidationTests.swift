@@ -321,3 +321,20 @@ struct YAMLPrescanTests {
         #expect(YAMLPrescan.check(small + "---\n" + small) == nil, "each document has its own budget")
     }
 }
+
+@Suite("Record errors")
+struct RecordErrorTests {
+    @Test("a record that breaks the schema says where, as a position, not only in text")
+    func positions() throws {
+        let text = "apiVersion: v1beta1\nkind: Space\nmetadata: {name: blog}\nspec: {realmId: main}\nstatus:\n  state: Bogus\n"
+        do {
+            _ = try RecordCodec.decodeSpace(text, file: "space.yaml")
+            Issue.record("a bad state was accepted")
+        } catch {
+            let problem = try #require(error.problems.first)
+            #expect(problem.position == SourcePosition(file: "space.yaml", line: 6, column: 10), "\(error)")
+            #expect(problem.message.contains("status.state") && problem.message.hasSuffix("[field-value]"), "\(error)")
+            #expect(error.description.hasPrefix("space.yaml: unreadable record: space.yaml:6:10: "))
+        }
+    }
+}
