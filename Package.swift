@@ -1,9 +1,11 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Linux only: KukeHost speaks rtnetlink, cgroup2 and libnftables (it refuses to build elsewhere);
+// KukeModel and KukeEngine (the product KukeCore) know nothing of the kernel and build anywhere.
+
 let package = Package(
     name: "kuke",
-    platforms: [.macOS(.v13)],
     products: [
         .executable(name: "kuke", targets: ["kuke"]),
         // The manifest layer without the kernel, for the fuzzer in fuzz/ (a package of its own).
@@ -26,7 +28,7 @@ let package = Package(
         .target(name: "KukeEngine", dependencies: ["KukeModel"]),
         .target(
             name: "KukeHost",
-            dependencies: ["KukeModel", "KukeEngine", "CKukeSys", "CNftables", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["KukeModel", "KukeEngine", "CKukeSys", "CNftables"]
         ),
         .target(
             name: "KukeWatch",
@@ -43,19 +45,24 @@ let package = Package(
                 "KukeModel", "KukeEngine", "KukeHost", "KukeWatch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(name: "kuke", dependencies: ["KukeCLI"]),
-        .target(name: "KukeTestSupport", dependencies: ["KukeModel", "KukeEngine", "KukeHost", "CKukeSys"]),
-        .testTarget(name: "KukeModelTests", dependencies: ["KukeModel"]),
-        .testTarget(name: "KukeEngineTests", dependencies: ["KukeModel", "KukeEngine", "KukeTestSupport"]),
-        .testTarget(name: "KukeCLITests", dependencies: ["KukeCLI", "KukeTestSupport"]),
-        .testTarget(name: "KukeWatchTests", dependencies: ["KukeWatch", "KukeEngine", "KukeModel", "KukeTestSupport"]),
-        .testTarget(name: "KukeHostTests", dependencies: ["KukeHost", "KukeEngine", "KukeModel"]),
+        .target(name: "KukeTestSupport", dependencies: ["KukeModel", "KukeEngine"]),
+        .testTarget(name: "KukeModelTests", dependencies: ["KukeModel", .product(name: "Yams", package: "Yams")]),
+        .testTarget(name: "KukeEngineTests", dependencies: ["KukeModel", "KukeEngine", "KukeHost", "KukeTestSupport"]),
+        .testTarget(name: "KukeCLITests", dependencies: ["KukeCLI", "KukeModel"]),
         .testTarget(
-            name: "KukeKernelTests",
-            dependencies: ["KukeModel", "KukeEngine", "KukeHost", "KukeCLI", "KukeWatch", "KukeTestSupport", "CKukeSys"]
+            name: "KukeWatchTests",
+            dependencies: [
+                "KukeWatch", "KukeEngine", "KukeModel", "KukeHost", "KukeTestSupport", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
+        .testTarget(name: "KukeHostTests", dependencies: ["KukeHost", "KukeEngine"]),
+        // Needs the `kuke` executable next to it (built by `swift build --build-tests`), which it runs.
+        .testTarget(name: "KukeKernelTests", dependencies: ["KukeModel", "KukeHost", "KukeWatch", "KukeTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -44,7 +44,7 @@ public final class KernelSandbox {
         runPath = "\(directory)/run"
         cniDirectory = "\(directory)/cni"
         cniStateDirectory = "\(directory)/cni-state"
-        kukeBinary = Self.locateKuke()
+        kukeBinary = try Self.locateKuke()
         for path in [directory, cgroupMount, runPath, cniDirectory, cniStateDirectory] {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         }
@@ -59,8 +59,9 @@ public final class KernelSandbox {
         _ = Subprocess.run(["ip", "-n", namespace, "link", "set", "lo", "up"])
     }
 
-    /// The `kuke` next to the test binary, or `KUKE_BINARY`.
-    static func locateKuke() -> String {
+    /// The `kuke` next to the test binary, or `KUKE_BINARY`; never one found on PATH, which could
+    /// be a stale install and would be tested instead of the build.
+    static func locateKuke() throws -> String {
         if let path = ProcessInfo.processInfo.environment["KUKE_BINARY"] { return path }
         var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
         for _ in 0..<4 {
@@ -68,7 +69,9 @@ public final class KernelSandbox {
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
             directory = directory.deletingLastPathComponent()
         }
-        return "kuke"
+        throw SetupError(
+            description: "no kuke binary next to the test binary \(CommandLine.arguments[0]): build it (swift build --build-tests) or set KUKE_BINARY"
+        )
     }
 
     /// The environment that points kuke at this sandbox.

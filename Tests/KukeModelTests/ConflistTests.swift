@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import KukeModel
@@ -32,5 +33,19 @@ struct ConflistTests {
         #expect((try? JSONParser.parse("{\"a\": }")) == nil)
         #expect((try? JSONParser.parse("{} x")) == nil)
         #expect((try? JSONParser.parse(String(repeating: "[", count: 100))) == nil)
+    }
+}
+
+@Suite("Conflist: golden file")
+struct ConflistGoldenTests {
+    @Test(
+        "the conflist kuke writes is byte for byte the committed fixture (written by hand from the design: sorted keys, two-space indent, final newline)"
+    )
+    func golden() throws {
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/conflist/main-blog.conflist")
+        let expected = try Data(contentsOf: fixture)
+        let text = Conflist(networkName: "main-blog", bridge: "kuke-main-blog", subnet: IPv4Subnet("10.88.1.0/24")!).text
+        #expect(Data(text.utf8) == expected, "\(text)")
     }
 }
