@@ -1,7 +1,17 @@
+import Glibc
+
 /// Builds one netlink message: header, a fixed family header, then attributes,
 /// each 4-byte aligned, with lengths filled in by the builder rather than by hand.
 struct NetlinkMessage {
     static let headerLength = 16
+    static let messageError: UInt16 = 2  // NLMSG_ERROR
+    static let messageDone: UInt16 = 3  // NLMSG_DONE
+    static let flagRequest: UInt16 = 0x1  // NLM_F_REQUEST
+    static let flagAck: UInt16 = 0x4  // NLM_F_ACK
+    static let flagDumpInterrupted: UInt16 = 0x10  // NLM_F_DUMP_INTR
+    static let flagDump: UInt16 = 0x300  // NLM_F_DUMP: NLM_F_ROOT | NLM_F_MATCH
+    static let flagExclusive: UInt16 = 0x200  // NLM_F_EXCL
+    static let flagCreate: UInt16 = 0x400  // NLM_F_CREATE
     private(set) var bytes: [UInt8]
 
     /// - Parameters:
@@ -100,6 +110,12 @@ struct NetlinkReply {
             offset += (length + 3) & ~3
         }
         return replies
+    }
+
+    /// The errno of an `NLMSG_ERROR` reply (0 for an acknowledgement); EIO when it is too short.
+    var errorCode: Int32 {
+        guard payload.count >= 4 else { return EIO }
+        return -Int32(bitPattern: payload.readInteger(at: payload.startIndex, as: UInt32.self))
     }
 }
 
