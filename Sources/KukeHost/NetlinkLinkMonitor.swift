@@ -30,8 +30,8 @@ public final class NetlinkLinkMonitor: Sendable {
     }
 
     /// The events in one datagram of link notifications: the name of each deleted link.
-    static func events(in datagram: [UInt8]) -> [Event] {
-        NetlinkReply.parse(datagram[...]).compactMap { reply in
+    static func events(in datagram: [UInt8]) throws(HostError) -> [Event] {
+        try NetlinkReply.parse(datagram[...]).compactMap { reply in
             guard reply.type == RouteNetlink.deleteLink else { return nil }
             return NetlinkAttributes(reply.payload.dropFirst(16)).string(RouteNetlink.attributeInterfaceName).map { .deleted($0) }
         }
@@ -45,7 +45,7 @@ public final class NetlinkLinkMonitor: Sendable {
             while !stopping.withLock({ $0 }) {
                 do throws(HostError) {
                     guard let datagram = try transport.receive(timeout: 1) else { continue }
-                    for event in Self.events(in: datagram) { sink(event) }
+                    for event in try Self.events(in: datagram) { sink(event) }
                 } catch {
                     if error.code == "ENOBUFS" { sink(.overflow) } else { usleep(100_000) }
                 }

@@ -1,4 +1,5 @@
 import Glibc
+import KukeEngine
 
 /// Builds one netlink message: header, a fixed family header, then attributes,
 /// each 4-byte aligned, with lengths filled in by the builder rather than by hand.
@@ -94,13 +95,22 @@ struct NetlinkReply {
     /// Everything after the 16-byte header.
     var payload: ArraySlice<UInt8>
 
-    /// Splits one datagram into messages.
-    static func parse(_ buffer: ArraySlice<UInt8>) -> [NetlinkReply] {
+    /// Splits one datagram into messages. A message cut short (a header that does not fit, or
+    /// a length past the end of the datagram) is refused rather than read past or dropped:
+    /// a dump missing its tail would look like links that do not exist.
+    static func parse(_ buffer: ArraySlice<UInt8>) throws(HostError) -> [NetlinkReply] {
         var replies: [NetlinkReply] = []
         var offset = buffer.startIndex
-        while buffer.endIndex - offset >= NetlinkMessage.headerLength {
+        while offset < buffer.endIndex {
+            let left = buffer.endIndex - offset
+            let position = "at byte \(offset - buffer.startIndex) of a \(buffer.count)-byte datagram"
+            guard left >= NetlinkMessage.headerLength else {
+                throw HostError("netlink reply truncated: \(left) bytes \(position), too few for a message header")
+            }
             let length = Int(buffer.readInteger(at: offset, as: UInt32.self))
-            guard length >= NetlinkMessage.headerLength, offset + length <= buffer.endIndex else { break }
+            guard length >= NetlinkMessage.headerLength, length <= left else {
+                throw HostError("netlink reply truncated: a message of \(length) bytes \(position)")
+            }
             replies.append(
                 NetlinkReply(
                     type: buffer.readInteger(at: offset + 4, as: UInt16.self),

@@ -30,13 +30,11 @@ final class NetlinkSession {
 
     /// The messages of the next datagram that answer request `sequence`.
     private func receive(sequence: UInt32, what: String) throws(HostError) -> [NetlinkReply] {
-        let datagram: [UInt8]
         do {
-            datagram = try transport.receive()
+            return try NetlinkReply.parse(transport.receive()[...]).filter { $0.sequence == sequence }
         } catch {
             throw HostError("\(what): \(error.message)", code: error.code)
         }
-        return NetlinkReply.parse(datagram[...]).filter { $0.sequence == sequence }
     }
 
     /// Sends a request with `NLM_F_ACK` and waits for its acknowledgement.

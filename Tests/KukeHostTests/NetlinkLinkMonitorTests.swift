@@ -25,17 +25,21 @@ struct NetlinkLinkMonitorTests {
     }
 
     @Test("RTM_DELLINK gives the deleted link's name; RTM_NEWLINK and a DELLINK without a name give nothing")
-    func deletedLinks() {
+    func deletedLinks() throws {
         let added = Wire.link(type: 16, sequence: 0, flags: 0, index: 5, name: "kuke-main-blog", up: true, kind: "bridge")
         let nameless = Wire.message(type: 17, flags: 0, sequence: 0, payload: [UInt8](repeating: 0, count: 16))
         let datagram = added + Self.deleted("kuke-main-blog", index: 5) + nameless + Self.deleted("veth1", index: 7)
-        #expect(NetlinkLinkMonitor.events(in: datagram) == [.deleted("kuke-main-blog"), .deleted("veth1")])
+        #expect(try NetlinkLinkMonitor.events(in: datagram) == [.deleted("kuke-main-blog"), .deleted("veth1")])
+        #expect(throws: HostError("netlink reply truncated: a message of 64 bytes at byte 0 of a 50-byte datagram")) {
+            try NetlinkLinkMonitor.events(in: Array(Self.deleted("br0", index: 3).prefix(50)))
+        }
     }
 
-    @Test("the monitor thread reports deletions and ENOBUFS as overflow, and stops")
+    @Test("the monitor thread reports deletions and ENOBUFS as overflow, survives a cut message, and stops")
     func monitorThread() throws {
         let replay = ReplayTransport(pending: [
             .success(Self.deleted("kuke-main-blog", index: 5)),
+            .success(Array(Self.deleted("kuke-main-web", index: 6).prefix(20))),  // cut short: dropped
             .failure(HostError("netlink receive failed: No buffer space available (ENOBUFS)", code: "ENOBUFS")),
             .success(Self.deleted("kuke-main-db", index: 7)),
         ])

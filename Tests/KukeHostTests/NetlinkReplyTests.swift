@@ -131,6 +131,26 @@ struct NetlinkReplyTests {
         }
     }
 
+    /// Datagrams whose last message is cut short, and what kuke says about each.
+    static let truncated: [([UInt8], String)] = {
+        let link = Wire.link(sequence: 2, index: 5, name: "kuke-main-blog", up: true, kind: "bridge")
+        let whole = Wire.link(sequence: 2, index: 1, name: "lo", up: true)
+        let shortLength = Wire.u32(8) + Array(link[4...])  // nlmsg_len 8: less than its own header
+        return [
+            (Array(link.dropLast(8)), "a message of \(link.count) bytes at byte 0 of a \(link.count - 8)-byte datagram"),
+            (whole + Array(link.prefix(10)), "10 bytes at byte \(whole.count) of a \(whole.count + 10)-byte datagram, too few for a message header"),
+            (shortLength, "a message of 8 bytes at byte 0 of a \(link.count)-byte datagram"),
+        ]
+    }()
+
+    @Test("a message cut short is refused with where and how long, never read past", arguments: truncated)
+    func truncatedMessage(datagram: [UInt8], problem: String) throws {
+        let replay = ReplayTransport(answers: [[datagram, Wire.done(sequence: 2)]])
+        #expect(throws: HostError("link dump: netlink reply truncated: \(problem)")) {
+            try RouteNetlink(transport: replay).links()
+        }
+    }
+
     @Test("whole messages with bad contents are skipped, never read past")
     func malformedContents() throws {
         let shortHeader = Wire.message(type: 16, sequence: 2, payload: [0, 0, 1, 0, 5, 0, 0, 0])  // 8 of the 16 bytes of ifinfomsg
