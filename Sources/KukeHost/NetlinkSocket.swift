@@ -2,9 +2,10 @@ import CKukeSys
 import Glibc
 import KukeEngine
 
-/// The real `NetlinkTransport`: a NETLINK_ROUTE socket bound to the kernel.
-/// Its only state is the descriptor; the kernel keeps each datagram whole, so sharing it
-/// is safe, though a `NetlinkSession` (request numbers, replies) is used by one thread.
+/// The real `NetlinkTransport`: a NETLINK_ROUTE socket bound to the kernel, one datagram per
+/// system call, retried on EINTR. Its only state is the descriptor and the kernel keeps each
+/// datagram whole, so it is `Sendable` and the link monitor's thread can take it over; matching
+/// replies to requests is the `NetlinkSession`'s job, one per pass.
 final class NetlinkSocket: NetlinkTransport {
     static let receiveBufferSize = 1 << 16
 
