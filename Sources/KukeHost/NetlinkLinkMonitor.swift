@@ -15,24 +15,37 @@ public final class NetlinkLinkMonitor: Sendable {
     }
 
     static let linkGroup: UInt32 = 1  // RTMGRP_LINK
+    /// Opens the transport the thread reads: a `NetlinkSocket` in `RTMGRP_LINK`, or a test's replay.
+    let openTransport: @Sendable () throws(HostError) -> any NetlinkTransport
     let stopping = Mutex(false)
     let started = Mutex(false)
     let done = DispatchSemaphore(value: 0)
 
-    public init() {}
+    public convenience init() {
+        self.init { () throws(HostError) in try NetlinkSocket(groups: NetlinkLinkMonitor.linkGroup) }
+    }
+
+    init(openTransport: @escaping @Sendable () throws(HostError) -> any NetlinkTransport) {
+        self.openTransport = openTransport
+    }
+
+    /// The events in one datagram of link notifications: the name of each deleted link.
+    static func events(in datagram: [UInt8]) throws(HostError) -> [Event] {
+        try NetlinkReply.parse(datagram[...]).compactMap { reply in
+            guard reply.type == RouteNetlink.deleteLink else { return nil }
+            return NetlinkAttributes(reply.payload.dropFirst(16)).string(RouteNetlink.attributeInterfaceName).map { .deleted($0) }
+        }
+    }
 
     /// Starts the monitor thread; events go to `sink` from that thread.
     public func start(sink: @escaping @Sendable (Event) -> Void) throws(HostError) {
-        let socket = try NetlinkSocket(groups: Self.linkGroup)
-        let box = SocketBox(socket: socket)
+        let transport = try openTransport()
         let thread = Thread { [self] in
             defer { done.signal() }
             while !stopping.withLock({ $0 }) {
                 do throws(HostError) {
-                    for reply in try box.socket.receiveNotifications(timeout: 1) where reply.type == RouteNetlink.deleteLink {
-                        let attributes = NetlinkAttributes(reply.payload.dropFirst(16))
-                        if let name = attributes.string(RouteNetlink.attributeInterfaceName) { sink(.deleted(name)) }
-                    }
+                    guard let datagram = try transport.receive(timeout: 1) else { continue }
+                    for event in try Self.events(in: datagram) { sink(event) }
                 } catch {
                     if error.code == "ENOBUFS" { sink(.overflow) } else { usleep(100_000) }
                 }
@@ -49,10 +62,5 @@ public final class NetlinkLinkMonitor: Sendable {
         guard started.withLock({ $0 }) else { return }
         done.wait()
         done.signal()
-    }
-
-    /// Hands the socket to the monitor thread, its only user from then on.
-    struct SocketBox: @unchecked Sendable {
-        let socket: NetlinkSocket
     }
 }

@@ -1,7 +1,18 @@
+import Glibc
+import KukeEngine
+
 /// Builds one netlink message: header, a fixed family header, then attributes,
 /// each 4-byte aligned, with lengths filled in by the builder rather than by hand.
 struct NetlinkMessage {
     static let headerLength = 16
+    static let messageError: UInt16 = 2  // NLMSG_ERROR
+    static let messageDone: UInt16 = 3  // NLMSG_DONE
+    static let flagRequest: UInt16 = 0x1  // NLM_F_REQUEST
+    static let flagAck: UInt16 = 0x4  // NLM_F_ACK
+    static let flagDumpInterrupted: UInt16 = 0x10  // NLM_F_DUMP_INTR
+    static let flagDump: UInt16 = 0x300  // NLM_F_DUMP: NLM_F_ROOT | NLM_F_MATCH
+    static let flagExclusive: UInt16 = 0x200  // NLM_F_EXCL
+    static let flagCreate: UInt16 = 0x400  // NLM_F_CREATE
     private(set) var bytes: [UInt8]
 
     /// - Parameters:
@@ -84,13 +95,22 @@ struct NetlinkReply {
     /// Everything after the 16-byte header.
     var payload: ArraySlice<UInt8>
 
-    /// Splits one datagram into messages.
-    static func parse(_ buffer: ArraySlice<UInt8>) -> [NetlinkReply] {
+    /// Splits one datagram into messages. A message cut short (a header that does not fit, or
+    /// a length past the end of the datagram) is refused rather than read past or dropped:
+    /// a dump missing its tail would look like links that do not exist.
+    static func parse(_ buffer: ArraySlice<UInt8>) throws(HostError) -> [NetlinkReply] {
         var replies: [NetlinkReply] = []
         var offset = buffer.startIndex
-        while buffer.endIndex - offset >= NetlinkMessage.headerLength {
+        while offset < buffer.endIndex {
+            let left = buffer.endIndex - offset
+            let position = "at byte \(offset - buffer.startIndex) of a \(buffer.count)-byte datagram"
+            guard left >= NetlinkMessage.headerLength else {
+                throw HostError("netlink reply truncated: \(left) bytes \(position), too few for a message header")
+            }
             let length = Int(buffer.readInteger(at: offset, as: UInt32.self))
-            guard length >= NetlinkMessage.headerLength, offset + length <= buffer.endIndex else { break }
+            guard length >= NetlinkMessage.headerLength, length <= left else {
+                throw HostError("netlink reply truncated: a message of \(length) bytes \(position)")
+            }
             replies.append(
                 NetlinkReply(
                     type: buffer.readInteger(at: offset + 4, as: UInt16.self),
@@ -100,6 +120,12 @@ struct NetlinkReply {
             offset += (length + 3) & ~3
         }
         return replies
+    }
+
+    /// The errno of an `NLMSG_ERROR` reply (0 for an acknowledgement); EIO when it is too short.
+    var errorCode: Int32 {
+        guard payload.count >= 4 else { return EIO }
+        return -Int32(bitPattern: payload.readInteger(at: payload.startIndex, as: UInt32.self))
     }
 }
 

@@ -2,23 +2,14 @@ import CKukeSys
 import Glibc
 import KukeEngine
 
-/// A NETLINK_ROUTE socket that sends one request at a time and reads its replies:
-/// an acknowledgement (`NLMSG_ERROR` with 0 or -errno) or a multi-part dump ending in `NLMSG_DONE`.
-/// Not shared between threads: each pass opens its own.
-final class NetlinkSocket {
+/// The real `NetlinkTransport`: a NETLINK_ROUTE socket bound to the kernel, one datagram per
+/// system call, retried on EINTR. Its only state is the descriptor and the kernel keeps each
+/// datagram whole, so it is `Sendable` and the link monitor's thread can take it over; matching
+/// replies to requests is the `NetlinkSession`'s job, one per pass.
+final class NetlinkSocket: NetlinkTransport {
     static let receiveBufferSize = 1 << 16
-    static let messageError: UInt16 = 2  // NLMSG_ERROR
-    static let messageDone: UInt16 = 3  // NLMSG_DONE
-    static let flagRequest: UInt16 = 0x1
-    static let flagMulti: UInt16 = 0x2
-    static let flagAck: UInt16 = 0x4
-    static let flagDump: UInt16 = 0x300
-    static let flagDumpInterrupted: UInt16 = 0x10
-    static let flagExclusive: UInt16 = 0x200
-    static let flagCreate: UInt16 = 0x400
 
     private let descriptor: Int32
-    private var sequence: UInt32 = 1
 
     /// - Parameter groups: multicast groups to join (`RTMGRP_LINK` for the link monitor); 0 for requests.
     init(groups: UInt32 = 0) throws(HostError) {
@@ -41,14 +32,9 @@ final class NetlinkSocket {
 
     deinit { close(descriptor) }
 
-    func nextSequence() -> UInt32 {
-        sequence &+= 1
-        return sequence
-    }
-
-    private func send(_ message: [UInt8], what: String) throws(HostError) {
+    func send(_ datagram: [UInt8]) throws(HostError) {
         var kernel = ckuke_kernel_address()
-        let sent = message.withUnsafeBytes { buffer in
+        let sent = datagram.withUnsafeBytes { buffer in
             withUnsafePointer(to: &kernel) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
                     SystemError.retrying {
@@ -57,21 +43,20 @@ final class NetlinkSocket {
                 }
             }
         }
-        guard sent == message.count else { throw SystemError.hostError("\(what): netlink send failed", sent < 0 ? errno : EIO) }
+        guard sent == datagram.count else { throw SystemError.hostError("netlink send failed", sent < 0 ? errno : EIO) }
     }
 
-    private func receive(what: String) throws(HostError) -> [NetlinkReply] {
+    func receive() throws(HostError) -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: Self.receiveBufferSize)
         let count = buffer.withUnsafeMutableBytes { raw in
             SystemError.retrying { recv(descriptor, raw.baseAddress, raw.count, 0) }
         }
-        guard count > 0 else { throw SystemError.hostError("\(what): netlink receive failed", count == 0 ? EIO : errno) }
-        return NetlinkReply.parse(buffer[0..<count])
+        guard count > 0 else { throw SystemError.hostError("netlink receive failed", count == 0 ? EIO : errno) }
+        buffer.removeSubrange(count...)
+        return buffer
     }
 
-    /// Waits up to `timeout` seconds for multicast messages; empty on timeout. Throws
-    /// ENOBUFS when the kernel dropped messages because the socket buffer was full.
-    func receiveNotifications(timeout: Int) throws(HostError) -> [NetlinkReply] {
+    func receive(timeout: Int) throws(HostError) -> [UInt8]? {
         var wait = timeval(tv_sec: timeout, tv_usec: 0)
         _ = setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
         var buffer = [UInt8](repeating: 0, count: Self.receiveBufferSize)
@@ -79,55 +64,10 @@ final class NetlinkSocket {
             SystemError.retrying { recv(descriptor, raw.baseAddress, raw.count, 0) }
         }
         if count < 0 {
-            if errno == EAGAIN { return [] }
-            throw SystemError.hostError("link monitor: netlink receive failed", errno)
+            if errno == EAGAIN { return nil }
+            throw SystemError.hostError("netlink receive failed", errno)
         }
-        return NetlinkReply.parse(buffer[0..<count])
-    }
-
-    /// The errno of an `NLMSG_ERROR` reply (0 for an acknowledgement); EIO when it is too short.
-    static func errorCode(_ reply: NetlinkReply) -> Int32 {
-        guard reply.payload.count >= 4 else { return EIO }
-        return -Int32(bitPattern: reply.payload.readInteger(at: reply.payload.startIndex, as: UInt32.self))
-    }
-
-    /// Sends a request with `NLM_F_ACK` and waits for its acknowledgement.
-    func request(_ message: NetlinkMessage, sequence: UInt32, what: String) throws(HostError) {
-        try send(message.finished(), what: what)
-        while true {
-            for reply in try receive(what: what) where reply.sequence == sequence {
-                if reply.type == Self.messageError {
-                    let code = Self.errorCode(reply)
-                    if code == 0 { return }
-                    throw SystemError.hostError(what, code)
-                }
-            }
-        }
-    }
-
-    /// Sends a dump request and collects every message of the reply; retried when the
-    /// kernel reports the dump was interrupted by a concurrent change.
-    func dump(_ build: (UInt32) -> NetlinkMessage, what: String) throws(HostError) -> [NetlinkReply] {
-        for _ in 0..<5 {
-            let sequence = nextSequence()
-            try send(build(sequence).finished(), what: what)
-            var collected: [NetlinkReply] = []
-            var interrupted = false
-            receiving: while true {
-                for reply in try receive(what: what) where reply.sequence == sequence {
-                    if reply.flags & Self.flagDumpInterrupted != 0 { interrupted = true }
-                    switch reply.type {
-                    case Self.messageDone: break receiving
-                    case Self.messageError:
-                        let code = Self.errorCode(reply)
-                        if code == 0 { break receiving }
-                        throw SystemError.hostError(what, code)
-                    default: collected.append(reply)
-                    }
-                }
-            }
-            if !interrupted { return collected }
-        }
-        throw HostError("\(what): the kernel kept interrupting the dump (links changing too fast)", code: "EINTR")
+        buffer.removeSubrange(count...)
+        return buffer
     }
 }

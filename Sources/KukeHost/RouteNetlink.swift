@@ -2,7 +2,7 @@ import Glibc
 import KukeEngine
 import KukeModel
 
-/// The rtnetlink requests kuke needs, over one `NetlinkSocket`.
+/// The rtnetlink requests kuke needs, over one `NetlinkSession`.
 struct RouteNetlink {
     static let newLink: UInt16 = 16  // RTM_NEWLINK
     static let deleteLink: UInt16 = 17  // RTM_DELLINK
@@ -25,7 +25,11 @@ struct RouteNetlink {
     static let unicastRoute: UInt8 = 1  // RTN_UNICAST
     static let interfaceUp: UInt32 = 0x1  // IFF_UP
 
-    let socket: NetlinkSocket
+    let session: NetlinkSession
+
+    init(transport: any NetlinkTransport) {
+        session = NetlinkSession(transport: transport)
+    }
 
     /// `ip link show`: every link with its index, name, kind, up flag and bridge.
     func links() throws(HostError) -> [ObservedLink] {
@@ -45,9 +49,9 @@ struct RouteNetlink {
 
     /// A dump request of `type` (`NLM_F_DUMP`) with the family header `header` appends, and its replies.
     func dump(_ type: UInt16, what: String, header: @escaping (inout NetlinkMessage) -> Void) throws(HostError) -> [NetlinkReply] {
-        try socket.dump(
+        try session.dump(
             { sequence in
-                var message = NetlinkMessage(type: type, flags: NetlinkSocket.flagRequest | NetlinkSocket.flagDump, sequence: sequence)
+                var message = NetlinkMessage(type: type, flags: NetlinkMessage.flagRequest | NetlinkMessage.flagDump, sequence: sequence)
                 header(&message)
                 return message
             }, what: what)
@@ -87,41 +91,50 @@ struct RouteNetlink {
 
     /// `ip link add NAME type bridge`
     func createBridge(_ name: String) throws(HostError) {
-        let sequence = socket.nextSequence()
+        let sequence = session.nextSequence()
         var message = NetlinkMessage(
             type: Self.newLink,
-            flags: NetlinkSocket.flagRequest | NetlinkSocket.flagAck | NetlinkSocket.flagCreate | NetlinkSocket.flagExclusive,
+            flags: NetlinkMessage.flagRequest | NetlinkMessage.flagAck | NetlinkMessage.flagCreate | NetlinkMessage.flagExclusive,
             sequence: sequence)
         message.appendInterfaceInfo()
         message.appendAttribute(type: Self.attributeInterfaceName, string: name)
         message.appendNested(type: Self.attributeLinkInfo) { $0.appendAttribute(type: Self.attributeInfoKind, string: "bridge") }
-        try socket.request(message, sequence: sequence, what: "bridge \"\(name)\": create failed")
+        try session.request(message, sequence: sequence, what: "bridge \"\(name)\": create failed")
     }
 
     /// `ip link set NAME up`
     func setUp(_ name: String) throws(HostError) {
-        let sequence = socket.nextSequence()
-        var message = NetlinkMessage(type: Self.newLink, flags: NetlinkSocket.flagRequest | NetlinkSocket.flagAck, sequence: sequence)
+        let sequence = session.nextSequence()
+        var message = NetlinkMessage(type: Self.newLink, flags: NetlinkMessage.flagRequest | NetlinkMessage.flagAck, sequence: sequence)
         message.appendInterfaceInfo(flags: Self.interfaceUp, change: Self.interfaceUp)
         message.appendAttribute(type: Self.attributeInterfaceName, string: name)
-        try socket.request(message, sequence: sequence, what: "bridge \"\(name)\": set up failed")
+        try session.request(message, sequence: sequence, what: "bridge \"\(name)\": set up failed")
     }
 
     /// `ip link delete NAME`
     func delete(_ name: String) throws(HostError) {
-        let sequence = socket.nextSequence()
-        var message = NetlinkMessage(type: Self.deleteLink, flags: NetlinkSocket.flagRequest | NetlinkSocket.flagAck, sequence: sequence)
+        let sequence = session.nextSequence()
+        var message = NetlinkMessage(type: Self.deleteLink, flags: NetlinkMessage.flagRequest | NetlinkMessage.flagAck, sequence: sequence)
         message.appendInterfaceInfo()
         message.appendAttribute(type: Self.attributeInterfaceName, string: name)
-        try socket.request(message, sequence: sequence, what: "link \"\(name)\": delete failed")
+        try session.request(message, sequence: sequence, what: "link \"\(name)\": delete failed")
     }
 }
 
 /// `LinkControl` over rtnetlink; a socket per call keeps the type `Sendable` without locks.
 public struct NetlinkLinkControl: LinkControl {
-    public init() {}
+    /// Opens the transport of one call: a new `NetlinkSocket`, or a test's replay.
+    let openTransport: @Sendable () throws(HostError) -> any NetlinkTransport
 
-    func session() throws(HostError) -> RouteNetlink { RouteNetlink(socket: try NetlinkSocket()) }
+    public init() {
+        self.init { () throws(HostError) in try NetlinkSocket() }
+    }
+
+    init(openTransport: @escaping @Sendable () throws(HostError) -> any NetlinkTransport) {
+        self.openTransport = openTransport
+    }
+
+    func session() throws(HostError) -> RouteNetlink { RouteNetlink(transport: try openTransport()) }
 
     public func snapshot() throws(HostError) -> NetworkSnapshot {
         let netlink = try session()

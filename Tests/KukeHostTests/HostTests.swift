@@ -34,7 +34,7 @@ struct HostTests {
     }
 
     @Test("netlink messages: header length, aligned attributes, nested lengths")
-    func netlinkEncoding() {
+    func netlinkEncoding() throws {
         var message = NetlinkMessage(type: 16, flags: 0x605, sequence: 7)
         message.appendInterfaceInfo()
         message.appendAttribute(type: 3, string: "br0")
@@ -48,7 +48,7 @@ struct HostTests {
         let parsed = NetlinkAttributes(ArraySlice(bytes[32...]))
         #expect(parsed.string(3) == "br0")
         #expect(parsed[18].map { NetlinkAttributes($0).string(1) } == "bridge")
-        let replies = NetlinkReply.parse(ArraySlice(bytes + bytes))
+        let replies = try NetlinkReply.parse(ArraySlice(bytes + bytes))
         #expect(replies.count == 2)
         #expect(replies[0].sequence == 7 && replies[0].type == 16)
     }
