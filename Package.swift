@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // Linux kernel headers (netlink, rtnetlink, statfs magic numbers) as a Swift module.
@@ -25,10 +26,10 @@ let package = Package(
         // libnftables, for the isolation table.
         .systemLibrary(name: "CNftables", providers: [.apt(["libnftables-dev"])]),
         .target(name: "KukeModel", dependencies: [.product(name: "Yams", package: "Yams")]),
-        .target(name: "KukeEngine", dependencies: ["KukeModel"]),
+        .target(name: "KukeEngine", dependencies: ["KukeModel", .product(name: "SystemPackage", package: "swift-system")]),
         .target(
             name: "KukeHost",
-            dependencies: ["KukeModel", "KukeEngine", "CKukeSys", "CNftables"]
+            dependencies: ["KukeModel", "KukeEngine", "CKukeSys", "CNftables", .product(name: "SystemPackage", package: "swift-system")]
         ),
         .target(
             name: "KukeWatch",
@@ -49,18 +50,21 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "kuke", dependencies: ["KukeCLI"]),
-        .target(name: "KukeTestSupport", dependencies: ["KukeModel", "KukeEngine"]),
+        .target(name: "KukeTestSupport", dependencies: ["KukeModel", "KukeEngine", .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(name: "KukeModelTests", dependencies: ["KukeModel", .product(name: "Yams", package: "Yams")]),
-        .testTarget(name: "KukeEngineTests", dependencies: ["KukeModel", "KukeEngine", "KukeHost", "KukeTestSupport"]),
+        .testTarget(
+            name: "KukeEngineTests",
+            dependencies: ["KukeModel", "KukeEngine", "KukeHost", "KukeTestSupport", .product(name: "SystemPackage", package: "swift-system")]
+        ),
         .testTarget(name: "KukeCLITests", dependencies: ["KukeCLI", "KukeModel"]),
         .testTarget(
             name: "KukeWatchTests",
             dependencies: [
                 "KukeWatch", "KukeEngine", "KukeModel", "KukeHost", "KukeTestSupport", .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
-        .testTarget(name: "KukeHostTests", dependencies: ["KukeHost", "KukeEngine"]),
+        .testTarget(name: "KukeHostTests", dependencies: ["KukeHost", "KukeEngine", .product(name: "SystemPackage", package: "swift-system")]),
         // Needs the `kuke` executable next to it (built by `swift build --build-tests`), which it runs.
         .testTarget(name: "KukeKernelTests", dependencies: ["KukeModel", "KukeHost", "KukeWatch", "KukeTestSupport"]),
     ],

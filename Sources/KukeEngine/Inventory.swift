@@ -149,7 +149,7 @@ extension Inventory {
         } catch {
             throw HostError(
                 "the run path cannot be read (\(error.message)); its records are unknown, so kuke changes nothing: fix the directory's permissions or type, or point --run-path at the right one",
-                code: error.code)
+                errno: error.errno)
         }
     }
 

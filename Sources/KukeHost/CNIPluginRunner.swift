@@ -1,6 +1,7 @@
 import Glibc
 import KukeEngine
 import KukeModel
+import SystemPackage
 
 /// `CNIPlugins` through the plugin executables, called the way the CNI specification says a
 /// runtime calls them: `CNI_COMMAND` and the other variables in the environment, the plugin's
@@ -32,7 +33,8 @@ public struct CNIPluginRunner: CNIPlugins {
                 if !granted.isEmpty { object["runtimeConfig"] = .object(granted) }
             }
             guard let executable = locate(type) else {
-                throw HostError("\(what): plugin \"\(type)\" not found in \(directories.joined(separator: ":")) (CNI_PATH)", code: "ENOENT")
+                throw HostError(
+                    "\(what): plugin \"\(type)\" not found in \(directories.joined(separator: ":")) (CNI_PATH)", errno: .noSuchFileOrDirectory)
             }
             let environment = [
                 "CNI_COMMAND=DEL", "CNI_CONTAINERID=\(attachment.containerID)", "CNI_NETNS=\(attachment.netns)", "CNI_IFNAME=\(attachment.ifName)",

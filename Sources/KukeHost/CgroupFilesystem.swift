@@ -2,6 +2,7 @@ import CKukeSys
 import Foundation
 import Glibc
 import KukeEngine
+import SystemPackage
 
 /// `CgroupControl` on a real cgroup2 filesystem. Directories, `cgroup.subtree_control` and
 /// the interface files a spec's `resources` declare are written; every other file (limits
@@ -71,7 +72,7 @@ public struct CgroupFilesystem: CgroupControl {
         guard let words = try readWords("\(path)/cgroup.subtree_control") else {
             var info = stat()
             if stat(path, &info) == 0 {
-                throw HostError("cgroup \(path): exists but has no cgroup.subtree_control; is it inside a cgroup2 filesystem?", code: "ENOTDIR")
+                throw HostError("cgroup \(path): exists but has no cgroup.subtree_control; is it inside a cgroup2 filesystem?", errno: .notDirectory)
             }
             return nil
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import KukeEngine
+import SystemPackage
 
 /// The host lock: `flock(LOCK_EX)` on `<run>/.kuke.lock`. The kernel drops it when the
 /// process exits, so a crashed kuke never leaves the host locked.
@@ -39,7 +40,7 @@ public struct FlockHostLock: HostLock {
             if let deadline, Date() >= deadline {
                 close(fd)
                 throw HostError(
-                    "host lock \(path): still held by another kuke after \(timeout ?? 0)s; retry, or raise --lock-timeout", code: "ETIMEDOUT")
+                    "host lock \(path): still held by another kuke after \(timeout ?? 0)s; retry, or raise --lock-timeout", errno: .timedOut)
             }
             usleep(20_000)
         }

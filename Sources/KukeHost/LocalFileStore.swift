@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import KukeEngine
 import KukeModel
+import SystemPackage
 
 /// `FileStore` on the local filesystem.
 ///
@@ -56,7 +57,7 @@ public struct LocalFileStore: FileStore {
     /// `cniConfigPath`) is the root here and may itself be a link.
     func openParent(of path: String, create: Bool) throws(HostError) -> (fd: Int32, name: String)? {
         let (root, components) = split(path)
-        guard let last = components.last else { throw HostError("\(path): not a file path", code: "EINVAL") }
+        guard let last = components.last else { throw HostError("\(path): not a file path", errno: .invalidArgument) }
         guard
             let fd = try openBeneath(
                 root: root, Array(components.dropLast()), flags: O_RDONLY | O_DIRECTORY, create: create, path: Self.parent(of: path))
@@ -129,10 +130,11 @@ public struct LocalFileStore: FileStore {
             prefix += prefix.hasSuffix("/") ? String(component) : "/" + component
             var info = stat()
             if lstat(prefix, &info) == 0 && info.st_mode & S_IFMT == S_IFLNK {
-                return HostError("\(prefix): is a symbolic link; kuke does not follow links inside the trees it manages", code: "ELOOP")
+                return HostError(
+                    "\(prefix): is a symbolic link; kuke does not follow links inside the trees it manages", errno: .tooManySymbolicLinkLevels)
             }
         }
-        if code == ENOTDIR || code == ELOOP || code == EXDEV { return HostError("\(path): is not \(what)", code: SystemError.name(code)) }
+        if code == ENOTDIR || code == ELOOP || code == EXDEV { return HostError("\(path): is not \(what)", errno: Errno(rawValue: code)) }
         return SystemError.hostError("\(path): open failed", code)
     }
 
@@ -172,8 +174,8 @@ public struct LocalFileStore: FileStore {
         } catch {
             switch error {
             case .notRegular(_, isLink: true): throw linkError(path, ELOOP, what: "a regular file")
-            case .notRegular: throw HostError("\(path): is not a regular file", code: "EINVAL")
-            case .tooLarge: throw HostError("\(path): is too large", code: "EFBIG")
+            case .notRegular: throw HostError("\(path): is not a regular file", errno: .invalidArgument)
+            case .tooLarge: throw HostError("\(path): is too large", errno: .fileTooLarge)
             case .system(let call, let code): throw SystemError.hostError("\(path): \(call) failed", code)
             }
         }

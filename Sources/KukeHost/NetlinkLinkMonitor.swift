@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import KukeEngine
 import Synchronization
+import SystemPackage
 
 /// Follows link notifications (`RTNLGRP_LINK`) on its own thread, so a managed bridge
 /// deleted by hand is repaired at once rather than at the next resync.
@@ -47,7 +48,7 @@ public final class NetlinkLinkMonitor: Sendable {
                     guard let datagram = try transport.receive(timeout: 1) else { continue }
                     for event in try Self.events(in: datagram) { sink(event) }
                 } catch {
-                    if error.code == "ENOBUFS" { sink(.overflow) } else { usleep(100_000) }
+                    if error.errno == .noBufferSpace { sink(.overflow) } else { usleep(100_000) }
                 }
             }
         }

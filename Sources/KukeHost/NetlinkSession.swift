@@ -1,4 +1,5 @@
 import KukeEngine
+import SystemPackage
 
 /// Requests and dumps over one `NetlinkTransport`: numbers each request, keeps the replies
 /// that answer it, turns an `NLMSG_ERROR` reply into its errno, and retries a dump the kernel
@@ -24,7 +25,7 @@ final class NetlinkSession {
         do {
             try transport.send(message.finished())
         } catch {
-            throw HostError("\(what): \(error.message)", code: error.code)
+            throw HostError("\(what): \(error.message)", errno: error.errno)
         }
     }
 
@@ -33,7 +34,7 @@ final class NetlinkSession {
         do {
             return try NetlinkReply.parse(transport.receive()[...]).filter { $0.sequence == sequence }
         } catch {
-            throw HostError("\(what): \(error.message)", code: error.code)
+            throw HostError("\(what): \(error.message)", errno: error.errno)
         }
     }
 
@@ -72,6 +73,6 @@ final class NetlinkSession {
             }
             if !interrupted { return collected }
         }
-        throw HostError("\(what): the kernel kept interrupting the dump (links changing too fast)", code: "EINTR")
+        throw HostError("\(what): the kernel kept interrupting the dump (links changing too fast)", errno: .interrupted)
     }
 }

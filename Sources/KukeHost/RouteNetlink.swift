@@ -1,6 +1,7 @@
 import Glibc
 import KukeEngine
 import KukeModel
+import SystemPackage
 
 /// The rtnetlink requests kuke needs, over one `NetlinkSession`.
 struct RouteNetlink {
@@ -146,7 +147,7 @@ public struct NetlinkLinkControl: LinkControl {
     }
 
     public func createBridge(_ name: String) throws(HostError) {
-        if let problem = BridgeName.violation(of: name) { throw HostError("bridge \"\(name)\": \(problem)", code: "ERANGE") }
+        if let problem = BridgeName.violation(of: name) { throw HostError("bridge \"\(name)\": \(problem)", errno: .outOfRange) }
         try session().createBridge(name)
         FaultInjection.step("create bridge \(name)")
     }
@@ -159,7 +160,7 @@ public struct NetlinkLinkControl: LinkControl {
     public func delete(_ name: String) throws(HostError) {
         do {
             try session().delete(name)
-        } catch  where error.code == "ENODEV" {
+        } catch Errno.operationNotSupportedByDevice {
             return  // already gone: deleting is idempotent
         }
         FaultInjection.step("delete link \(name)")

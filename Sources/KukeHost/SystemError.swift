@@ -1,5 +1,6 @@
 import Glibc
 import KukeEngine
+import SystemPackage
 
 /// errno, wrapped once: a name (`EEXIST`) and the C library's text.
 enum SystemError {
@@ -20,7 +21,7 @@ enum SystemError {
 
     /// A `HostError` for `what failed` with the given errno.
     static func hostError(_ what: String, _ code: Int32) -> HostError {
-        HostError("\(what): \(text(code))", code: name(code))
+        HostError("\(what): \(text(code))", errno: Errno(rawValue: code))
     }
 
     /// Retries a system call interrupted by a signal.

@@ -2,6 +2,7 @@ import Foundation
 import KukeEngine
 import KukeModel
 import Synchronization
+import SystemPackage
 
 /// An in-memory host for engine tests without root: files, links and cgroup
 /// directories as plain values, and a log of every mutating call.
@@ -102,11 +103,11 @@ public final class FakeHost: Sendable {
         func removeDirectory(_ path: String) throws(HostError) {
             try host.record("rmdir-file \(path)")
             let busy = host.state.withLock { state in state.files.keys.contains { $0.hasPrefix(path + "/") } }
-            if busy { throw HostError("\(path): rmdir failed: Directory not empty (ENOTEMPTY)", code: "ENOTEMPTY") }
+            if busy { throw HostError("\(path): rmdir failed: Directory not empty (ENOTEMPTY)", errno: .directoryNotEmpty) }
         }
         func subdirectories(_ path: String) throws(HostError) -> [String] {
             if host.state.withLock({ $0.unlistable.contains(path) }) {
-                throw HostError("\(path): open failed: Permission denied (EACCES)", code: "EACCES")
+                throw HostError("\(path): open failed: Permission denied (EACCES)", errno: .permissionDenied)
             }
             return host.state.withLock { state in
                 Set(
@@ -128,7 +129,7 @@ public final class FakeHost: Sendable {
         func createBridge(_ name: String) throws(HostError) {
             try host.record("createBridge \(name)")
             try host.state.withLock { (state: inout State) throws(HostError) in
-                if state.links[name] != nil { throw HostError("bridge \"\(name)\": create failed: File exists (EEXIST)", code: "EEXIST") }
+                if state.links[name] != nil { throw HostError("bridge \"\(name)\": create failed: File exists (EEXIST)", errno: .fileExists) }
                 state.nextIndex += 1
                 state.links[name] = ObservedLink(index: state.nextIndex, name: name, kind: "bridge", isUp: false)
             }

@@ -1,6 +1,7 @@
 import Foundation
 import KukeModel
 import KukeTestSupport
+import SystemPackage
 import Testing
 
 @testable import KukeEngine
@@ -172,7 +173,7 @@ struct EngineTests {
     func failureRecorded() throws {
         let host = FakeHost()
         host.state.withLock {
-            $0.failures["createBridge"] = HostError("bridge \"kuke-main-blog\": create failed: Operation not permitted (EPERM)", code: "EPERM")
+            $0.failures["createBridge"] = HostError("bridge \"kuke-main-blog\": create failed: Operation not permitted (EPERM)", errno: .notPermitted)
         }
         let outcomes = try engine(host).apply([realm("main"), space("blog")])
         #expect(outcomes[1].outcome == .failed)
@@ -193,7 +194,8 @@ struct EngineTests {
     func failedRealmBlocksSpaces() throws {
         let host = FakeHost()
         host.state.withLock {
-            $0.failures["mkdir /cg/kukeon/main"] = HostError("cgroup /cg/kukeon/main: mkdir failed: No space left on device (ENOSPC)", code: "ENOSPC")
+            $0.failures["mkdir /cg/kukeon/main"] = HostError(
+                "cgroup /cg/kukeon/main: mkdir failed: No space left on device (ENOSPC)", errno: .noSpace)
         }
         let outcomes = try engine(host).apply([realm("main"), space("blog")])
         #expect(outcomes[0].failure?.reason == .cgroupFailed)
@@ -298,7 +300,7 @@ struct EngineTests {
         _ = try engine(host).apply([realm("main"), space("blog")])
         host.state.withLock {
             $0.failures["write /readonly/"] = HostError(
-                "/readonly/main-blog.conflist: creating temporary file failed: Read-only file system (EROFS)", code: "EROFS")
+                "/readonly/main-blog.conflist: creating temporary file failed: Read-only file system (EROFS)", errno: .readOnlyFileSystem)
         }
         let moved = try engine(host).apply([space("blog", cni: "/readonly")])
         #expect(moved[0].failure?.reason == .conflistWriteFailed)

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import KukeEngine
+import SystemPackage
 import Testing
 
 @testable import KukeHost
@@ -158,10 +159,23 @@ struct HostTests {
             _ = try lock.acquire(timeout: 0.05)
             Issue.record("a second holder got the lock")
         } catch {
-            #expect(error.code == "ETIMEDOUT")
+            #expect(error.errno == .timedOut)
             #expect(error.message.contains("still held by another kuke"))
         }
         held.release()
         try lock.acquire(timeout: 0).release()
+    }
+}
+
+@Suite("Typed errno")
+struct TypedErrnoTests {
+    @Test("a HostError carries its errno as a value: matched by name in a catch, printed by its C name in the message")
+    func matching() {
+        func fail() throws(HostError) { throw SystemError.hostError("link \"x\": delete failed", ENODEV) }
+        var matched = false
+        do { try fail() } catch Errno.operationNotSupportedByDevice { matched = true } catch { Issue.record("not matched: \(error)") }
+        #expect(matched)
+        #expect(SystemError.hostError("x", EEXIST).message == "x: File exists (EEXIST)")
+        #expect(SystemError.hostError("x", EEXIST).errno == .fileExists)
     }
 }

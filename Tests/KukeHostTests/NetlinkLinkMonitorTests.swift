@@ -1,6 +1,7 @@
 import Glibc
 import KukeEngine
 import Synchronization
+import SystemPackage
 import Testing
 
 @testable import KukeHost
@@ -40,7 +41,7 @@ struct NetlinkLinkMonitorTests {
         let replay = ReplayTransport(pending: [
             .success(Self.deleted("kuke-main-blog", index: 5)),
             .success(Array(Self.deleted("kuke-main-web", index: 6).prefix(20))),  // cut short: dropped
-            .failure(HostError("netlink receive failed: No buffer space available (ENOBUFS)", code: "ENOBUFS")),
+            .failure(HostError("netlink receive failed: No buffer space available (ENOBUFS)", errno: .noBufferSpace)),
             .success(Self.deleted("kuke-main-db", index: 7)),
         ])
         let monitor = NetlinkLinkMonitor { () throws(HostError) in replay }

@@ -1,6 +1,7 @@
 import Glibc
 import KukeEngine
 import Synchronization
+import SystemPackage
 
 @testable import KukeHost
 
@@ -37,7 +38,7 @@ final class ReplayTransport: NetlinkTransport {
 
     func receive() throws(HostError) -> [UInt8] {
         let next = state.withLock { $0.pending.isEmpty ? nil : $0.pending.removeFirst() }
-        guard let next else { throw HostError("replay: nothing left to receive", code: "EIO") }
+        guard let next else { throw HostError("replay: nothing left to receive", errno: .ioError) }
         return try next.get()
     }
 

@@ -1,5 +1,6 @@
 import KukeEngine
 import KukeModel
+import SystemPackage
 import Testing
 
 @testable import KukeHost
@@ -91,7 +92,7 @@ struct NetlinkReplyTests {
             [Wire.done(sequence: sequence, flags: Wire.flagMulti | Wire.flagDumpInterrupted)]
         }
         let replay = ReplayTransport(answers: answers)
-        #expect(throws: HostError("link dump: the kernel kept interrupting the dump (links changing too fast)", code: "EINTR")) {
+        #expect(throws: HostError("link dump: the kernel kept interrupting the dump (links changing too fast)", errno: .interrupted)) {
             try RouteNetlink(transport: replay).links()
         }
         #expect(replay.sent.count == NetlinkSession.dumpAttempts)
@@ -100,15 +101,15 @@ struct NetlinkReplyTests {
     @Test("an error acknowledgement is mapped to its errno name, with what was attempted")
     func errorAcknowledgements() throws {
         let exists = ReplayTransport(answers: [[Wire.error(17, sequence: 2, requestType: 16)]])  // -EEXIST
-        #expect(throws: HostError("bridge \"kuke-main-blog\": create failed: File exists (EEXIST)", code: "EEXIST")) {
+        #expect(throws: HostError("bridge \"kuke-main-blog\": create failed: File exists (EEXIST)", errno: .fileExists)) {
             try NetlinkLinkControl { () throws(HostError) in exists }.createBridge("kuke-main-blog")
         }
         let denied = ReplayTransport(answers: [[Wire.error(1, sequence: 2, requestType: 16)]])  // -EPERM
-        #expect(throws: HostError("bridge \"br0\": set up failed: Operation not permitted (EPERM)", code: "EPERM")) {
+        #expect(throws: HostError("bridge \"br0\": set up failed: Operation not permitted (EPERM)", errno: .notPermitted)) {
             try NetlinkLinkControl { () throws(HostError) in denied }.setUp("br0")
         }
         let invalid = ReplayTransport(answers: [[Wire.error(22, sequence: 2, requestType: 22)]])  // -EINVAL, in place of a dump
-        #expect(throws: HostError("address dump: Invalid argument (EINVAL)", code: "EINVAL")) {
+        #expect(throws: HostError("address dump: Invalid argument (EINVAL)", errno: .invalidArgument)) {
             try RouteNetlink(transport: invalid).addresses()
         }
     }
@@ -126,7 +127,7 @@ struct NetlinkReplyTests {
     @Test("an error acknowledgement too short to hold its errno is EIO")
     func shortErrorAcknowledgement() throws {
         let short = Wire.message(type: 2, flags: 0, sequence: 2, payload: [0xEF, 0xFF])  // 2 of the 4 bytes of the error
-        #expect(throws: HostError("bridge \"br0\": create failed: Input/output error (EIO)", code: "EIO")) {
+        #expect(throws: HostError("bridge \"br0\": create failed: Input/output error (EIO)", errno: .ioError)) {
             try NetlinkLinkControl { () throws(HostError) in ReplayTransport(answers: [[short]]) }.createBridge("br0")
         }
     }
@@ -172,7 +173,7 @@ struct NetlinkReplyTests {
     @Test("a transport failure names the request it broke")
     func transportFailure() throws {
         let silent = ReplayTransport()  // sends, then has nothing to receive
-        #expect(throws: HostError("route dump: replay: nothing left to receive", code: "EIO")) {
+        #expect(throws: HostError("route dump: replay: nothing left to receive", errno: .ioError)) {
             try RouteNetlink(transport: silent).routes()
         }
     }

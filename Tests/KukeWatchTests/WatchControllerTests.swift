@@ -4,6 +4,7 @@ import KukeModel
 import KukeTestSupport
 import Logging
 import Synchronization
+import SystemPackage
 import Testing
 
 @testable import KukeWatch
@@ -262,7 +263,7 @@ struct WatchControllerTests {
         #expect(fixture.host.state.withLock { $0.links["kuke-main-blog"] } != nil)
 
         fixture.host.state.withLock {
-            $0.failures["createBridge"] = HostError("bridge: create failed: Operation not permitted (EPERM)", code: "EPERM")
+            $0.failures["createBridge"] = HostError("bridge: create failed: Operation not permitted (EPERM)", errno: .notPermitted)
         }
         fixture.host.state.withLock { _ = $0.links.removeValue(forKey: "kuke-main-blog") }
         fixture.controller.handle(.linkDeleted("kuke-main-blog"), now: 3)
