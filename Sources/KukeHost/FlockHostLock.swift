@@ -34,15 +34,105 @@ public struct FlockHostLock: HostLock {
             throw SystemError.hostError("host lock \(path): flock failed", code)
         }
         onWait("waiting for the host lock \(path): another kuke is running")
-        let deadline = timeout.map { Date().addingTimeInterval($0) }
-        while true {
-            if flock(fd, LOCK_EX | LOCK_NB) == 0 { return Held(descriptor: fd) }
-            if let deadline, Date() >= deadline {
+        guard let timeout else {
+            // No limit: one blocking flock, woken by the kernel when the holder lets go.
+            guard SystemError.retrying({ flock(fd, LOCK_EX) }) == 0 else {
+                let code = errno
                 close(fd)
-                throw HostError(
-                    "host lock \(path): still held by another kuke after \(timeout ?? 0)s; retry, or raise --lock-timeout", errno: .timedOut)
+                throw SystemError.hostError("host lock \(path): flock failed", code)
             }
-            usleep(20_000)
+            return Held(descriptor: fd)
         }
+        // A limit: the blocking flock runs on a thread of its own while the caller waits for it on
+        // a monotonic clock (a dispatch semaphore's deadline). If the time runs out first, the
+        // waiter is interrupted (a signal makes its flock return EINTR) and never takes the lock.
+        let waiter = LockWaiter(descriptor: fd)
+        Thread { waiter.wait() }.start()
+        _ = waiter.done.wait(timeout: .now() + timeout)
+        switch waiter.conclude() {
+        case 0?: return Held(descriptor: fd)
+        case let failure?:
+            close(fd)
+            throw SystemError.hostError("host lock \(path): flock failed", failure)
+        case nil:
+            close(fd)
+            throw HostError("host lock \(path): still held by another kuke after \(timeout)s; retry, or raise --lock-timeout", errno: .timedOut)
+        }
+    }
+}
+
+/// A blocking `flock(LOCK_EX)` on a thread of its own that the caller can call off: a signal
+/// (SIGURG, whose handler does nothing) makes the flock return EINTR, and a waiter called off
+/// does not try again, so it never holds the lock behind the caller's back.
+final class LockWaiter: @unchecked Sendable {
+    // Safe to share: `result`, `thread` and `calledOff` are read and written only under `lock`;
+    // `descriptor` never changes.
+    let descriptor: Int32
+    let done = DispatchSemaphore(value: 0)
+    let exited = DispatchSemaphore(value: 0)
+    let lock = NSLock()
+    var result: Int32?
+    var thread: pthread_t?
+    var calledOff = false
+
+    /// The signal that interrupts a waiter. Its handler is installed once, without SA_RESTART,
+    /// so a blocked flock returns EINTR instead of being restarted.
+    static let interruption: Int32 = SIGURG
+    static let installed: Void = {
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0
+        sigaction(interruption, &action, nil)
+    }()
+
+    init(descriptor: Int32) {
+        self.descriptor = descriptor
+        _ = Self.installed
+    }
+
+    /// Runs on the waiting thread.
+    func wait() {
+        // The interruption must reach this thread: unblock it here whatever mask the thread inherited.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, Self.interruption)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        lock.withLock { thread = pthread_self() }
+        var code: Int32 = 0
+        while true {
+            if flock(descriptor, LOCK_EX) == 0 {
+                code = 0
+                break
+            }
+            code = errno
+            if code != EINTR || lock.withLock({ calledOff }) { break }
+        }
+        lock.withLock {
+            if calledOff && (code == 0 || code == EINTR) {
+                if code == 0 { flock(descriptor, LOCK_UN) }  // came too late: not the caller's any more
+            } else {
+                result = code
+            }
+        }
+        done.signal()
+        exited.signal()
+    }
+
+    /// 0 when the lock is held, an errno when flock failed, nil when the time ran out (the waiter
+    /// is then interrupted, and has exited without the lock when this returns).
+    func conclude() -> Int32? {
+        lock.lock()
+        if let result {
+            lock.unlock()
+            exited.wait()
+            return result
+        }
+        calledOff = true
+        lock.unlock()
+        while exited.wait(timeout: .now() + .milliseconds(10)) == .timedOut {
+            if let thread = lock.withLock({ self.thread }) { pthread_kill(thread, Self.interruption) }
+        }
+        return lock.withLock { result }
     }
 }
