@@ -31,6 +31,45 @@ public struct WatchService: Service {
 
     public func run() async throws {
         let (triggers, continuation) = AsyncStream<WatchTrigger>.makeStream()
+        let producers = try startProducers(continuation)
+        let clock = MonotonicSeconds()
+        let passes = PassThread()
+        let state = PassState(WatchController(engine: engine, options: options, logger: logger))
+        var status = await passes.run {
+            state.controller.start(now: clock.now())
+            return state.controller.statusLine(now: clock.now())
+        }
+        notifier.notify("READY=1\nSTATUS=\(status)")
+        logger.info("watching", metadata: ["directories": "\(options.roots.joined(separator: ","))", "status": "\(status)"])
+
+        let wakes = WakeScheduler(continuation: continuation, notifier: notifier, clock: clock)
+        wakes.schedule(controllerWake: await passes.run { state.controller.nextWake })
+        await withGracefulShutdownHandler {
+            for await trigger in triggers {
+                let (current, controllerWake) = await passes.run {
+                    state.controller.handle(trigger, now: clock.now())
+                    return (state.controller.statusLine(now: clock.now()), state.controller.nextWake)
+                }
+                if current != status {
+                    status = current
+                    notifier.notify("STATUS=\(status)")
+                }
+                wakes.pingWatchdogIfDue()
+                wakes.schedule(controllerWake: controllerWake)
+            }
+        } onGracefulShutdown: {
+            continuation.finish()
+        }
+        notifier.notify("STOPPING=1")
+        wakes.cancel()
+        producers.stop()
+        passes.stop()
+        logger.info("stopped")
+    }
+
+    /// The sources of triggers: the file watcher (or its fallback), the netlink link monitor
+    /// and SIGHUP, each feeding `continuation`.
+    func startProducers(_ continuation: AsyncStream<WatchTrigger>.Continuation) throws -> Producers {
         var active = watcher
         do {
             try watcher.start(roots: options.roots) { continuation.yield($0) }
@@ -51,64 +90,75 @@ public struct WatchService: Service {
         } catch {
             logger.warning("link monitor unavailable; deleted bridges are repaired at the next resync", metadata: ["error": "\(error.message)"])
         }
-        let clock = ContinuousClock()
-        let start = clock.now
-        func now() -> Double {
-            let elapsed = clock.now - start
-            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        }
-
         // SIGHUP is trapped before the first pass, so an early reload request resyncs instead of killing the process.
         let hangups = Task {
             for await _ in await UnixSignalsSequence(trapping: .sighup) {
                 continuation.yield(.resync(reason: "SIGHUP"))
             }
         }
-        let controller = WatchController(engine: engine, options: options, logger: logger)
-        controller.start(now: now())
-        var status = controller.statusLine(now: now())
-        notifier.notify("READY=1\nSTATUS=\(status)")
-        logger.info("watching", metadata: ["directories": "\(options.roots.joined(separator: ","))", "status": "\(status)"])
-
-        // One wake-up at a time, at the controller's next due time (debounce end, retry, resync)
-        // or the next watchdog ping, whichever is first.
-        var wake: Task<Void, Never>?
-        func scheduleWake(after seconds: Double) {
-            wake?.cancel()
-            wake = Task {
-                try? await Task.sleep(for: .milliseconds(Int64(max(0, seconds) * 1000) + 1))
-                if !Task.isCancelled { continuation.yield(.tick) }
-            }
-        }
-        var lastWatchdog = now()
-        func nextWake() -> Double {
-            let controllerWake = controller.nextWake - now()
-            guard let interval = notifier.watchdogInterval else { return controllerWake }
-            return min(controllerWake, lastWatchdog + interval - now())
-        }
-        scheduleWake(after: nextWake())
-        await withGracefulShutdownHandler {
-            for await trigger in triggers {
-                controller.handle(trigger, now: now())
-                let current = controller.statusLine(now: now())
-                if current != status {
-                    status = current
-                    notifier.notify("STATUS=\(status)")
-                }
-                if let interval = notifier.watchdogInterval, now() - lastWatchdog >= interval {
-                    lastWatchdog = now()
-                    notifier.notify("WATCHDOG=1")
-                }
-                scheduleWake(after: nextWake())
-            }
-        } onGracefulShutdown: {
-            continuation.finish()
-        }
-        notifier.notify("STOPPING=1")
-        wake?.cancel()
-        hangups.cancel()
-        active.stop()
-        monitor.stop()
-        logger.info("stopped")
+        return Producers(watcher: active, monitor: monitor, hangups: hangups)
     }
+
+    /// What `startProducers` started, stopped together.
+    struct Producers {
+        let watcher: any ManifestWatcher
+        let monitor: NetlinkLinkMonitor
+        let hangups: Task<Void, Never>
+
+        func stop() {
+            hangups.cancel()
+            watcher.stop()
+            monitor.stop()
+        }
+    }
+}
+
+/// Seconds since the service started, on the monotonic clock (wall-clock jumps do not move it).
+struct MonotonicSeconds: Sendable {
+    let clock = ContinuousClock()
+    let start = ContinuousClock.now
+
+    func now() -> Double {
+        let elapsed = clock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+}
+
+/// One wake-up at a time (a `.tick`), at the controller's next due time (debounce end, retry,
+/// resync) or the next watchdog ping, whichever is first; and the watchdog pings themselves.
+final class WakeScheduler: @unchecked Sendable {
+    // Safe to share: used only from the service's trigger loop, one trigger at a time.
+    let continuation: AsyncStream<WatchTrigger>.Continuation
+    let notifier: SystemdNotifier
+    let clock: MonotonicSeconds
+    var wake: Task<Void, Never>?
+    var lastWatchdog: Double
+
+    init(continuation: AsyncStream<WatchTrigger>.Continuation, notifier: SystemdNotifier, clock: MonotonicSeconds) {
+        self.continuation = continuation
+        self.notifier = notifier
+        self.clock = clock
+        lastWatchdog = clock.now()
+    }
+
+    /// Replaces the pending wake-up with one at `controllerWake` (or the watchdog's, if sooner).
+    func schedule(controllerWake: Double) {
+        var seconds = controllerWake - clock.now()
+        if let interval = notifier.watchdogInterval { seconds = min(seconds, lastWatchdog + interval - clock.now()) }
+        wake?.cancel()
+        let continuation = continuation
+        wake = Task {
+            try? await Task.sleep(for: .milliseconds(Int64(max(0, seconds) * 1000) + 1))
+            if !Task.isCancelled { continuation.yield(.tick) }
+        }
+    }
+
+    /// `WATCHDOG=1` when the interval has passed since the last one.
+    func pingWatchdogIfDue() {
+        guard let interval = notifier.watchdogInterval, clock.now() - lastWatchdog >= interval else { return }
+        lastWatchdog = clock.now()
+        notifier.notify("WATCHDOG=1")
+    }
+
+    func cancel() { wake?.cancel() }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import KukeEngine
 import KukeHost
 import KukeModel
@@ -52,5 +53,30 @@ struct WatchServiceTests {
         #expect(log.count("falling back to polling") == 1)
         #expect(host.state.withLock { $0.files["/run/main/realm.yaml"] } != nil)  // the first pass ran
         #expect(log.count("stopped") == 1)
+    }
+}
+
+@Suite("Watch: pass thread")
+struct PassThreadTests {
+    @Test("passes run one at a time, in order, on one thread of their own, never on the caller's")
+    func dedicated() async {
+        let passes = PassThread()
+        let threads = await withTaskGroup(of: UInt.self) { group in
+            for _ in 0..<8 { group.addTask { await passes.run { UInt(pthread_self()) } } }
+            var threads: Set<UInt> = []
+            for await thread in group { threads.insert(thread) }
+            return threads
+        }
+        let callers = await withTaskGroup(of: UInt.self) { group in
+            for _ in 0..<8 { group.addTask { UInt(pthread_self()) } }
+            var threads: Set<UInt> = []
+            for await thread in group { threads.insert(thread) }
+            return threads
+        }
+        #expect(threads.count == 1 && threads.isDisjoint(with: callers), "\(threads) \(callers)")
+        let order = Mutex<[Int]>([])
+        for index in 0..<5 { await passes.run { order.withLock { $0.append(index) } } }
+        #expect(order.withLock { $0 } == [0, 1, 2, 3, 4])
+        passes.stop()
     }
 }
