@@ -18,7 +18,7 @@ public final class NetlinkLinkMonitor: Sendable {
     static let linkGroup: UInt32 = 1  // RTMGRP_LINK
     /// Opens the transport the thread reads: a `NetlinkSocket` in `RTMGRP_LINK`, or a test's replay.
     let openTransport: @Sendable () throws(HostError) -> any NetlinkTransport
-    let stopping = Mutex(false)
+    let wake = WakeSignal()
     let started = Mutex(false)
     let done = DispatchSemaphore(value: 0)
 
@@ -43,9 +43,10 @@ public final class NetlinkLinkMonitor: Sendable {
         let transport = try openTransport()
         let thread = Thread { [self] in
             defer { done.signal() }
-            while !stopping.withLock({ $0 }) {
+            // Blocked in poll until the kernel has a notification or `stop()` signals: no timed wake-ups.
+            while !wake.isSignaled {
                 do throws(HostError) {
-                    guard let datagram = try transport.receive(timeout: 1) else { continue }
+                    guard let datagram = try transport.receive(orWakeOn: wake) else { break }
                     for event in try Self.events(in: datagram) { sink(event) }
                 } catch {
                     if error.errno == .noBufferSpace { sink(.overflow) } else { usleep(100_000) }
@@ -57,9 +58,9 @@ public final class NetlinkLinkMonitor: Sendable {
         thread.start()
     }
 
-    /// Stops the thread; returns within about a second.
+    /// Stops the thread, at once.
     public func stop() {
-        stopping.withLock { $0 = true }
+        wake.signal()
         guard started.withLock({ $0 }) else { return }
         done.wait()
         done.signal()

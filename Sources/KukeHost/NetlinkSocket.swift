@@ -56,15 +56,14 @@ final class NetlinkSocket: NetlinkTransport {
         return buffer
     }
 
-    func receive(timeout: Int) throws(HostError) -> [UInt8]? {
-        var wait = timeval(tv_sec: timeout, tv_usec: 0)
-        _ = setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+    func receive(orWakeOn wake: WakeSignal) throws(HostError) -> [UInt8]? {
+        guard wake.waitReadable(descriptor) else { return nil }
         var buffer = [UInt8](repeating: 0, count: Self.receiveBufferSize)
         let count = buffer.withUnsafeMutableBytes { raw in
-            SystemError.retrying { recv(descriptor, raw.baseAddress, raw.count, 0) }
+            SystemError.retrying { recv(descriptor, raw.baseAddress, raw.count, Int32(MSG_DONTWAIT)) }
         }
         if count < 0 {
-            if errno == EAGAIN { return nil }
+            if errno == EAGAIN { return [] }  // readable, then nothing: woken for nothing
             throw SystemError.hostError("netlink receive failed", errno)
         }
         buffer.removeSubrange(count...)

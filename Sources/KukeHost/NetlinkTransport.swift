@@ -11,7 +11,7 @@ protocol NetlinkTransport: Sendable {
     /// Waits for the next datagram: one or more messages.
     func receive() throws(HostError) -> [UInt8]
 
-    /// Waits up to `timeout` seconds for the next datagram; nil when none came. Throws
-    /// ENOBUFS when the kernel dropped messages because the socket buffer was full.
-    func receive(timeout: Int) throws(HostError) -> [UInt8]?
+    /// Waits for the next datagram, or for `wake`; nil when woken. Throws ENOBUFS when the
+    /// kernel dropped messages because the socket buffer was full.
+    func receive(orWakeOn wake: WakeSignal) throws(HostError) -> [UInt8]?
 }

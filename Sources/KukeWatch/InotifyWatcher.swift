@@ -9,7 +9,8 @@ import Synchronization
 /// libinotifytools keeps all its state process-wide (one inotify fd, global path tables,
 /// a static event buffer overwritten by the next call) and is not thread-safe, so every
 /// call to it happens on this type's thread, and only one instance may run per process.
-/// Its timeouts are whole seconds: `stop()` returns within about a second.
+/// The thread blocks in libinotifytools until an event comes (no timed wake-ups): `stop()`
+/// wakes it through a private directory it also watches, by creating a file there.
 ///
 /// Every real directory reachable from the roots is watched, following symbolic links
 /// (git-sync's `current -> rev` flip is seen as a rename in the link's parent directory,
@@ -25,6 +26,8 @@ public final class InotifyWatcher: ManifestWatcher {
     /// True while the thread runs; `stop()` waits only for a thread that is running.
     let running = Mutex(false)
     let done = DispatchSemaphore(value: 0)
+    /// The private directory whose events only wake the thread (see `stop()`).
+    let wakeDirectory = Mutex<String?>(nil)
 
     public init() {}
 
@@ -52,10 +55,22 @@ public final class InotifyWatcher: ManifestWatcher {
                 ready.signal()
                 return
             }
+            var template = Array("/tmp/kuke-inotify-wake.XXXXXX".utf8CString)
+            guard let created = mkdtemp(&template), inotifytools_watch_file(created, Int32(IN_CREATE)) != 0 else {
+                failure.withLock { $0 = "inotify: cannot watch a private wake-up directory in /tmp: \(String(cString: strerror(errno)))" }
+                ready.signal()
+                return
+            }
+            let wake = String(cString: created)
+            wakeDirectory.withLock { $0 = wake }
+            defer {
+                unlink(wake + "/stop")
+                rmdir(wake)
+            }
             var watched = Set<String>()
             watchTrees(roots, watched: &watched)
             ready.signal()
-            loop(roots: roots, watched: &watched, sink: sink)
+            loop(roots: roots, wake: wake, watched: &watched, sink: sink)
         }
         thread.name = "kuke-inotify"
         thread.start()
@@ -70,13 +85,18 @@ public final class InotifyWatcher: ManifestWatcher {
     public func stop() {
         stopping.withLock { $0 = true }
         guard running.withLock({ $0 }) else { return }
+        if let wake = wakeDirectory.withLock({ $0 }) {
+            let fd = open(wake + "/stop", O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+            if fd >= 0 { close(fd) }
+        }
         done.wait()
         done.signal()  // a second stop() returns at once
     }
 
-    func loop(roots: [String], watched: inout Set<String>, sink: @Sendable (WatchTrigger) -> Void) {
+    func loop(roots: [String], wake: String, watched: inout Set<String>, sink: @Sendable (WatchTrigger) -> Void) {
         while !stopping.withLock({ $0 }) {
-            guard let event = inotifytools_next_event(1) else { continue }
+            guard let event = inotifytools_next_event(-1) else { continue }  // blocks until an event
+            if let path = inotifytools_filename_from_wd(event.pointee.wd), Self.trimmed(String(cString: path)) == wake { continue }
             let mask = event.pointee.mask
             if mask & UInt32(IN_Q_OVERFLOW) != 0 {
                 watchTrees(roots, watched: &watched)

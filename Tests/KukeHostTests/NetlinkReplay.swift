@@ -42,13 +42,12 @@ final class ReplayTransport: NetlinkTransport {
         return try next.get()
     }
 
-    func receive(timeout: Int) throws(HostError) -> [UInt8]? {
-        let next = state.withLock { $0.pending.isEmpty ? nil : $0.pending.removeFirst() }
-        guard let next else {
-            usleep(10_000)  // a short stand-in for the timeout, so a polling reader does not spin
-            return nil
+    func receive(orWakeOn wake: WakeSignal) throws(HostError) -> [UInt8]? {
+        while true {
+            if let next = state.withLock({ $0.pending.isEmpty ? nil : $0.pending.removeFirst() }) { return try next.get() }
+            if wake.isSignaled { return nil }
+            usleep(1000)  // the replay has no descriptor to poll: a short wait for more, or for the wake
         }
-        return try next.get()
     }
 }
 

@@ -13,6 +13,7 @@
 #include <sys/file.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/eventfd.h>
 #if __has_include(<linux/openat2.h>)
 #include <linux/openat2.h>
 #define CKUKE_HAS_OPENAT2 1
@@ -55,4 +56,7 @@ static inline int ckuke_open_beneath(int dirfd, const char *path, int flags, uns
     return -1;
 #endif
 }
+/// eventfd(2), non-blocking and close-on-exec: a descriptor `poll` can wait on to be woken.
+static inline int ckuke_wake_descriptor(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
+
 #endif
