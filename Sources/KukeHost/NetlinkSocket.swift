@@ -2,8 +2,8 @@ import CKukeSys
 import Glibc
 import KukeEngine
 
-/// The real `NetlinkTransport`: a NETLINK_ROUTE socket bound to the kernel, one datagram per
-/// system call, retried on EINTR. Its only state is the descriptor and the kernel keeps each
+/// The real `NetlinkTransport`: a netlink socket bound to the kernel (NETLINK_ROUTE, or
+/// NETLINK_NETFILTER for nftables), one datagram per system call, retried on EINTR. Its only state is the descriptor and the kernel keeps each
 /// datagram whole, so it is `Sendable` and the link monitor's thread can take it over; matching
 /// replies to requests is the `NetlinkSession`'s job, one per pass.
 final class NetlinkSocket: NetlinkTransport {
@@ -11,10 +11,14 @@ final class NetlinkSocket: NetlinkTransport {
 
     private let descriptor: Int32
 
-    /// - Parameter groups: multicast groups to join (`RTMGRP_LINK` for the link monitor); 0 for requests.
-    init(groups: UInt32 = 0) throws(HostError) {
-        let fd = socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), NETLINK_ROUTE)
-        guard fd >= 0 else { throw SystemError.hostError("netlink: socket(NETLINK_ROUTE) failed", errno) }
+    /// - Parameters:
+    ///   - family: `NETLINK_ROUTE`, or `NETLINK_NETFILTER` for nftables.
+    ///   - groups: multicast groups to join (`RTMGRP_LINK` for the link monitor); 0 for requests.
+    init(family: Int32 = NETLINK_ROUTE, groups: UInt32 = 0) throws(HostError) {
+        let fd = socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), family)
+        guard fd >= 0 else {
+            throw SystemError.hostError("netlink: socket(\(family == NETLINK_ROUTE ? "NETLINK_ROUTE" : "NETLINK_NETFILTER")) failed", errno)
+        }
         descriptor = fd
         var size: Int32 = 1 << 20
         _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))

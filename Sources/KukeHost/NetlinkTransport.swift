@@ -1,7 +1,7 @@
 import KukeEngine
 
-/// A NETLINK_ROUTE socket seen as datagrams: what the rtnetlink requests, the link dump and
-/// the link monitor need from the kernel. `NetlinkSocket` is the real one; tests hand in
+/// A netlink socket seen as datagrams: what the rtnetlink requests, the link dump, the link
+/// monitor and the nftables table query (NETLINK_NETFILTER) need from the kernel. `NetlinkSocket` is the real one; tests hand in
 /// a transport that records the requests and replays recorded replies, so the encoding of
 /// every request and the parsing of every reply are checked without root.
 protocol NetlinkTransport: Sendable {
