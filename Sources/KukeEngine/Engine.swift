@@ -113,8 +113,9 @@ public struct Engine: Sendable {
     }
 
     /// The table with the batch's `default: deny` spaces as their manifests say, before the pass
-    /// makes anything; nil when that is what the recorded spaces already give (nothing to do).
-    func preinstallFirewall(_ batch: [Resource], inventory: Inventory, context: PassContext) -> ResourceOutcome? {
+    /// makes anything, and the spaces it was planned for; nil when that is what the recorded
+    /// spaces already give (nothing to do).
+    func preinstallFirewall(_ batch: [Resource], inventory: Inventory, context: PassContext) -> Preinstalled? {
         guard drivers.firewall != nil else { return nil }
         var spaces = Dictionary(uniqueKeysWithValues: firewallSpaces(inventory).spaces.map { ($0.id, $0) })
         var bridges = Dictionary(spaces.values.map { ($0.bridge, $0.id) }, uniquingKeysWith: { first, _ in first })
@@ -132,8 +133,14 @@ public struct Engine: Sendable {
                 changed = true
             }
         }
-        guard changed else { return nil }
-        return convergeFirewall(Array(spaces.values), inventory: inventory, context: context)
+        guard changed, let outcome = convergeFirewall(Array(spaces.values), inventory: inventory, context: context) else { return nil }
+        return Preinstalled(outcome: outcome, spaces: Array(spaces.values))
+    }
+
+    /// The outcome of `preinstallFirewall` and the spaces it wrote the table for.
+    struct Preinstalled {
+        var outcome: ResourceOutcome
+        var spaces: [FirewallSpace]
     }
 
     /// One outcome for the table from the change made before the spaces and the one after.

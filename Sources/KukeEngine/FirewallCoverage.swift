@@ -68,15 +68,15 @@ extension Engine {
     /// recorded space whose rules the kernel does not hold (left out of the table, or the table
     /// could not be written) is reported failed if the pass handled it, and its record, if `Ready`,
     /// becomes `Failed`. A dry run predicts the same without writing.
-    func finishFirewall(preinstalled: ResourceOutcome?, inventory: inout Inventory, outcomes: inout [ResourceOutcome], context: PassContext) {
+    func finishFirewall(preinstalled: Preinstalled?, inventory: inout Inventory, outcomes: inout [ResourceOutcome], context: PassContext) {
         guard let firewall = drivers.firewall else { return }
         let (spaces, refused) = firewallSpaces(inventory)
         var assumed: ObservedFirewall?
-        if context.dryRun, case .replaceFirewall(let script)? = preinstalled?.changes.last?.operation {
-            assumed = ObservedFirewall(listing: script)
+        if context.dryRun, let preinstalled, case .replaceFirewall? = preinstalled.outcome.changes.last?.operation {
+            assumed = FirewallPlanner.written(preinstalled.spaces, owner: FirewallPlanner.owner(runPath: layout.runPath))
         }
         let converged = convergeFirewall(spaces, inventory: inventory, context: context, assumed: assumed)
-        if let table = Self.merged(preinstalled, converged) { outcomes.append(table) }
+        if let table = Self.merged(preinstalled?.outcome, converged) { outcomes.append(table) }
         let held: Set<SpaceID>
         if converged?.failure == nil {
             held = Set(spaces.map(\.id))  // written now, already as desired, or (dry run) what the real run writes

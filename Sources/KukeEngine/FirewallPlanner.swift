@@ -1,64 +1,5 @@
 import KukeModel
 
-/// What `table inet kukeon` holds: its fingerprint (in the table's comment), how many rules it
-/// has (every rule kuke writes carries a comment), so a rule flushed by hand shows as drift, and
-/// the packets dropped per bridge (isolation and egress together).
-public struct ObservedFirewall: Sendable, Equatable {
-    public var fingerprint: String?
-    /// Whose spaces the table holds: `run:<run path>` of the kuke that wrote it (see
-    /// `FirewallPlanner.owner(runPath:)`); nil for a table written before kuke recorded it.
-    public var owner: String?
-    public var ruleCount: Int
-    /// Packets dropped, by the bridge of the space they came from.
-    public var drops: [String: UInt64]
-    /// The listing it was read from, turned into diff lines only when a change is shown.
-    public var listing: String
-
-    public init(fingerprint: String?, ruleCount: Int, drops: [String: UInt64] = [:], listing: String = "", owner: String? = nil) {
-        self.fingerprint = fingerprint
-        self.owner = owner
-        self.ruleCount = ruleCount
-        self.drops = drops
-        self.listing = listing
-    }
-
-    /// The chains and rules as lines, counters left out, for `kuke diff` (see `FirewallPlanner.lines`).
-    public var lines: [String] { FirewallPlanner.lines(of: listing) }
-
-    /// Reads the text of `nft list table inet kukeon` (or the script kuke wrote, which has the same shape).
-    public init(listing: String) {
-        var fingerprint: String?
-        var owner: String?
-        var rules = 0
-        var drops: [String: UInt64] = [:]
-        var chainBridge: String?
-        for line in listing.split(separator: "\n") {
-            let text = line.drop { $0 == " " || $0 == "\t" }
-            if text.hasPrefix("chain ") {
-                let name = text.dropFirst(6).prefix { $0 != " " && $0 != "{" }
-                chainBridge = name.hasPrefix(FirewallPlanner.egressChainPrefix) ? FirewallPlanner.bridge(ofChain: String(name)) : nil
-                continue
-            }
-            if text.hasPrefix("comment \"kuke:"), let comment = Self.quoted(after: "comment \"kuke:", in: text) {
-                let parts = comment.split(separator: " ", maxSplits: 1)
-                fingerprint = parts.first.map(String.init)
-                owner = parts.count > 1 ? String(parts[1]) : nil
-                continue
-            }
-            guard text.contains(" comment \"") || text.hasPrefix("comment ") else { continue }
-            rules += 1
-            guard text.contains(" drop"), let packets = Self.quoted(after: "packets ", in: text, until: " ").flatMap({ UInt64($0) }) else { continue }
-            if let bridge = Self.quoted(after: "iifname \"", in: text) ?? chainBridge { drops[bridge, default: 0] += packets }
-        }
-        self.init(fingerprint: fingerprint, ruleCount: rules, drops: drops, listing: listing, owner: owner)
-    }
-
-    static func quoted(after marker: String, in text: Substring, until end: Character = "\"") -> String? {
-        guard let start = text.range(of: marker)?.upperBound else { return nil }
-        return String(text[start...].prefix { $0 != end })
-    }
-}
-
 /// One space as the firewall sees it: its bridge and, when its egress is denied, what it may reach.
 public struct FirewallSpace: Sendable, Equatable {
     /// One accept rule of a space's egress chain.
@@ -119,6 +60,8 @@ public struct FirewallSpace: Sendable, Equatable {
 public enum FirewallPlanner {
     public static let table = "inet kukeon"
     static let egressChainPrefix = "egress_"
+    /// The table's comment: `kuke:<fingerprint> <owner>`.
+    static let markPrefix = "kuke:"
 
     /// `egress_kuke_main_blog`: bridge names have no `_`, so the chain names its bridge back.
     static func chain(ofBridge bridge: String) -> String { egressChainPrefix + bridge.replacingOccurrences(of: "-", with: "_") }
@@ -160,18 +103,26 @@ public enum FirewallPlanner {
             + forward.map { "    \($0)\n" }.joined() + "  }\n" + chains
         let fingerprint = String(BridgeName.fnv1a64(Array(body.utf8)), radix: 16)
         let mark = owner.isEmpty ? fingerprint : "\(fingerprint) \(owner)"
-        let script = "table \(table)\ndelete table \(table)\ntable \(table) {\n  comment \"kuke:\(mark)\"\n\(body)}\n"
+        let script = "table \(table)\ndelete table \(table)\ntable \(table) {\n  comment \"\(markPrefix)\(mark)\"\n\(body)}\n"
         return (script, fingerprint, count)
     }
 
-    /// The chains and rules of a listing or a script, one per line, the way `kuke diff` shows
-    /// them: indentation, counters (`packets N bytes M`), braces around a single set element,
-    /// the table's own lines and its fingerprint left out, so what nft prints and what kuke
-    /// wrote compare equal when they are.
+    /// The table `desired(spaces, owner:)` writes, as `observe` reads it back (no drops yet).
+    static func written(_ spaces: [FirewallSpace], owner: String = "") -> ObservedFirewall {
+        let desired = desired(spaces, owner: owner)
+        return ObservedFirewall(
+            fingerprint: desired.fingerprint, ruleCount: desired.ruleCount, lines: lines(of: desired.script), owner: owner.isEmpty ? nil : owner)
+    }
+
+    /// The chains and rules of kuke's script (or of nft's text listing of it), one per line, the
+    /// way `kuke diff` shows them: indentation, counters (`packets N bytes M`), braces around a
+    /// single set element, the table's own lines and its fingerprint left out. `NftablesListing`
+    /// gives the observed table in the same form, so observed and desired compare equal when they are.
     static func lines(of text: String) -> [String] {
         text.split(separator: "\n").compactMap { raw -> String? in
             var line = raw.trimmingCharacters(in: .whitespaces)
-            if line.isEmpty || line == "}" || line.hasPrefix("table ") || line.hasPrefix("delete table ") || line.hasPrefix("comment \"kuke:") {
+            if line.isEmpty || line == "}" || line.hasPrefix("table ") || line.hasPrefix("delete table ") || line.hasPrefix("comment \"\(markPrefix)")
+            {
                 return nil
             }
             if let range = line.range(of: "counter packets "), let end = line[range.upperBound...].range(of: " bytes ") {

@@ -1,15 +1,26 @@
+import CKukeSys
 import CNftables
 import KukeEngine
 
 /// `FirewallControl` through libnftables, the library `nft` itself uses: the table is
 /// replaced by one script, which the kernel applies as one transaction. No `nft` process.
 public struct NftablesFirewall: FirewallControl {
-    public init() {}
+    /// Opens the NETLINK_NETFILTER transport of one `observe`: a new `NetlinkSocket`, or a test's replay.
+    let openTransport: @Sendable () throws(HostError) -> any NetlinkTransport
 
-    /// Runs nft commands; the output, or the library's error text.
-    func run(_ commands: String) -> (ok: Bool, output: String, error: String) {
+    public init() {
+        self.init { () throws(HostError) in try NetlinkSocket(family: NETLINK_NETFILTER) }
+    }
+
+    init(openTransport: @escaping @Sendable () throws(HostError) -> any NetlinkTransport) {
+        self.openTransport = openTransport
+    }
+
+    /// Runs nft commands; the output (JSON when `json`), or the library's error text.
+    func run(_ commands: String, json: Bool = false) -> (ok: Bool, output: String, error: String) {
         guard let context = nft_ctx_new(UInt32(NFT_CTX_DEFAULT)) else { return (false, "", "cannot create an nftables context") }
         defer { nft_ctx_free(context) }
+        if json { nft_ctx_output_set_flags(context, nft_ctx_output_get_flags(context) | UInt32(NFT_CTX_OUTPUT_JSON)) }
         nft_ctx_buffer_output(context)
         nft_ctx_buffer_error(context)
         let status = nft_run_cmd_from_buffer(context, commands)
@@ -18,13 +29,30 @@ public struct NftablesFirewall: FirewallControl {
         return (status == 0, output, error)
     }
 
+    /// The table in two reads: the kernel's own description of it (whether it exists, its handle,
+    /// its comment: see `NftablesTableQuery`), then its chains, rules and counters from
+    /// `nft -j list table inet kukeon`. The two are one table when their handles agree; a table
+    /// replaced or deleted in between is read again.
     public func observe() throws(HostError) -> ObservedFirewall? {
-        let result = run("list table \(FirewallPlanner.table)")
-        guard result.ok else {
-            if result.error.contains("No such file or directory") { return nil }
-            throw HostError("nftables: list table \(FirewallPlanner.table) failed: \(Self.firstLine(result.error))")
+        let name = String(FirewallPlanner.table.dropFirst("inet ".count))
+        var problem = ""
+        for _ in 0..<3 {
+            guard let table = try NftablesTableQuery.read(name: name, over: try openTransport()) else { return nil }
+            let result = run("list table \(FirewallPlanner.table)", json: true)
+            guard result.ok else {
+                problem = Self.firstLine(result.error)
+                continue
+            }
+            let listing: NftablesListing
+            do {
+                listing = try NftablesListing(json: result.output)
+            } catch {
+                throw HostError("nftables: list table \(FirewallPlanner.table): its JSON cannot be read: \(error)")
+            }
+            if listing.tableHandle == table.handle { return ObservedFirewall(listing: listing, comment: table.comment) }
+            problem = "the table was replaced while it was read"
         }
-        return ObservedFirewall(listing: result.output)
+        throw HostError("nftables: list table \(FirewallPlanner.table) failed: \(problem)")
     }
 
     public func replace(_ script: String) throws(HostError) {
@@ -33,11 +61,12 @@ public struct NftablesFirewall: FirewallControl {
         FaultInjection.step("replace table \(FirewallPlanner.table)")
     }
 
+    /// Declares the table, then deletes it, in one transaction: a table that is not there is
+    /// created and deleted at once, so a missing table needs no telling apart from a failure
+    /// (`delete table` alone fails on it, and says so only in words).
     public func delete() throws(HostError) {
-        let result = run("delete table \(FirewallPlanner.table)")
-        guard result.ok || result.error.contains("No such file or directory") else {
-            throw HostError("nftables: delete table \(FirewallPlanner.table) failed: \(Self.firstLine(result.error))")
-        }
+        let result = run("table \(FirewallPlanner.table)\ndelete table \(FirewallPlanner.table)\n")
+        guard result.ok else { throw HostError("nftables: delete table \(FirewallPlanner.table) failed: \(Self.firstLine(result.error))") }
         FaultInjection.step("delete table \(FirewallPlanner.table)")
     }
 

@@ -24,8 +24,11 @@ public final class FakeHost: Sendable {
         public var rootProblem: String?
         /// Mutating calls, in order (`write /path`, `createBridge x`, …).
         public var log: [String] = []
-        /// The isolation table: its last script, or nil when it does not exist.
+        /// The isolation table: its last script, or nil when it does not exist. `observe` shows it
+        /// as the real nft lists it (see `NftablesRendering`).
         public var firewallScript: String?
+        /// The table's handle, as the kernel numbers a table created again by each replace.
+        var firewallHandle = 0
         /// What `host` rules resolve to; a host missing here fails to resolve.
         public var names: [String: [IPv4Address]] = [:]
         /// How many lookups were made, per host.
@@ -56,6 +59,18 @@ public final class FakeHost: Sendable {
         HostDrivers(
             files: Files(host: self), links: Links(host: self), cgroups: Cgroups(host: self), lock: Lock(),
             firewall: managesFirewall ? Firewall(host: self) : nil, resolver: Resolver(host: self), plugins: Plugins(host: self))
+    }
+
+    /// What the real nft and kernel would say of the table kuke wrote: `nft -j list table inet
+    /// kukeon` and the table's comment; nil when there is no table.
+    public func firewallListing() throws(HostError) -> (json: String, comment: String?)? {
+        let (script, handle) = state.withLock { ($0.firewallScript, $0.firewallHandle) }
+        guard let script else { return nil }
+        do {
+            return (try NftablesRendering.json(ofScript: script, tableHandle: handle), NftablesRendering.comment(ofScript: script))
+        } catch {
+            throw HostError("FakeHost: cannot list the table as nft would: \(error)")
+        }
     }
 
     /// The mutating calls made so far.
@@ -230,16 +245,25 @@ public final class FakeHost: Sendable {
         }
     }
 
+    /// The table as kuke wrote it, read back through the production decoder from the JSON the
+    /// real nft would print for it, with the comment the kernel would give beside it.
     struct Firewall: FirewallControl {
         let host: FakeHost
         func observe() throws(HostError) -> ObservedFirewall? {
-            host.state.withLock { state in
-                state.firewallScript.map { ObservedFirewall(listing: $0) }
+            guard let listed = try host.firewallListing() else { return nil }
+            do {
+                return ObservedFirewall(listing: try NftablesListing(json: listed.json), comment: listed.comment)
+            } catch {
+                throw HostError("FakeHost: nft's JSON for the table cannot be read: \(error)")
             }
         }
         func replace(_ script: String) throws(HostError) {
             try host.record("replaceFirewall")
-            host.state.withLock { $0.firewallScript = script }
+            // `table X` creates the table when it is missing, then `delete` and `table X { … }` make a new one.
+            host.state.withLock { state in
+                state.firewallHandle += state.firewallScript == nil ? 2 : 1
+                state.firewallScript = script
+            }
         }
         func delete() throws(HostError) {
             try host.record("deleteFirewall")

@@ -31,12 +31,20 @@ struct NftablesTableQueryTests {
         #expect(NftablesTableQuery.request(name: "kukeon", sequence: 7).finished() == expected)
     }
 
-    @Test("the captured reply gives the table's handle and its comment")
+    @Test("the captured reply gives the table's handle and its comment: the fingerprint and owner kuke wrote")
     func capturedReply() throws {
         let replies = try NetlinkReply.parse(Self.bytes(hex: try Self.fixture("examples-table.hex"))[...])
         #expect(replies.count == 1)
         let table = try #require(replies.first.flatMap(NftablesTableQuery.table(from:)))
         #expect(table == .init(handle: 3, comment: "kuke:ca1753d0281ae231 run:/mnt/kukeon"))
+        // The same table as the JSON listing captured beside it.
+        let listing = try NftablesListing(json: try Self.fixture("examples.json"))
+        #expect(listing.tableHandle == table.handle)
+        let observed = ObservedFirewall(listing: listing, comment: table.comment)
+        #expect(observed.fingerprint == "ca1753d0281ae231")
+        #expect(observed.owner == FirewallPlanner.owner(runPath: "/mnt/kukeon"))
+        #expect(observed.ruleCount == 8)
+        #expect(observed.drops == ["kuke-main-blog": 3, "kuke-main-shop": 6, "kuke-mai-500c1c": 0])
     }
 
     /// The captured reply, renumbered as the answer to request `sequence`.
@@ -66,6 +74,23 @@ struct NftablesTableQueryTests {
         }
         let empty = ReplayTransport(answers: [[Wire.error(0, sequence: 2, requestType: NftablesTableQuery.getTable)]])
         #expect(throws: HostError.self) { try NftablesTableQuery.read(name: "kukeon", over: empty) }
+    }
+
+    @Test("observe: the kernel's ENOENT is no table, before libnftables is asked; its EPERM is the error")
+    func observeMissing() throws {
+        let missing = NftablesFirewall { () throws(HostError) in
+            ReplayTransport(answers: [[Wire.error(ENOENT, sequence: 2, requestType: NftablesTableQuery.getTable)]])
+        }
+        #expect(try missing.observe() == nil)
+        let denied = NftablesFirewall { () throws(HostError) in
+            ReplayTransport(answers: [[Wire.error(EPERM, sequence: 2, requestType: NftablesTableQuery.getTable)]])
+        }
+        do {
+            _ = try denied.observe()
+            Issue.record("EPERM was not thrown")
+        } catch {
+            #expect(error.errno == .notPermitted && error.message.contains("nftables: get table inet kukeon"), "\(error)")
+        }
     }
 
     @Test("user data: the comment among other entries; none; cut short")

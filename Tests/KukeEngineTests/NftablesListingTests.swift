@@ -1,0 +1,154 @@
+import Foundation
+import KukeModel
+import KukeTestSupport
+import Testing
+
+@testable import KukeEngine
+
+/// The table kuke writes for `examples/`, as the real nft listed it (Tests/Fixtures/nftables,
+/// made by its `capture.sh` in a sandbox: `kuke apply -f examples/`, then pings the table
+/// drops, then `nft -j list table inet kukeon`).
+enum NftablesFixture {
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/nftables")
+
+    static func text(_ name: String) throws -> String { try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8) }
+
+    /// The table's comment as the capture's text listing shows it.
+    static let comment = "kuke:ca1753d0281ae231 run:/mnt/kukeon"
+
+    static let blog = FirewallSpace(id: SpaceID(realm: "main", name: "blog"), bridge: "kuke-main-blog", egress: nil)
+    static let analytics = FirewallSpace(id: SpaceID(realm: "main", name: "analytics-pipeline"), bridge: "kuke-mai-500c1c", egress: nil)
+    static let shop = FirewallSpace(
+        id: SpaceID(realm: "main", name: "shop"), bridge: "kuke-main-shop",
+        egress: [
+            .init(destinations: ["10.20.0.0/16"], ports: [443, 5432], label: "allow[0] cidr 10.20.0.0/16"),
+            .init(destinations: ["192.0.2.53"], ports: [], label: "allow[1] cidr 192.0.2.53"),
+        ])
+    static let spaces = [blog, analytics, shop]
+
+    /// The fixture's JSON with `edit` applied to its list of objects.
+    static func edited(_ edit: (inout [JSONValue]) -> Void) throws -> String {
+        var objects = try JSONParser.parse(text("examples.json"))["nftables"]?.arrayValue ?? []
+        edit(&objects)
+        return JSONValue.object(["nftables": .array(objects)]).compactText
+    }
+}
+
+@Suite("nftables JSON listing, captured from the real nft")
+struct NftablesListingTests {
+    @Test("the captured table decodes to kuke's rule count, the drops per bridge and the lines kuke wrote")
+    func captured() throws {
+        let listing = try NftablesListing(json: NftablesFixture.text("examples.json"))
+        #expect(listing.tableHandle == 3)
+        let observed = ObservedFirewall(listing: listing, comment: NftablesFixture.comment)
+        #expect(observed.fingerprint == "ca1753d0281ae231")
+        #expect(observed.owner == "run:/mnt/kukeon")
+        #expect(observed.ruleCount == 8, "established; isolate for three spaces; shop's jump, two allows and deny")
+        // 3 pings blog -> shop, 2 shop -> blog (isolate), 4 shop -> outside (deny).
+        #expect(observed.drops == ["kuke-main-blog": 3, "kuke-main-shop": 6, "kuke-mai-500c1c": 0])
+        // The JSON's rules read as nft's own text listing of the same table, and as kuke's script.
+        #expect(observed.lines == FirewallPlanner.lines(of: try NftablesFixture.text("examples.nft")))
+        let desired = FirewallPlanner.desired(NftablesFixture.spaces, owner: FirewallPlanner.owner(runPath: "/mnt/kukeon"))
+        #expect(observed.lines == FirewallPlanner.lines(of: desired.script))
+        #expect(desired.fingerprint == observed.fingerprint && desired.ruleCount == observed.ruleCount)
+        #expect(FirewallPlanner.plan(NftablesFixture.spaces, observed: observed, owner: "run:/mnt/kukeon") == nil, "converged")
+        #expect(observed.lines.contains("  ip daddr 10.20.0.0/16 tcp dport { 443, 5432 } accept comment \"allow[0] cidr 10.20.0.0/16\""))
+        #expect(observed.lines.first == "chain forward {" && observed.lines[1] == "  type filter hook forward priority filter; policy accept;")
+    }
+
+    @Test("holding: every space whose rules are all in the captured table; a missing rule or chain drops only its space")
+    func holding() throws {
+        let all = Set(NftablesFixture.spaces.map(\.id))
+        let observed = ObservedFirewall(listing: try NftablesListing(json: NftablesFixture.text("examples.json")), comment: nil)
+        #expect(observed.holding(NftablesFixture.spaces) == all)
+        let withoutDeny = try NftablesFixture.edited { objects in objects.removeAll { $0["rule"]?["comment"]?.stringValue == "deny" } }
+        let flushed = ObservedFirewall(listing: try NftablesListing(json: withoutDeny), comment: nil)
+        #expect(flushed.holding(NftablesFixture.spaces) == all.subtracting([NftablesFixture.shop.id]))
+        #expect(flushed.ruleCount == 7)
+        let withoutBlog = try NftablesFixture.edited { objects in
+            objects.removeAll { $0["rule"]?["expr"]?.compactText.contains("\"kuke-main-blog\"") == true }
+        }
+        let blogless = ObservedFirewall(listing: try NftablesListing(json: withoutBlog), comment: nil)
+        #expect(blogless.holding(NftablesFixture.spaces) == all.subtracting([NftablesFixture.blog.id]))
+        #expect(blogless.drops["kuke-main-blog"] == nil)
+    }
+
+    @Test("a comment that is not kuke's gives no fingerprint and no owner; one without an owner gives the fingerprint alone")
+    func comments() throws {
+        let listing = try NftablesListing(json: NftablesFixture.text("examples.json"))
+        #expect(ObservedFirewall(listing: listing, comment: nil).fingerprint == nil)
+        #expect(ObservedFirewall(listing: listing, comment: "written by hand").fingerprint == nil)
+        let legacy = ObservedFirewall(listing: listing, comment: "kuke:ca1753d0281ae231")
+        #expect(legacy.fingerprint == "ca1753d0281ae231" && legacy.owner == nil)
+    }
+
+    @Test("statements kuke never writes are kept, as nft's JSON, so the diff shows them and no desired rule matches them")
+    func foreignStatements() throws {
+        let json = try NftablesFixture.edited { objects in
+            objects.append(
+                try! JSONParser.parse(
+                    #"{"rule": {"family": "inet", "table": "kukeon", "chain": "forward", "handle": 40, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "udp"}}, {"log": {"prefix": "x"}}, {"accept": null}]}}"#
+                ))
+        }
+        let observed = ObservedFirewall(listing: try NftablesListing(json: json), comment: nil)
+        #expect(observed.lines.contains(#"  meta l4proto udp {"log":{"prefix":"x"}} accept"#), "\(observed.lines)")
+        #expect(observed.ruleCount == 8, "a rule without a comment is not kuke's")
+        #expect(observed.holding(NftablesFixture.spaces).count == 3)
+    }
+
+    @Test(
+        "output that is not nft's listing of one table is an error, never an empty table",
+        arguments: [
+            "", "[]", #"{"nftables": {}}"#, #"{"nftables": [{"metainfo": {}}]}"#,
+            #"{"nftables": [{"table": {"name": "kukeon"}}]}"#,
+            #"{"nftables": [{"table": {"handle": 1}}, {"table": {"handle": 2}}]}"#,
+            #"{"nftables": [{"table": {"handle": 1}}, {"rule": {"chain": "forward"}}]}"#,
+            #"{"nftables": [{"table": {"handle": 1}}, {"chain": {"handle": 1}}]}"#,
+        ])
+    func malformed(_ json: String) {
+        #expect(throws: NftablesListing.DecodingError.self) { try NftablesListing(json: json) }
+    }
+}
+
+@Suite("FakeHost lists the table as the real nft does")
+struct FakeHostNftablesTests {
+    @Test("applying examples/ on FakeHost gives the captured JSON, handles included, counters aside, and the captured comment")
+    func matchesCapture() throws {
+        let layout = HostLayout(runPath: "/mnt/kukeon", cniConfigDirectory: "/cni", cgroupRoot: "/cg", subnetPool: IPv4Subnet("10.88.0.0/16")!)
+        let examples = NftablesFixture.directory.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("examples")
+        var resources: [Resource] = []
+        for name in try FileManager.default.contentsOfDirectory(atPath: examples.path).sorted() where name.hasSuffix(".yaml") {
+            let decoded = ManifestDecoder.decode(try String(contentsOf: examples.appendingPathComponent(name), encoding: .utf8), file: name)
+            #expect(decoded.issues.isEmpty, "\(decoded.issues)")
+            resources += decoded.resources
+        }
+        let host = FakeHost(firewall: true)
+        let outcomes = try Engine(layout: layout, drivers: host.drivers).apply(resources)
+        #expect(outcomes.allSatisfy { $0.failure == nil }, "\(outcomes)")
+        let listed = try #require(try host.firewallListing())
+        #expect(listed.comment == NftablesFixture.comment)
+        func zeroingCounters(_ value: JSONValue) -> JSONValue {
+            switch value {
+            case .object(let members):
+                if members["packets"] != nil, members["bytes"] != nil { return .object(["packets": .number(0), "bytes": .number(0)]) }
+                return .object(members.mapValues(zeroingCounters))
+            case .array(let items): return .array(items.map(zeroingCounters))
+            default: return value
+            }
+        }
+        let captured = zeroingCounters(try JSONParser.parse(NftablesFixture.text("examples.json")))
+        #expect(try JSONParser.parse(listed.json) == captured)
+        let observed = try #require(try host.drivers.firewall?.observe())
+        #expect(observed.fingerprint == "ca1753d0281ae231" && observed.owner == "run:/mnt/kukeon" && observed.ruleCount == 8)
+        #expect(observed.lines == FirewallPlanner.lines(of: try NftablesFixture.text("examples.nft")))
+    }
+
+    @Test("a script line FakeHost cannot render as nft would is an error, not a guess")
+    func unknownWords() throws {
+        let host = FakeHost(firewall: true)
+        host.state.withLock { $0.firewallScript = "table inet kukeon {\n  chain forward {\n    log prefix \"x\" accept\n  }\n}\n" }
+        #expect(throws: HostError.self) { try host.drivers.firewall?.observe() }
+    }
+}
