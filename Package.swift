@@ -66,7 +66,7 @@ let package = Package(
         ),
         .testTarget(name: "KukeHostTests", dependencies: ["KukeHost", "KukeEngine", .product(name: "SystemPackage", package: "swift-system")]),
         // Needs the `kuke` executable next to it (built by `swift build --build-tests`), which it runs.
-        .testTarget(name: "KukeKernelTests", dependencies: ["KukeModel", "KukeHost", "KukeWatch", "KukeTestSupport"]),
+        .testTarget(name: "KukeKernelTests", dependencies: ["KukeModel", "KukeEngine", "KukeHost", "KukeWatch", "KukeTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,110 @@
+import Foundation
+import KukeEngine
+import KukeModel
+import KukeTestSupport
+import Testing
+
+/// The table as the installed nft lists it against FakeHost's rendering of the same script
+/// (`NftablesRendering`, which engine tests without root read), and kuke's reading of it:
+/// the comment over nfnetlink, the rules from libnftables' JSON, a missing table from ENOENT.
+@Suite("Kernel: nftables listing", .enabled(if: KernelSandbox.enabled, "\(KernelSandbox.skipReason)"), .serialized)
+struct NftablesKernelTests {
+    static let manifest = """
+        apiVersion: v1beta1
+        kind: Realm
+        metadata: {name: main}
+        ---
+        apiVersion: v1beta1
+        kind: Space
+        metadata: {name: shop}
+        spec:
+          realmId: main
+          network:
+            egress:
+              default: deny
+              allow:
+                - cidr: 10.20.0.0/16
+                  ports: [5432, 443, 80]
+                - host: outside.kuke.test
+                - cidr: 198.51.100.7/32
+                  ports: [8080]
+        ---
+        apiVersion: v1beta1
+        kind: Space
+        metadata: {name: closed}
+        spec:
+          realmId: main
+          network: {egress: {default: deny}}
+        ---
+        apiVersion: v1beta1
+        kind: Space
+        metadata: {name: analytics-pipeline}
+        spec: {realmId: main}
+        """
+
+    /// nft's JSON without what differs between two writes of one table or two nft versions:
+    /// `metainfo`, handles, counter values, and the table object beyond its family and name
+    /// (nftables 1.0.8 and later add its comment there).
+    func comparable(_ json: String) throws -> [JSONValue] {
+        func strip(_ value: JSONValue) -> JSONValue {
+            switch value {
+            case .object(let members):
+                if members["packets"] != nil, members["bytes"] != nil { return .object(["packets": .number(0), "bytes": .number(0)]) }
+                return .object(members.filter { $0.key != "handle" }.mapValues(strip))
+            case .array(let items): return .array(items.map(strip))
+            default: return value
+            }
+        }
+        return (try JSONParser.parse(json)["nftables"]?.arrayValue ?? []).compactMap { object -> JSONValue? in
+            if object["metainfo"] != nil { return nil }
+            if let table = object["table"] { return .object(["table": .object(["family": table["family"]!, "name": table["name"]!])]) }
+            return strip(object)
+        }
+    }
+
+    @Test("the installed nft lists kuke's table as FakeHost renders it; kuke reads it back as converged; a missing table reads as none")
+    func listing() throws {
+        try KernelSandbox.with { sandbox in
+            let path = try sandbox.writeManifest("spaces.yaml", Self.manifest)
+            let hosts = "\(sandbox.directory)/hosts"
+            try "127.0.0.1 localhost\n203.0.113.9 outside.kuke.test\n192.0.2.1 outside.kuke.test\n".write(
+                toFile: hosts, atomically: false, encoding: .utf8)
+            // The real resolver, with /etc/hosts replaced in a mount namespace of kuke's own.
+            let kuke = { (arguments: [String]) in
+                sandbox.run(
+                    ["unshare", "--mount", "sh", "-c", "mount --bind \"$0\" /etc/hosts && exec \"$@\"", hosts, sandbox.kukeBinary] + arguments)
+            }
+            let applied = kuke(["apply", "-f", path])
+            #expect(applied.status == 0, "\(applied)")
+            let real = sandbox.run(["nft", "-j", "list", "table", "inet", "kukeon"])
+            #expect(real.status == 0, "\(real)")
+
+            let host = FakeHost(firewall: true)
+            host.state.withLock { $0.names["outside.kuke.test"] = [IPv4Address("203.0.113.9")!, IPv4Address("192.0.2.1")!] }
+            let layout = HostLayout(
+                runPath: sandbox.runPath, cniConfigDirectory: "/cni", cgroupRoot: "/cg", subnetPool: IPv4Subnet("10.88.0.0/16")!)
+            let decoded = ManifestDecoder.decode(Self.manifest, file: "spaces.yaml")
+            let outcomes = try Engine(layout: layout, drivers: host.drivers).apply(decoded.resources)
+            #expect(outcomes.allSatisfy { $0.failure == nil }, "\(outcomes)")
+            let rendered = try #require(try host.firewallListing())
+            #expect(try comparable(rendered.json) == comparable(real.stdout), "FakeHost: \(rendered.json)\nnft: \(real.stdout)")
+            let text = sandbox.run(["nft", "list", "table", "inet", "kukeon"]).stdout
+            #expect(text.contains("comment \"\(rendered.comment ?? "none")\""), "the comment FakeHost gives is the kernel's: \(text)")
+
+            // kuke's own reading (nfnetlink for the comment, JSON for the rules): converged, drops known.
+            #expect(kuke(["diff", "-f", path]).status == 0)
+            let wide = kuke(["get", "spaces", "-o", "wide"])
+            #expect(wide.status == 0 && !wide.stderr.contains("dropped packets unknown"), "\(wide)")
+            // A table deleted by hand reads as missing (ENOENT), so the diff creates it.
+            #expect(sandbox.run(["nft", "delete", "table", "inet", "kukeon"]).status == 0)
+            let diff = kuke(["diff", "-f", path])
+            #expect(diff.status == 1 && diff.stdout.contains("--- /dev/null") && diff.stdout.contains("+++ nftables/inet kukeon"), "\(diff)")
+            let noTable = kuke(["get", "spaces", "-o", "wide"])
+            #expect(noTable.status == 0 && !noTable.stderr.contains("dropped packets unknown"), "\(noTable)")
+            // Deleting the spaces while the table is missing is not an error either.
+            let deleted = kuke(["delete", "realm", "main", "--cascade"])
+            #expect(deleted.status == 0, "\(deleted)")
+            #expect(sandbox.run(["nft", "list", "table", "inet", "kukeon"]).status != 0)
+        }
+    }
+}
