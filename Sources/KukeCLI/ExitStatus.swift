@@ -6,6 +6,8 @@ public enum ExitStatus {
     public static let success: Int32 = 0
     public static let failed: Int32 = 1
     public static let invalid: Int32 = 2
+    /// `apply --detailed-exitcode`: every resource succeeded and something changed.
+    public static let changed: Int32 = 3
 }
 
 /// Thrown by a command to end with a status after it has printed what it had to say.

@@ -67,7 +67,15 @@ public enum ManifestDecoder {
         case "Space": schema = ManifestSchema.space
         case "Realm": schema = ManifestSchema.realm
         default:
-            walker.fail(kindNode, .kind, "kind \"\(kind)\" is not reconciled by kuke; kuke manages Realm and Space")
+            // `space`, `Spcae`: the kind meant is named, as for unknown fields.
+            // Another case, one edit, or the same letters swapped; `Stack` (a kind of upstream's) is not a typo.
+            let meant = ["Realm", "Space"].first { known in
+                let (a, b) = (kind.lowercased(), known.lowercased())
+                return editDistance(a, b) <= 1 || (a.count == b.count && a.sorted() == b.sorted())
+            }
+            walker.fail(
+                kindNode, .kind,
+                "kind \"\(kind)\" is not reconciled by kuke; kuke manages Realm and Space\(meant.map { " (did you mean \"\($0)\"?)" } ?? "")")
             return nil
         }
         guard let value = walker.walk(root, schema, path: "") else { return nil }

@@ -157,5 +157,9 @@ struct CLITests {
         #expect(realms.out.contains("password: <redacted>"))
         #expect(!realms.out.contains("hunter2"))
         #expect(await run(["get", "space", "nope"] + flags).status == 1)
+        // A realm that does not exist is an error, not an empty list (a typo would read as "nothing there").
+        let noRealm = await run(["get", "spaces", "--realm", "nope"] + flags)
+        #expect(noRealm.status == 1 && noRealm.err == "error: realm \"nope\" not found\n" && noRealm.out.isEmpty, "\(noRealm)")
+        #expect(await run(["get", "spaces", "--realm", "main"] + flags).status == 0)
     }
 }

@@ -70,3 +70,20 @@ struct SeedKernelTests {
         }
     }
 }
+
+@Suite("Kernel: apply --detailed-exitcode", .enabled(if: KernelSandbox.enabled, "\(KernelSandbox.skipReason)"))
+struct DetailedExitcodeKernelTests {
+    @Test("0 when nothing changed, 3 when something changed and all succeeded, 1 when a resource failed, 2 on invalid input")
+    func codes() throws {
+        try KernelSandbox.with { sandbox in
+            let manifest = try sandbox.writeManifest("blog.yaml", examples)
+            #expect(sandbox.kuke("apply", "-f", manifest, "--detailed-exitcode").status == 3)
+            #expect(sandbox.kuke("apply", "-f", manifest, "--detailed-exitcode").status == 0)
+            #expect(sandbox.kuke("apply", "-f", manifest).status == 0, "without the flag: 0 as before")
+            let orphan = try sandbox.writeManifest("orphan.yaml", "apiVersion: v1beta1\nkind: Space\nmetadata: {name: x}\nspec: {realmId: nope}\n")
+            #expect(sandbox.kuke("apply", "-f", orphan, "--detailed-exitcode").status == 1)
+            let bad = try sandbox.writeManifest("bad.yaml", "kind: Space\n")
+            #expect(sandbox.kuke("apply", "-f", bad, "--detailed-exitcode").status == 2)
+        }
+    }
+}

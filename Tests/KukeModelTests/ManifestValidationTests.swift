@@ -338,3 +338,16 @@ struct RecordErrorTests {
         }
     }
 }
+
+@Suite("Kinds: did you mean")
+struct KindSuggestionTests {
+    @Test(
+        "a kind that is a typo of Realm or Space names it; another kind does not",
+        arguments: [("space", "Space"), ("Spcae", "Space"), ("Realms", "Realm"), ("realm", "Realm"), ("Stack", nil), ("Cell", nil)])
+    func kinds(_ kind: String, _ meant: String?) {
+        let decoded = ManifestDecoder.decode("kind: \(kind)\nmetadata: {name: a}\n", file: "x.yaml")
+        let message = decoded.issues.first?.message ?? ""
+        #expect(message.hasPrefix("kind \"\(kind)\" is not reconciled by kuke"), "\(decoded.issues)")
+        #expect(message.hasSuffix(meant.map { "(did you mean \"\($0)\"?)" } ?? "manages Realm and Space"), "\(message)")
+    }
+}

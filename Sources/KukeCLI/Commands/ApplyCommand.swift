@@ -32,6 +32,11 @@ struct ApplyCommand: ParsableCommand {
         help: "Rewrite the conflist of every space applied, taking over one an older kuke wrote for a space whose record is lost.")
     var forceRegenerateCNI = false
 
+    @Flag(
+        name: .customLong("detailed-exitcode"),
+        help: "Exit 0 when nothing changed, 3 when something changed and everything succeeded (1 failed, 2 invalid, as usual).")
+    var detailedExitcode = false
+
     func run() throws {
         let console = Console.current
         let resources = try input.load(console)
@@ -43,6 +48,11 @@ struct ApplyCommand: ParsableCommand {
                 resources, options: ApplyOptions(dryRun: dryRun, regenerateConflists: forceRegenerateCNI, lockTimeout: lock.lockTimeout),
                 progress: progress?.callback)
         }
-        throw OutcomePrinter(console: console, format: output, dryRun: dryRun).report(outcomes)
+        let printer = OutcomePrinter(console: console, format: output, dryRun: dryRun)
+        let exit = printer.report(outcomes)
+        if detailedExitcode, exit.status == ExitStatus.success, outcomes.contains(where: { $0.outcome != .unchanged }) {
+            throw CommandExit(status: ExitStatus.changed)
+        }
+        throw exit
     }
 }

@@ -123,6 +123,10 @@ struct GetSpacesCommand: ParsableCommand {
     func run() throws {
         let console = Console.current
         let inventory = try loadInventory(host, console)
+        if let realm, inventory.realms[realm] == nil {
+            console.error("error: realm \"\(realm)\" not found")
+            throw CommandExit(status: ExitStatus.failed)
+        }
         let spaces = inventory.spaces.values
             .filter { (realm == nil || $0.spec.realmId == realm) && (name == nil || $0.metadata.name == name) }
             .sorted { $0.id < $1.id }
