@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KukeModel
 
 /// The `kuke` command: the root of every subcommand.
 public struct Kuke: ParsableCommand {
@@ -23,10 +24,46 @@ public struct Kuke: ParsableCommand {
 
     public init() {}
 
+    /// Why the words of `arguments` do not name a command, with the one probably meant
+    /// (`kuke aply`, `kuke get spce`, `kuke help nope`); nil when they do. Checked before
+    /// parsing, so a typo is not blamed on the option that follows it.
+    static func unknownCommand(in arguments: [String]) -> String? {
+        var command: any ParsableCommand.Type = Kuke.self
+        var path = ["kuke"]
+        var words = arguments[...]
+        if words.first == "help" { words = words.dropFirst() }
+        while let word = words.first, !word.hasPrefix("-") {
+            let subcommands = command.configuration.subcommands
+            guard !subcommands.isEmpty else { return nil }
+            if let match = subcommands.first(where: { $0.configuration.commandName == word || $0.configuration.aliases.contains(word) }) {
+                command = match
+                path.append(word)
+                words = words.dropFirst()
+                continue
+            }
+            var names: [String] = []
+            for subcommand in subcommands {
+                if let name = subcommand.configuration.commandName { names.append(name) }
+                names += subcommand.configuration.aliases
+            }
+            let meant = names.map { ($0, editDistance(word.lowercased(), $0)) }.filter { $0.1 <= (word.count <= 4 ? 1 : 2) }.min {
+                ($0.1, $0.0) < ($1.1, $1.0)
+            }
+            let suggestion = meant.map { " (did you mean \"\(path.dropFirst().map { $0 + " " }.joined())\($0.0)\"?)" } ?? ""
+            return
+                "Error: unknown command \"\(word)\" for \"\(path.joined(separator: " "))\"\(suggestion)\nSee '\(path.joined(separator: " ")) --help' for its commands."
+        }
+        return nil
+    }
+
     /// Runs kuke with `arguments` (without the program name) and returns its exit status:
     /// 0 success, 1 some resource failed, 2 invalid input or usage.
     public static func run(arguments: [String], console: Console = .process) async -> Int32 {
         await Console.$current.withValue(console) {
+            if let problem = unknownCommand(in: arguments) {
+                console.error(problem)
+                return ExitStatus.invalid
+            }
             do {
                 var command = try parseAsRoot(arguments)
                 if var asyncCommand = command as? AsyncParsableCommand {

@@ -186,8 +186,8 @@ func resolvedTag(_ node: Node) -> Tag.Name {
     }
 }
 
-/// Levenshtein distance, for typo suggestions on short field names.
-func editDistance(_ a: String, _ b: String) -> Int {
+/// Levenshtein distance, for typo suggestions on short field names (and command names).
+public func editDistance(_ a: String, _ b: String) -> Int {
     let a = Array(a.utf8)
     let b = Array(b.utf8)
     if a.isEmpty || b.isEmpty { return max(a.count, b.count) }

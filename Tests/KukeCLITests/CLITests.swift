@@ -33,6 +33,18 @@ struct CLITests {
         #expect(result.out.contains("kuke \(command[0])"))
     }
 
+    @Test("an unknown command is named, with the one probably meant, and exits 2; so does help for one")
+    func unknownCommands() async {
+        let typo = await run(["aply", "-f", "x.yaml"])
+        #expect(typo.status == 2 && typo.err.hasPrefix("Error: unknown command \"aply\" for \"kuke\" (did you mean \"apply\"?)"), "\(typo)")
+        let nested = await run(["get", "spce"])
+        #expect(nested.status == 2 && nested.err.contains("unknown command \"spce\" for \"kuke get\" (did you mean \"get space\"?)"), "\(nested)")
+        let help = await run(["help", "nope"])
+        #expect(help.status == 2 && help.err.contains("unknown command \"nope\" for \"kuke\"") && !help.err.contains("did you mean"), "\(help)")
+        #expect(await run(["help", "get"]).status == 0)
+        #expect(await run(["get", "spaces", "--help"]).status == 0)
+    }
+
     @Test("usage errors exit 2")
     func usage() async {
         #expect(await run(["apply"]).status == 2)
