@@ -182,7 +182,8 @@ public struct Engine: Sendable {
             return outcome
         }
         do {
-            let observed = if let assumed { assumed } else { try firewall.observe() }
+            // The summary (no listing) decides; the listing is read only for a rewrite's diff.
+            let observed = if let assumed { assumed.summary } else { try firewall.summary() }
             let owner = FirewallPlanner.owner(runPath: layout.runPath)
             // One table per network namespace: a kuke with another run path (a test, a second
             // install) neither rewrites nor deletes the spaces of the one that wrote it.
@@ -195,7 +196,11 @@ public struct Engine: Sendable {
                 )
                 return outcome
             }
-            guard let change = FirewallPlanner.plan(spaces, observed: observed, owner: owner) else { return nil }
+            let listed = { () throws(HostError) -> [String] in
+                if let assumed { return assumed.lines }
+                return try firewall.observe()?.lines ?? []
+            }
+            guard let change = try FirewallPlanner.plan(spaces, summary: observed, owner: owner, observedLines: listed) else { return nil }
             outcome.changes = [change]
             outcome.outcome = change.action == .create ? .created : change.action == .delete ? .deleted : .updated
             if !context.dryRun { try context.perform(change) }

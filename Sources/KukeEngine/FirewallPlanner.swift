@@ -143,8 +143,12 @@ public enum FirewallPlanner {
         }
     }
 
-    /// The change that brings the table to `spaces`: replace it, delete it (no spaces left), or nothing.
-    public static func plan(_ spaces: [FirewallSpace], observed: ObservedFirewall?, owner: String = "") -> Change? {
+    /// The change that brings the table to `spaces`: replace it, delete it (no spaces left), or
+    /// nothing. The summary decides; `observedLines` (the table's listing) is asked for only
+    /// when a rewrite is planned, for its diff.
+    public static func plan<E: Error>(
+        _ spaces: [FirewallSpace], summary observed: FirewallSummary?, owner: String = "", observedLines: () throws(E) -> [String]
+    ) throws(E) -> Change? {
         if spaces.isEmpty {
             guard observed != nil else { return nil }
             return Change(
@@ -160,7 +164,8 @@ public enum FirewallPlanner {
         func text(_ fingerprint: String?, _ count: Int, _ lines: [String]) -> String {
             "# table \(table), fingerprint \(fingerprint ?? "none"), \(count) rules\n" + lines.map { $0 + "\n" }.joined()
         }
-        let before = observed.map { text($0.fingerprint, $0.ruleCount, $0.lines) }
+        var before: String?
+        if let observed { before = text(observed.fingerprint, observed.ruleCount, try observedLines()) }
         let after = text(desired.fingerprint, desired.ruleCount, lines(of: desired.script))
         let denied = spaces.filter { $0.egress != nil }.count
         let egress = denied == 0 ? "" : ", egress denied by default for \(denied)"
@@ -169,5 +174,10 @@ public enum FirewallPlanner {
             summary: "\(observed == nil ? "create" : "rewrite") table \(table): isolate \(spaces.count) space(s)\(egress)",
             diff: UnifiedDiff.make(old: before, new: after, oldLabel: "nftables/\(table)", newLabel: "nftables/\(table)"),
             operation: .replaceFirewall(script: desired.script))
+    }
+
+    /// `plan(_:summary:owner:observedLines:)` of a table already listed.
+    public static func plan(_ spaces: [FirewallSpace], observed: ObservedFirewall?, owner: String = "") -> Change? {
+        plan(spaces, summary: observed?.summary, owner: owner) { observed?.lines ?? [] }
     }
 }

@@ -77,7 +77,11 @@ public protocol CgroupControl: Sendable {
 
 /// The isolation table in nftables (`table inet kukeon`), replaced whole in one transaction.
 public protocol FirewallControl: Sendable {
-    /// The table as it is, or nil when it does not exist.
+    /// The table's fingerprint, owner and rule count, or nil when it does not exist: what every
+    /// pass reads, so it costs no listing.
+    func summary() throws(HostError) -> FirewallSummary?
+    /// The table as it is, listed (its rules and counters besides the summary), or nil when it
+    /// does not exist: for a diff, a failed write's coverage check and the drops.
     func observe() throws(HostError) -> ObservedFirewall?
     /// Replaces the table with `script` atomically (`nft -f`).
     func replace(_ script: String) throws(HostError)

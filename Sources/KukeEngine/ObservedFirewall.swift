@@ -1,9 +1,40 @@
 import KukeModel
 
-/// What `table inet kukeon` holds: its fingerprint and owner (in the table's comment), how many
-/// rules it has (every rule kuke writes carries a comment), so a rule flushed by hand shows as
-/// drift, the packets dropped per bridge (isolation and egress together), and its chains and
-/// rules as lines, for `holding(_:)` and `kuke diff`.
+/// What a pass needs of `table inet kukeon` to tell whether it is as desired: its fingerprint and
+/// owner (in the table's comment) and how many rules it has (every rule kuke writes carries a
+/// comment), so a rule flushed by hand shows as drift. Read from the kernel without a listing
+/// (see `FirewallControl.summary()`); `ObservedFirewall` adds the rules and counters.
+public struct FirewallSummary: Sendable, Equatable {
+    public var fingerprint: String?
+    /// Whose spaces the table holds: `run:<run path>` of the kuke that wrote it (see
+    /// `FirewallPlanner.owner(runPath:)`); nil for a table written before kuke recorded it.
+    public var owner: String?
+    public var ruleCount: Int
+
+    public init(fingerprint: String?, ruleCount: Int, owner: String? = nil) {
+        self.fingerprint = fingerprint
+        self.ruleCount = ruleCount
+        self.owner = owner
+    }
+
+    /// The table's comment, `kuke:<fingerprint> <owner>`, and its count of commented rules. A
+    /// comment that is not kuke's gives no fingerprint and no owner.
+    public init(comment: String?, ruleCount: Int) {
+        var fingerprint: String?
+        var owner: String?
+        if let mark = comment, mark.hasPrefix(FirewallPlanner.markPrefix) {
+            let parts = mark.dropFirst(FirewallPlanner.markPrefix.count).split(separator: " ", maxSplits: 1)
+            fingerprint = parts.first.map(String.init)
+            owner = parts.count > 1 ? String(parts[1]) : nil
+        }
+        self.init(fingerprint: fingerprint, ruleCount: ruleCount, owner: owner)
+    }
+}
+
+/// What `table inet kukeon` holds, listed: its `FirewallSummary`, the packets dropped per bridge
+/// (isolation and egress together), and its chains and rules as lines, for `holding(_:)` and the
+/// diff of a rewrite. Reading it costs a listing (`FirewallControl.observe()`), so a pass asks for
+/// it only when the summary shows a change, a write failed, or drops are shown.
 public struct ObservedFirewall: Sendable, Equatable {
     public var fingerprint: String?
     /// Whose spaces the table holds: `run:<run path>` of the kuke that wrote it (see
@@ -29,6 +60,9 @@ public struct ObservedFirewall: Sendable, Equatable {
         rules = .lines(lines)
     }
 
+    /// The fingerprint, owner and rule count alone.
+    public var summary: FirewallSummary { FirewallSummary(fingerprint: fingerprint, ruleCount: ruleCount, owner: owner) }
+
     /// The chains and rules, one per line, counters left out, in the form `FirewallPlanner.lines(of:)`
     /// gives kuke's script, so the two compare line by line.
     public var lines: [String] {
@@ -42,20 +76,14 @@ public struct ObservedFirewall: Sendable, Equatable {
     /// (read beside the listing: see `NftablesFirewall.observe`). A comment that is not kuke's
     /// gives no fingerprint and no owner.
     public init(listing: NftablesListing, comment: String?) {
-        var fingerprint: String?
-        var owner: String?
-        if let mark = comment, mark.hasPrefix(FirewallPlanner.markPrefix) {
-            let parts = mark.dropFirst(FirewallPlanner.markPrefix.count).split(separator: " ", maxSplits: 1)
-            fingerprint = parts.first.map(String.init)
-            owner = parts.count > 1 ? String(parts[1]) : nil
-        }
+        let summary = FirewallSummary(comment: comment, ruleCount: listing.rules.filter { $0.comment != nil }.count)
         var drops: [String: UInt64] = [:]
         for rule in listing.rules where rule.drops {
             guard let packets = rule.packets else { continue }
             let chainBridge = rule.chain.hasPrefix(FirewallPlanner.egressChainPrefix) ? FirewallPlanner.bridge(ofChain: rule.chain) : nil
             if let bridge = rule.inputInterface ?? chainBridge { drops[bridge, default: 0] += packets }
         }
-        self.init(fingerprint: fingerprint, ruleCount: listing.rules.filter { $0.comment != nil }.count, drops: drops, owner: owner)
+        self.init(fingerprint: summary.fingerprint, ruleCount: summary.ruleCount, drops: drops, owner: summary.owner)
         rules = .listed(listing)
     }
 }

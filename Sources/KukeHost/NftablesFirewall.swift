@@ -29,6 +29,23 @@ public struct NftablesFirewall: FirewallControl {
         return (status == 0, output, error)
     }
 
+    /// The table's comment and its count of commented rules, all from the kernel over one
+    /// nfnetlink socket, no listing: the table (`NftablesTableQuery`), its rules
+    /// (`NftablesRuleQuery`), then the table again. The count is the table's when its handle
+    /// did not change in between (kuke replaces the table whole, so a new write has a new
+    /// handle); otherwise it is read again.
+    public func summary() throws(HostError) -> FirewallSummary? {
+        let name = String(FirewallPlanner.table.dropFirst("inet ".count))
+        let session = NetlinkSession(transport: try openTransport())
+        for _ in 0..<3 {
+            guard let table = try NftablesTableQuery.read(name: name, over: session) else { return nil }
+            let count = try NftablesRuleQuery.countCommented(table: name, over: session)
+            guard let after = try NftablesTableQuery.read(name: name, over: session) else { return nil }
+            if after.handle == table.handle { return FirewallSummary(comment: table.comment, ruleCount: count) }
+        }
+        throw HostError("nftables: list rules of table \(FirewallPlanner.table) failed: the table was replaced while it was read")
+    }
+
     /// The table in two reads: the kernel's own description of it (whether it exists, its handle,
     /// its comment: see `NftablesTableQuery`), then its chains, rules and counters from
     /// `nft -j list table inet kukeon`. The two are one table when their handles agree; a table

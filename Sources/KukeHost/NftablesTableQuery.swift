@@ -61,10 +61,15 @@ struct NftablesTableQuery {
 
     /// The table `inet NAME`, or nil when the kernel answers that there is none (`ENOENT`).
     static func read(name: String, over transport: any NetlinkTransport) throws(HostError) -> Table? {
+        try read(name: name, over: NetlinkSession(transport: transport))
+    }
+
+    /// `read(name:over:)` as one request of `session`.
+    static func read(name: String, over session: NetlinkSession) throws(HostError) -> Table? {
         let what = "nftables: get table inet \(name)"
         do throws(HostError) {
             // Not a dump: the reply is the table, then the acknowledgement `dump` stops at.
-            let replies = try NetlinkSession(transport: transport).dump({ request(name: name, sequence: $0) }, what: what)
+            let replies = try session.dump({ request(name: name, sequence: $0) }, what: what)
             guard let table = replies.lazy.compactMap(table(from:)).first else { throw HostError("\(what): the kernel's reply holds no table") }
             return table
         } catch Errno.noSuchFileOrDirectory {

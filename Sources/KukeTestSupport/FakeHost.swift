@@ -29,6 +29,8 @@ public final class FakeHost: Sendable {
         public var firewallScript: String?
         /// The table's handle, as the kernel numbers a table created again by each replace.
         var firewallHandle = 0
+        /// How many times the table was listed (`observe()`); a converged pass lists it none.
+        public var firewallListings = 0
         /// What `host` rules resolve to; a host missing here fails to resolve.
         public var names: [String: [IPv4Address]] = [:]
         /// How many lookups were made, per host.
@@ -249,7 +251,20 @@ public final class FakeHost: Sendable {
     /// real nft would print for it, with the comment the kernel would give beside it.
     struct Firewall: FirewallControl {
         let host: FakeHost
+        /// The comment and the commented rules of the script, as the kernel would count them
+        /// (`NftablesRendering.ruleCount(ofScript:)`), without a listing.
+        func summary() throws(HostError) -> FirewallSummary? {
+            let script = host.state.withLock { $0.firewallScript }
+            guard let script else { return nil }
+            do {
+                return FirewallSummary(
+                    comment: NftablesRendering.comment(ofScript: script), ruleCount: try NftablesRendering.ruleCount(ofScript: script))
+            } catch {
+                throw HostError("FakeHost: cannot count the table's rules as the kernel would: \(error)")
+            }
+        }
         func observe() throws(HostError) -> ObservedFirewall? {
+            host.state.withLock { $0.firewallListings += 1 }
             guard let listed = try host.firewallListing() else { return nil }
             do {
                 return ObservedFirewall(listing: try NftablesListing(json: listed.json), comment: listed.comment)

@@ -39,24 +39,7 @@ public enum NftablesRendering {
         var objects = [
             metainfo, .object(["table": .object(["family": .string("inet"), "name": .string("kukeon"), "handle": .number(Double(tableHandle))])]),
         ]
-        var chains: [(name: String, header: String?)] = []
-        var rules: [(chain: String, line: String)] = []
-        var current: String?
-        for raw in script.split(separator: "\n") {
-            let line = raw.trimmingCharacters(in: .whitespaces)
-            if line.hasPrefix("chain "), line.hasSuffix(" {") {
-                current = String(line.dropFirst(6).dropLast(2))
-                chains.append((current!, nil))
-            } else if line == "}" {
-                current = nil
-            } else if let chain = current, !line.isEmpty {
-                if line.hasPrefix("type ") {
-                    chains[chains.count - 1].header = line
-                } else {
-                    rules.append((chain, line))
-                }
-            }
-        }
+        let (chains, rules) = parts(ofScript: script)
         var handle = 0
         for chain in chains {
             handle += 1
@@ -82,6 +65,37 @@ public enum NftablesRendering {
             objects.append(.object(["rule": .object(body)]))
         }
         return JSONValue.object(["nftables": .array(objects)]).compactText
+    }
+
+    /// How many rules of the table `script` leaves carry a comment: the count the kernel's dump of
+    /// its rules gives (`NftablesRuleQuery`), and the one `ObservedFirewall` takes from `json`.
+    public static func ruleCount(ofScript script: String) throws(Unknown) -> Int {
+        var count = 0
+        for rule in parts(ofScript: script).rules where try statements(of: rule.line).1 != nil { count += 1 }
+        return count
+    }
+
+    /// The chains of `script` (with the header line of a base chain) and their rules, in order.
+    static func parts(ofScript script: String) -> (chains: [(name: String, header: String?)], rules: [(chain: String, line: String)]) {
+        var chains: [(name: String, header: String?)] = []
+        var rules: [(chain: String, line: String)] = []
+        var current: String?
+        for raw in script.split(separator: "\n") {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.hasPrefix("chain "), line.hasSuffix(" {") {
+                current = String(line.dropFirst(6).dropLast(2))
+                chains.append((current!, nil))
+            } else if line == "}" {
+                current = nil
+            } else if let chain = current, !line.isEmpty {
+                if line.hasPrefix("type ") {
+                    chains[chains.count - 1].header = line
+                } else {
+                    rules.append((chain, line))
+                }
+            }
+        }
+        return (chains, rules)
     }
 
     /// The statements of one rule of kuke's script, its comment, and how many anonymous sets it needs.

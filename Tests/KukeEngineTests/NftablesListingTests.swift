@@ -152,3 +152,71 @@ struct FakeHostNftablesTests {
         #expect(throws: HostError.self) { try host.drivers.firewall?.observe() }
     }
 }
+
+@Suite("A pass reads the table's summary; the listing only for a change")
+struct FirewallSummaryTests {
+    static let layout = HostLayout(runPath: "/mnt/kukeon", cniConfigDirectory: "/cni", cgroupRoot: "/cg", subnetPool: IPv4Subnet("10.88.0.0/16")!)
+    static let manifest = """
+        apiVersion: v1beta1
+        kind: Realm
+        metadata: {name: main}
+        ---
+        apiVersion: v1beta1
+        kind: Space
+        metadata: {name: shop}
+        spec:
+          realmId: main
+          network: {egress: {default: deny, allow: [{cidr: 10.20.0.0/16, ports: [443]}]}}
+        ---
+        apiVersion: v1beta1
+        kind: Space
+        metadata: {name: blog}
+        spec: {realmId: main}
+        """
+
+    @Test("FakeHost's summary is its listing's fingerprint, owner and rule count")
+    func summaryMatchesListing() throws {
+        let host = FakeHost(firewall: true)
+        let engine = Engine(layout: Self.layout, drivers: host.drivers)
+        #expect(try host.drivers.firewall?.summary() == nil)
+        _ = try engine.apply(ManifestDecoder.decode(Self.manifest, file: "m.yaml").resources)
+        let summary = try #require(try host.drivers.firewall?.summary())
+        #expect(summary == (try host.drivers.firewall?.observe())?.summary)
+        #expect(summary.ruleCount == 6, "established; isolate for two spaces; shop's jump, its allow and deny")
+    }
+
+    @Test("an unchanged apply and diff list nothing; a chain flushed by hand is seen from the count, listed once for the diff, and repaired")
+    func listingOnlyForChange() throws {
+        let host = FakeHost(firewall: true)
+        let engine = Engine(layout: Self.layout, drivers: host.drivers)
+        let resources = ManifestDecoder.decode(Self.manifest, file: "m.yaml").resources
+        _ = try engine.apply(resources)
+        host.state.withLock { $0.firewallListings = 0 }
+        #expect(try engine.apply(resources).allSatisfy { $0.outcome == .unchanged })
+        #expect(try engine.apply(resources, options: ApplyOptions(dryRun: true)).allSatisfy { $0.outcome == .unchanged })
+        #expect(host.state.withLock { $0.firewallListings } == 0)
+
+        // `nft flush chain inet kukeon egress_kuke_main_shop`: the fingerprint is the same, the count is not.
+        host.state.withLock { state in
+            let lines = state.firewallScript!.split(separator: "\n", omittingEmptySubsequences: false)
+            var inShop = false
+            state.firewallScript = lines.filter { line in
+                if line.contains("chain egress_kuke_main_shop {") {
+                    inShop = true
+                } else if line.trimmingCharacters(in: .whitespaces) == "}" {
+                    inShop = false
+                }
+                return !(inShop && line.contains("comment"))
+            }.joined(separator: "\n")
+        }
+        let diff = try engine.apply(resources, options: ApplyOptions(dryRun: true))
+        let change = try #require(diff.first { $0.kind == "Firewall" }?.changes.first)
+        #expect(change.action == .update)
+        #expect(
+            change.diff?.contains("+  ip daddr 10.20.0.0/16 tcp dport 443 accept comment \"allow[0] cidr 10.20.0.0/16\"") == true,
+            "\(change.diff ?? "")")
+        #expect(host.state.withLock { $0.firewallListings } == 1)
+        #expect(try engine.apply(resources).contains { $0.kind == "Firewall" && $0.outcome == .updated })
+        #expect(try engine.apply(resources).allSatisfy { $0.outcome == .unchanged })
+    }
+}

@@ -1,5 +1,7 @@
 import Foundation
+import Glibc
 import KukeEngine
+import KukeHost
 import KukeModel
 import KukeTestSupport
 import Testing
@@ -105,6 +107,70 @@ struct NftablesKernelTests {
             let deleted = kuke(["delete", "realm", "main", "--cascade"])
             #expect(deleted.status == 0, "\(deleted)")
             #expect(sandbox.run(["nft", "list", "table", "inet", "kukeon"]).status != 0)
+        }
+    }
+
+    /// `body` run with this thread in the sandbox's network namespace, where its nfnetlink
+    /// sockets (and libnftables') see the sandbox's table.
+    func inNamespace<T>(of sandbox: KernelSandbox, _ body: () throws -> T) throws -> T {
+        // Glibc's module leaves setns(2) out (it is _GNU_SOURCE): looked up by name.
+        typealias SetNamespace = @convention(c) (Int32, Int32) -> Int32
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "setns") else {
+            throw KernelSandbox.SetupError(description: "setns(2) not found")
+        }
+        let setns = unsafeBitCast(symbol, to: SetNamespace.self)
+        let newNet: Int32 = 0x4000_0000  // CLONE_NEWNET
+        let original = open("/proc/thread-self/ns/net", O_RDONLY)
+        let target = open("/run/netns/\(sandbox.namespace)", O_RDONLY)
+        defer {
+            close(original)
+            close(target)
+        }
+        guard original >= 0, target >= 0, setns(target, newNet) == 0 else {
+            throw KernelSandbox.SetupError(description: "cannot enter network namespace \(sandbox.namespace): errno \(errno)")
+        }
+        defer { _ = setns(original, newNet) }
+        return try body()
+    }
+
+    /// The rules of `nft -j list table inet kukeon`: all of them, those with a comment, and the chains.
+    func listedRules(_ sandbox: KernelSandbox) throws -> (all: Int, commented: Int, chains: [String]) {
+        let listed = sandbox.run(["nft", "-j", "list", "table", "inet", "kukeon"])
+        #expect(listed.status == 0, "\(listed)")
+        let objects = try JSONParser.parse(listed.stdout)["nftables"]?.arrayValue ?? []
+        let rules = objects.compactMap { $0["rule"] }
+        let chains = objects.compactMap { $0["chain"]?["name"]?.stringValue }
+        return (rules.count, rules.filter { $0["comment"] != nil }.count, chains)
+    }
+
+    @Test("the rule count kuke reads over nfnetlink is the number of rules nft lists; a chain flushed by hand is drift diff shows and apply repairs")
+    func ruleCount() throws {
+        try KernelSandbox.with { sandbox in
+            let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("examples").path
+            let applied = sandbox.kuke("apply", "-f", examples)
+            #expect(applied.status == 0, "\(applied)")
+            let firewall = NftablesFirewall()
+            let listed = try listedRules(sandbox)
+            let summary = try #require(try inNamespace(of: sandbox) { try firewall.summary() })
+            #expect(summary.ruleCount == listed.all && listed.all == listed.commented && listed.all == 8, "\(summary) \(listed)")
+            #expect(summary == (try inNamespace(of: sandbox) { try firewall.observe() })?.summary)
+            #expect(summary.owner == FirewallPlanner.owner(runPath: sandbox.runPath) && summary.fingerprint != nil)
+            #expect(sandbox.kuke("diff", "-f", examples).status == 0)
+
+            // `nft flush chain`: the table and its comment stay, its rules go.
+            let chain = try #require(listed.chains.first { $0.hasPrefix("egress_") })
+            #expect(sandbox.run(["nft", "flush", "chain", "inet", "kukeon", chain]).status == 0)
+            let flushed = try listedRules(sandbox)
+            #expect(flushed.all < listed.all)
+            #expect(try inNamespace(of: sandbox) { try firewall.summary() }?.ruleCount == flushed.all)
+            let diff = sandbox.kuke("diff", "-f", examples)
+            #expect(diff.status == 1 && diff.stdout.contains("+  counter drop comment \"deny\""), "\(diff)")
+            let repaired = sandbox.kuke("apply", "-f", examples)
+            #expect(repaired.status == 0, "\(repaired)")
+            #expect(try listedRules(sandbox).all == listed.all)
+            #expect(try inNamespace(of: sandbox) { try firewall.summary() }?.ruleCount == listed.all)
+            #expect(sandbox.kuke("diff", "-f", examples).status == 0)
         }
     }
 }
