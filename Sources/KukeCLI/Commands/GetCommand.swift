@@ -62,12 +62,17 @@ func redactingPasswords(_ value: ManifestValue) -> ManifestValue {
     }
 }
 
-/// Loads the records for `get`, printing unreadable ones as warnings.
-func loadInventory(_ host: HostOptions, _ console: Console) throws -> Inventory {
+/// Loads the records for `get` and `top`, printing unreadable ones as warnings. A `realm` that
+/// names no realm is an error (exit 1), not an empty list: a typo would read as "nothing there".
+func loadInventory(_ host: HostOptions, _ console: Console, realm: String? = nil) throws -> Inventory {
     let layout = try host.layout(console)
     let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout))
     let inventory = try withEngine(console) { () throws(HostError) in try engine.inventory() }
     for (_, error) in inventory.unreadable.sorted(by: { $0.key < $1.key }) { console.error("warning: \(error)") }
+    if let realm, inventory.realms[realm] == nil {
+        console.error("error: realm \"\(realm)\" not found")
+        throw CommandExit(status: ExitStatus.failed)
+    }
     return inventory
 }
 
@@ -122,11 +127,7 @@ struct GetSpacesCommand: ParsableCommand {
 
     func run() throws {
         let console = Console.current
-        let inventory = try loadInventory(host, console)
-        if let realm, inventory.realms[realm] == nil {
-            console.error("error: realm \"\(realm)\" not found")
-            throw CommandExit(status: ExitStatus.failed)
-        }
+        let inventory = try loadInventory(host, console, realm: realm)
         let spaces = inventory.spaces.values
             .filter { (realm == nil || $0.spec.realmId == realm) && (name == nil || $0.metadata.name == name) }
             .sorted { $0.id < $1.id }

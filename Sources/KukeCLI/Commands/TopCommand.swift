@@ -35,11 +35,7 @@ struct TopSpacesCommand: ParsableCommand {
 
     func run() throws {
         let console = Console.current
-        let inventory = try loadInventory(host, console)
-        if let realm, inventory.realms[realm] == nil {
-            console.error("error: realm \"\(realm)\" not found")
-            throw CommandExit(status: ExitStatus.failed)
-        }
+        let inventory = try loadInventory(host, console, realm: realm)
         let layout = try host.layout(console)
         let cgroups = CgroupFilesystem(root: layout.cgroupRoot)
         let spaces = inventory.spaces.values.filter { realm == nil || $0.spec.realmId == realm }.sorted { $0.id < $1.id }
