@@ -165,7 +165,12 @@ struct CLITests {
         let json = await run(["get", "space", "blog", "--realm", "main", "-o", "json"] + flags)
         let parsed = try JSONParser.parse(json.out)
         #expect(parsed["status"]?["network"]?["subnet"]?.stringValue == "10.88.4.0/24")
+        // A list is always a List object; one named object is itself.
+        let list = try JSONParser.parse(await run(["get", "spaces", "-o", "json"] + flags).out)
+        #expect(list["kind"]?.stringValue == "List" && list["apiVersion"]?.stringValue == "v1beta1")
+        #expect(list["items"]?.arrayValue?.compactMap { $0["metadata"]?["name"]?.stringValue } == ["blog"])
         let realms = await run(["get", "realms", "-o", "yaml"] + flags)
+        #expect(realms.out.hasPrefix("apiVersion: v1beta1\nkind: List\nitems:\n"), "\(realms.out)")
         #expect(realms.out.contains("password: <redacted>"))
         #expect(!realms.out.contains("hunter2"))
         #expect(await run(["get", "space", "nope"] + flags).status == 1)

@@ -42,13 +42,13 @@ struct ConcurrencyKernelTests {
             #expect(
                 Subprocess.waitUntil(timeout: 30) {
                     let listed = sandbox.kuke("get", "spaces", "-o", "json")
-                    let names = (try? JSONParser.parse(listed.stdout).arrayValue ?? [])?.compactMap { $0["metadata"]?["name"]?.stringValue }
+                    let names = (try? JSONParser.parse(listed.stdout)["items"]?.arrayValue ?? [])?.compactMap { $0["metadata"]?["name"]?.stringValue }
                     return Set(names ?? []) == expected
                 }, "\(watcher.stderr)")
 
             let listed = sandbox.kuke("get", "spaces", "-o", "json")
             #expect(listed.status == 0 && listed.stderr.isEmpty, "every record parses: \(listed)")
-            let records = try JSONParser.parse(listed.stdout).arrayValue ?? []
+            let records = try JSONParser.parse(listed.stdout)["items"]?.arrayValue ?? []
             #expect(records.count == 14)
             #expect(records.allSatisfy { $0["status"]?["state"]?.stringValue == "Ready" }, "\(listed.stdout)")
             let subnets = records.compactMap { $0["status"]?["network"]?["subnet"]?.stringValue }

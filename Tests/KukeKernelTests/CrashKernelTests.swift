@@ -81,7 +81,7 @@ struct CrashKernelTests {
         let context = Comment(rawValue: "\(scenario.name), crash after step \(k)")
         let listed = sandbox.kuke("get", "spaces", "-o", "json")
         #expect(listed.status == 0 && listed.stderr.isEmpty, "\(context): \(listed)")
-        let records = try JSONParser.parse(listed.stdout).arrayValue ?? []
+        let records = try JSONParser.parse(listed.stdout)["items"]?.arrayValue ?? []
         let names = Set(records.compactMap { $0["metadata"]?["name"]?.stringValue })
         #expect(names == scenario.spaces, context)
         #expect(records.allSatisfy { $0["status"]?["state"]?.stringValue == "Ready" }, "\(context): \(listed.stdout)")

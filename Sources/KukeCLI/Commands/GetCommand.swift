@@ -39,13 +39,15 @@ func age(since date: Date?, now: Date = Date()) -> String {
 }
 
 /// Prints stored documents as YAML (one document each) or JSON (an array, or one object for a named resource).
+/// Prints records as kubectl does: one named object as itself, anything else as a
+/// `{apiVersion, kind: List, items}` object, so a script reads the same shape whatever matched.
 func printDocuments(_ values: [ManifestValue], format: OutputFormat, single: Bool, console: Console) {
+    let document: ManifestValue =
+        single && values.count == 1
+        ? values[0] : .map([.init("apiVersion", .string(ManifestDecoder.apiVersion)), .init("kind", .string("List")), .init("items", .list(values))])
     switch format {
-    case .yaml:
-        console.writeOut(values.map(RecordCodec.yaml).joined(separator: "---\n"))
-    case .json:
-        let json = values.map(JSONValue.init)
-        console.writeOut((single && json.count == 1 ? json[0] : JSONValue.array(json)).canonicalText)
+    case .yaml: console.writeOut(RecordCodec.yaml(document))
+    case .json: console.writeOut(JSONValue(document).canonicalText)
     }
 }
 
