@@ -78,6 +78,16 @@ enum SpacesOutputFormat: String, ExpressibleByArgument, CaseIterable {
     case json
     case yaml
     case wide
+    case name
+
+    var documents: OutputFormat? { OutputFormat(rawValue: rawValue) }
+}
+
+/// `-o` for `kuke get realms`: the stored documents, or `realm/NAME` per line.
+enum RealmsOutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case json
+    case yaml
+    case name
 
     var documents: OutputFormat? { OutputFormat(rawValue: rawValue) }
 }

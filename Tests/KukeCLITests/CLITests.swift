@@ -178,5 +178,15 @@ struct CLITests {
         let noRealm = await run(["get", "spaces", "--realm", "nope"] + flags)
         #expect(noRealm.status == 1 && noRealm.err == "error: realm \"nope\" not found\n" && noRealm.out.isEmpty, "\(noRealm)")
         #expect(await run(["get", "spaces", "--realm", "main"] + flags).status == 0)
+
+        // kubectl habits: -o name, --no-headers, several names (what matched is printed, each missing one is an error).
+        #expect(await run(["get", "spaces", "-o", "name"] + flags).out == "space/main/blog\n")
+        #expect(await run(["get", "realms", "-o", "name"] + flags).out == "realm/main\n")
+        let bare = await run(["get", "spaces", "--no-headers"] + flags)
+        #expect(bare.out.hasPrefix("blog   main    Ready   kuke-main-blog   10.88.4.0/24   ") && !bare.out.contains("NAME"), "\(bare.out)")
+        let several = await run(["get", "spaces", "blog", "nope", "-o", "name"] + flags)
+        #expect(several.status == 1 && several.out == "space/main/blog\n" && several.err == "error: space \"nope\" not found\n", "\(several)")
+        let both = try JSONParser.parse(await run(["get", "spaces", "blog", "blog2", "-o", "json"] + flags).out)
+        #expect(both["kind"]?.stringValue == "List", "two names: a List even when one matched")
     }
 }

@@ -17,11 +17,12 @@ struct GetCommand: ParsableCommand {
         subcommands: [GetRealmsCommand.self, GetSpacesCommand.self])
 }
 
-/// Formats a table with columns padded to their widest cell.
-func table(_ rows: [[String]]) -> String {
+/// Formats a table with columns padded to their widest cell (the header included even when
+/// `headers` leaves it out, so columns line up the same either way).
+func table(_ rows: [[String]], headers: Bool = true) -> String {
     guard let header = rows.first else { return "" }
     let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-    return rows.map { row in
+    return rows.dropFirst(headers ? 0 : 1).map { row in
         row.enumerated().map { index, cell in
             index == row.count - 1 ? cell : cell.padding(toLength: widths[index] + 3, withPad: " ", startingAt: 0)
         }.joined()
@@ -83,20 +84,29 @@ struct GetRealmsCommand: ParsableCommand {
         commandName: "realms", abstract: "List realms.",
         discussion: "Example:\n  kuke get realms -o yaml", aliases: ["realm"])
 
-    @Argument(help: "Show only this realm.") var name: String?
+    @Argument(help: "Show only these realms.") var names: [String] = []
     @OptionGroup var host: HostOptions
-    @Option(name: .shortAndLong, help: "Print the stored documents as yaml or json.") var output: OutputFormat?
+    @Option(name: .shortAndLong, help: "Print the stored documents as yaml or json, or realm/NAME per line.") var output: RealmsOutputFormat?
+    @Flag(name: .customLong("no-headers"), help: "Leave out the table's header line.") var noHeaders = false
 
     func run() throws {
         let console = Console.current
         let inventory = try loadInventory(host, console)
-        let realms = inventory.realms.values.filter { name == nil || $0.metadata.name == name }.sorted { $0.metadata.name < $1.metadata.name }
-        if let name, realms.isEmpty {
-            console.error("error: realm \"\(name)\" not found")
-            throw CommandExit(status: ExitStatus.failed)
+        let realms = inventory.realms.values.filter { names.isEmpty || names.contains($0.metadata.name) }.sorted {
+            $0.metadata.name < $1.metadata.name
         }
-        if let output {
-            printDocuments(realms.map { redactingPasswords(RecordCodec.value(of: $0)) }, format: output, single: name != nil, console: console)
+        let missing = names.filter { inventory.realms[$0] == nil }
+        defer { reportMissing(missing.map { "realm \"\($0)\"" }, console: console) }
+        if missing.count == names.count, !names.isEmpty { throw CommandExit(status: ExitStatus.failed) }
+        if output == .name {
+            for realm in realms { console.out("realm/\(realm.metadata.name)") }
+            if !missing.isEmpty { throw CommandExit(status: ExitStatus.failed) }
+            return
+        }
+        if let format = output?.documents {
+            printDocuments(
+                realms.map { redactingPasswords(RecordCodec.value(of: $0)) }, format: format, single: names.count == 1, console: console)
+            if !missing.isEmpty { throw CommandExit(status: ExitStatus.failed) }
             return
         }
         if realms.isEmpty {
@@ -110,8 +120,14 @@ struct GetRealmsCommand: ParsableCommand {
                 age(since: realm.status.createdAt),
             ])
         }
-        console.writeOut(table(rows))
+        console.writeOut(table(rows, headers: !noHeaders))
+        if !missing.isEmpty { throw CommandExit(status: ExitStatus.failed) }
     }
+}
+
+/// `error: space "x" not found` for each name that matched nothing (after what did match).
+func reportMissing(_ what: [String], console: Console) {
+    for item in what { console.error("error: \(item) not found") }
 }
 
 struct GetSpacesCommand: ParsableCommand {
@@ -119,26 +135,35 @@ struct GetSpacesCommand: ParsableCommand {
         commandName: "spaces", abstract: "List spaces.",
         discussion: "Examples:\n  kuke get spaces\n  kuke get space blog --realm main -o json", aliases: ["space"])
 
-    @Argument(help: "Show only this space (with --realm, or in any realm).") var name: String?
+    @Argument(help: "Show only these spaces (in --realm, or in any realm).") var names: [String] = []
     @Option(help: "Only spaces of this realm.") var realm: String?
     @OptionGroup var host: HostOptions
     @Option(
         name: .shortAndLong,
-        help: "Print the stored documents as yaml or json, or a wide table with each space's egress policy and dropped packets.")
+        help:
+            "Print the stored documents as yaml or json, realm/NAME per line (name), or a wide table with each space's limits, egress policy and dropped packets."
+    )
     var output: SpacesOutputFormat?
+    @Flag(name: .customLong("no-headers"), help: "Leave out the table's header line.") var noHeaders = false
 
     func run() throws {
         let console = Console.current
         let inventory = try loadInventory(host, console, realm: realm)
         let spaces = inventory.spaces.values
-            .filter { (realm == nil || $0.spec.realmId == realm) && (name == nil || $0.metadata.name == name) }
+            .filter { (realm == nil || $0.spec.realmId == realm) && (names.isEmpty || names.contains($0.metadata.name)) }
             .sorted { $0.id < $1.id }
-        if let name, spaces.isEmpty {
-            console.error("error: space \"\(name)\" not found\(realm.map { " in realm \"\($0)\"" } ?? "")")
-            throw CommandExit(status: ExitStatus.failed)
+        let found = Set(spaces.map(\.metadata.name))
+        let missing = names.filter { !found.contains($0) }
+        defer { reportMissing(missing.map { "space \"\($0)\"\(realm.map { " in realm \"\($0)\"" } ?? "")" }, console: console) }
+        if missing.count == names.count, !names.isEmpty { throw CommandExit(status: ExitStatus.failed) }
+        if output == .name {
+            for space in spaces { console.out("space/\(space.id)") }
+            if !missing.isEmpty { throw CommandExit(status: ExitStatus.failed) }
+            return
         }
         if let format = output?.documents {
-            printDocuments(spaces.map(RecordCodec.value(of:)), format: format, single: name != nil && spaces.count == 1, console: console)
+            printDocuments(spaces.map(RecordCodec.value(of:)), format: format, single: names.count == 1 && spaces.count == 1, console: console)
+            if !missing.isEmpty { throw CommandExit(status: ExitStatus.failed) }
             return
         }
         if spaces.isEmpty {
@@ -163,7 +188,8 @@ struct GetSpacesCommand: ParsableCommand {
             }
             rows.append(row + [age(since: space.status.createdAt)])
         }
-        console.writeOut(table(rows))
+        console.writeOut(table(rows, headers: !noHeaders))
+        if !missing.isEmpty { throw CommandExit(status: ExitStatus.failed) }
     }
 
     /// Packets the isolation table dropped, by bridge; nil (shown as `-`) when it cannot be read.
