@@ -188,5 +188,9 @@ struct CLITests {
         #expect(several.status == 1 && several.out == "space/main/blog\n" && several.err == "error: space \"nope\" not found\n", "\(several)")
         let both = try JSONParser.parse(await run(["get", "spaces", "blog", "blog2", "-o", "json"] + flags).out)
         #expect(both["kind"]?.stringValue == "List", "two names: a List even when one matched")
+        // -l/--selector: what matches, nothing (an empty list, exit 0), or a usage error for a bad selector.
+        #expect(await run(["get", "spaces", "-l", "!tier", "-o", "name"] + flags).out == "space/main/blog\n")
+        #expect(await run(["get", "spaces", "-l", "tier=web"] + flags).out == "No spaces found.\n")
+        #expect(await run(["get", "spaces", "--selector", "Bad Key=x"] + flags).status == 2)
     }
 }

@@ -78,3 +78,22 @@ struct NamingTests {
         #expect((try? CNIConfigPath.normalize("").get()) == nil)
     }
 }
+
+@Suite("Label selectors")
+struct LabelSelectorTests {
+    @Test(
+        "kubectl's -l forms, comma for AND",
+        arguments: [
+            ("tier=web", true), ("tier==web", true), ("tier!=web", false), ("tier", true), ("!tier", false), ("!team", true),
+            ("tier=web,env=prod", true), ("tier=web,env=dev", false), ("example.com/owner=ops", true),
+        ])
+    func matching(_ text: String, _ expected: Bool) throws {
+        let labels = ["tier": "web", "env": "prod", "example.com/owner": "ops"]
+        #expect(try LabelSelector(parsing: text).matches(labels) == expected)
+    }
+
+    @Test("a selector that breaks the label rules is refused with the part at fault", arguments: ["", "tier=web,", "Bad Key=x", "tier=a b", "!"])
+    func refused(_ text: String) {
+        #expect(throws: SelectorError.self) { try LabelSelector(parsing: text) }
+    }
+}

@@ -88,11 +88,15 @@ struct GetRealmsCommand: ParsableCommand {
     @OptionGroup var host: HostOptions
     @Option(name: .shortAndLong, help: "Print the stored documents as yaml or json, or realm/NAME per line.") var output: RealmsOutputFormat?
     @Flag(name: .customLong("no-headers"), help: "Leave out the table's header line.") var noHeaders = false
+    @OptionGroup var selection: LabelSelection
 
     func run() throws {
         let console = Console.current
         let inventory = try loadInventory(host, console)
-        let realms = inventory.realms.values.filter { names.isEmpty || names.contains($0.metadata.name) }.sorted {
+        let selector = try selection.selector()
+        let realms = inventory.realms.values.filter {
+            (names.isEmpty || names.contains($0.metadata.name)) && selector.matches($0.metadata.labels)
+        }.sorted {
             $0.metadata.name < $1.metadata.name
         }
         let missing = names.filter { inventory.realms[$0] == nil }
@@ -145,12 +149,17 @@ struct GetSpacesCommand: ParsableCommand {
     )
     var output: SpacesOutputFormat?
     @Flag(name: .customLong("no-headers"), help: "Leave out the table's header line.") var noHeaders = false
+    @OptionGroup var selection: LabelSelection
 
     func run() throws {
         let console = Console.current
         let inventory = try loadInventory(host, console, realm: realm)
+        let selector = try selection.selector()
         let spaces = inventory.spaces.values
-            .filter { (realm == nil || $0.spec.realmId == realm) && (names.isEmpty || names.contains($0.metadata.name)) }
+            .filter {
+                (realm == nil || $0.spec.realmId == realm) && (names.isEmpty || names.contains($0.metadata.name))
+                    && selector.matches($0.metadata.labels)
+            }
             .sorted { $0.id < $1.id }
         let found = Set(spaces.map(\.metadata.name))
         let missing = names.filter { !found.contains($0) }
@@ -201,5 +210,20 @@ struct GetSpacesCommand: ParsableCommand {
             console.error("warning: dropped packets unknown: \(error)")
             return nil
         }
+    }
+}
+
+/// `-l/--selector` of `kuke get`, as kubectl takes it.
+struct LabelSelection: ParsableArguments {
+    @Option(
+        name: [.customShort("l"), .customLong("selector")],
+        help: ArgumentHelp("Only resources whose labels match: key=value, key==value, key!=value, key, !key; comma for AND.", valueName: "selector"))
+    var text: String?
+
+    func validate() throws { _ = try selector() }
+
+    func selector() throws -> LabelSelector {
+        guard let text else { return LabelSelector(requirements: []) }
+        do { return try LabelSelector(parsing: text) } catch { throw ValidationError("-l/--selector: \(error.description)") }
     }
 }
