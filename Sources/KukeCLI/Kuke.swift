@@ -19,7 +19,7 @@ public struct Kuke: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             ApplyCommand.self, DiffCommand.self, GetCommand.self, CreateCommand.self, DeleteCommand.self, InitCommand.self, WatchCommand.self,
-            TopCommand.self,
+            TopCommand.self, DescribeCommand.self,
         ])
 
     public init() {}

@@ -87,3 +87,31 @@ struct DetailedExitcodeKernelTests {
         }
     }
 }
+
+@Suite("Kernel: describe space", .enabled(if: KernelSandbox.enabled, "\(KernelSandbox.skipReason)"))
+struct DescribeKernelTests {
+    @Test("describe shows each part as the host holds it now: attached interfaces, a conflist that drifted, a missing bridge, the space's rules")
+    func describe() throws {
+        try KernelSandbox.with { sandbox in
+            let manifest = try sandbox.writeManifest("examples.yaml", examples)
+            #expect(sandbox.kuke("apply", "-f", manifest).status == 0)
+            #expect(sandbox.run(["ip", "link", "add", "kd0", "type", "veth", "peer", "name", "kd1"]).status == 0)
+            #expect(sandbox.run(["ip", "link", "set", "kd0", "master", "kuke-main-blog"]).status == 0)
+            let first = sandbox.kuke("describe", "space", "blog", "--realm", "main")
+            #expect(first.status == 0, "\(first)")
+            #expect(first.stdout.contains("Bridge:         kuke-main-blog (up, 1 interface(s) attached: kd0)"), "\(first.stdout)")
+            #expect(first.stdout.contains("(hash ") && first.stdout.contains(", as recorded)"), "\(first.stdout)")
+            #expect(first.stdout.contains("Isolation:      rules in table inet kukeon (egress open, 0 packets dropped)"), "\(first.stdout)")
+
+            try String(contentsOfFile: sandbox.blogConflist, encoding: .utf8).replacingOccurrences(of: "\"ipMasq\": true", with: "\"ipMasq\": false")
+                .write(toFile: sandbox.blogConflist, atomically: true, encoding: .utf8)
+            #expect(sandbox.run(["ip", "link", "delete", "kuke-main-blog"]).status == 0)
+            #expect(sandbox.run(["nft", "flush", "chain", "inet", "kukeon", "forward"]).status == 0)
+            let drifted = sandbox.kuke("describe", "space", "blog", "--realm", "main")
+            #expect(drifted.stdout.contains("Bridge:         kuke-main-blog (missing)"), "\(drifted.stdout)")
+            #expect(drifted.stdout.contains("differs from the record (kuke diff shows how)"), "\(drifted.stdout)")
+            #expect(drifted.stdout.contains("Isolation:      NO rules in the kernel"), "\(drifted.stdout)")
+            #expect(sandbox.kuke("describe", "space", "nope", "--realm", "main").status == 1)
+        }
+    }
+}
