@@ -100,7 +100,7 @@ public struct Deleter: Sendable {
             let conflistText =
                 (try? context.drivers.files.read(network.conflistPath)) ?? (try? context.drivers.files.read(layout.conflistCopyPath(id)))
             for attachment in attached?.cached ?? [] {
-                guard let config = attachment.config ?? conflistText ?? nil else {
+                guard let config = attachment.config ?? conflistText else {
                     throw Failure(
                         .spaceInUse,
                         "container \(attachment.label) is attached to space \(id), and neither its cache entry \(attachment.cachePath) nor a conflist holds the configuration its DEL needs (nothing was changed)"
@@ -131,7 +131,7 @@ public struct Deleter: Sendable {
                     operation: .removeFile(path: network.conflistPath)))
             changes += LeftoverPlanner.plan([network.conflistPath], part: .conflist, files: context.drivers.files)
             // host-local's leases: the network is gone, so are its addresses (a re-created space starts at .2 again).
-            let configs = [conflistText ?? nil] + (attached?.cached ?? []).map(\.config)
+            let configs = [conflistText] + (attached?.cached ?? []).map(\.config)
             let dataDirs = Set(configs.compactMap { $0 }.flatMap(Self.dataDirectories(in:)))
             let leases = Set([layout.leaseDirectory(network.name)] + dataDirs.map { layout.leaseDirectory(network.name, dataDir: $0) })
             for path in leases.sorted() where context.drivers.files.exists(path) {

@@ -255,10 +255,7 @@ public struct Engine: Sendable {
     /// 15 bytes and that no space records.
     public func unplacedConflists() throws(HostError) -> [UnplacedConflist] {
         let inventory = try inventory()
-        var directories: Set<String> = [layout.cniConfigDirectory]
-        for record in inventory.spaces.values {
-            if let path = record.status.network?.conflistPath, let slash = path.lastIndex(of: "/") { directories.insert(String(path[..<slash])) }
-        }
+        let directories = inventory.conflistDirectories.union([layout.cniConfigDirectory])
         var found: [UnplacedConflist] = []
         for directory in directories.sorted() {
             for name in drivers.files.entries(directory) where name.hasSuffix(".conflist") && !name.hasPrefix(".") {

@@ -81,7 +81,7 @@ extension Engine {
         if converged?.failure == nil {
             held = Set(spaces.map(\.id))  // written now, already as desired, or (dry run) what the real run writes
         } else {
-            held = ((try? firewall.observe()) ?? nil)?.holding(spaces) ?? []
+            held = (try? firewall.observe())?.holding(spaces) ?? []
         }
         let cause = converged?.failure.map { ": \($0.message)" } ?? ""
         let recorder = SpaceReconciler(context: context)

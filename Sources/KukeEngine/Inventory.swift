@@ -121,6 +121,11 @@ public struct Inventory: Sendable {
         network.occupied.filter { $0.linkName.map { bridgeHolders[$0] == nil } ?? true }
     }
 
+    /// The directories the recorded spaces' conflists are in.
+    public var conflistDirectories: Set<String> {
+        Set(conflistOwners.keys.compactMap { path in path.lastIndex(of: "/").map { String(path[..<$0]) } })
+    }
+
     /// The spaces of one realm, sorted.
     public func spaces(in realm: String) -> [SpaceRecord] {
         spaces.values.filter { $0.spec.realmId == realm }.sorted { $0.id < $1.id }

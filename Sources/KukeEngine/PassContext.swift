@@ -25,12 +25,7 @@ public struct PassContext: Sendable {
     /// The ranges claimed by network configurations kuke does not own, in every CNI directory
     /// it writes to (the host default, `directory`, and those its spaces record).
     func foreignClaims(inventory: Inventory, directory: String) -> [ForeignClaim] {
-        let directories = foreignClaims.directories(adding: [layout.cniConfigDirectory, directory]) {
-            Set(
-                inventory.spaces.values.compactMap { $0.status.network?.conflistPath }.compactMap { path in
-                    path.lastIndex(of: "/").map { String(path[..<$0]) }
-                })
-        }
+        let directories = foreignClaims.directories(adding: [layout.cniConfigDirectory, directory]) { inventory.conflistDirectories }
         // Ownership only grows during a pass, except by adoption: checked again on every use.
         let owned = { (path: String) in inventory.conflistOwner(path) != nil }
         return directories.sorted().flatMap { foreignClaims.claims(in: $0, files: drivers.files, owned: owned) }.filter { !owned($0.path) }
@@ -95,7 +90,7 @@ public struct PassContext: Sendable {
     /// In a dry run, what `changes` would have done to cgroup directories, for the resources after.
     func pretend(_ changes: [Change]) {
         guard dryRun else { return }
-        dryRunCgroups.pretend(changes) { path in (try? drivers.cgroups.observe(path)) ?? nil }
+        dryRunCgroups.pretend(changes) { path in try? drivers.cgroups.observe(path) }
     }
 
     /// Writes `space.yaml` atomically.

@@ -134,7 +134,7 @@ public struct SpaceReconciler: Sendable {
             path: cgroupPath, root: context.layout.cgroupRoot, limits: ResourceLimits(manifest.spec.resources), stored: stored?.status.resources,
             offered: inventory.offeredControllers, available: inventory.availableControllers,
             pageSizes: { context.drivers.cgroups.hugePageSizes() },
-            read: { file in (try? context.drivers.cgroups.readFile(file, in: cgroupPath)) ?? nil })
+            read: { file in try? context.drivers.cgroups.readFile(file, in: cgroupPath) })
         let cgroupChanges =
             CgroupPlanner.plan(root: context.layout.cgroupRoot, levels: levels, offered: inventory.offeredControllers, observed: observedCgroups)
             + resources.changes

@@ -48,8 +48,8 @@ public struct FlockHostLock: HostLock {
         // waiter is interrupted (a signal makes its flock return EINTR) and never takes the lock.
         let waiter = LockWaiter(descriptor: fd)
         Thread { waiter.wait() }.start()
-        _ = waiter.done.wait(timeout: .now() + timeout)
-        switch waiter.conclude() {
+        let ended = waiter.exited.wait(timeout: .now() + timeout) == .success
+        switch waiter.conclude(ended: ended) {
         case 0?: return Held(descriptor: fd)
         case let failure?:
             close(fd)
@@ -68,7 +68,7 @@ final class LockWaiter: @unchecked Sendable {
     // Safe to share: `result`, `thread` and `calledOff` are read and written only under `lock`;
     // `descriptor` never changes.
     let descriptor: Int32
-    let done = DispatchSemaphore(value: 0)
+    /// Signaled once, when the waiting thread is done.
     let exited = DispatchSemaphore(value: 0)
     let lock = NSLock()
     var result: Int32?
@@ -115,21 +115,22 @@ final class LockWaiter: @unchecked Sendable {
                 result = code
             }
         }
-        done.signal()
         exited.signal()
     }
 
     /// 0 when the lock is held, an errno when flock failed, nil when the time ran out (the waiter
-    /// is then interrupted, and has exited without the lock when this returns).
-    func conclude() -> Int32? {
+    /// is then interrupted, and has exited without the lock when this returns). `ended`: the
+    /// caller already saw the thread exit (it consumed `exited`).
+    func conclude(ended: Bool) -> Int32? {
+        if ended { return lock.withLock { result } }
         lock.lock()
-        if let result {
-            lock.unlock()
-            exited.wait()
-            return result
-        }
         calledOff = true
+        let finished = result
         lock.unlock()
+        if let finished {  // it returned just as time ran out: the lock (or its error) is the caller's
+            exited.wait()
+            return finished
+        }
         while exited.wait(timeout: .now() + .milliseconds(10)) == .timedOut {
             if let thread = lock.withLock({ self.thread }) { pthread_kill(thread, Self.interruption) }
         }

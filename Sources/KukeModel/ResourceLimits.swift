@@ -97,8 +97,9 @@ public struct ResourceLimits: Sendable, Equatable {
                     guard let device = entry["device"]?.stringValue, Quantity.deviceProblem(device) == nil else { continue }
                     var parts: [String] = []
                     for (field, parse) in [("rbps", Quantity.bytes), ("wbps", Quantity.bytes), ("riops", Quantity.count), ("wiops", Quantity.count)] {
-                        let limit: UInt64?? = entry[field].map { item in if case .success(let value) = parse(item) { value } else { nil } }
-                        parts.append("\(field)=\((limit ?? nil).map(String.init) ?? "max")")
+                        // A field left out, `max`, or (never stored: the decoder refuses it) unparsable: no limit.
+                        let limit = entry[field].flatMap { try? parse($0).get() }
+                        parts.append("\(field)=\(limit.map(String.init) ?? "max")")
                     }
                     settings.append(Setting(file: "io.max", device: device, value: parts.joined(separator: " ")))
                 }

@@ -83,14 +83,12 @@ struct DescribeSpaceCommand: ParsableCommand {
         add("Conflist:", "\(network.conflistPath) (\(conflist))")
 
         let cgroupPath = layout.spaceCgroup(id)
-        let cgroup = (try? drivers.cgroups.observe(cgroupPath)) ?? nil
-        add(
-            "Cgroup:",
-            "\(cgroupPath) (\(cgroup == nil ? "missing" : "delegates " + (cgroup!.subtreeControl.isEmpty ? "nothing" : cgroup!.subtreeControl.joined(separator: " "))))"
-        )
+        let cgroup = try? drivers.cgroups.observe(cgroupPath)
+        let delegated = cgroup.map { $0.subtreeControl.isEmpty ? "delegates nothing" : "delegates " + $0.subtreeControl.joined(separator: " ") }
+        add("Cgroup:", "\(cgroupPath) (\(delegated ?? "missing"))")
         for (key, value) in (record.status.resources ?? [:]).sorted(by: { $0.key < $1.key }) {
             let setting = ResourceLimits.Setting(key: key, value: value)
-            let text = (try? drivers.cgroups.readFile(setting.file, in: cgroupPath)) ?? nil
+            let text = try? drivers.cgroups.readFile(setting.file, in: cgroupPath)
             let held = text.map { ResourceLimits.observedValue(of: setting, in: $0) }
             let state = held.map { ResourceLimits.matches(observed: $0, setting: setting) ? "held" : "the kernel holds \($0)" } ?? "file missing"
             add("  Limit:", "\(key) \(value) (\(state))")

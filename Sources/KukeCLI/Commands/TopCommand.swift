@@ -44,7 +44,7 @@ struct TopSpacesCommand: ParsableCommand {
             return
         }
         func sample(_ id: SpaceID) -> CgroupUsage {
-            CgroupUsage { file in (try? cgroups.readFile(file, in: layout.spaceCgroup(id))) ?? nil }
+            CgroupUsage { file in try? cgroups.readFile(file, in: layout.spaceCgroup(id)) }
         }
         let first = spaces.map { sample($0.id) }
         Thread.sleep(forTimeInterval: interval)
