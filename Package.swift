@@ -4,6 +4,9 @@ import PackageDescription
 // Linux only: KukeHost speaks rtnetlink, cgroup2 and libnftables (it refuses to build elsewhere);
 // KukeModel and KukeEngine (the product KukeCore) know nothing of the kernel and build anywhere.
 
+/// The commit `kuke version` reports, read by SwiftPM from the checkout ("unknown" outside Git).
+let commit = Context.gitInformation.map { $0.currentCommit + ($0.hasUncommittedChanges ? "-dirty" : "") } ?? "unknown"
+
 let package = Package(
     name: "kuke",
     products: [
@@ -21,6 +24,8 @@ let package = Package(
     targets: [
         // Linux kernel headers (netlink, rtnetlink, statfs magic numbers) as a Swift module.
         .target(name: "CKukeSys"),
+        // The build's commit, for `kuke version`.
+        .target(name: "CKukeBuild", cSettings: [.define("KUKE_COMMIT", to: "\"\(commit)\"")]),
         // libinotifytools, for `kuke watch`.
         .systemLibrary(name: "CInotifyTools", providers: [.apt(["libinotifytools0-dev"])]),
         // libnftables, for the isolation table.
@@ -43,7 +48,7 @@ let package = Package(
         .target(
             name: "KukeCLI",
             dependencies: [
-                "KukeModel", "KukeEngine", "KukeHost", "KukeWatch",
+                "KukeModel", "KukeEngine", "KukeHost", "KukeWatch", "CKukeBuild",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -56,7 +61,7 @@ let package = Package(
             name: "KukeEngineTests",
             dependencies: ["KukeModel", "KukeEngine", "KukeHost", "KukeTestSupport", .product(name: "SystemPackage", package: "swift-system")]
         ),
-        .testTarget(name: "KukeCLITests", dependencies: ["KukeCLI", "KukeModel"]),
+        .testTarget(name: "KukeCLITests", dependencies: ["KukeCLI", "KukeModel", "KukeTestSupport"]),
         .testTarget(
             name: "KukeWatchTests",
             dependencies: [

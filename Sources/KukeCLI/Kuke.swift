@@ -16,10 +16,10 @@ public struct Kuke: ParsableCommand {
 
             Shell completions: kuke --generate-completion-script bash|zsh|fish
             """,
-        version: "0.1.0",
+        version: BuildInfo.version,
         subcommands: [
             ApplyCommand.self, DiffCommand.self, GetCommand.self, CreateCommand.self, DeleteCommand.self, InitCommand.self, WatchCommand.self,
-            TopCommand.self, DescribeCommand.self,
+            TopCommand.self, DescribeCommand.self, VersionCommand.self,
         ])
 
     public init() {}

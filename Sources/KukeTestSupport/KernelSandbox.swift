@@ -61,7 +61,7 @@ public final class KernelSandbox {
 
     /// The `kuke` next to the test binary, or `KUKE_BINARY`; never one found on PATH, which could
     /// be a stale install and would be tested instead of the build.
-    static func locateKuke() throws -> String {
+    public static func locateKuke() throws -> String {
         if let path = ProcessInfo.processInfo.environment["KUKE_BINARY"] { return path }
         var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
         for _ in 0..<4 {

@@ -179,3 +179,27 @@ struct TypedErrnoTests {
         #expect(SystemError.hostError("x", EEXIST).errno == .fileExists)
     }
 }
+
+@Suite("loaded libraries")
+struct LoadedLibrariesTests {
+    @Test("finds each mapped file of a library once, by the start of its name, paths with spaces kept")
+    func parsesMaps() {
+        let maps = """
+            5562af729000-5562af72b000 r--p 00000000 fe:00 253911                     /usr/local/bin/kuke
+            7f6909f26000-7f6909f30000 r--p 00000000 fe:00 1001                       /usr/lib/x86_64-linux-gnu/libnftables.so.1.1.0
+            7f6909f30000-7f6909f90000 r-xp 0000a000 fe:00 1001                       /usr/lib/x86_64-linux-gnu/libnftables.so.1.1.0
+            7f6909f90000-7f6909f99000 r--p 00000000 fe:00 1002                       /opt/my swift/lib/libswiftCore.so
+            7f6909f99000-7f6909f9a000 r--p 00000000 fe:00 1003                       /usr/lib/x86_64-linux-gnu/libnftablesextra.so.2
+            7ffd1c000000-7ffd1c021000 rw-p 00000000 00:00 0                          [stack]
+            """
+        #expect(LoadedLibraries.files(named: "libnftables", maps: maps) == ["/usr/lib/x86_64-linux-gnu/libnftables.so.1.1.0"])
+        #expect(LoadedLibraries.files(named: "libswiftCore", maps: maps) == ["/opt/my swift/lib/libswiftCore.so"])
+        #expect(LoadedLibraries.files(named: "libinotifytools", maps: maps).isEmpty)
+        #expect(LoadedLibraries.files(named: "libnftables", maps: nil).isEmpty)
+    }
+
+    @Test("this test process maps libnftables, which it links")
+    func readsItsOwnMaps() {
+        #expect(LoadedLibraries.files(named: "libnftables").first?.contains("libnftables.so") == true)
+    }
+}
