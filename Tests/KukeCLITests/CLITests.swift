@@ -24,13 +24,15 @@ struct CLITests {
         "every command's help shows an example",
         arguments: [
             ["apply"], ["diff"], ["get"], ["get", "realms"], ["get", "spaces"], ["create"], ["create", "realm"], ["create", "space"],
-            ["delete"], ["delete", "space"], ["delete", "realm"], ["init"],
+            ["delete"], ["delete", "space"], ["delete", "realm"], ["init"], ["top", "spaces"], ["describe", "space"], ["version"], ["watch"],
         ])
     func helpHasExample(_ command: [String]) async {
         let result = await run(command + ["--help"])
         #expect(result.status == 0)
         #expect(result.out.contains("Example"), "\(result.out)")
         #expect(result.out.contains("kuke \(command[0])"))
+        // A line of help (or of the man page made from it) never ends in a stray backslash.
+        #expect(!result.out.contains("\\\n"), "\(result.out)")
     }
 
     @Test("an unknown command is named, with the one probably meant, and exits 2; so does help for one")

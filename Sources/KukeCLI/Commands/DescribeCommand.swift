@@ -14,9 +14,9 @@ struct DescribeSpaceCommand: ParsableCommand {
         commandName: "space",
         abstract: "One space: its spec and status, and each part as observed now.",
         discussion: """
-            Reads the record, then looks at the host: the bridge (state and the interfaces attached to it), \\
-            the conflist (whether it holds what the record says), the cgroup (its directory and every limit \\
-            kuke wrote, as the kernel holds it), and the space's rules in the isolation table (with the \\
+            Reads the record, then looks at the host: the bridge (state and the interfaces attached to it), \
+            the conflist (whether it holds what the record says), the cgroup (its directory and every limit \
+            kuke wrote, as the kernel holds it), and the space's rules in the isolation table (with the \
             packets dropped). Read-only; no lock. Needs root to read the bridge ports and the table.
 
             Example:

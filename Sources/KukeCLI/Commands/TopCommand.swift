@@ -15,10 +15,10 @@ struct TopSpacesCommand: ParsableCommand {
         commandName: "spaces",
         abstract: "Usage per space, read from its cgroup: CPU over a short interval, memory, pids, IO bytes.",
         discussion: """
-            Like systemd-cgtop for the space cgroups: CPU is the use over --interval as a percentage of one \\
-            CPU (cpu.stat), MEMORY is memory.current, PIDS is pids.current, IO is the bytes read and written \\
-            (io.stat); each with the limit the kernel holds (cpu.max, memory.max, pids.max). A column shows \\
-            `-` where its controller is not enabled in the space cgroup (on a hybrid host: memory, cpu, io and \\
+            Like systemd-cgtop for the space cgroups: CPU is the use over --interval as a percentage of one \
+            CPU (cpu.stat), MEMORY is memory.current, PIDS is pids.current, IO is the bytes read and written \
+            (io.stat); each with the limit the kernel holds (cpu.max, memory.max, pids.max). A column shows \
+            `-` where its controller is not enabled in the space cgroup (on a hybrid host: memory, cpu, io and \
             pids are bound to cgroup v1). Read-only; no lock.
 
             Example:

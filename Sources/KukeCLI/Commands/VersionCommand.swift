@@ -6,11 +6,11 @@ struct VersionCommand: ParsableCommand {
         commandName: "version",
         abstract: "Show kuke's version and commit, and the Swift and C libraries it runs with.",
         discussion: """
-            The Swift version is the compiler's that built kuke; the runtime line says whether the Swift \\
-            runtime is linked in (a static build, as the Debian package ships) or which libswiftCore was \\
-            loaded. libyaml is linked in and reports its own version. libnftables and libinotifytools \\
-            export no version: kuke shows the file the dynamic linker loaded and the library version in \\
-            its name (libnftables.so.1.1.0 is nftables 1.0.6's library).
+            The Swift version is the compiler's that built kuke; the runtime line says whether the Swift \
+            runtime is linked in (a static build, as the Debian package ships) or which libswiftCore was \
+            loaded. libyaml is Yams' copy, compiled into kuke without libyaml's version functions. \
+            libnftables and libinotifytools export no version: kuke shows the file the process mapped and \
+            the library version in its name (libnftables.so.1.1.0 is the library of nftables 1.0.6).
 
             Example:
               kuke version -o json
