@@ -19,7 +19,7 @@ public struct Kuke: ParsableCommand {
         version: BuildInfo.version,
         subcommands: [
             ApplyCommand.self, DiffCommand.self, GetCommand.self, CreateCommand.self, DeleteCommand.self, InitCommand.self, WatchCommand.self,
-            TopCommand.self, DescribeCommand.self, VersionCommand.self,
+            TopCommand.self, DescribeCommand.self, DoctorCommand.self, VersionCommand.self,
         ])
 
     public init() {}

@@ -7,7 +7,7 @@ import Glibc
 public enum LoadedLibraries {
     /// The mapped files whose name starts with `prefix` + ".so" (`libnftables` finds
     /// `/usr/lib/x86_64-linux-gnu/libnftables.so.1.1.0`), each once, in order of address.
-    public static func files(named prefix: String, maps: String? = procFile("/proc/self/maps")) -> [String] {
+    public static func files(named prefix: String, maps: String? = ProcFile.read("/proc/self/maps")) -> [String] {
         guard let text = maps else { return [] }
         var found: [String] = []
         for line in text.split(separator: "\n") {
@@ -19,21 +19,5 @@ public enum LoadedLibraries {
             if !found.contains(file) { found.append(file) }
         }
         return found
-    }
-
-    /// A /proc file read to its end (its size reads as 0, so it is read in chunks until EOF).
-    public static func procFile(_ path: String) -> String? {
-        let fd = SystemError.retrying { open(path, O_RDONLY | O_CLOEXEC) }
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var data: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { raw in SystemError.retrying { read(fd, raw.baseAddress, raw.count) } }
-            if count < 0 { return nil }
-            if count == 0 { break }
-            data.append(contentsOf: chunk[0..<count])
-        }
-        return String(decoding: data, as: UTF8.self)
     }
 }

@@ -29,6 +29,13 @@ public struct NftablesFirewall: FirewallControl {
         return (status == 0, output, error)
     }
 
+    /// Nil when nf_tables answers this process (the `list tables` a firewall needs first: a
+    /// NETLINK_NETFILTER socket, CAP_NET_ADMIN, the module loaded); else what went wrong.
+    public func probe() -> String? {
+        let result = run("list tables")
+        return result.ok ? nil : "nftables: " + Self.firstLine(result.error.isEmpty ? "list tables failed" : result.error)
+    }
+
     /// The table's comment and its count of commented rules, all from the kernel over one
     /// nfnetlink socket, no listing: the table (`NftablesTableQuery`), its rules
     /// (`NftablesRuleQuery`), then the table again. The count is the table's when its handle

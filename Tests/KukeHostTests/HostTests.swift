@@ -203,3 +203,52 @@ struct LoadedLibrariesTests {
         #expect(LoadedLibraries.files(named: "libnftables").first?.contains("libnftables.so") == true)
     }
 }
+
+@Suite("doctor probe")
+struct DoctorProbeTests {
+    @Test("networkd: the first file by name across directories wins; /etc hides a same-named file; masks and other match keys do not match")
+    func networkdFirstMatch() {
+        let directories: [String: [String: String]] = [
+            "/etc/systemd/network": [
+                "20-wired.network": "[Match]\nName=en*\n[Network]\nDHCP=yes\n",
+                "05-masked.network": "",
+                "50-mac.network": "[Match]\nMACAddress=00:11:22:33:44:55\n",
+            ],
+            "/lib/systemd/network": [
+                "05-masked.network": "[Match]\nName=*\n",
+                "10-kuke-unmanaged.network": "# kuke\n[Match]\nName=kuke-*\n\n[Link]\nUnmanaged=yes\n",
+                "99-all.network": "[Match]\nName=*\n[Network]\nDHCP=yes\n",
+            ],
+        ]
+        let files = NetworkdFiles.load(
+            directories: ["/etc/systemd/network", "/lib/systemd/network"], list: { Array(directories[$0, default: [:]].keys) },
+            read: { path in
+                let directory = String(path[..<path.lastIndex(of: "/")!])
+                return directories[directory]?[String(path[path.index(after: path.lastIndex(of: "/")!)...])]
+            })
+        #expect(files.map(\.0).first == "/etc/systemd/network/05-masked.network")
+        let match = NetworkdFiles.firstMatch(for: "kuke-main-blog", in: files)
+        #expect(match?.file == "/lib/systemd/network/10-kuke-unmanaged.network" && match?.unmanaged == true)
+        // Without the unmanaged file, the catch-all takes the bridge.
+        let without = files.filter { !$0.0.hasSuffix("10-kuke-unmanaged.network") }
+        let catchAll = NetworkdFiles.firstMatch(for: "kuke-main-blog", in: without)
+        #expect(catchAll?.file == "/lib/systemd/network/99-all.network" && catchAll?.unmanaged == false)
+        #expect(NetworkdFiles.firstMatch(for: "kuke-x", in: [("/a.network", "[Match]\nName=!kuke-* lo\n")]) == nil)
+        #expect(NetworkdFiles.firstMatch(for: "kuke-x", in: [("/a.network", "[Match]\nType=bridge\n")])?.file == "/a.network")
+        #expect(NetworkdFiles.firstMatch(for: "kuke-x", in: [("/a.network", "[Match]\nType=ether\n")]) == nil)
+    }
+
+    @Test("controllers bound to cgroup v1 are read from mountinfo's v1 mounts (blkio is io)")
+    func v1Controllers() {
+        #expect(HostProbe.v1Controllers(mountinfo: HostTests.hybrid) == ["cpu"])
+        let mountinfo = """
+            32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
+            33 31 0:30 / /sys/fs/cgroup/blkio rw,relatime - cgroup cgroup rw,blkio
+            34 31 0:31 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+            35 31 0:32 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
+            41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+            """
+        #expect(HostProbe.v1Controllers(mountinfo: mountinfo) == ["cpu", "io", "memory"])
+        #expect(HostProbe.v1Controllers(mountinfo: "41 31 0:38 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw").isEmpty)
+    }
+}
