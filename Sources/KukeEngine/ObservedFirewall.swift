@@ -43,6 +43,8 @@ public struct ObservedFirewall: Sendable, Equatable {
     public var ruleCount: Int
     /// Packets dropped, by the bridge of the space they came from.
     public var drops: [String: UInt64]
+    /// Of `drops`, those of each space's egress policy (its `deny` rules); the rest are isolation's.
+    public var egressDrops: [String: UInt64] = [:]
     /// Where `lines` come from: nft's listing, written out only when asked (a diff or a coverage
     /// check; a converged pass needs the counts alone), or lines given as they are.
     var rules: Rules
@@ -78,12 +80,16 @@ public struct ObservedFirewall: Sendable, Equatable {
     public init(listing: NftablesListing, comment: String?) {
         let summary = FirewallSummary(comment: comment, ruleCount: listing.rules.filter { $0.comment != nil }.count)
         var drops: [String: UInt64] = [:]
+        var egressDrops: [String: UInt64] = [:]
         for rule in listing.rules where rule.drops {
             guard let packets = rule.packets else { continue }
             let chainBridge = rule.chain.hasPrefix(FirewallPlanner.egressChainPrefix) ? FirewallPlanner.bridge(ofChain: rule.chain) : nil
-            if let bridge = rule.inputInterface ?? chainBridge { drops[bridge, default: 0] += packets }
+            guard let bridge = rule.inputInterface ?? chainBridge else { continue }
+            drops[bridge, default: 0] += packets
+            if chainBridge != nil { egressDrops[bridge, default: 0] += packets }
         }
         self.init(fingerprint: summary.fingerprint, ruleCount: summary.ruleCount, drops: drops, owner: summary.owner)
+        self.egressDrops = egressDrops
         rules = .listed(listing)
     }
 }

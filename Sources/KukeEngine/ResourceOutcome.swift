@@ -1,5 +1,5 @@
 /// What a pass did to one resource.
-public enum Outcome: String, Sendable {
+public enum Outcome: String, Sendable, CaseIterable {
     case created
     case updated
     case unchanged

@@ -40,6 +40,8 @@ public final class WatchController {
     var tableFailure: Failure?
     /// Passes run so far (for tests and the status line).
     public private(set) var passes = 0
+    /// Metrics and health, when `--metrics-address` or `--metrics-file` asks for them.
+    public var metrics: WatchMetrics?
 
     /// A pass waits this long for another kuke's host lock, then retries with backoff, so the
     /// loop (and the systemd watchdog) is never blocked for long.
@@ -60,6 +62,7 @@ public final class WatchController {
     public func handle(_ trigger: WatchTrigger, now: Double) {
         react(to: trigger, now: now)
         handleOrphans()
+        metrics?.queueDepth(queue.due.count)
     }
 
     func react(to trigger: WatchTrigger, now: Double) {
@@ -67,6 +70,7 @@ public final class WatchController {
         case .filesChanged:
             if reloadDue == nil { reloadDue = now + options.debounce }
         case .overflow:
+            metrics?.overflowed()
             logger.warning("file events were lost (inotify queue overflow); resyncing everything")
             fullResync(now: now, reason: "overflow")
         case .resync(let reason):
@@ -98,6 +102,7 @@ public final class WatchController {
         reload(now: now)
         for key in desired.resources.keys { queue.schedule(key, at: now) }
         processDue(now: now)
+        metrics?.passCompleted(unixTime: Date().timeIntervalSince1970)
     }
 
     // MARK: Reading the directories
@@ -171,11 +176,20 @@ public final class WatchController {
         guard !batch.isEmpty else { return }
         passes += 1
         let outcomes: [ResourceOutcome]
+        let started = ContinuousClock.now
+        defer { metrics?.passCompleted(unixTime: Date().timeIntervalSince1970) }
         do {
             let result = try engine.applyObserving(batch, options: ApplyOptions(lockTimeout: Self.lockTimeout, managedBy: options.watcherID))
             outcomes = result.outcomes
             remember(result.inventory)
         } catch {
+            let failed = batch.map { resource in
+                switch resource {
+                case .realm(let realm): ResourceOutcome(kind: "Realm", realm: nil, name: realm.metadata.name, outcome: .failed)
+                case .space(let space): ResourceOutcome(kind: "Space", realm: space.spec.realmId, name: space.metadata.name, outcome: .failed)
+                }
+            }
+            metrics?.recordPass(failed, seconds: Self.seconds(since: started), repairedParts: [])
             logger.error("pass failed: \(error.message)")
             for resource in batch {
                 applied[ResourceKey(resource)] = resource  // so a reload does not requeue it ahead of its backoff
@@ -183,8 +197,14 @@ public final class WatchController {
             }
             return
         }
+        var repaired: [String] = []
         for (resource, outcome) in zip(Engine.ordered(batch), outcomes) {
             let key = ResourceKey(resource)
+            // Changes to a resource whose manifest was already applied as it is: drift repaired,
+            // counted once per part (a bridge made and set up is one repair of the bridge).
+            if outcome.outcome == .updated, Self.sameManifest(applied[key], resource) {
+                repaired += Set(outcome.changes.map(\.part.rawValue)).sorted()
+            }
             applied[key] = resource
             log(outcome)
             if let failure = outcome.failure {
@@ -201,7 +221,13 @@ public final class WatchController {
             log(outcome)
             if let failure = outcome.failure { tableFailure = failure }
         }
+        metrics?.recordPass(outcomes, seconds: Self.seconds(since: started), repairedParts: repaired)
         orphanCheckDue = true
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
 
     func retry(_ key: ResourceKey, _ failure: Failure, now: Double) {
@@ -249,6 +275,7 @@ public final class WatchController {
     /// The bridges to repair and the spaces owned, from a pass's view of the records.
     func remember(_ inventory: Inventory) {
         records = inventory.spaces
+        metrics?.spaces(inventory.spaces)
         bridges = [:]
         for record in inventory.spaces.values {
             if let bridge = record.status.network?.bridge { bridges[bridge] = record.id }
@@ -343,6 +370,7 @@ public final class WatchController {
 
     /// Logs `prune held: …` once per reason and keeps it for STATUS=; nil ends the hold.
     func holdPrune(_ reason: String?) {
+        if reason != nil { metrics?.heldPrune() }
         if let reason, reason != pruneHeld {
             logger.warning("prune held: \(reason)")
         } else if reason == nil, pruneHeld != nil {

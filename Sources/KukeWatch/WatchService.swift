@@ -16,11 +16,13 @@ public struct WatchService: Service {
     /// Used when `watcher` cannot start (no inotify, or its limits reached).
     let fallback: (any ManifestWatcher)?
     let notifier: SystemdNotifier
+    let telemetry: WatchTelemetry?
 
     public init(
         engine: Engine, options: WatchOptions, logger: Logger, watcher: any ManifestWatcher, fallback: (any ManifestWatcher)? = nil,
-        notifier: SystemdNotifier = SystemdNotifier()
+        notifier: SystemdNotifier = SystemdNotifier(), telemetry: WatchTelemetry? = nil
     ) {
+        self.telemetry = telemetry
         self.engine = engine
         self.options = options
         self.logger = logger
@@ -35,8 +37,12 @@ public struct WatchService: Service {
         let clock = MonotonicSeconds()
         let passes = PassThread()
         let state = PassState(WatchController(engine: engine, options: options, logger: logger))
+        let telemetry = telemetry
+        let logger = logger
         var status = await passes.run {
+            state.controller.metrics = telemetry?.metrics
             state.controller.start(now: clock.now())
+            telemetry?.writeFile(logger: logger)
             return state.controller.statusLine(now: clock.now())
         }
         notifier.notify("READY=1\nSTATUS=\(status)")
@@ -47,7 +53,9 @@ public struct WatchService: Service {
         await withGracefulShutdownHandler {
             for await trigger in triggers {
                 let (current, controllerWake) = await passes.run {
+                    let (passes, resync) = (state.controller.passes, state.controller.lastResync)
                     state.controller.handle(trigger, now: clock.now())
+                    if state.controller.passes != passes || state.controller.lastResync != resync { telemetry?.writeFile(logger: logger) }
                     return (state.controller.statusLine(now: clock.now()), state.controller.nextWake)
                 }
                 if current != status {

@@ -24,6 +24,7 @@ struct WatchCommand: AsyncParsableCommand {
               kuke watch /srv/kukeon/manifests
               kuke watch /srv/git-sync/current --prune --log-format json
               kuke watch ./manifests --poll 2s --resync 1m
+              kuke watch /etc/kukeon/manifests --metrics-address 127.0.0.1:9464
             """)
 
     @Argument(help: "Directories of manifests (followed recursively, symbolic links included).")
@@ -45,6 +46,15 @@ struct WatchCommand: AsyncParsableCommand {
     var logFormat: LineLogHandler.Format = .text
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: LogLevel = .info
+    @Option(
+        name: .customLong("metrics-address"),
+        help: ArgumentHelp(
+            "Serve /metrics (Prometheus), /healthz and /readyz over HTTP on this address (e.g. 127.0.0.1:9464).", valueName: "host:port"))
+    var metricsAddress: MetricsAddress?
+    @Option(
+        name: .customLong("metrics-file"),
+        help: ArgumentHelp("Write the metrics to this file after each pass (node_exporter's textfile collector: a *.prom file).", valueName: "path"))
+    var metricsFile: String?
 
     /// How often to poll when inotify cannot be used and no --poll was given.
     static let fallbackPollInterval = 2.0
@@ -60,6 +70,7 @@ struct WatchCommand: AsyncParsableCommand {
         if resync.seconds <= 0 || (poll.map { $0.seconds <= 0 } ?? false) {
             throw ValidationError("--resync and --poll must be positive, --debounce not negative")
         }
+        if let metricsFile, !metricsFile.hasPrefix("/") { throw ValidationError("--metrics-file \"\(metricsFile)\" must be an absolute path") }
     }
 
     func run() async throws {
@@ -85,9 +96,27 @@ struct WatchCommand: AsyncParsableCommand {
         var engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { logger.notice("\($0)") }))
         engine.recordCache = RecordCache()
         let watcher: any ManifestWatcher = poll.map { PollingWatcher(interval: $0.seconds) } ?? InotifyWatcher()
+        var telemetry: WatchTelemetry?
+        var server: MetricsServer?
+        if metricsAddress != nil || metricsFile != nil {
+            let build = [("version", BuildInfo.version), ("commit", BuildInfo.commit), ("swift", BuildInfo.swiftCompiler)]
+            let published = WatchTelemetry(
+                metrics: WatchMetrics(build: build, resyncInterval: resync.seconds), file: metricsFile, firewall: engine.drivers.firewall)
+            telemetry = published
+            if let metricsAddress {
+                do {
+                    server = try MetricsServer(host: metricsAddress.host, port: metricsAddress.port) { published.respond($0) }
+                } catch {
+                    console.error("error: --metrics-address \(metricsAddress): cannot listen: \(error)")
+                    throw CommandExit(status: ExitStatus.invalid)
+                }
+                logger.info("serving metrics", metadata: ["address": "\(server?.address ?? "")"])
+            }
+        }
+        defer { server?.stop() }
         let service = WatchService(
             engine: engine, options: options, logger: logger, watcher: watcher,
-            fallback: poll == nil ? PollingWatcher(interval: Self.fallbackPollInterval) : nil)
+            fallback: poll == nil ? PollingWatcher(interval: Self.fallbackPollInterval) : nil, telemetry: telemetry)
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
@@ -120,6 +149,25 @@ struct Interval: ExpressibleByArgument, CustomStringConvertible {
         seconds < 1
             ? "\(Int((seconds * 1000).rounded()))ms" : seconds.truncatingRemainder(dividingBy: 60) == 0 ? "\(Int(seconds / 60))m" : "\(seconds)s"
     }
+}
+
+/// `--metrics-address HOST:PORT` (an IPv6 host in brackets: `[::1]:9464`).
+struct MetricsAddress: ExpressibleByArgument, CustomStringConvertible {
+    var host: String
+    var port: Int
+
+    init?(argument: String) {
+        guard let colon = argument.lastIndex(of: ":"), let port = Int(argument[argument.index(after: colon)...]), (0...65535).contains(port) else {
+            return nil
+        }
+        var host = String(argument[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { return nil }
+        self.host = host
+        self.port = port
+    }
+
+    var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
 /// `--log-level`, named as swift-log names its levels.

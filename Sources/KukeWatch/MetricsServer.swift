@@ -1,0 +1,98 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// `kuke watch --metrics-address`: `/metrics` (Prometheus text), `/healthz` and `/readyz` over
+/// SwiftNIO's HTTP/1 server, on one event loop thread of its own. Only GET and HEAD; anything
+/// else is 405, an unknown path 404.
+public final class MetricsServer: Sendable {
+    /// The answer to one request: status, content type and body.
+    public struct Response: Sendable {
+        public var status: HTTPResponseStatus
+        public var contentType: String
+        public var body: String
+
+        public init(status: HTTPResponseStatus, contentType: String = "text/plain; charset=utf-8", body: String) {
+            self.status = status
+            self.contentType = contentType
+            self.body = body
+        }
+    }
+
+    let group: MultiThreadedEventLoopGroup
+    let channel: any Channel
+
+    /// Binds `host:port` and serves `respond(path)` for each GET or HEAD; throws when it cannot bind.
+    public init(host: String, port: Int, respond: @escaping @Sendable (String) -> Response) throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 16)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(respond: respond))
+                }
+            }
+        do {
+            channel = try bootstrap.bind(host: host, port: port).wait()
+        } catch {
+            try? group.syncShutdownGracefully()
+            throw error
+        }
+        self.group = group
+    }
+
+    /// The address it listens on (the port the kernel chose for port 0).
+    public var address: String {
+        guard let local = channel.localAddress else { return "?" }
+        return "\(local.ipAddress ?? "?"):\(local.port ?? 0)"
+    }
+
+    public func stop() {
+        try? channel.close().wait()
+        try? group.syncShutdownGracefully()
+    }
+}
+
+/// One HTTP/1 connection: answers each request when it has been read whole.
+final class MetricsHTTPHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    let respond: @Sendable (String) -> MetricsServer.Response
+    var head: HTTPRequestHead?
+
+    init(respond: @escaping @Sendable (String) -> MetricsServer.Response) { self.respond = respond }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let request): head = request
+        case .body: break
+        case .end:
+            guard let request = head else { return }
+            head = nil
+            let path = String(request.uri.prefix { $0 != "?" })
+            let response: MetricsServer.Response
+            if request.method == .GET || request.method == .HEAD {
+                response = respond(path)
+            } else {
+                response = MetricsServer.Response(status: .methodNotAllowed, body: "only GET and HEAD\n")
+            }
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: response.contentType)
+            headers.add(name: "Content-Length", value: "\(response.body.utf8.count)")
+            if !request.isKeepAlive { headers.add(name: "Connection", value: "close") }
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: response.status, headers: headers))), promise: nil)
+            if request.method != .HEAD {
+                context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: response.body)))), promise: nil)
+            }
+            if request.isKeepAlive {
+                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            } else {
+                let channel = context.channel
+                context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+            }
+        }
+    }
+}
