@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import KukeHost
 import KukeModel
 
@@ -26,33 +27,106 @@ struct HostOptions: ParsableArguments {
         help: "CNI runtimes' state: libcni's results/ cache and host-local's networks/ leases (env KUKEON_CNI_STATE_DIR; default /var/lib/cni).")
     var cniStateDirectory: String?
 
+    @Option(
+        name: .customLong("config"),
+        help: "Host configuration: labels and these settings (env KUKEON_CONFIG; default /etc/kukeon/kuke.yaml, when it exists).")
+    var configPath: String?
+
+    static let defaultConfigPath = "/etc/kukeon/kuke.yaml"
+
     /// Checked while parsing, so a bad flag or variable is reported with the subcommand's usage.
     func validate() throws { _ = try layout(Console.current) }
 
-    /// The layout, or a usage error naming the flag or variable at fault.
-    func layout(_ console: Console) throws -> HostLayout {
-        let environment = console.environment
-        let run = runPath ?? environment["KUKEON_RUN_PATH"] ?? HostLayout.defaultRunPath
-        let cni = cniConfigDirectory ?? environment["KUKEON_CNI_CONFIG_DIR"] ?? HostLayout.defaultCNIConfigDirectory
-        let cgroup = cgroupRoot ?? environment["KUKEON_CGROUP_ROOT"] ?? CgroupFilesystem.discoverMount() ?? "/sys/fs/cgroup"
-        let poolText = subnetPool ?? environment["KUKEON_SUBNET_POOL"]
-        var pool = HostLayout.defaultSubnetPool
-        if let poolText {
-            guard let parsed = IPv4Subnet(poolText) else {
-                throw ValidationError("--subnet-pool/KUKEON_SUBNET_POOL \"\(poolText)\" is not an IPv4 network in CIDR form (like 10.88.0.0/16)")
-            }
-            if let problem = SubnetAllocator.violation(of: parsed) { throw ValidationError(problem) }
-            pool = parsed
+    /// A setting's value and where it came from (`--run-path`, `KUKEON_RUN_PATH`, `FILE:LINE:COLUMN`, `default`).
+    struct Effective {
+        var value: String
+        var source: String
+    }
+
+    /// The host configuration file in effect: the one named (which must exist), or the default
+    /// one when it exists. An invalid file stops the command (exit 2) with every problem.
+    func config(_ console: Console) throws -> (path: String?, config: HostConfig, named: Bool) {
+        let named = configPath ?? console.environment["KUKEON_CONFIG"]
+        let path = named ?? Self.defaultConfigPath
+        if named == nil && access(path, F_OK) != 0 { return (nil, HostConfig(), false) }
+        let text: String
+        switch LocalManifestSource().read(path, limit: 1 << 20) {
+        case .success(let bytes): text = String(decoding: bytes, as: UTF8.self)
+        case .failure(let problem):
+            console.error("error: host configuration \(path): \(problem.message)")
+            throw CommandExit(status: ExitStatus.invalid)
         }
-        let state = cniStateDirectory ?? environment["KUKEON_CNI_STATE_DIR"] ?? HostLayout.defaultCNIStateDirectory
-        for (flag, path) in [("--run-path", run), ("--cni-config-dir", cni), ("--cgroup-root", cgroup), ("--cni-state-dir", state)]
-        where !path.hasPrefix("/") {
-            throw ValidationError("\(flag) \"\(path)\" must be an absolute path")
+        switch HostConfig.decode(text, file: path) {
+        case .success(let config): return (path, config, named != nil)
+        case .failure(let issues):
+            for issue in issues.issues { console.error(issue.description) }
+            console.error("error: the host configuration \(path) is invalid; nothing was changed")
+            throw CommandExit(status: ExitStatus.invalid)
+        }
+    }
+
+    /// Each layout setting with its source: flag > environment > host configuration > default.
+    func effective(_ console: Console) throws -> [(name: String, Effective)] {
+        let environment = console.environment
+        let file = try config(console)
+        func pick(_ flag: String?, _ flagName: String, _ variable: String, _ key: String, _ fallback: () -> String) -> Effective {
+            if let flag { return Effective(value: flag, source: flagName) }
+            if let value = environment[variable] { return Effective(value: value, source: variable) }
+            if let setting = file.config.layout[key] { return Effective(value: setting.value, source: setting.position.description) }
+            return Effective(value: fallback(), source: "default")
+        }
+        return [
+            ("run-path", pick(runPath, "--run-path", "KUKEON_RUN_PATH", "runPath") { HostLayout.defaultRunPath }),
+            (
+                "cni-config-dir",
+                pick(cniConfigDirectory, "--cni-config-dir", "KUKEON_CNI_CONFIG_DIR", "cniConfigDir") { HostLayout.defaultCNIConfigDirectory }
+            ),
+            (
+                "cgroup-root",
+                pick(cgroupRoot, "--cgroup-root", "KUKEON_CGROUP_ROOT", "cgroupRoot") { CgroupFilesystem.discoverMount() ?? "/sys/fs/cgroup" }
+            ),
+            ("subnet-pool", pick(subnetPool, "--subnet-pool", "KUKEON_SUBNET_POOL", "subnetPool") { HostLayout.defaultSubnetPool.description }),
+            (
+                "cni-state-dir",
+                pick(cniStateDirectory, "--cni-state-dir", "KUKEON_CNI_STATE_DIR", "cniStateDir") { HostLayout.defaultCNIStateDirectory }
+            ),
+        ]
+    }
+
+    /// This host's labels with their sources: the built-in `kukeon.io/*` ones, then the
+    /// configuration's (which may override them).
+    func labels(_ console: Console) throws -> [(key: String, value: String, source: String)] {
+        var labels: [String: (String, String)] = [:]
+        for (key, value) in HostIdentity.builtinLabels() { labels[key] = (value, "built-in") }
+        for (key, setting) in try config(console).config.labels { labels[key] = (setting.value, setting.position.description) }
+        return labels.sorted { $0.key < $1.key }.map { ($0.key, $0.value.0, $0.value.1) }
+    }
+
+    /// The labels alone, for `ApplyOptions.hostLabels`.
+    func labelValues(_ console: Console) throws -> [String: String] {
+        Dictionary(uniqueKeysWithValues: try labels(console).map { ($0.key, $0.value) })
+    }
+
+    /// The layout, or a usage error naming the flag, variable or file position at fault.
+    func layout(_ console: Console) throws -> HostLayout {
+        let settings = Dictionary(uniqueKeysWithValues: try effective(console).map { ($0.name, $0.1) })
+        let run = settings["run-path"]!
+        let cni = settings["cni-config-dir"]!
+        let cgroup = settings["cgroup-root"]!
+        let poolSetting = settings["subnet-pool"]!
+        let state = settings["cni-state-dir"]!
+        guard let pool = IPv4Subnet(poolSetting.value) else {
+            throw ValidationError("\(poolSetting.source) \"\(poolSetting.value)\" is not an IPv4 network in CIDR form (like 10.88.0.0/16)")
+        }
+        if let problem = SubnetAllocator.violation(of: pool) { throw ValidationError("\(poolSetting.source): \(problem)") }
+        for setting in [run, cni, cgroup, state] where !setting.value.hasPrefix("/") {
+            throw ValidationError("\(setting.source) \"\(setting.value)\" must be an absolute path")
         }
         // CNI_PATH, as every CNI runtime reads it.
+        let environment = console.environment
         let plugins = environment["CNI_PATH"].map { $0.split(separator: ":").map(String.init).filter { $0.hasPrefix("/") } } ?? []
         return HostLayout(
-            runPath: run, cniConfigDirectory: cni, cgroupRoot: cgroup, subnetPool: pool, cniStateDirectory: state,
+            runPath: run.value, cniConfigDirectory: cni.value, cgroupRoot: cgroup.value, subnetPool: pool, cniStateDirectory: state.value,
             cniPluginDirectories: plugins.isEmpty ? HostLayout.defaultCNIPluginDirectories : plugins)
     }
 }

@@ -19,7 +19,7 @@ public struct Kuke: ParsableCommand {
         version: BuildInfo.version,
         subcommands: [
             ApplyCommand.self, DiffCommand.self, GetCommand.self, CreateCommand.self, DeleteCommand.self, InitCommand.self, WatchCommand.self,
-            TopCommand.self, DescribeCommand.self, DoctorCommand.self, VersionCommand.self,
+            TopCommand.self, DescribeCommand.self, DoctorCommand.self, VersionCommand.self, SuspendCommand.self, ResumeCommand.self,
         ])
 
     public init() {}

@@ -17,11 +17,12 @@ struct OutcomePrinter {
     }
 
     func printHuman(_ outcome: ResourceOutcome) {
-        let word = outcome.outcome.rawValue + (dryRun && outcome.outcome != .failed && outcome.outcome != .unchanged ? " (dry run)" : "")
+        let word = outcome.outcome.rawValue + (dryRun && outcome.outcome.changesHost ? " (dry run)" : "")
         var line = "\(outcome.kind) \"\(outcome.displayName)\": \(paint(word, for: outcome.outcome))"
         if let failure = outcome.failure { line += ": \(failure.reason): \(failure.message)" }
+        if let note = outcome.note { line += ": \(note)" }
         console.out(line)
-        guard outcome.outcome == .updated || (dryRun && outcome.outcome != .unchanged) else { return }
+        guard outcome.outcome == .updated || (dryRun && outcome.outcome.changesHost) else { return }
         for change in outcome.changes {
             console.out("  \(symbol(change.action)) \(change.summary)")
         }
@@ -42,7 +43,8 @@ struct OutcomePrinter {
         case .created: code = "32"
         case .updated: code = "33"
         case .deleted: code = "35"
-        case .unchanged: code = "2"
+        case .unchanged, .skipped: code = "2"
+        case .suspended: code = "36"
         case .failed: code = "31;1"
         }
         return "\u{1B}[\(code)m\(text)\u{1B}[0m"
@@ -64,6 +66,7 @@ struct OutcomePrinter {
                             .init("subject", .string(change.subject)), .init("summary", .string(change.summary)),
                         ])
                     })))
+        if let note = outcome.note { entries.append(.init("note", .string(note))) }
         if let failure = outcome.failure {
             entries.append(.init("error", .map([.init("reason", .string(failure.reason.rawValue)), .init("message", .string(failure.message))])))
         }

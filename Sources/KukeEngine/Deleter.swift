@@ -66,6 +66,10 @@ public struct Deleter: Sendable {
             }
             throw Failure(.notFound, "space \(id) not found")
         }
+        if let suspension = record.status.suspended {
+            throw Failure(
+                .suspended, "space \(id) is suspended (\(suspension.reason)); resume it first: kuke resume space \(id.name) --realm \(id.realm)")
+        }
         let layout = context.layout
         let cgroupPath = layout.spaceCgroup(id)
         let found = try children(of: id)

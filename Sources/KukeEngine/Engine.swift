@@ -12,6 +12,8 @@ public struct ApplyOptions: Sendable {
     public var managedBy: String?
     /// `kuke create`: a resource that already exists fails with `AlreadyExists` (checked under the lock).
     public var createOnly: Bool = false
+    /// This host's labels, which `spec.hostSelector` is matched against.
+    public var hostLabels: [String: String] = [:]
 
     public init(dryRun: Bool = false, regenerateConflists: Bool = false, lockTimeout: Double? = nil, managedBy: String? = nil) {
         self.dryRun = dryRun
@@ -80,7 +82,10 @@ public struct Engine: Sendable {
         let held = options.dryRun ? nil : try drivers.lock.acquire(timeout: options.lockTimeout)
         defer { held?.release() }
         var inventory = try Inventory.load(layout: layout, drivers: drivers, cache: recordCache)
-        let ordered = Self.ordered(resources(inventory))
+        let batch = Self.ordered(resources(inventory))
+        // Resources this host does not select, and suspended spaces, are left as they are.
+        let holds = batch.map { HostSelection.hold($0, batch: batch, inventory: inventory, labels: options.hostLabels) }
+        let ordered = zip(batch, holds).compactMap { $1 == nil ? $0 : nil }
         let context = PassContext(layout: layout, drivers: drivers, now: clock(), dryRun: options.dryRun)
         let realms = RealmReconciler(context: context)
         let spaces = SpaceReconciler(context: context, regenerateConflist: options.regenerateConflists, managedBy: options.managedBy)
@@ -90,8 +95,12 @@ public struct Engine: Sendable {
         // space's cells never see open egress. The end of the pass brings the table to what the
         // pass left (resolved hosts, deleted and failed spaces).
         let preinstalled = preinstallFirewall(ordered, inventory: inventory, context: context)
-        for (index, resource) in ordered.enumerated() {
-            progress?(index, ordered.count, "\(resource.kind) \(resource.displayName)")
+        for (index, resource) in batch.enumerated() {
+            progress?(index, batch.count, "\(resource.kind) \(resource.displayName)")
+            if let hold = holds[index] {
+                outcomes.append(hold)
+                continue
+            }
             if options.createOnly, Self.exists(resource, in: inventory) {
                 let realm: String? = if case .space(let space) = resource { space.id.realm } else { nil }
                 let name = if case .space(let space) = resource { space.id.name } else { resource.displayName }
@@ -108,7 +117,7 @@ public struct Engine: Sendable {
             }
         }
         finishFirewall(preinstalled: preinstalled, inventory: &inventory, outcomes: &outcomes, context: context)
-        progress?(ordered.count, ordered.count, "")
+        progress?(batch.count, batch.count, "")
         return (outcomes, inventory)
     }
 
@@ -292,5 +301,34 @@ public struct Engine: Sendable {
             }
             return resources
         }
+    }
+
+    /// `kuke suspend` (a reason) and `kuke resume` (nil): records the suspension in the space's
+    /// record, under the host lock. Nothing else of the space is touched. Outcome `updated`,
+    /// `unchanged` when it already was so, or `failed` (`NotFound`, `RecordUnreadable`).
+    public func suspend(_ id: SpaceID, reason: String?, lockTimeout: Double? = nil) throws(HostError) -> ResourceOutcome {
+        let held = try drivers.lock.acquire(timeout: lockTimeout)
+        defer { held.release() }
+        let inventory = try Inventory.load(layout: layout, drivers: drivers, cache: recordCache)
+        var outcome = ResourceOutcome(kind: "Space", realm: id.realm, name: id.name, outcome: .unchanged)
+        let path = layout.spaceRecordPath(id)
+        guard var record = inventory.spaces[id] else {
+            outcome.outcome = .failed
+            outcome.failure =
+                inventory.unreadable[path].map { Failure(.recordUnreadable, "\($0)") } ?? Failure(.notFound, "space \(id) not found")
+            return outcome
+        }
+        if record.status.suspended?.reason == reason { return outcome }
+        record.status.suspended = reason.map { Suspension(reason: $0, since: clock()) }
+        do {
+            try drivers.files.write(path, RecordCodec.recordText(RecordCodec.value(of: record)), mode: MetadataPlanner.spaceMode)
+        } catch {
+            outcome.outcome = .failed
+            outcome.failure = Failure(.metadataWriteFailed, error.message)
+            return outcome
+        }
+        outcome.outcome = .updated
+        outcome.note = reason.map { "suspended: \($0)" } ?? "resumed"
+        return outcome
     }
 }

@@ -28,6 +28,7 @@ public enum FailureReason: String, Sendable, CaseIterable, CustomStringConvertib
     case spaceInUse = "SpaceInUse"
     case subnetConflict = "SubnetConflict"
     case subnetPoolExhausted = "SubnetPoolExhausted"
+    case suspended = "Suspended"
 
     public var description: String { rawValue }
 }

@@ -5,6 +5,13 @@ public enum Outcome: String, Sendable, CaseIterable {
     case unchanged
     case deleted
     case failed
+    /// Not applied: its `spec.hostSelector`, or its realm's, does not select this host.
+    case skipped
+    /// Not touched: the space is suspended (`kuke suspend`), with the reason in `note`.
+    case suspended
+
+    /// Whether the host was (or, in a dry run, would be) changed.
+    public var changesHost: Bool { self == .created || self == .updated || self == .deleted }
 }
 
 /// Why a resource failed: a stable reason (`RealmNotFound`) and a message for humans.
@@ -32,6 +39,8 @@ public struct ResourceOutcome: Sendable, Equatable {
     /// The changes made (or, in a dry run or diff, that would be made).
     public var changes: [Change]
     public var failure: Failure?
+    /// Why a resource was skipped or left suspended.
+    public var note: String?
 
     public init(kind: String, realm: String?, name: String, outcome: Outcome, changes: [Change] = [], failure: Failure? = nil) {
         self.kind = kind

@@ -87,6 +87,7 @@ public enum ManifestSchema {
             ]),
             "defaults": .object(["container": containerDefaults]),
             "resources": resources,
+            "hostSelector": HostSelector.schema,
         ]),
         "status": .ignored,
     ])
@@ -101,6 +102,7 @@ public enum ManifestSchema {
             "registryCredentials": .list(
                 .object(["username": .string, "password": .string, "serverAddress": .string])),
             "resources": resources,
+            "hostSelector": HostSelector.schema,
         ]),
         "status": .ignored,
     ])

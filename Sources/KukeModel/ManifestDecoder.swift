@@ -86,11 +86,15 @@ public enum ManifestDecoder {
         }
         walker.issues += labelIssues(walker.mapEntries["metadata.labels"] ?? [])
         let spec = value["spec"]
+        walker.issues += HostSelector.issues(
+            spec?["hostSelector"], labelEntries: walker.mapEntries["spec.hostSelector.matchLabels"] ?? [], positions: walker.positions,
+            document: documentPosition)
         if kind == "Realm" {
             guard let name else { return nil }
             walker.issues += ResourceRules.issues(spec?["resources"], positions: walker.positions, document: documentPosition)
             let realmSpec = RealmSpec(
-                namespace: spec?["namespace"]?.stringValue, registryCredentials: spec?["registryCredentials"], resources: spec?["resources"])
+                namespace: spec?["namespace"]?.stringValue, registryCredentials: spec?["registryCredentials"], resources: spec?["resources"],
+                hostSelector: spec?["hostSelector"])
             return .realm(RealmManifest(metadata: RecordCodec.decodeMetadata(value["metadata"], name: name), spec: realmSpec, origin: origin))
         }
         let realmId = requiredString(spec?["realmId"], path: "spec.realmId", parent: "spec", walker: &walker, document: documentPosition)
@@ -115,7 +119,8 @@ public enum ManifestDecoder {
         walker.issues += ResourceRules.issues(spec?["resources"], positions: walker.positions, document: documentPosition)
         guard let name, let realmId else { return nil }
         let spaceSpec = SpaceSpec(
-            realmId: realmId, cniConfigPath: cniConfigPath, network: spec?["network"], defaults: spec?["defaults"], resources: spec?["resources"])
+            realmId: realmId, cniConfigPath: cniConfigPath, network: spec?["network"], defaults: spec?["defaults"], resources: spec?["resources"],
+            hostSelector: spec?["hostSelector"])
         return .space(SpaceManifest(metadata: RecordCodec.decodeMetadata(value["metadata"], name: name), spec: spaceSpec, origin: origin))
     }
 

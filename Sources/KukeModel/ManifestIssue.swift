@@ -12,6 +12,7 @@ public enum ManifestRule: String, Sendable, CaseIterable {
     case label = "label"
     case realmId = "realm-id"
     case cniConfigPath = "cni-config-path"
+    case hostSelector = "host-selector"
     case duplicate = "duplicate"
     case input = "input"
 }

@@ -23,11 +23,14 @@ public struct SpaceSpec: Sendable, Equatable {
     public var defaults: ManifestValue?
     /// `spec.resources` (the space cgroup's limits, see `ResourceLimits`), stored as written.
     public var resources: ManifestValue?
+    /// `spec.hostSelector` (which hosts apply the space, see `HostSelector`), stored as written.
+    public var hostSelector: ManifestValue?
 
     public init(
         realmId: String, cniConfigPath: String? = nil, network: ManifestValue? = nil, defaults: ManifestValue? = nil,
-        resources: ManifestValue? = nil
+        resources: ManifestValue? = nil, hostSelector: ManifestValue? = nil
     ) {
+        self.hostSelector = hostSelector
         self.realmId = realmId
         self.cniConfigPath = cniConfigPath
         self.network = network
@@ -43,8 +46,13 @@ public struct RealmSpec: Sendable, Equatable {
     public var registryCredentials: ManifestValue?
     /// `spec.resources` (the realm cgroup's limits, for all its spaces), stored as written.
     public var resources: ManifestValue?
+    /// `spec.hostSelector` (which hosts apply the realm and its spaces), stored as written.
+    public var hostSelector: ManifestValue?
 
-    public init(namespace: String? = nil, registryCredentials: ManifestValue? = nil, resources: ManifestValue? = nil) {
+    public init(
+        namespace: String? = nil, registryCredentials: ManifestValue? = nil, resources: ManifestValue? = nil, hostSelector: ManifestValue? = nil
+    ) {
+        self.hostSelector = hostSelector
         self.namespace = namespace
         self.registryCredentials = registryCredentials
         self.resources = resources

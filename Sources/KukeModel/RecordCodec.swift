@@ -50,6 +50,7 @@ public enum RecordCodec {
         "source": .string,
         "egress": .object(["resolved": .list(.object(["host": .string, "addresses": .stringList]))]),
         "resources": .stringMap,
+        "suspended": .object(["reason": .string, "since": .string]),
     ])
 
     static let realmStatusSchema = FieldSchema.object([
@@ -96,6 +97,7 @@ public enum RecordCodec {
         if let network = spec.network { specEntries.append(.init("network", network)) }
         if let defaults = spec.defaults { specEntries.append(.init("defaults", defaults)) }
         if let resources = spec.resources { specEntries.append(.init("resources", resources)) }
+        if let selector = spec.hostSelector { specEntries.append(.init("hostSelector", selector)) }
         return [
             .init("apiVersion", .string(ManifestDecoder.apiVersion)), .init("kind", .string("Space")),
             .init("metadata", metadataValue(metadata)), .init("spec", .map(specEntries)),
@@ -127,6 +129,11 @@ public enum RecordCodec {
         add("managedBy", status.managedBy)
         add("source", status.source)
         if let resources = status.resources { entries.append(.init("resources", resourcesValue(resources))) }
+        if let suspended = status.suspended {
+            var suspension: [ManifestValue.Entry] = [.init("reason", .string(suspended.reason))]
+            if let since = suspended.since { suspension.append(.init("since", .string(Timestamp.format(since)))) }
+            entries.append(.init("suspended", .map(suspension)))
+        }
         if let egress = status.egress {
             let resolved = egress.resolved.map { entry in
                 ManifestValue.map([
@@ -143,6 +150,7 @@ public enum RecordCodec {
         if let namespace = record.spec.namespace { specEntries.append(.init("namespace", .string(namespace))) }
         if let credentials = record.spec.registryCredentials { specEntries.append(.init("registryCredentials", credentials)) }
         if let resources = record.spec.resources { specEntries.append(.init("resources", resources)) }
+        if let selector = record.spec.hostSelector { specEntries.append(.init("hostSelector", selector)) }
         var statusEntries: [ManifestValue.Entry] = [.init("state", .string(record.status.state.rawValue))]
         if let reason = record.status.reason { statusEntries.append(.init("reason", .string(reason))) }
         if let message = record.status.message { statusEntries.append(.init("message", .string(message))) }
@@ -187,7 +195,7 @@ public enum RecordCodec {
         let specValue = value["spec"]
         let spec = SpaceSpec(
             realmId: realm, cniConfigPath: specValue?["cniConfigPath"]?.stringValue, network: specValue?["network"], defaults: specValue?["defaults"],
-            resources: specValue?["resources"])
+            resources: specValue?["resources"], hostSelector: specValue?["hostSelector"])
         let statusValue = value["status"]
         var status = SpaceStatus()
         status.state = statusValue?["state"]?.stringValue.flatMap(SpaceState.init(rawValue:)) ?? .pending
@@ -210,6 +218,9 @@ public enum RecordCodec {
         status.managedBy = statusValue?["managedBy"]?.stringValue
         status.source = statusValue?["source"]?.stringValue
         status.resources = decodeResources(statusValue?["resources"])
+        if let reason = statusValue?["suspended"]?["reason"]?.stringValue {
+            status.suspended = Suspension(reason: reason, since: statusValue?["suspended"]?["since"]?.stringValue.flatMap(Timestamp.parse))
+        }
         if case .list(let items)? = statusValue?["egress"]?["resolved"] {
             status.egress = EgressStatus(
                 resolved: items.compactMap { item in
@@ -228,7 +239,7 @@ public enum RecordCodec {
         }
         let spec = RealmSpec(
             namespace: value["spec"]?["namespace"]?.stringValue, registryCredentials: value["spec"]?["registryCredentials"],
-            resources: value["spec"]?["resources"])
+            resources: value["spec"]?["resources"], hostSelector: value["spec"]?["hostSelector"])
         let statusValue = value["status"]
         var status = RealmStatus(
             state: statusValue?["state"]?.stringValue.flatMap(SpaceState.init(rawValue:)) ?? .ready,

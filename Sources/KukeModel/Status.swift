@@ -48,6 +48,8 @@ public struct SpaceStatus: Sendable, Equatable {
     /// kuke owns (drift is repaired, a field removed from the manifest resets its file), as
     /// opposed to those an operator wrote by hand, which kuke never touches.
     public var resources: [String: String]?
+    /// Set by `kuke suspend`: neither apply nor watch changes, repairs or prunes the space until `kuke resume`.
+    public var suspended: Suspension?
 
     public init(
         state: SpaceState = .pending, reason: String? = nil, message: String? = nil, cgroupPath: String? = nil,
@@ -112,5 +114,16 @@ public struct RealmRecord: Sendable, Equatable {
         self.metadata = metadata
         self.spec = spec
         self.status = status
+    }
+}
+
+/// Why and since when a space is suspended (`status.suspended` of its record).
+public struct Suspension: Sendable, Equatable {
+    public var reason: String
+    public var since: Date?
+
+    public init(reason: String, since: Date?) {
+        self.reason = reason
+        self.since = since
     }
 }

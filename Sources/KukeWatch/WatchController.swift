@@ -179,7 +179,9 @@ public final class WatchController {
         let started = ContinuousClock.now
         defer { metrics?.passCompleted(unixTime: Date().timeIntervalSince1970) }
         do {
-            let result = try engine.applyObserving(batch, options: ApplyOptions(lockTimeout: Self.lockTimeout, managedBy: options.watcherID))
+            var applyOptions = ApplyOptions(lockTimeout: Self.lockTimeout, managedBy: options.watcherID)
+            applyOptions.hostLabels = options.hostLabels
+            let result = try engine.applyObserving(batch, options: applyOptions)
             outcomes = result.outcomes
             remember(result.inventory)
         } catch {
@@ -290,8 +292,20 @@ public final class WatchController {
         guard orphanCheckDue else { return }
         orphanCheckDue = false
         if records.isEmpty { refreshRecords() }
-        let declared = Set(desired.resources.keys).union(desired.conflicts.keys)
-        let owned = records.values.filter { $0.status.managedBy == options.watcherID }
+        // Declared and selected by this host: a space whose hostSelector (or its realm's) stopped
+        // selecting this host is an orphan, as if its manifest were gone. A suspended space is never pruned.
+        let batch = desired.resources.values.map(\.resource)
+        let realmSelectors = Dictionary(
+            batch.compactMap { resource -> (String, ManifestValue?)? in
+                guard case .realm(let realm) = resource else { return nil }
+                return (realm.metadata.name, realm.spec.hostSelector)
+            }, uniquingKeysWith: { first, _ in first })
+        let selected = desired.resources.filter { _, entry in
+            let realm: ManifestValue? = if case .space(let space) = entry.resource { realmSelectors[space.spec.realmId] ?? nil } else { nil }
+            return HostSelection.notSelected(entry.resource, realmSelector: realm, labels: options.hostLabels) == nil
+        }
+        let declared = Set(selected.keys).union(desired.conflicts.keys)
+        let owned = records.values.filter { $0.status.managedBy == options.watcherID && $0.status.suspended == nil }
         let orphans = owned.filter { !declared.contains(.space($0.id)) }.map(\.id).sorted()
         reportedOrphans.formIntersection(orphans)
         guard !orphans.isEmpty else {

@@ -12,6 +12,9 @@ public struct WatchOptions: Sendable {
     public var cascade: Bool
     /// Let prune delete every space the watcher owns (an intentionally empty directory).
     public var allowEmpty: Bool
+    /// This host's labels: a resource whose `spec.hostSelector` (or its realm's) does not
+    /// select them is skipped, and a space it created that is no longer selected is an orphan.
+    public var hostLabels: [String: String] = [:]
 
     public init(
         roots: [String], debounce: Double = 0.1, resyncInterval: Double = 300, prune: Bool = false, cascade: Bool = false, allowEmpty: Bool = false

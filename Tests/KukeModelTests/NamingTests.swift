@@ -97,3 +97,88 @@ struct LabelSelectorTests {
         #expect(throws: SelectorError.self) { try LabelSelector(parsing: text) }
     }
 }
+
+@Suite("host selectors and host configuration")
+struct HostSelectorTests {
+    @Test("matchLabels and each operator, as Kubernetes matches them; an empty selector selects every host")
+    func matching() {
+        let selector = HostSelector(
+            matchLabels: [("role", "web")],
+            matchExpressions: [
+                .init(key: "site", operator: .in, values: ["fra", "ams"]), .init(key: "tier", operator: .notIn, values: ["test"]),
+                .init(key: "zone", operator: .exists), .init(key: "gpu", operator: .doesNotExist),
+            ])
+        #expect(selector.matches(["role": "web", "site": "fra", "zone": "a"]))
+        #expect(selector.matches(["role": "web", "site": "ams", "zone": "a", "tier": "prod"]))
+        #expect(!selector.matches(["role": "web", "site": "nyc", "zone": "a"]))
+        #expect(!selector.matches(["role": "web", "site": "fra", "zone": "a", "tier": "test"]))
+        #expect(!selector.matches(["role": "web", "site": "fra"]))
+        #expect(!selector.matches(["role": "web", "site": "fra", "zone": "a", "gpu": "1"]))
+        #expect(!selector.matches(["role": "db", "site": "fra", "zone": "a"]))
+        #expect(HostSelector(matchLabels: [], matchExpressions: []).matches([:]))
+        #expect(selector.description == "role=web,site in (fra,ams),tier notin (test),zone,!gpu")
+    }
+
+    @Test("a bad selector is refused at its line and column with the rule broken")
+    func validation() {
+        let text = """
+            kind: Space
+            metadata: {name: web}
+            spec:
+              realmId: main
+              hostSelector:
+                matchLabels: {"bad key!": web}
+                matchExpressions:
+                  - {key: site, operator: In}
+                  - {key: gpu, operator: Exists, values: [a]}
+                  - {key: site, operator: Near, values: [x]}
+                  - {operator: In, values: [x]}
+            """
+        let (resources, issues) = ManifestDecoder.decode(text, file: "web.yaml")
+        #expect(resources.isEmpty)
+        let lines = issues.map(\.description)
+        #expect(lines.contains { $0.hasPrefix("web.yaml:6:19:") && $0.hasSuffix("[label]") }, "\(lines)")
+        #expect(
+            lines.contains { $0.hasPrefix("web.yaml:8:9:") && $0.contains("matchExpressions[0].values must not be empty for In [host-selector]") },
+            "\(lines)")
+        #expect(lines.contains { $0.contains("matchExpressions[1].values must be absent for Exists [host-selector]") }, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("web.yaml:10:") && $0.contains("\"Near\" is not one of") }, "\(lines)")
+        #expect(lines.contains { $0.contains("matchExpressions[3].key is required [required]") }, "\(lines)")
+    }
+
+    @Test("a host configuration: labels and layout with their positions; every problem at its place")
+    func hostConfig() throws {
+        let good = """
+            apiVersion: v1beta1
+            kind: HostConfig
+            spec:
+              labels: {site: fra, role: web}
+              runPath: /var/lib/kukeon
+              subnetPool: 10.90.0.0/16
+            """
+        let config = try HostConfig.decode(good, file: "kuke.yaml").get()
+        #expect(config.labels["site"]?.value == "fra" && config.labels["site"]?.position.description == "kuke.yaml:4:18")
+        #expect(config.layout["runPath"]?.value == "/var/lib/kukeon" && config.layout["subnetPool"]?.position.description == "kuke.yaml:6:15")
+
+        let bad = """
+            apiVersion: v1beta1
+            kind: HostConfg
+            spec:
+              labels: {site: "not ok!"}
+              runPath: relative/path
+              subnetPool: 10.90.0.0/25
+              runPth: /x
+            """
+        guard case .failure(let issues) = HostConfig.decode(bad, file: "kuke.yaml") else {
+            Issue.record("a bad host configuration was accepted")
+            return
+        }
+        let lines = issues.issues.map(\.description)
+        #expect(lines.contains { $0.hasPrefix("kuke.yaml:2:7:") && $0.contains("kind \"HostConfg\" is not a host configuration") }, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("kuke.yaml:4:18:") && $0.hasSuffix("[label]") }, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("kuke.yaml:5:12:") && $0.contains("must be an absolute path") }, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("kuke.yaml:6:15:") && $0.contains("smaller than one /24") }, "\(lines)")
+        #expect(
+            lines.contains { $0.hasPrefix("kuke.yaml:7:3:") && $0.contains("unknown field \"spec.runPth\"") && $0.contains("runPath") }, "\(lines)")
+    }
+}

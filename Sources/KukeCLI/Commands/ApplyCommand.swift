@@ -11,15 +11,22 @@ struct ApplyCommand: ParsableCommand {
             nothing changes (exit 2). Then each resource is observed, compared and converged. Exit 1 when \
             some resource failed.
 
+            A resource whose spec.hostSelector (or its realm's) does not select this host is skipped; a \
+            suspended space is left as it is. With --prune --inventory NAME, the spaces NAME created \
+            that the manifests no longer declare (or this host no longer selects) are deleted after a \
+            pass in which every resource succeeded.
+
             Examples:
               kuke apply -f examples/
               kuke apply -f space.yaml --dry-run
               cat space.yaml | kuke apply -f - -o json
+              kuke apply -f /srv/manifests/ --prune --inventory web --dry-run
             """)
 
     @OptionGroup var input: ManifestInput
     @OptionGroup var host: HostOptions
     @OptionGroup var lock: LockOptions
+    @OptionGroup var pruning: PruneOptions
 
     @Flag(name: .customLong("dry-run"), help: "Show what would change without changing anything.")
     var dryRun = false
@@ -43,14 +50,19 @@ struct ApplyCommand: ParsableCommand {
         let layout = try host.layout(console)
         let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { console.error($0) }))
         let progress = ProgressReporter.make(console: console, format: output)
-        let outcomes = try withEngine(console) { () throws(HostError) in
-            try engine.apply(
-                resources, options: ApplyOptions(dryRun: dryRun, regenerateConflists: forceRegenerateCNI, lockTimeout: lock.lockTimeout),
-                progress: progress?.callback)
+        var options = ApplyOptions(dryRun: dryRun, regenerateConflists: forceRegenerateCNI, lockTimeout: lock.lockTimeout, managedBy: pruning.owner)
+        let labels = try host.labelValues(console)
+        options.hostLabels = labels
+        let applied = try withEngine(console) { () throws(HostError) in
+            try engine.apply(resources, options: options, progress: progress?.callback)
         }
+        let outcomes =
+            applied
+            + (try pruning.prune(
+                after: applied, batch: resources, engine: engine, labels: labels, dryRun: dryRun, lock: lock.lockTimeout, console: console))
         let printer = OutcomePrinter(console: console, format: output, dryRun: dryRun)
         let exit = printer.report(outcomes)
-        if detailedExitcode, exit.status == ExitStatus.success, outcomes.contains(where: { $0.outcome != .unchanged }) {
+        if detailedExitcode, exit.status == ExitStatus.success, outcomes.contains(where: { $0.outcome.changesHost }) {
             throw CommandExit(status: ExitStatus.changed)
         }
         throw exit

@@ -52,6 +52,7 @@ func create(_ resource: Resource, options createOptions: CreateOptions, host: Ho
     let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { console.error($0) }))
     var options = ApplyOptions(dryRun: createOptions.dryRun, lockTimeout: lock.lockTimeout)
     options.createOnly = true
+    options.hostLabels = try host.labelValues(console)
     let outcomes = try withEngine(console) { () throws(HostError) in try engine.apply([resource], options: options) }
     throw OutcomePrinter(console: console, format: createOptions.output, dryRun: createOptions.dryRun).report(outcomes)
 }

@@ -18,15 +18,21 @@ struct DiffCommand: ParsableCommand {
 
     @OptionGroup var input: ManifestInput
     @OptionGroup var host: HostOptions
+    @OptionGroup var pruning: PruneOptions
 
     func run() throws {
         let console = Console.current
         let resources = try input.load(console)
         let layout = try host.layout(console)
         let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout))
-        let outcomes = try withEngine(console, status: ExitStatus.invalid) { () throws(HostError) in
-            try engine.apply(resources, options: ApplyOptions(dryRun: true))
+        var options = ApplyOptions(dryRun: true, managedBy: pruning.owner)
+        let labels = try host.labelValues(console)
+        options.hostLabels = labels
+        let applied = try withEngine(console, status: ExitStatus.invalid) { () throws(HostError) in
+            try engine.apply(resources, options: options)
         }
+        let outcomes =
+            applied + (try pruning.prune(after: applied, batch: resources, engine: engine, labels: labels, dryRun: true, lock: nil, console: console))
         var differs = false
         var failed = false
         for outcome in outcomes {

@@ -13,8 +13,9 @@ struct GetCommand: ParsableCommand {
               kuke get realms
               kuke get spaces --realm main
               kuke get space blog --realm main -o yaml
+              kuke get host
             """,
-        subcommands: [GetRealmsCommand.self, GetSpacesCommand.self])
+        subcommands: [GetRealmsCommand.self, GetSpacesCommand.self, GetHostCommand.self])
 }
 
 /// Formats a table with columns padded to their widest cell (the header included even when
@@ -185,7 +186,8 @@ struct GetSpacesCommand: ParsableCommand {
         for space in spaces {
             let network = space.status.network
             var row = [
-                space.metadata.name, space.spec.realmId, space.status.state.rawValue, network?.bridge ?? "-", network?.subnet.description ?? "-",
+                space.metadata.name, space.spec.realmId, space.status.state.rawValue + (space.status.suspended == nil ? "" : ",Suspended"),
+                network?.bridge ?? "-", network?.subnet.description ?? "-",
             ]
             if wide {
                 // The limits as the manifest writes them (`1.5`, `500m`, `2Gi`), `-` when none.
@@ -225,5 +227,48 @@ struct LabelSelection: ParsableArguments {
     func selector() throws -> LabelSelector {
         guard let text else { return LabelSelector(requirements: []) }
         do { return try LabelSelector(parsing: text) } catch { throw ValidationError("-l/--selector: \(error.description)") }
+    }
+}
+
+struct GetHostCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "host",
+        abstract: "Show this host's effective configuration: its labels and layout settings, each with where it came from.",
+        discussion: """
+            Labels: the built-in kukeon.io/hostname and kukeon.io/arch, then those of the host \
+            configuration file (FILE:LINE:COLUMN), which may override them; spec.hostSelector is matched \
+            against these. Settings: each from its flag, its environment variable, the host \
+            configuration file, or the default, in that order of precedence.
+
+            Examples:
+              kuke get host
+              kuke get host --config /etc/kukeon/kuke.yaml -o json
+            """)
+
+    @OptionGroup var host: HostOptions
+    @Option(name: .shortAndLong, help: "Print as json or yaml.") var output: OutputFormat?
+
+    func run() throws {
+        let console = Console.current
+        let config = try host.config(console)
+        let labels = try host.labels(console)
+        let settings = try host.effective(console)
+        let file: String = config.path ?? "\(HostOptions.defaultConfigPath) (not found)"
+        switch output {
+        case .json, .yaml:
+            let value = ManifestValue.map([
+                .init("config", .string(config.path ?? "")),
+                .init("labels", .map(labels.map { .init($0.key, .map([.init("value", .string($0.value)), .init("source", .string($0.source))])) })),
+                .init(
+                    "settings",
+                    .map(settings.map { .init($0.name, .map([.init("value", .string($0.1.value)), .init("source", .string($0.1.source))])) })),
+            ])
+            console.writeOut(output == .json ? JSONValue(value).canonicalText : RecordCodec.yaml(value))
+        case nil:
+            console.out("Config: \(file)")
+            console.writeOut(table([["LABEL", "VALUE", "SOURCE"]] + labels.map { [$0.key, $0.value, $0.source] }))
+            console.out("")
+            console.writeOut(table([["SETTING", "VALUE", "SOURCE"]] + settings.map { [$0.name, $0.1.value, $0.1.source] }))
+        }
     }
 }

@@ -91,8 +91,9 @@ struct WatchCommand: AsyncParsableCommand {
         let logger = Logger(label: "kuke.watch") { _ in
             LineLogHandler(format: format, level: level, journalPriorities: journal, write: console.writeError)
         }
-        let options = WatchOptions(
+        var options = WatchOptions(
             roots: roots, debounce: debounce.seconds, resyncInterval: resync.seconds, prune: prune, cascade: cascade, allowEmpty: allowEmpty)
+        options.hostLabels = try host.labelValues(console)
         var engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { logger.notice("\($0)") }))
         engine.recordCache = RecordCache()
         let watcher: any ManifestWatcher = poll.map { PollingWatcher(interval: $0.seconds) } ?? InotifyWatcher()

@@ -1,0 +1,38 @@
+import KukeModel
+
+/// What `kuke apply --prune --inventory NAME` (and `kuke diff --prune`) would delete: the spaces
+/// the inventory created that the batch no longer declares, or that this host no longer selects.
+/// A suspended space is never among them.
+public enum Pruning {
+    /// The owner recorded on the spaces an inventory creates (`status.managedBy`).
+    public static func owner(inventory name: String) -> String { "inventory:\(name)" }
+
+    public static func orphans(owner: String, batch: [Resource], inventory: Inventory, labels: [String: String]) -> (
+        orphans: [SpaceID], owned: Int
+    ) {
+        var selected: Set<SpaceID> = []
+        for case .space(let space) in batch {
+            let realm = HostSelection.realmSelector(of: space.spec.realmId, batch: batch, inventory: inventory)
+            if HostSelection.notSelected(.space(space), realmSelector: realm, labels: labels) == nil { selected.insert(space.id) }
+        }
+        let owned = inventory.spaces.values.filter { $0.status.managedBy == owner && $0.status.suspended == nil }
+        return (owned.map(\.id).filter { !selected.contains($0) }.sorted(), owned.count)
+    }
+
+    /// Why nothing may be pruned after a pass with these outcomes, or nil: prune follows only a
+    /// pass where every resource converged, and never empties an inventory unless allowed.
+    public static func hold(outcomes: [ResourceOutcome], orphans: [SpaceID], owned: Int, allowEmpty: Bool) -> String? {
+        guard !orphans.isEmpty else { return nil }
+        let names = orphans.prefix(3).map(\.description).joined(separator: ", ") + (orphans.count > 3 ? " and \(orphans.count - 3) more" : "")
+        let failed = outcomes.filter { $0.outcome == .failed }
+        if let first = failed.first {
+            return
+                "\(failed.count) resource(s) failed (\(first.kind) \(first.displayName): \(first.failure?.reason.rawValue ?? "failed")); \(orphans.count) space(s) to prune kept (\(names))"
+        }
+        if orphans.count == owned && !allowEmpty {
+            return
+                "the manifests declare (or select here) none of the \(owned) space(s) this inventory owns (an empty directory, a wrong path?); pass --allow-empty to prune them all (\(names))"
+        }
+        return nil
+    }
+}
