@@ -35,7 +35,10 @@ struct HostOptions: ParsableArguments {
     static let defaultConfigPath = "/etc/kukeon/kuke.yaml"
 
     /// Checked while parsing, so a bad flag or variable is reported with the subcommand's usage.
-    func validate() throws { _ = try layout(Console.current) }
+    /// A bad host configuration file is reported when the command runs, with its positions.
+    func validate() throws {
+        do { _ = try layout(Console.current) } catch is HostConfigError {}
+    }
 
     /// A setting's value and where it came from (`--run-path`, `KUKEON_RUN_PATH`, `FILE:LINE:COLUMN`, `default`).
     struct Effective {
@@ -53,15 +56,12 @@ struct HostOptions: ParsableArguments {
         switch LocalManifestSource().read(path, limit: 1 << 20) {
         case .success(let bytes): text = String(decoding: bytes, as: UTF8.self)
         case .failure(let problem):
-            console.error("error: host configuration \(path): \(problem.message)")
-            throw CommandExit(status: ExitStatus.invalid)
+            throw HostConfigError(lines: ["error: host configuration \(path): \(problem.message)"])
         }
         switch HostConfig.decode(text, file: path) {
         case .success(let config): return (path, config, named != nil)
         case .failure(let issues):
-            for issue in issues.issues { console.error(issue.description) }
-            console.error("error: the host configuration \(path) is invalid; nothing was changed")
-            throw CommandExit(status: ExitStatus.invalid)
+            throw HostConfigError(lines: issues.issues.map(\.description) + ["error: the host configuration \(path) is invalid; nothing was changed"])
         }
     }
 
@@ -164,4 +164,10 @@ enum RealmsOutputFormat: String, ExpressibleByArgument, CaseIterable {
     case name
 
     var documents: OutputFormat? { OutputFormat(rawValue: rawValue) }
+}
+
+/// A host configuration file that cannot be read or is invalid: every command stops (exit 2)
+/// with these lines, each problem at its FILE:LINE:COLUMN.
+struct HostConfigError: Error {
+    var lines: [String]
 }

@@ -74,6 +74,9 @@ public struct Kuke: ParsableCommand {
                 return ExitStatus.success
             } catch let exit as CommandExit {
                 return exit.status
+            } catch let error as HostConfigError {
+                for line in error.lines { console.error(line) }
+                return ExitStatus.invalid
             } catch {
                 let code = exitCode(for: error)
                 let message = fullMessage(for: error)

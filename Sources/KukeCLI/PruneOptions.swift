@@ -32,8 +32,8 @@ struct PruneOptions: ParsableArguments {
     {
         guard prune, let owner else { return [] }
         let inventory = try withEngine(console) { () throws(HostError) in try engine.inventory() }
-        let (orphans, owned) = Pruning.orphans(owner: owner, batch: batch, inventory: inventory, labels: labels)
-        if let reason = Pruning.hold(outcomes: outcomes, orphans: orphans, owned: owned, allowEmpty: allowEmpty) {
+        let (orphans, selected) = Pruning.orphans(owner: owner, batch: batch, inventory: inventory, labels: labels)
+        if let reason = Pruning.hold(outcomes: outcomes, orphans: orphans, selected: selected, allowEmpty: allowEmpty) {
             console.error("prune held: \(reason)")
             return []
         }

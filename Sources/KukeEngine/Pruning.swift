@@ -7,8 +7,10 @@ public enum Pruning {
     /// The owner recorded on the spaces an inventory creates (`status.managedBy`).
     public static func owner(inventory name: String) -> String { "inventory:\(name)" }
 
+    /// The orphans, and how many spaces the batch declares and this host selects (what the
+    /// inventory holds after the pass, dry or not).
     public static func orphans(owner: String, batch: [Resource], inventory: Inventory, labels: [String: String]) -> (
-        orphans: [SpaceID], owned: Int
+        orphans: [SpaceID], selected: Int
     ) {
         var selected: Set<SpaceID> = []
         for case .space(let space) in batch {
@@ -16,12 +18,12 @@ public enum Pruning {
             if HostSelection.notSelected(.space(space), realmSelector: realm, labels: labels) == nil { selected.insert(space.id) }
         }
         let owned = inventory.spaces.values.filter { $0.status.managedBy == owner && $0.status.suspended == nil }
-        return (owned.map(\.id).filter { !selected.contains($0) }.sorted(), owned.count)
+        return (owned.map(\.id).filter { !selected.contains($0) }.sorted(), selected.count)
     }
 
     /// Why nothing may be pruned after a pass with these outcomes, or nil: prune follows only a
     /// pass where every resource converged, and never empties an inventory unless allowed.
-    public static func hold(outcomes: [ResourceOutcome], orphans: [SpaceID], owned: Int, allowEmpty: Bool) -> String? {
+    public static func hold(outcomes: [ResourceOutcome], orphans: [SpaceID], selected: Int, allowEmpty: Bool) -> String? {
         guard !orphans.isEmpty else { return nil }
         let names = orphans.prefix(3).map(\.description).joined(separator: ", ") + (orphans.count > 3 ? " and \(orphans.count - 3) more" : "")
         let failed = outcomes.filter { $0.outcome == .failed }
@@ -29,9 +31,9 @@ public enum Pruning {
             return
                 "\(failed.count) resource(s) failed (\(first.kind) \(first.displayName): \(first.failure?.reason.rawValue ?? "failed")); \(orphans.count) space(s) to prune kept (\(names))"
         }
-        if orphans.count == owned && !allowEmpty {
+        if selected == 0 && !allowEmpty {
             return
-                "the manifests declare (or select here) none of the \(owned) space(s) this inventory owns (an empty directory, a wrong path?); pass --allow-empty to prune them all (\(names))"
+                "the manifests declare no space this host selects (an empty directory, a wrong path?); pass --allow-empty to prune all \(orphans.count) space(s) of the inventory (\(names))"
         }
         return nil
     }

@@ -119,18 +119,18 @@ struct FleetTests {
 
         // The host's role changes: `web` no longer selects it; `shared` stays; `manual` is not the inventory's.
         let moved = ["site": "fra", "role": "db"]
-        let (orphans, owned) = Pruning.orphans(owner: owner, batch: resources, inventory: inventory, labels: moved)
-        #expect(orphans == [SpaceID(realm: "main", name: "web")] && owned == 2)
-        #expect(Pruning.hold(outcomes: [], orphans: orphans, owned: owned, allowEmpty: false) == nil)
+        let (orphans, selected) = Pruning.orphans(owner: owner, batch: resources, inventory: inventory, labels: moved)
+        #expect(orphans == [SpaceID(realm: "main", name: "web")] && selected == 2)  // db and shared
+        #expect(Pruning.hold(outcomes: [], orphans: orphans, selected: selected, allowEmpty: false) == nil)
         let failed = ResourceOutcome(kind: "Space", realm: "main", name: "db", outcome: .failed, failure: Failure(.realmNotFound, "x"))
-        #expect(Pruning.hold(outcomes: [failed], orphans: orphans, owned: owned, allowEmpty: false)?.hasPrefix("1 resource(s) failed") == true)
+        #expect(Pruning.hold(outcomes: [failed], orphans: orphans, selected: selected, allowEmpty: false)?.hasPrefix("1 resource(s) failed") == true)
 
         // Everything gone from the manifests: held unless --allow-empty.
         let realmOnly = try manifests("kind: Realm\nmetadata: {name: main}\nspec: {}\n")
         let all = Pruning.orphans(owner: owner, batch: realmOnly, inventory: inventory, labels: labels)
-        #expect(all.orphans.count == 2 && all.owned == 2)
-        #expect(Pruning.hold(outcomes: [], orphans: all.orphans, owned: all.owned, allowEmpty: false)?.contains("--allow-empty") == true)
-        #expect(Pruning.hold(outcomes: [], orphans: all.orphans, owned: all.owned, allowEmpty: true) == nil)
+        #expect(all.orphans.count == 2 && all.selected == 0)
+        #expect(Pruning.hold(outcomes: [], orphans: all.orphans, selected: all.selected, allowEmpty: false)?.contains("--allow-empty") == true)
+        #expect(Pruning.hold(outcomes: [], orphans: all.orphans, selected: all.selected, allowEmpty: true) == nil)
 
         // Suspended: never an orphan.
         _ = try engine(host).suspend(SpaceID(realm: "main", name: "web"), reason: "hold")
