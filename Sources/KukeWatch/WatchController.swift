@@ -21,6 +21,8 @@ public final class WatchController {
     public private(set) var failing: [ResourceKey: Failure] = [:]
     var reportedConflicts: [ResourceKey: [String]] = [:]
     var reportedOrphans: Set<SpaceID> = []
+    /// The changes last reported held while a file is invalid (see `holdChanges`).
+    var reportedHeld: Set<ResourceKey> = []
     /// Managed bridge names, for immediate repair on RTM_DELLINK.
     var bridges: [String: SpaceID] = [:]
     var reloadDue: Double?
@@ -172,7 +174,18 @@ public final class WatchController {
         let keys = queue.takeDue(now: now)
         guard !keys.isEmpty else { return }
         let resolved = desired.resources
-        let batch = keys.sorted().compactMap { resolved[$0]?.resource }
+        // While a manifest file is invalid the directories are not a revision kuke can trust (a
+        // commit half right): no change is applied, from any file. What was applied before is
+        // still re-applied as it was (drift repair), and nothing is pruned (`pruneHold`).
+        let holding = !desired.invalid.isEmpty
+        var held: [ResourceKey] = []
+        let batch = keys.sorted().compactMap { key -> Resource? in
+            guard let resource = resolved[key]?.resource else { return nil }
+            guard holding, !Self.sameManifest(applied[key], resource) else { return resource }
+            held.append(key)
+            return applied[key]
+        }
+        holdChanges(held)
         guard !batch.isEmpty else { return }
         passes += 1
         let outcomes: [ResourceOutcome]
@@ -225,6 +238,19 @@ public final class WatchController {
         }
         metrics?.recordPass(outcomes, seconds: Self.seconds(since: started), repairedParts: repaired)
         orphanCheckDue = true
+    }
+
+    /// Logs the changes held back while a manifest file is invalid, once per set.
+    func holdChanges(_ keys: [ResourceKey]) {
+        guard !keys.isEmpty else {
+            if desired.invalid.isEmpty { reportedHeld = [] }
+            return
+        }
+        guard Set(keys) != reportedHeld else { return }
+        reportedHeld = Set(keys)
+        let names = keys.prefix(3).map(\.description).joined(separator: ", ") + (keys.count > 3 ? " and \(keys.count - 3) more" : "")
+        logger.warning(
+            "\(keys.count) change(s) held while manifest file(s) are invalid: the revision is applied whole once every file is valid (\(names))")
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {

@@ -144,6 +144,34 @@ struct WatchControllerTests {
         #expect(fixture.log.count("manifest is valid again") == 1)
     }
 
+    @Test("a revision with an invalid file is held whole: no change from any file until every file is valid; drift is still repaired")
+    func invalidRevisionHeldWhole() throws {
+        let fixture = try Fixture(layout: layout, prune: true, allowEmpty: true)
+        try fixture.write("realm.yaml", Self.realm)
+        try fixture.write("a.yaml", Self.space("a"))
+        try fixture.write("b.yaml", Self.space("b"))
+        fixture.controller.start(now: 0)
+        // One commit: a changed, c added, b broken.
+        try fixture.write("a.yaml", Self.space("a", label: "new"))
+        try fixture.write("c.yaml", Self.space("c"))
+        try fixture.write("b.yaml", "kind: Space\nmetadata: {name: B_}\nspec: {realmId: main}\n")
+        fixture.changed()
+        #expect(fixture.record("main", "a")?.metadata.labels == ["l": "x"], "a's change is held")
+        #expect(fixture.record("main", "c") == nil, "c is held")
+        #expect(fixture.log.count("2 change(s) held while manifest file(s) are invalid") == 1, "\(fixture.log.all)")
+        // Drift of what was applied is still repaired, as it was applied.
+        fixture.host.state.withLock { $0.links["kuke-main-a"] = nil }
+        fixture.controller.handle(.resync(reason: "periodic"), now: 5)
+        #expect(fixture.host.state.withLock { $0.links["kuke-main-a"] } != nil)
+        #expect(fixture.record("main", "a")?.metadata.labels == ["l": "x"])
+        #expect(fixture.log.count("2 change(s) held") == 1, "logged once per set")
+        // Fixed: the revision is applied whole.
+        try fixture.write("b.yaml", Self.space("b"))
+        fixture.changed()
+        #expect(fixture.record("main", "a")?.metadata.labels == ["l": "new"])
+        #expect(fixture.record("main", "c") != nil)
+    }
+
     @Test("two files declaring one space: a conflict for both, the space untouched")
     func duplicate() throws {
         let fixture = try Fixture(layout: layout, prune: true, allowEmpty: true)
