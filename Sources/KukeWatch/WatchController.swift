@@ -289,8 +289,12 @@ public final class WatchController {
         if let failure = outcome.failure {
             metadata["reason"] = "\(failure.reason)"
             logger.error("\(outcome.kind) \(outcome.displayName) failed: \(failure.message)", metadata: metadata)
+        } else if outcome.outcome == .skipped {
+            // Not this host's: at every resync, so only at debug level.
+            logger.debug("\(outcome.kind) \(outcome.displayName) skipped: \(outcome.note ?? "")", metadata: metadata)
         } else if outcome.outcome != .unchanged {
-            logger.info("\(outcome.kind) \(outcome.displayName) \(outcome.outcome.rawValue)", metadata: metadata)
+            logger.info(
+                "\(outcome.kind) \(outcome.displayName) \(outcome.outcome.rawValue)\(outcome.note.map { ": \($0)" } ?? "")", metadata: metadata)
         }
     }
 

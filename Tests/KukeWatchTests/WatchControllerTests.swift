@@ -54,12 +54,13 @@ struct WatchControllerTests {
         let controller: WatchController
         var now = 0.0
 
-        init(layout: HostLayout, prune: Bool = false, allowEmpty: Bool = false) throws {
+        init(layout: HostLayout, prune: Bool = false, allowEmpty: Bool = false, labels: [String: String] = [:]) throws {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("kuke-watch-\(UUID().uuidString)").path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let engine = Engine(layout: layout, drivers: host.drivers)
-            controller = WatchController(
-                engine: engine, options: WatchOptions(roots: [directory], prune: prune, allowEmpty: allowEmpty), logger: log.logger)
+            var options = WatchOptions(roots: [directory], prune: prune, allowEmpty: allowEmpty)
+            options.hostLabels = labels
+            controller = WatchController(engine: engine, options: options, logger: log.logger)
         }
 
         deinit { try? FileManager.default.removeItem(atPath: directory) }
@@ -170,6 +171,35 @@ struct WatchControllerTests {
         fixture.changed()
         #expect(fixture.record("main", "a")?.metadata.labels == ["l": "new"])
         #expect(fixture.record("main", "c") != nil)
+    }
+
+    @Test("a space that stops selecting this host is pruned like a deleted manifest; a suspended one is logged, left alone and kept")
+    func selectionAndSuspension() throws {
+        let fixture = try Fixture(layout: layout, prune: true, labels: ["role": "web"])
+        try fixture.write("realm.yaml", Self.realm)
+        try fixture.write("a.yaml", Self.space("a"))
+        try fixture.write("b.yaml", Self.space("b"))
+        fixture.controller.start(now: 0)
+        #expect(fixture.record("main", "a") != nil && fixture.record("main", "b") != nil)
+        // b now selects database hosts only: gone from this web host, as if deleted.
+        try fixture.write(
+            "b.yaml",
+            "apiVersion: v1beta1\nkind: Space\nmetadata:\n  name: b\n  labels: {l: x}\nspec: {realmId: main, hostSelector: {matchLabels: {role: db}}}\n"
+        )
+        fixture.changed()
+        #expect(fixture.record("main", "b") == nil, "\(fixture.log.all)")
+        #expect(fixture.log.count("Space main/b skipped: hostSelector role=db does not select this host") >= 1, "\(fixture.log.all)")
+        // a suspended: its manifest changes and its bridge goes; neither is acted on, and deleting its file prunes nothing.
+        _ = try Engine(layout: layout, drivers: fixture.host.drivers).suspend(SpaceID(realm: "main", name: "a"), reason: "maintenance")
+        fixture.host.state.withLock { $0.links["kuke-main-a"] = nil }
+        try fixture.write("a.yaml", Self.space("a", label: "new"))
+        fixture.changed()
+        #expect(fixture.log.count("Space main/a suspended: maintenance") == 1, "\(fixture.log.all)")
+        #expect(fixture.record("main", "a")?.metadata.labels == ["l": "x"])
+        #expect(fixture.host.state.withLock { $0.links["kuke-main-a"] } == nil)
+        try FileManager.default.removeItem(atPath: "\(fixture.directory)/a.yaml")
+        fixture.changed()
+        #expect(fixture.record("main", "a") != nil)
     }
 
     @Test("two files declaring one space: a conflict for both, the space untouched")
