@@ -25,6 +25,8 @@ struct CLITests {
         arguments: [
             ["apply"], ["diff"], ["get"], ["get", "realms"], ["get", "spaces"], ["create"], ["create", "realm"], ["create", "space"],
             ["delete"], ["delete", "space"], ["delete", "realm"], ["init"], ["top", "spaces"], ["describe", "space"], ["version"], ["watch"],
+            ["doctor"],
+            ["get", "host"], ["suspend", "space"], ["resume", "space"],
         ])
     func helpHasExample(_ command: [String]) async {
         let result = await run(command + ["--help"])

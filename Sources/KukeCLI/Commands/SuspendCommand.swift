@@ -19,10 +19,10 @@ struct SuspendSpaceCommand: ParsableCommand {
         commandName: "space",
         abstract: "Suspend a space, with the reason.",
         discussion: """
-            Records the suspension (the reason and when) in the space's record, so it survives restarts. \\
-            While suspended, `kuke apply` and `kuke watch` report the space as `suspended: REASON` and \\
-            leave everything of it as it is (drift is not repaired, a changed manifest is not applied, \\
-            a prune passes it by), and `kuke delete` refuses it. `kuke get spaces` shows it. \\
+            Records the suspension (the reason and when) in the space's record, so it survives restarts. \
+            While suspended, `kuke apply` and `kuke watch` report the space as `suspended: REASON` and \
+            leave everything of it as it is (drift is not repaired, a changed manifest is not applied, \
+            a prune passes it by), and `kuke delete` refuses it. `kuke get spaces` shows it. \
             Nothing else of the host is touched.
 
             Example:
