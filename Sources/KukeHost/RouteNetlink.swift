@@ -126,13 +126,17 @@ struct RouteNetlink {
 public struct NetlinkLinkControl: LinkControl {
     /// Opens the transport of one call: a new `NetlinkSocket`, or a test's replay.
     let openTransport: @Sendable () throws(HostError) -> any NetlinkTransport
+    /// Where the per-link IPv6 sysctls are (`/proc/sys/net/ipv6/conf`); nil for a test's
+    /// replay, which has no links.
+    let ipv6Sysctl: String?
 
     public init() {
-        self.init { () throws(HostError) in try NetlinkSocket() }
+        self.init(ipv6Sysctl: "/proc/sys/net/ipv6/conf") { () throws(HostError) in try NetlinkSocket() }
     }
 
-    init(openTransport: @escaping @Sendable () throws(HostError) -> any NetlinkTransport) {
+    init(ipv6Sysctl: String? = nil, openTransport: @escaping @Sendable () throws(HostError) -> any NetlinkTransport) {
         self.openTransport = openTransport
+        self.ipv6Sysctl = ipv6Sysctl
     }
 
     func session() throws(HostError) -> RouteNetlink { RouteNetlink(transport: try openTransport()) }
@@ -152,9 +156,26 @@ public struct NetlinkLinkControl: LinkControl {
         FaultInjection.step("create bridge \(name)")
     }
 
+    /// Brings the bridge up with IPv6 off on it (`net.ipv6.conf.<bridge>.disable_ipv6 = 1`,
+    /// written before it comes up), as Docker does for IPv4-only networks: spaces are IPv4 only,
+    /// and IPv6 on a link that comes up costs the kernel more the more links the host has
+    /// (benchmarks/bridge-ipv6). A kernel without IPv6 has no such file: nothing to turn off.
     public func setUp(_ name: String) throws(HostError) {
+        if let ipv6Sysctl { try Self.disableIPv6(on: name, sysctl: ipv6Sysctl) }
         try session().setUp(name)
         FaultInjection.step("set up \(name)")
+    }
+
+    static func disableIPv6(on name: String, sysctl: String) throws(HostError) {
+        let path = "\(sysctl)/\(name)/disable_ipv6"
+        let fd = SystemError.retrying { open(path, O_WRONLY | O_CLOEXEC) }
+        if fd < 0 {
+            if errno == ENOENT && access(sysctl, F_OK) != 0 { return }  // no IPv6 in this kernel (ipv6.disable=1)
+            throw SystemError.hostError("bridge \"\(name)\": turning IPv6 off (\(path)) failed", errno)
+        }
+        defer { close(fd) }
+        let written = SystemError.retrying { write(fd, "1", 1) }
+        if written != 1 { throw SystemError.hostError("bridge \"\(name)\": turning IPv6 off (\(path)) failed", errno) }
     }
 
     public func delete(_ name: String) throws(HostError) {

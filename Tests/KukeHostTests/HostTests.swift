@@ -252,3 +252,18 @@ struct DoctorProbeTests {
         #expect(HostProbe.v1Controllers(mountinfo: "41 31 0:38 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw").isEmpty)
     }
 }
+
+@Suite("bridge IPv6 off")
+struct BridgeIPv6Tests {
+    @Test("writes 1 to the bridge's disable_ipv6; no IPv6 sysctl tree (a kernel without IPv6) is not an error; a missing bridge is")
+    func disableIPv6() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("kuke-ipv6-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: "\(root)/conf/kuke-main-blog", withIntermediateDirectories: true)
+        try "0\n".write(toFile: "\(root)/conf/kuke-main-blog/disable_ipv6", atomically: false, encoding: .utf8)
+        try NetlinkLinkControl.disableIPv6(on: "kuke-main-blog", sysctl: "\(root)/conf")
+        #expect(try String(contentsOfFile: "\(root)/conf/kuke-main-blog/disable_ipv6", encoding: .utf8).hasPrefix("1"))
+        try NetlinkLinkControl.disableIPv6(on: "kuke-main-blog", sysctl: "\(root)/no-ipv6")
+        #expect(throws: HostError.self) { try NetlinkLinkControl.disableIPv6(on: "kuke-main-gone", sysctl: "\(root)/conf") }
+    }
+}

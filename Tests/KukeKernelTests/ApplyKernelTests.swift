@@ -20,6 +20,10 @@ struct ApplyKernelTests {
 
             let links = sandbox.links()
             #expect(links["kuke-main-blog"] == "bridge")
+            // IPv4 only: the bridge is up with IPv6 off on it (set before it came up), so it has no IPv6 address.
+            #expect(sandbox.run(["ip", "link", "show", "dev", "kuke-main-blog"]).stdout.contains(",UP"))
+            #expect(sandbox.run(["sysctl", "-n", "net.ipv6.conf.kuke-main-blog.disable_ipv6"]).stdout == "1\n")
+            #expect(sandbox.run(["ip", "-6", "addr", "show", "dev", "kuke-main-blog"]).stdout.isEmpty)
             let longBridge = try #require(links.keys.first { $0.hasPrefix("kuke-mai-") })
             #expect(longBridge.utf8.count == 15)
             #expect(links[longBridge] == "bridge")
