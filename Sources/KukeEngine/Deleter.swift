@@ -5,6 +5,8 @@ import KukeModel
 /// crash always leaves a record to resume from. Only what the record names is removed.
 public struct Deleter: Sendable {
     public var context: PassContext
+    /// Bridges already deleted together with others in this pass (see `Engine.deleteBridgesTogether`).
+    var deletedTogether: Set<String> = []
 
     public init(context: PassContext) {
         self.context = context
@@ -38,12 +40,17 @@ public struct Deleter: Sendable {
                 return outcome
             }
             started = true
-            if var record = inventory.spaces[id] {
+            if var record = inventory.spaces[id], record.status.state != .deleting {
                 record.status.state = .deleting
                 record.status.updatedAt = context.now
                 try context.writeRecord(record)
             }
-            try context.performAll(outcome.changes)
+            // A bridge deleted with others before this delete (`Engine.deleteBridgesTogether`) is reported, not deleted again.
+            try context.performAll(
+                outcome.changes.filter { change in
+                    guard case .deleteLink(let name) = change.operation else { return true }
+                    return !deletedTogether.contains(name)
+                })
             inventory.set(id, nil)
         } catch {
             outcome.outcome = .failed

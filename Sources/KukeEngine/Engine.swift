@@ -234,8 +234,9 @@ public struct Engine: Sendable {
         let held = dryRun ? nil : try drivers.lock.acquire(timeout: lockTimeout)
         defer { held?.release() }
         var inventory = try Inventory.load(layout: layout, drivers: drivers, cache: recordCache)
-        let deleter = Deleter(context: PassContext(layout: layout, drivers: drivers, now: clock(), dryRun: dryRun))
+        var deleter = Deleter(context: PassContext(layout: layout, drivers: drivers, now: clock(), dryRun: dryRun))
         let ordered = targets.filter { if case .space = $0 { true } else { false } } + targets.filter { if case .realm = $0 { true } else { false } }
+        if !dryRun { deleter.deletedTogether = deleteBridgesTogether(ordered, cascade: cascade, inventory: &inventory, deleter: deleter) }
         var outcomes: [ResourceOutcome] = []
         for (index, target) in ordered.enumerated() {
             switch target {
@@ -250,6 +251,28 @@ public struct Engine: Sendable {
         finishFirewall(preinstalled: nil, inventory: &inventory, outcomes: &outcomes, context: deleter.context)
         progress?(ordered.count, ordered.count, "")
         return outcomes
+    }
+
+    /// The bridges of the spaces a delete names, deleted together before the spaces are taken
+    /// apart one by one (the kernel's teardown of a bridge costs tens of milliseconds, about half
+    /// of it when bridges go together). Only spaces whose delete would start with their bridge
+    /// (nothing attached, nothing refusing it) are taken, each marked `Deleting` in its record
+    /// first, as its own delete would. Their deletes then report the bridge deleted and skip
+    /// the step; a failure here leaves the bridges to those deletes, by name. The bridges deleted.
+    func deleteBridgesTogether(_ targets: [DeleteTarget], cascade: Bool, inventory: inout Inventory, deleter: Deleter) -> Set<String> {
+        var bridges: [String] = []
+        for case .space(let id) in targets {
+            guard let changes = try? deleter.plan(id, cascade: cascade, inventory: inventory),
+                case .deleteLink(let name)? = changes.first?.operation, var record = inventory.spaces[id]
+            else { continue }
+            record.status.state = .deleting
+            record.status.updatedAt = deleter.context.now
+            guard (try? deleter.context.writeRecord(record)) != nil else { continue }
+            inventory.set(id, record)
+            bridges.append(name)
+        }
+        guard bridges.count > 1, (try? drivers.links.deleteAll(bridges)) != nil else { return [] }
+        return Set(bridges)
     }
 
     /// A conflist no space records whose bridge is a `kuke-` name Linux cannot create (an old

@@ -39,6 +39,16 @@ public protocol LinkControl: Sendable {
     func delete(_ name: String) throws(HostError)
     /// Deletes every link still enslaved to the bridge `name` (for a veth, its peer goes too).
     func deletePorts(of bridge: String) throws(HostError)
+    /// Deletes these links together, as cheaply as the kernel allows (rtnetlink: moved into a
+    /// link group no other link uses, then that group deleted in one request). A link already
+    /// gone is skipped. After a failure some may be left: each is still deleted by name after.
+    func deleteAll(_ names: [String]) throws(HostError)
+}
+
+extension LinkControl {
+    public func deleteAll(_ names: [String]) throws(HostError) {
+        for name in names { try delete(name) }
+    }
 }
 
 /// The CNI plugins, run the way a runtime runs them, to detach a container from a space.

@@ -9,6 +9,8 @@ public struct ObservedLink: Sendable, Equatable {
     public var isUp: Bool
     /// `IFLA_MASTER`: the index of the bridge this link is a port of, if any.
     public var master: Int32?
+    /// `IFLA_GROUP`: the link group (0, the default, for almost every link).
+    public var group: UInt32 = 0
 
     public init(index: Int32, name: String, kind: String?, isUp: Bool, master: Int32? = nil) {
         self.index = index

@@ -57,6 +57,24 @@ struct EngineTests {
         #expect(host.log.count == before, "no write on a converged host: \(host.log.dropFirst(before))")
     }
 
+    @Test("deleting several spaces takes their bridges down together first, each record marked Deleting before")
+    func bridgesDeletedTogether() throws {
+        let host = FakeHost()
+        _ = try engine(host).apply([realm("main"), space("a"), space("b"), space("c")])
+        let before = host.log.count
+        let outcomes = try engine(host).delete(
+            [.space(SpaceID(realm: "main", name: "a")), .space(SpaceID(realm: "main", name: "b"))], cascade: false)
+        #expect(outcomes.prefix(2).allSatisfy { $0.outcome == .deleted }, "\(outcomes)")
+        let log = Array(host.log.dropFirst(before))
+        let firstOther = log.firstIndex { !$0.hasPrefix("write /run/main/") && !$0.hasPrefix("deleteLink") } ?? log.count
+        #expect(
+            Array(log.prefix(firstOther)) == [
+                "write /run/main/a/space.yaml", "write /run/main/b/space.yaml", "deleteLink kuke-main-a", "deleteLink kuke-main-b",
+            ], "\(log)")
+        #expect(log.filter { $0 == "write /run/main/a/space.yaml" }.count == 1, "Deleting is written once: \(log)")
+        #expect(host.state.withLock { $0.links["kuke-main-c"] } != nil)
+    }
+
     @Test("dry run plans everything and changes nothing")
     func dryRun() throws {
         let host = FakeHost()

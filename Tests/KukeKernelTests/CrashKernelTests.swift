@@ -31,8 +31,9 @@ struct CrashKernelTests {
         var rerun: [String]
         var spaces: Set<String>
 
-        func arguments(_ change: String) -> (command: [String], rerun: [String]) {
-            (command.map { $0 == "CHANGE" ? change : $0 }, rerun.map { $0 == "CHANGE" ? change : $0 })
+        func arguments(_ change: String, two: String) -> (command: [String], rerun: [String]) {
+            func fill(_ word: String) -> String { word == "CHANGE" ? change : word == "TWO" ? two : word }
+            return (command.map(fill), rerun.map(fill))
         }
     }
 
@@ -42,12 +43,15 @@ struct CrashKernelTests {
         Scenario(
             name: "delete", command: ["delete", "space", "c", "--realm", "main"],
             rerun: ["delete", "space", "c", "--realm", "main", "--ignore-not-found"], spaces: ["a", "b"]),
+        // Two spaces: their bridges are moved into a link group and deleted together first.
+        Scenario(name: "delete two", command: ["delete", "-f", "TWO"], rerun: ["delete", "-f", "TWO", "--ignore-not-found"], spaces: ["a"]),
     ]
 
     @Test("a crash after any mutating step is repaired by a plain re-run", arguments: scenarios.indices)
     func everyCrashPoint(_ index: Int) throws {
         let scenario = Self.scenarios[index]
         var crashes = 0
+        var steps: [String] = []
         for k in 1...400 {
             let finished = try KernelSandbox.with { sandbox -> Bool in
                 let cni2 = "\(sandbox.directory)/cni2"
@@ -55,7 +59,8 @@ struct CrashKernelTests {
                 let changePath = try sandbox.writeManifest("change.yaml", Self.change(cni2: cni2))
                 let setup = sandbox.kuke("apply", "-f", baselinePath)
                 #expect(setup.status == 0, "\(setup)")
-                let (command, rerunCommand) = scenario.arguments(changePath)
+                let twoPath = try sandbox.writeManifest("two.yaml", Self.space("b", "  labels: {tier: one}\n") + Self.space("c"))
+                let (command, rerunCommand) = scenario.arguments(changePath, two: twoPath)
                 let crashed = sandbox.run(["env", "KUKE_TEST_CRASH_AFTER=\(k)", sandbox.kukeBinary] + command)
                 if crashed.status != Self.crashStatus {
                     #expect(crashed.status == 0, "k=\(k): \(crashed)")
@@ -64,6 +69,7 @@ struct CrashKernelTests {
                 }
                 crashes += 1
                 #expect(crashed.stderr.contains("injected crash after step \(k)"), "\(crashed)")
+                steps.append(crashed.stderr)
                 let rerun = sandbox.kuke(rerunCommand)
                 #expect(rerun.status == 0, "k=\(k), re-run after \(crashed.stderr): \(rerun)")
                 try verify(sandbox, scenario, cni2: cni2, changePath: changePath, k: k)
@@ -72,6 +78,11 @@ struct CrashKernelTests {
             if finished { break }
         }
         #expect(crashes >= 5, "the scenario has mutating steps to crash at")
+        if scenario.name == "delete two" {
+            // The two bridges went together: moved into one group, then the group deleted.
+            #expect(steps.filter { $0.contains("to group") }.count == 2, "\(steps)")
+            #expect(steps.contains { $0.contains("delete link group") }, "\(steps)")
+        }
         print("crash consistency (\(scenario.name)): \(crashes) crash points, each repaired by a re-run")
     }
 
@@ -109,9 +120,8 @@ struct CrashKernelTests {
         #expect(!table.contains("kuke-main-c") || scenario.spaces.contains("c"), context)
 
         // The same file names as applied, so `status.source` matches too.
-        let desiredPath =
-            scenario.spaces.contains("e")
-            ? changePath : try sandbox.writeManifest("baseline.yaml", Self.baseline.replacingOccurrences(of: Self.space("c"), with: ""))
+        let kept = ["a", "b", "c"].filter(scenario.spaces.contains).map { $0 == "b" ? Self.space("b", "  labels: {tier: one}\n") : Self.space($0) }
+        let desiredPath = scenario.spaces.contains("e") ? changePath : try sandbox.writeManifest("baseline.yaml", Self.realm + kept.joined())
         let diff = sandbox.kuke("diff", "-f", desiredPath)
         #expect(diff.status == 0, "\(context): not converged: \(diff)")
     }
