@@ -33,6 +33,8 @@ public final class WatchController {
     var decoded: [String: (identity: FileIdentity, result: Result<[Resource], ManifestIssues>)] = [:]
     /// The records as of the last pass, for orphan detection and bridge lookups.
     var records: [SpaceID: SpaceRecord] = [:]
+    /// Each recorded realm's `spec.hostSelector`, for spaces whose realm the directories do not declare.
+    var recordedRealmSelectors: [String: ManifestValue] = [:]
     var lastResync: Double = 0
     /// Set when the declared set or a pass's results changed: orphans are looked at again.
     var orphanCheckDue = false
@@ -307,6 +309,7 @@ public final class WatchController {
     /// The bridges to repair and the spaces owned, from a pass's view of the records.
     func remember(_ inventory: Inventory) {
         records = inventory.spaces
+        recordedRealmSelectors = inventory.realms.compactMapValues(\.spec.hostSelector)
         metrics?.spaces(inventory.spaces)
         bridges = [:]
         for record in inventory.spaces.values {
@@ -331,7 +334,10 @@ public final class WatchController {
                 return (realm.metadata.name, realm.spec.hostSelector)
             }, uniquingKeysWith: { first, _ in first })
         let selected = desired.resources.filter { _, entry in
-            let realm: ManifestValue? = if case .space(let space) = entry.resource { realmSelectors[space.spec.realmId] ?? nil } else { nil }
+            let realm: ManifestValue? =
+                if case .space(let space) = entry.resource {
+                    realmSelectors[space.spec.realmId] ?? recordedRealmSelectors[space.spec.realmId]
+                } else { nil }
             return HostSelection.notSelected(entry.resource, realmSelector: realm, labels: options.hostLabels) == nil
         }
         let declared = Set(selected.keys).union(desired.conflicts.keys)

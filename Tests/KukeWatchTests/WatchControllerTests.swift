@@ -202,6 +202,29 @@ struct WatchControllerTests {
         #expect(fixture.record("main", "a") != nil)
     }
 
+    @Test("a realm declared elsewhere: its recorded hostSelector decides which of its spaces this host keeps")
+    func recordedRealmSelector() throws {
+        let fixture = try Fixture(layout: layout, prune: true, allowEmpty: true, labels: ["role": "web"])
+        try fixture.write("a.yaml", Self.space("a"))
+        // The realm comes from another source (an apply on a host it selects).
+        func recordRealm(selecting role: String) throws {
+            var options = ApplyOptions()
+            options.hostLabels = ["role": role]
+            let realm = "kind: Realm\nmetadata: {name: main}\nspec: {hostSelector: {matchLabels: {role: \(role)}}}\n"
+            let outcomes = try Engine(layout: layout, drivers: fixture.host.drivers).apply(
+                ManifestDecoder.decode(realm, file: "r.yaml").resources, options: options)
+            #expect(outcomes.first?.failure == nil, "\(outcomes)")
+        }
+        // Selecting web hosts: a is applied here and kept.
+        try recordRealm(selecting: "web")
+        fixture.controller.start(now: 0)
+        #expect(fixture.record("main", "a") != nil, "\(fixture.log.all)")
+        // Re-recorded selecting database hosts only: a is no longer this host's, and goes.
+        try recordRealm(selecting: "db")
+        fixture.controller.handle(.resync(reason: "test"), now: 1)
+        #expect(fixture.record("main", "a") == nil, "\(fixture.log.all)")
+    }
+
     @Test("two files declaring one space: a conflict for both, the space untouched")
     func duplicate() throws {
         let fixture = try Fixture(layout: layout, prune: true, allowEmpty: true)
