@@ -51,7 +51,16 @@ struct HostOptions: ParsableArguments {
     func config(_ console: Console) throws -> (path: String?, config: HostConfig, named: Bool) {
         let named = configPath ?? console.environment["KUKEON_CONFIG"]
         let path = named ?? Self.defaultConfigPath
-        if named == nil && access(path, F_OK) != 0 { return (nil, HostConfig(), false) }
+        if named == nil {
+            // Only a default file that does not exist at all means "no configuration": a dangling
+            // link (a file system not mounted yet) or an unreadable directory is an error, never
+            // a host without its labels (which would deselect, and prune, what they select).
+            var info = stat()
+            if lstat(path, &info) != 0 {
+                if errno == ENOENT { return (nil, HostConfig(), false) }
+                throw HostConfigError(lines: ["error: host configuration \(path): \(String(cString: strerror(errno)))"])
+            }
+        }
         let text: String
         switch LocalManifestSource().read(path, limit: 1 << 20) {
         case .success(let bytes): text = String(decoding: bytes, as: UTF8.self)

@@ -7,6 +7,8 @@ public struct Deleter: Sendable {
     public var context: PassContext
     /// Bridges already deleted together with others in this pass (see `Engine.deleteBridgesTogether`).
     var deletedTogether: Set<String> = []
+    /// Spaces whose record that pre-pass already marked `Deleting`: a refusal after it is recorded.
+    var markedDeleting: Set<SpaceID> = []
 
     public init(context: PassContext) {
         self.context = context
@@ -30,7 +32,8 @@ public struct Deleter: Sendable {
 
     public func deleteSpace(_ id: SpaceID, cascade: Bool, inventory: inout Inventory) -> ResourceOutcome {
         var outcome = ResourceOutcome(kind: "Space", realm: id.realm, name: id.name, outcome: .deleted)
-        var started = false
+        // Marked Deleting (and maybe its bridge gone) by the pre-pass: a refusal now must say so in the record.
+        var started = markedDeleting.contains(id)
         do throws(Failure) {
             outcome.changes = try plan(id, cascade: cascade, inventory: inventory)
             if context.dryRun {
@@ -53,9 +56,16 @@ public struct Deleter: Sendable {
                 })
             inventory.set(id, nil)
         } catch {
+            var error = error
+            if let bridge = inventory.spaces[id]?.status.network?.bridge, deletedTogether.contains(bridge) {
+                error.message =
+                    error.message.replacingOccurrences(of: " (nothing was changed)", with: "")
+                    + "; its bridge \(bridge) was already deleted, together with the other spaces of this delete"
+            }
             outcome.outcome = .failed
             outcome.failure = error
-            // A refusal (children, processes, foreign files) changes nothing, not even the record.
+            // A refusal (children, processes, foreign files) changes nothing, not even the record,
+            // unless the pre-pass of a delete of several spaces already marked it (and took its bridge).
             if started, var record = inventory.spaces[id] {
                 record.status.state = .failed
                 record.status.reason = error.reason.rawValue

@@ -236,7 +236,10 @@ public struct Engine: Sendable {
         var inventory = try Inventory.load(layout: layout, drivers: drivers, cache: recordCache)
         var deleter = Deleter(context: PassContext(layout: layout, drivers: drivers, now: clock(), dryRun: dryRun))
         let ordered = targets.filter { if case .space = $0 { true } else { false } } + targets.filter { if case .realm = $0 { true } else { false } }
-        if !dryRun { deleter.deletedTogether = deleteBridgesTogether(ordered, cascade: cascade, inventory: &inventory, deleter: deleter) }
+        if !dryRun {
+            (deleter.markedDeleting, deleter.deletedTogether) = deleteBridgesTogether(
+                ordered, cascade: cascade, inventory: &inventory, deleter: deleter)
+        }
         var outcomes: [ResourceOutcome] = []
         for (index, target) in ordered.enumerated() {
             switch target {
@@ -259,20 +262,30 @@ public struct Engine: Sendable {
     /// (nothing attached, nothing refusing it) are taken, each marked `Deleting` in its record
     /// first, as its own delete would. Their deletes then report the bridge deleted and skip
     /// the step; a failure here leaves the bridges to those deletes, by name. The bridges deleted.
-    func deleteBridgesTogether(_ targets: [DeleteTarget], cascade: Bool, inventory: inout Inventory, deleter: Deleter) -> Set<String> {
-        var bridges: [String] = []
-        for case .space(let id) in targets {
+    func deleteBridgesTogether(_ targets: [DeleteTarget], cascade: Bool, inventory: inout Inventory, deleter: Deleter) -> (
+        marked: Set<SpaceID>, deleted: Set<String>
+    ) {
+        var candidates: [(SpaceID, String)] = []
+        for case .space(let id) in targets where !candidates.contains(where: { $0.0 == id }) {
             guard let changes = try? deleter.plan(id, cascade: cascade, inventory: inventory),
-                case .deleteLink(let name)? = changes.first?.operation, var record = inventory.spaces[id]
+                case .deleteLink(let name)? = changes.first?.operation
             else { continue }
+            candidates.append((id, name))
+        }
+        guard candidates.count > 1 else { return ([], []) }
+        var marked: Set<SpaceID> = []
+        var bridges: [String] = []
+        for (id, name) in candidates {
+            guard var record = inventory.spaces[id] else { continue }
             record.status.state = .deleting
             record.status.updatedAt = deleter.context.now
             guard (try? deleter.context.writeRecord(record)) != nil else { continue }
             inventory.set(id, record)
+            marked.insert(id)
             bridges.append(name)
         }
-        guard bridges.count > 1, (try? drivers.links.deleteAll(bridges)) != nil else { return [] }
-        return Set(bridges)
+        guard (try? drivers.links.deleteAll(bridges)) != nil else { return (marked, []) }
+        return (marked, Set(bridges))
     }
 
     /// A conflist no space records whose bridge is a `kuke-` name Linux cannot create (an old

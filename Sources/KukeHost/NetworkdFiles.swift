@@ -32,9 +32,12 @@ public enum NetworkdFiles {
             let sections = parse(text)
             let match = sections["Match", default: []]
             var matches = true
+            // Repeated Name= lines are merged into one list, as networkd merges them.
+            let names = match.filter { $0.0 == "Name" }.map(\.1)
+            if !names.isEmpty { matches = nameMatches(link, names.joined(separator: " ")) }
             for (key, value) in match {
                 switch key {
-                case "Name": matches = matches && nameMatches(link, value)
+                case "Name": break
                 case "Type": matches = matches && value.split(separator: " ").contains { fnmatch(String($0), "bridge", 0) == 0 }
                 default: matches = false
                 }

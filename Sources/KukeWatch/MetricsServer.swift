@@ -30,6 +30,9 @@ public final class MetricsServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // A connection idle for 30 s is closed: idle keep-alive clients never hold the
+                    // watcher's file descriptors (which its passes need) for long.
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: .seconds(30)))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(respond: respond))
                 }
@@ -64,6 +67,14 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
     var head: HTTPRequestHead?
 
     init(respond: @escaping @Sendable (String) -> MetricsServer.Response) { self.respond = respond }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {

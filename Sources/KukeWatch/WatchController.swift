@@ -46,6 +46,8 @@ public final class WatchController {
     public private(set) var passes = 0
     /// Metrics and health, when `--metrics-address` or `--metrics-file` asks for them.
     public var metrics: WatchMetrics?
+    /// The last pass failed before any resource (lock, dump, records): `/healthz` does not count it.
+    var hostFailing = false
 
     /// A pass waits this long for another kuke's host lock, then retries with backoff, so the
     /// loop (and the systemd watchdog) is never blocked for long.
@@ -106,7 +108,8 @@ public final class WatchController {
         reload(now: now)
         for key in desired.resources.keys { queue.schedule(key, at: now) }
         processDue(now: now)
-        metrics?.passCompleted(unixTime: Date().timeIntervalSince1970)
+        if desired.resources.isEmpty { hostFailing = false }  // nothing to apply: the resync itself is the pass
+        if !hostFailing { metrics?.passCompleted(unixTime: Date().timeIntervalSince1970) }
     }
 
     // MARK: Reading the directories
@@ -192,7 +195,6 @@ public final class WatchController {
         passes += 1
         let outcomes: [ResourceOutcome]
         let started = ContinuousClock.now
-        defer { metrics?.passCompleted(unixTime: Date().timeIntervalSince1970) }
         do {
             var applyOptions = ApplyOptions(lockTimeout: Self.lockTimeout, managedBy: options.watcherID)
             applyOptions.hostLabels = options.hostLabels
@@ -207,6 +209,7 @@ public final class WatchController {
                 }
             }
             metrics?.recordPass(failed, seconds: Self.seconds(since: started), repairedParts: [])
+            hostFailing = true  // not a pass for /healthz: the lock, a dump or a record read failed
             logger.error("pass failed: \(error.message)")
             for resource in batch {
                 applied[ResourceKey(resource)] = resource  // so a reload does not requeue it ahead of its backoff
@@ -239,6 +242,8 @@ public final class WatchController {
             if let failure = outcome.failure { tableFailure = failure }
         }
         metrics?.recordPass(outcomes, seconds: Self.seconds(since: started), repairedParts: repaired)
+        hostFailing = false
+        metrics?.passCompleted(unixTime: Date().timeIntervalSince1970)
         orphanCheckDue = true
     }
 
@@ -453,7 +458,8 @@ public final class WatchController {
     public var statusLine: String {
         let declared = desired.resources.count
         let failed = failing.count
-        let pending = desired.resources.keys.filter { queue.dueTime($0) != nil && failing[$0] == nil }.count
+        // Changes held while a file is invalid are pending, not ready: they are not on the host.
+        let pending = desired.resources.keys.filter { (queue.dueTime($0) != nil || reportedHeld.contains($0)) && failing[$0] == nil }.count
         var line = "ready \(max(0, declared - failed - pending)), failed \(failed), pending \(pending)"
         if !desired.invalid.isEmpty { line += ", invalid files \(desired.invalid.count)" }
         if !reportedConflicts.isEmpty { line += ", conflicts \(reportedConflicts.count)" }

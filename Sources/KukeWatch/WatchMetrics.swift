@@ -156,11 +156,19 @@ public final class WatchMetrics: Sendable {
 
     /// The metrics in Prometheus' text exposition format, the drop counters read from the table first.
     public func text(firewall: (any FirewallControl)?) -> String {
+        // One reading at a time (the HTTP thread and the pass thread both emit): an older reading
+        // applied after a newer one would look like a counter reset and be counted twice.
+        emitting.withLock { _ in refreshDrops(firewall: firewall) }
+        return registry.emitToString()
+    }
+
+    let emitting = Mutex(())
+
+    func refreshDrops(firewall: (any FirewallControl)?) {
         if let observed = try? firewall?.observe() {
             var isolation = observed.drops
             for (bridge, packets) in observed.egressDrops { isolation[bridge] = (isolation[bridge] ?? 0) - min(packets, isolation[bridge] ?? 0) }
             drops(egress: observed.egressDrops, isolation: isolation)
         }
-        return registry.emitToString()
     }
 }
