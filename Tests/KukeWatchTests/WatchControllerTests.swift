@@ -225,6 +225,25 @@ struct WatchControllerTests {
         #expect(fixture.record("main", "a") == nil, "\(fixture.log.all)")
     }
 
+    @Test("/healthz counts only passes that reached the host: passes failing before any resource let it go stale")
+    func healthAfterHostFailures() throws {
+        let fixture = try Fixture(layout: layout)
+        let metrics = WatchMetrics(build: [], resyncInterval: 0.01)  // stale after 20 ms
+        fixture.controller.metrics = metrics
+        try fixture.write("realm.yaml", Self.realm)
+        fixture.controller.start(now: 0)
+        #expect(metrics.health().ready)
+        Thread.sleep(forTimeInterval: 0.05)
+        // From now on every pass fails host-wide (the run path cannot be listed).
+        fixture.host.state.withLock { $0.unlistable = ["/run"] }
+        fixture.controller.handle(.resync(reason: "test"), now: 1)
+        #expect(fixture.log.count("pass failed") >= 1, "\(fixture.log.all)")
+        #expect(!metrics.health().alive, "the failed pass just now does not count: the last good one is 50 ms old")
+        fixture.host.state.withLock { $0.unlistable = [] }
+        fixture.controller.handle(.resync(reason: "test"), now: 2)
+        #expect(metrics.health().alive)
+    }
+
     @Test("two files declaring one space: a conflict for both, the space untouched")
     func duplicate() throws {
         let fixture = try Fixture(layout: layout, prune: true, allowEmpty: true)
