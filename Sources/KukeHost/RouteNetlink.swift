@@ -115,12 +115,13 @@ struct RouteNetlink {
         try session.request(message, sequence: sequence, what: "bridge \"\(name)\": set up failed")
     }
 
-    /// `ip link set NAME group GROUP`
-    func setGroup(_ name: String, _ group: UInt32) throws(HostError) {
+    /// `ip link set dev NAME group GROUP`, by the link's index from the dump (not its name, which
+    /// another link could take meanwhile; a name beside the index would rename that link).
+    func setGroup(_ link: ObservedLink, _ group: UInt32) throws(HostError) {
+        let name = link.name
         let sequence = session.nextSequence()
         var message = NetlinkMessage(type: Self.newLink, flags: NetlinkMessage.flagRequest | NetlinkMessage.flagAck, sequence: sequence)
-        message.appendInterfaceInfo()
-        message.appendAttribute(type: Self.attributeInterfaceName, string: name)
+        message.appendInterfaceInfo(index: link.index)
         message.appendAttribute(type: Self.attributeGroup, payload: withUnsafeBytes(of: group.littleEndian) { Array($0) })
         try session.request(message, sequence: sequence, what: "link \"\(name)\": moving it to group \(group) failed")
     }
@@ -218,22 +219,23 @@ public struct NetlinkLinkControl: LinkControl {
     public func deleteAll(_ names: [String]) throws(HostError) {
         let netlink = try session()
         let links = try netlink.links()
-        let present = Set(links.map(\.name))
-        let doomed = names.filter(present.contains)
+        // Only bridges: what kuke made. Anything else by one of these names is left to the delete by name.
+        let bridges = Dictionary(links.filter { $0.kind == "bridge" }.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let doomed = names.compactMap { bridges[$0] }
         guard doomed.count > 1 else {
-            for name in doomed { try delete(name) }
+            for link in doomed { try delete(link.name) }
             return
         }
         let used = Set(links.map(\.group))
         var group = UInt32.random(in: 0x1000_0000...0x7FFF_FFFF)
         while used.contains(group) { group = UInt32.random(in: 0x1000_0000...0x7FFF_FFFF) }
-        for name in doomed {
+        for link in doomed {
             do {
-                try netlink.setGroup(name, group)
+                try netlink.setGroup(link, group)
             } catch Errno.operationNotSupportedByDevice {
-                continue  // ENODEV: gone meanwhile
+                continue  // ENODEV: gone meanwhile, or another link now has the name
             }
-            FaultInjection.step("move link \(name) to group \(group)")
+            FaultInjection.step("move link \(link.name) to group \(group)")
         }
         try netlink.deleteGroup(group)
         FaultInjection.step("delete link group \(group)")

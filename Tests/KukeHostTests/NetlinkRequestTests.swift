@@ -150,6 +150,37 @@ struct NetlinkRequestTests {
         #expect(replay.sent == [expected])
     }
 
+    @Test("a link moved into a group by its index alone (no name: that would rename); a group deleted by IFLA_GROUP")
+    func groups() throws {
+        let replay = ReplayTransport(answers: [[Self.ack(2, requestType: 16)], [Self.ack(3, requestType: 17)]])
+        let netlink = RouteNetlink(transport: replay)
+        try netlink.setGroup(ObservedLink(index: 5, name: "kuke-main-blog", kind: "bridge", isUp: true), 0x1000_0001)
+        try netlink.deleteGroup(0x1000_0001)
+        let move: [UInt8] = [
+            40, 0, 0, 0,  // nlmsg_len: 16 + 16 + 8
+            16, 0,  // RTM_NEWLINK
+            0x05, 0x00,  // NLM_F_REQUEST | NLM_F_ACK
+            2, 0, 0, 0,  // seq
+            0, 0, 0, 0,  // pid
+            0, 0, 0, 0,  // ifi_family, pad, ifi_type
+            5, 0, 0, 0,  // ifi_index: the link the dump saw
+            0, 0, 0, 0, 0, 0, 0, 0,  // ifi_flags, ifi_change: none
+            8, 0, 27, 0,  // rta_len 4 + 4, IFLA_GROUP
+            1, 0, 0, 0x10,  // group 0x10000001
+        ]
+        let delete: [UInt8] = [
+            40, 0, 0, 0,  // nlmsg_len: 16 + 16 + 8
+            17, 0,  // RTM_DELLINK
+            0x05, 0x00,  // NLM_F_REQUEST | NLM_F_ACK
+            3, 0, 0, 0,  // seq
+            0, 0, 0, 0,  // pid
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  // struct ifinfomsg, all zero: no index, no name
+            8, 0, 27, 0,  // rta_len 4 + 4, IFLA_GROUP
+            1, 0, 0, 0x10,  // group 0x10000001
+        ]
+        #expect(replay.sent == [move, delete])
+    }
+
     @Test("deleting the ports of a bridge: a link dump on one socket, then a socket per delete")
     func deletePorts() throws {
         let links = [
