@@ -48,7 +48,7 @@ struct HostOptions: ParsableArguments {
 
     /// The host configuration file in effect: the one named (which must exist), or the default
     /// one when it exists. An invalid file stops the command (exit 2) with every problem.
-    func config(_ console: Console) throws -> (path: String?, config: HostConfig, named: Bool) {
+    func config(_ console: Console) throws -> (path: String?, config: HostConfig) {
         let named = configPath ?? console.environment["KUKEON_CONFIG"]
         let path = named ?? Self.defaultConfigPath
         if named == nil {
@@ -57,7 +57,7 @@ struct HostOptions: ParsableArguments {
             // a host without its labels (which would deselect, and prune, what they select).
             var info = stat()
             if lstat(path, &info) != 0 {
-                if errno == ENOENT { return (nil, HostConfig(), false) }
+                if errno == ENOENT { return (nil, HostConfig()) }
                 throw HostConfigError(lines: ["error: host configuration \(path): \(String(cString: strerror(errno)))"])
             }
         }
@@ -68,20 +68,19 @@ struct HostOptions: ParsableArguments {
             throw HostConfigError(lines: ["error: host configuration \(path): \(problem.message)"])
         }
         switch HostConfig.decode(text, file: path) {
-        case .success(let config): return (path, config, named != nil)
+        case .success(let config): return (path, config)
         case .failure(let issues):
             throw HostConfigError(lines: issues.issues.map(\.description) + ["error: the host configuration \(path) is invalid; nothing was changed"])
         }
     }
 
     /// Each layout setting with its source: flag > environment > host configuration > default.
-    func effective(_ console: Console) throws -> [(name: String, Effective)] {
+    func effective(_ console: Console, file: HostConfig) -> [(name: String, Effective)] {
         let environment = console.environment
-        let file = try config(console)
         func pick(_ flag: String?, _ flagName: String, _ variable: String, _ key: String, _ fallback: () -> String) -> Effective {
             if let flag { return Effective(value: flag, source: flagName) }
             if let value = environment[variable] { return Effective(value: value, source: variable) }
-            if let setting = file.config.layout[key] { return Effective(value: setting.value, source: setting.position.description) }
+            if let setting = file.layout[key] { return Effective(value: setting.value, source: setting.position.description) }
             return Effective(value: fallback(), source: "default")
         }
         return [
@@ -104,21 +103,24 @@ struct HostOptions: ParsableArguments {
 
     /// This host's labels with their sources: the built-in `kukeon.io/*` ones, then the
     /// configuration's (which may override them).
-    func labels(_ console: Console) throws -> [(key: String, value: String, source: String)] {
+    static func labels(file: HostConfig) -> [(key: String, value: String, source: String)] {
         var labels: [String: (String, String)] = [:]
         for (key, value) in HostIdentity.builtinLabels() { labels[key] = (value, "built-in") }
-        for (key, setting) in try config(console).config.labels { labels[key] = (setting.value, setting.position.description) }
+        for (key, setting) in file.labels { labels[key] = (setting.value, setting.position.description) }
         return labels.sorted { $0.key < $1.key }.map { ($0.key, $0.value.0, $0.value.1) }
     }
 
-    /// The labels alone, for `ApplyOptions.hostLabels`.
-    func labelValues(_ console: Console) throws -> [String: String] {
-        Dictionary(uniqueKeysWithValues: try labels(console).map { ($0.key, $0.value) })
+    /// The layout and this host's labels (for `ApplyOptions.hostLabels`), the file read once.
+    func settings(_ console: Console) throws -> (layout: HostLayout, labels: [String: String]) {
+        let file = try config(console).config
+        return (try layout(console, file: file), Dictionary(uniqueKeysWithValues: Self.labels(file: file).map { ($0.key, $0.value) }))
     }
 
     /// The layout, or a usage error naming the flag, variable or file position at fault.
-    func layout(_ console: Console) throws -> HostLayout {
-        let settings = Dictionary(uniqueKeysWithValues: try effective(console).map { ($0.name, $0.1) })
+    func layout(_ console: Console) throws -> HostLayout { try layout(console, file: config(console).config) }
+
+    func layout(_ console: Console, file: HostConfig) throws -> HostLayout {
+        let settings = Dictionary(uniqueKeysWithValues: effective(console, file: file).map { ($0.name, $0.1) })
         let run = settings["run-path"]!
         let cni = settings["cni-config-dir"]!
         let cgroup = settings["cgroup-root"]!

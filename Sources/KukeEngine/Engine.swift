@@ -84,7 +84,8 @@ public struct Engine: Sendable {
         var inventory = try Inventory.load(layout: layout, drivers: drivers, cache: recordCache)
         let batch = Self.ordered(resources(inventory))
         // Resources this host does not select, and suspended spaces, are left as they are.
-        let holds = batch.map { HostSelection.hold($0, batch: batch, inventory: inventory, labels: options.hostLabels) }
+        let realmSelector = HostSelection.realmSelectors(in: batch) { [inventory] in inventory.realms[$0]?.spec.hostSelector }
+        let holds = batch.map { HostSelection.hold($0, inventory: inventory, labels: options.hostLabels, realmSelector: realmSelector) }
         let ordered = zip(batch, holds).compactMap { $1 == nil ? $0 : nil }
         let context = PassContext(layout: layout, drivers: drivers, now: clock(), dryRun: options.dryRun)
         let realms = RealmReconciler(context: context)

@@ -20,21 +20,33 @@ public enum HostSelection {
         return nil
     }
 
-    /// The realm selector that applies to a space of `batch`.
-    public static func realmSelector(of realm: String, batch: [Resource], inventory: Inventory) -> ManifestValue? {
-        for case .realm(let manifest) in batch where manifest.metadata.name == realm { return manifest.spec.hostSelector }
-        return inventory.realms[realm]?.spec.hostSelector
+    /// The realm selector that applies to the spaces of a realm: the batch's realm manifest's,
+    /// else the recorded realm's. The batch is indexed once.
+    public static func realmSelectors(in batch: [Resource], recorded: @escaping (String) -> ManifestValue?) -> (String) -> ManifestValue? {
+        var declared: [String: ManifestValue?] = [:]
+        for case .realm(let manifest) in batch where declared[manifest.metadata.name] == nil {
+            declared[manifest.metadata.name] = manifest.spec.hostSelector
+        }
+        return { realm in declared[realm] ?? recorded(realm) }
+    }
+
+    /// Whether this host (its `labels`) selects `resource`, its realm's selector from `realmSelector`.
+    public static func isSelected(_ resource: Resource, labels: [String: String], realmSelector: (String) -> ManifestValue?) -> Bool {
+        let realm: ManifestValue? = if case .space(let space) = resource { realmSelector(space.spec.realmId) } else { nil }
+        return notSelected(resource, realmSelector: realm, labels: labels) == nil
     }
 
     /// The outcome of a resource left alone (skipped or suspended), or nil when the pass applies it.
-    static func hold(_ resource: Resource, batch: [Resource], inventory: Inventory, labels: [String: String]) -> ResourceOutcome? {
+    static func hold(
+        _ resource: Resource, inventory: Inventory, labels: [String: String], realmSelector: (String) -> ManifestValue?
+    ) -> ResourceOutcome? {
         let realmID: String? = if case .space(let space) = resource { space.spec.realmId } else { nil }
         let name: String =
             switch resource {
             case .realm(let realm): realm.metadata.name
             case .space(let space): space.metadata.name
             }
-        let selector: ManifestValue? = realmID.flatMap { Self.realmSelector(of: $0, batch: batch, inventory: inventory) }
+        let selector: ManifestValue? = realmID.flatMap(realmSelector)
         if let reason = notSelected(resource, realmSelector: selector, labels: labels) {
             var outcome = ResourceOutcome(kind: resource.kind, realm: realmID, name: name, outcome: .skipped)
             outcome.note = reason

@@ -13,9 +13,9 @@ public enum Pruning {
         orphans: [SpaceID], selected: Int
     ) {
         var selected: Set<SpaceID> = []
-        for case .space(let space) in batch {
-            let realm = HostSelection.realmSelector(of: space.spec.realmId, batch: batch, inventory: inventory)
-            if HostSelection.notSelected(.space(space), realmSelector: realm, labels: labels) == nil { selected.insert(space.id) }
+        let realmSelector = HostSelection.realmSelectors(in: batch) { inventory.realms[$0]?.spec.hostSelector }
+        for case .space(let space) in batch where HostSelection.isSelected(.space(space), labels: labels, realmSelector: realmSelector) {
+            selected.insert(space.id)
         }
         let owned = inventory.spaces.values.filter { $0.status.managedBy == owner && $0.status.suspended == nil }
         return (owned.map(\.id).filter { !selected.contains($0) }.sorted(), selected.count)

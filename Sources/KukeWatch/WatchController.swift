@@ -332,18 +332,10 @@ public final class WatchController {
         if records.isEmpty { refreshRecords() }
         // Declared and selected by this host: a space whose hostSelector (or its realm's) stopped
         // selecting this host is an orphan, as if its manifest were gone. A suspended space is never pruned.
-        let batch = desired.resources.values.map(\.resource)
-        let realmSelectors = Dictionary(
-            batch.compactMap { resource -> (String, ManifestValue?)? in
-                guard case .realm(let realm) = resource else { return nil }
-                return (realm.metadata.name, realm.spec.hostSelector)
-            }, uniquingKeysWith: { first, _ in first })
+        let recorded = recordedRealmSelectors
+        let realmSelector = HostSelection.realmSelectors(in: desired.resources.values.map(\.resource)) { recorded[$0] }
         let selected = desired.resources.filter { _, entry in
-            let realm: ManifestValue? =
-                if case .space(let space) = entry.resource {
-                    realmSelectors[space.spec.realmId] ?? recordedRealmSelectors[space.spec.realmId]
-                } else { nil }
-            return HostSelection.notSelected(entry.resource, realmSelector: realm, labels: options.hostLabels) == nil
+            HostSelection.isSelected(entry.resource, labels: options.hostLabels, realmSelector: realmSelector)
         }
         let declared = Set(selected.keys).union(desired.conflicts.keys)
         let owned = records.values.filter { $0.status.managedBy == options.watcherID && $0.status.suspended == nil }

@@ -47,11 +47,10 @@ struct ApplyCommand: ParsableCommand {
     func run() throws {
         let console = Console.current
         let resources = try input.load(console)
-        let layout = try host.layout(console)
+        let (layout, labels) = try host.settings(console)
         let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { console.error($0) }))
         let progress = ProgressReporter.make(console: console, format: output)
         var options = ApplyOptions(dryRun: dryRun, regenerateConflists: forceRegenerateCNI, lockTimeout: lock.lockTimeout, managedBy: pruning.owner)
-        let labels = try host.labelValues(console)
         options.hostLabels = labels
         let applied = try withEngine(console) { () throws(HostError) in
             try engine.apply(resources, options: options, progress: progress?.callback)

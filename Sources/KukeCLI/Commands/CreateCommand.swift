@@ -48,11 +48,11 @@ struct CreateOptions: ParsableArguments {
 
 /// Applies one resource that must not exist yet (checked under the host lock).
 func create(_ resource: Resource, options createOptions: CreateOptions, host: HostOptions, lock: LockOptions, console: Console) throws {
-    let layout = try host.layout(console)
+    let (layout, labels) = try host.settings(console)
     let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { console.error($0) }))
     var options = ApplyOptions(dryRun: createOptions.dryRun, lockTimeout: lock.lockTimeout)
     options.createOnly = true
-    options.hostLabels = try host.labelValues(console)
+    options.hostLabels = labels
     let outcomes = try withEngine(console) { () throws(HostError) in try engine.apply([resource], options: options) }
     throw OutcomePrinter(console: console, format: createOptions.output, dryRun: createOptions.dryRun).report(outcomes)
 }

@@ -23,10 +23,9 @@ struct DiffCommand: ParsableCommand {
     func run() throws {
         let console = Console.current
         let resources = try input.load(console)
-        let layout = try host.layout(console)
+        let (layout, labels) = try host.settings(console)
         let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout))
         var options = ApplyOptions(dryRun: true, managedBy: pruning.owner)
-        let labels = try host.labelValues(console)
         options.hostLabels = labels
         let applied = try withEngine(console, status: ExitStatus.invalid) { () throws(HostError) in
             try engine.apply(resources, options: options)

@@ -251,8 +251,8 @@ struct GetHostCommand: ParsableCommand {
     func run() throws {
         let console = Console.current
         let config = try host.config(console)
-        let labels = try host.labels(console)
-        let settings = try host.effective(console)
+        let labels = HostOptions.labels(file: config.config)
+        let settings = host.effective(console, file: config.config)
         let file: String = config.path ?? "\(HostOptions.defaultConfigPath) (not found)"
         switch output {
         case .json, .yaml:

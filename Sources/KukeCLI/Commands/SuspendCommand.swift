@@ -29,28 +29,27 @@ struct SuspendSpaceCommand: ParsableCommand {
               kuke suspend space blog --realm main --reason "disk maintenance, ticket 4711"
             """)
 
-    @Argument(help: "The space's name.") var name: String
-    @Option(help: "The realm of the space.") var realm: String
+    @OptionGroup var target: SuspensionTarget
     @Option(help: "Why, for whoever finds it suspended.") var reason: String
-    @Option(name: .shortAndLong, help: "Print the result as json or yaml.") var output: OutputFormat?
-    @OptionGroup var host: HostOptions
-    @OptionGroup var lock: LockOptions
 
     func validate() throws {
-        try validateName(name, what: "space name", isSpace: true)
-        try validateName(realm, what: "--realm", isSpace: false)
         if reason.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--reason must say why") }
     }
 
-    func run() throws {
-        try setSuspension(SpaceID(realm: realm, name: name), reason: reason, host: host, lock: lock, output: output)
-    }
+    func run() throws { try target.set(reason: reason) }
 }
 
 struct ResumeSpaceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "space", abstract: "Resume a suspended space.", discussion: "Example:\n  kuke resume space blog --realm main")
 
+    @OptionGroup var target: SuspensionTarget
+
+    func run() throws { try target.set(reason: nil) }
+}
+
+/// The space `suspend` and `resume` act on, and how they print.
+struct SuspensionTarget: ParsableArguments {
     @Argument(help: "The space's name.") var name: String
     @Option(help: "The realm of the space.") var realm: String
     @Option(name: .shortAndLong, help: "Print the result as json or yaml.") var output: OutputFormat?
@@ -62,15 +61,13 @@ struct ResumeSpaceCommand: ParsableCommand {
         try validateName(realm, what: "--realm", isSpace: false)
     }
 
-    func run() throws {
-        try setSuspension(SpaceID(realm: realm, name: name), reason: nil, host: host, lock: lock, output: output)
+    /// Records the suspension (a reason) or ends it (nil), and prints the outcome.
+    func set(reason: String?) throws {
+        let console = Console.current
+        let layout = try host.layout(console)
+        let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { console.error($0) }))
+        let id = SpaceID(realm: realm, name: name)
+        let outcome = try withEngine(console) { () throws(HostError) in try engine.suspend(id, reason: reason, lockTimeout: lock.lockTimeout) }
+        throw OutcomePrinter(console: console, format: output).report([outcome])
     }
-}
-
-func setSuspension(_ id: SpaceID, reason: String?, host: HostOptions, lock: LockOptions, output: OutputFormat?) throws {
-    let console = Console.current
-    let layout = try host.layout(console)
-    let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { console.error($0) }))
-    let outcome = try withEngine(console) { () throws(HostError) in try engine.suspend(id, reason: reason, lockTimeout: lock.lockTimeout) }
-    throw OutcomePrinter(console: console, format: output).report([outcome])
 }

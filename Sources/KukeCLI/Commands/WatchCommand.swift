@@ -83,7 +83,7 @@ struct WatchCommand: AsyncParsableCommand {
             console.error("error: \(error)")
             throw CommandExit(status: ExitStatus.invalid)
         }
-        let layout = try host.layout(console)
+        let (layout, labels) = try host.settings(console)
         let format = logFormat
         let level = Logger.Level(rawValue: logLevel.rawValue) ?? .info
         // Under systemd, stderr is a journal stream: prefix lines with their priority so `journalctl -p err` works.
@@ -93,7 +93,7 @@ struct WatchCommand: AsyncParsableCommand {
         }
         var options = WatchOptions(
             roots: roots, debounce: debounce.seconds, resyncInterval: resync.seconds, prune: prune, cascade: cascade, allowEmpty: allowEmpty)
-        options.hostLabels = try host.labelValues(console)
+        options.hostLabels = labels
         var engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { logger.notice("\($0)") }))
         engine.recordCache = RecordCache()
         let watcher: any ManifestWatcher = poll.map { PollingWatcher(interval: $0.seconds) } ?? InotifyWatcher()
