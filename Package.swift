@@ -15,7 +15,6 @@ let package = Package(
         .library(name: "KukeCore", targets: ["KukeModel", "KukeEngine"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
@@ -28,11 +27,13 @@ let package = Package(
         .target(name: "CKukeSys"),
         // The build's commit, for `kuke version`.
         .target(name: "CKukeBuild", cSettings: [.define("KUKE_COMMIT", to: "\"\(commit)\"")]),
+        // libyaml, the YAML parser and emitter, through its event API.
+        .systemLibrary(name: "CYAML", providers: [.apt(["libyaml-dev"])]),
         // libinotifytools, for `kuke watch`.
         .systemLibrary(name: "CInotifyTools", providers: [.apt(["libinotifytools0-dev"])]),
         // libnftables, for the isolation table.
         .systemLibrary(name: "CNftables", providers: [.apt(["libnftables-dev"])]),
-        .target(name: "KukeModel", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "KukeModel", dependencies: ["CYAML"]),
         .target(name: "KukeEngine", dependencies: ["KukeModel", .product(name: "SystemPackage", package: "swift-system")]),
         .target(
             name: "KukeHost",
@@ -61,7 +62,7 @@ let package = Package(
         ),
         .executableTarget(name: "kuke", dependencies: ["KukeCLI"]),
         .target(name: "KukeTestSupport", dependencies: ["KukeModel", "KukeEngine", .product(name: "SystemPackage", package: "swift-system")]),
-        .testTarget(name: "KukeModelTests", dependencies: ["KukeModel", .product(name: "Yams", package: "Yams")]),
+        .testTarget(name: "KukeModelTests", dependencies: ["KukeModel"]),
         .testTarget(
             name: "KukeEngineTests",
             dependencies: ["KukeModel", "KukeEngine", "KukeHost", "KukeTestSupport", .product(name: "SystemPackage", package: "swift-system")]

@@ -1,6 +1,7 @@
 import CKukeBuild
 import Foundation
 import KukeHost
+import KukeModel
 
 /// What kuke is and what it runs with, for `kuke version` and bug reports.
 struct BuildInfo {
@@ -92,6 +93,6 @@ struct BuildInfo {
         return Library(name: name, file: file, version: version)
     }
 
-    /// libyaml: Yams' own copy, compiled into kuke, which drops libyaml's version functions.
-    static var yaml: Library { Library(name: "libyaml", file: nil, version: nil, linkedIn: "linked in, Yams' copy") }
+    /// libyaml: the version it reports of itself, and the file the process mapped.
+    static var yaml: Library { Library(name: "libyaml", file: LoadedLibraries.files(named: "libyaml-0").first, version: YAMLLibrary.version) }
 }

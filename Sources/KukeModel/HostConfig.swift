@@ -1,5 +1,3 @@
-import Yams
-
 /// The host configuration, `/etc/kukeon/kuke.yaml` by default (`--config`, `KUKEON_CONFIG`):
 /// `kind: HostConfig`, the host's labels (which `spec.hostSelector` matches) and the layout
 /// settings of the host options. Validated as manifests are, every problem with its position.
@@ -44,31 +42,27 @@ public struct HostConfig: Sendable, Equatable {
     public static func decode(_ text: String, file: String) -> Result<HostConfig, ManifestIssues> {
         let text = text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
         let start = SourcePosition(file: file, line: 1, column: 1)
-        if let violation = YAMLPrescan.check(text) {
-            return .failure(
-                ManifestIssues([
-                    ManifestIssue(SourcePosition(file: file, line: violation.line, column: violation.column), .documentShape, violation.message)
-                ]))
+        let yaml = YAMLStream(text)
+        let root: Int?
+        switch yaml.singleRoot() {
+        case .success(let found): root = found.map(yaml.resolved)
+        case .failure(let failure): return .failure(ManifestIssues([ManifestDecoder.issue(failure, file: file)]))
         }
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: text, .basic, .default, .utf8)
-        } catch {
-            return .failure(ManifestIssues([ManifestDecoder.syntaxIssue(error, file: file)]))
-        }
-        guard let root, case .mapping(let mapping) = root else {
+        guard let root, yaml.events[root].kind == .mapping else {
             return .failure(
                 ManifestIssues([ManifestIssue(start, .documentShape, "a host configuration is a mapping with apiVersion, kind: HostConfig and spec")])
             )
         }
-        var walker = SchemaWalker(file: file)
+        var walker = SchemaWalker(file: file, yaml: yaml)
         let document = walker.position(of: root)
-        if let node = mapping["kind"], let kind = walker.scalarString(node, path: "kind"), kind != Self.kind {
+        if let node = yaml.value(in: root, forKey: "kind"), let kind = walker.scalarString(node, path: "kind"), kind != Self.kind {
             walker.fail(node, .kind, "kind \"\(kind)\" is not a host configuration; use \"\(Self.kind)\"")
-        } else if mapping["kind"] == nil {
+        } else if yaml.value(in: root, forKey: "kind") == nil {
             walker.issues.append(ManifestIssue(document, .required, "kind is required (HostConfig)"))
         }
-        if let node = mapping["apiVersion"], let version = walker.scalarString(node, path: "apiVersion"), version != ManifestDecoder.apiVersion {
+        if let node = yaml.value(in: root, forKey: "apiVersion"), let version = walker.scalarString(node, path: "apiVersion"),
+            version != ManifestDecoder.apiVersion
+        {
             walker.fail(node, .apiVersion, "apiVersion \"\(version)\" is not supported; use \"\(ManifestDecoder.apiVersion)\"")
         }
         let value = walker.walk(root, schema, path: "")

@@ -1,5 +1,3 @@
-import Yams
-
 /// Turns YAML text into Realm and Space manifests, collecting every problem with
 /// its `FILE:LINE:COLUMN` instead of stopping at the first.
 public enum ManifestDecoder {
@@ -13,51 +11,34 @@ public enum ManifestDecoder {
         // A byte order mark is valid at the start of a YAML stream; libyaml only skips it
         // when it detects the encoding itself, so it is dropped here.
         let text = text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
-        if let violation = YAMLPrescan.check(text) {
-            return (
-                [], [ManifestIssue(SourcePosition(file: file, line: violation.line, column: violation.column), .documentShape, violation.message)]
-            )
-        }
+        let yaml = YAMLStream(text)
         var resources: [Resource] = []
         var issues: [ManifestIssue] = []
-        let parser: Parser
-        do {
-            parser = try Parser(yaml: text, resolver: .basic, constructor: .default, encoding: .utf8)
-        } catch {
-            return ([], [syntaxIssue(error, file: file)])
-        }
-        while true {
-            let root: Node?
-            do {
-                root = try parser.nextRoot()
-            } catch {
-                issues.append(syntaxIssue(error, file: file))
-                break
-            }
-            guard let root else { break }
-            if case .scalar = root, resolvedTag(root) == .null { continue }  // an empty document
-            var walker = SchemaWalker(file: file)
+        for root in yaml.roots.map(yaml.resolved) {
+            if yaml.isNullScalar(root) { continue }  // an empty document
+            var walker = SchemaWalker(file: file, yaml: yaml)
             let result = decodeDocument(root, walker: &walker)
             issues += walker.issues.sorted { ($0.position.line, $0.position.column) < ($1.position.line, $1.position.column) }
             if let result, walker.issues.isEmpty { resources.append(result) }
         }
+        if let failure = yaml.failure { issues.append(issue(failure, file: file)) }
         return (resources, issues)
     }
 
-    static func decodeDocument(_ root: Node, walker: inout SchemaWalker) -> Resource? {
-        guard case .mapping(let mapping) = root else {
+    static func decodeDocument(_ root: Int, walker: inout SchemaWalker) -> Resource? {
+        guard walker.yaml.events[root].kind == .mapping else {
             walker.fail(root, .documentShape, "a manifest must be a mapping with apiVersion, kind, metadata and spec; found \(walker.describe(root))")
             return nil
         }
         let documentPosition = walker.position(of: root)
         var version: String?
-        if let node = mapping["apiVersion"], !walker.isNull(node) {
+        if let node = walker.yaml.value(in: root, forKey: "apiVersion"), !walker.isNull(node) {
             version = walker.scalarString(node, path: "apiVersion")
             if let version, version != apiVersion {
                 walker.fail(node, .apiVersion, "apiVersion \"\(version)\" is not supported; use \"\(apiVersion)\"")
             }
         }
-        guard let kindNode = mapping["kind"], !walker.isNull(kindNode) else {
+        guard let kindNode = walker.yaml.value(in: root, forKey: "kind"), !walker.isNull(kindNode) else {
             walker.issues.append(ManifestIssue(documentPosition, .required, "kind is required (Realm or Space)"))
             return nil
         }
@@ -160,26 +141,10 @@ public enum ManifestDecoder {
         return out
     }
 
-    static func syntaxIssue(_ error: any Error, file: String) -> ManifestIssue {
-        guard let yamlError = error as? YamlError else {
-            return ManifestIssue(SourcePosition(file: file, line: 1, column: 1), .yamlSyntax, "YAML error: \(error)")
-        }
-        switch yamlError {
-        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
-            .composer(let context, let problem, let mark, _):
-            let suffix = context.map { " (\($0.text) at line \($0.mark.line))" } ?? ""
-            return ManifestIssue(
-                SourcePosition(file: file, line: mark.line, column: mark.column), .yamlSyntax, "YAML syntax error: \(problem)\(suffix)")
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            return ManifestIssue(
-                SourcePosition(file: file, line: context.mark.line, column: context.mark.column), .yamlSyntax,
-                "duplicate key \(duplicates.map { "\"\($0)\"" }.joined(separator: ", ")) in one mapping")
-        case .reader(let problem, let offset, _, _):
-            return ManifestIssue(
-                SourcePosition(file: file, line: 1, column: 1), .yamlSyntax, "YAML reader error: \(problem)\(offset.map { " at byte \($0)" } ?? "")")
-        default:
-            return ManifestIssue(SourcePosition(file: file, line: 1, column: 1), .yamlSyntax, "YAML error: \(yamlError)")
-        }
+    /// The issue for a failure that stopped the reading: a limit or a syntax error.
+    static func issue(_ failure: YAMLStream.Failure, file: String) -> ManifestIssue {
+        ManifestIssue(
+            SourcePosition(file: file, line: failure.line, column: failure.column), failure.isLimit ? .documentShape : .yamlSyntax, failure.message)
     }
 }
 

@@ -1,5 +1,3 @@
-import Yams
-
 /// What YAML 1.1 (and so Kubernetes-style tools and Yams' default resolver) reads a plain,
 /// unquoted scalar as, decided by hand rather than by regular expressions: the regex
 /// resolver was most of the decoding time (measured: 37% of an unchanged `kuke apply`).
@@ -11,7 +9,7 @@ enum PlainScalar {
         ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN",
     ]
 
-    static func tag(of text: String) -> Tag.Name {
+    static func tag(of text: String) -> YAMLTag {
         // Most scalars (names, kinds, paths) start with a character no null, boolean or number can start with.
         guard let first = text.utf8.first else { return .null }
         switch first {

@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 /// A stored record (`space.yaml`, `realm.yaml`) that could not be read.
 public struct RecordError: Error, Sendable, CustomStringConvertible {
@@ -168,21 +167,7 @@ public enum RecordCodec {
     // MARK: YAML text
 
     /// A YAML document for `value`, keys in the order given.
-    public static func yaml(_ value: ManifestValue) -> String {
-        (try? Yams.serialize(node: node(value), indent: 2, width: -1, allowUnicode: true)) ?? ""
-    }
-
-    static func node(_ value: ManifestValue) -> Node {
-        switch value {
-        case .string(let text):
-            // A string YAML would read back as a number, boolean or null is quoted.
-            return Node(text, Tag(.str), PlainScalar.tag(of: text) == .str ? .any : .doubleQuoted)
-        case .integer(let number): return Node(String(number), Tag(.int))
-        case .boolean(let flag): return Node(flag ? "true" : "false", Tag(.bool))
-        case .list(let items): return .sequence(.init(items.map(node)))
-        case .map(let entries): return .mapping(.init(entries.map { (Node($0.key, Tag(.str)), node($0.value)) }))
-        }
-    }
+    public static func yaml(_ value: ManifestValue) -> String { YAMLEmitter.document(value) }
 
     // MARK: Decoding
 
@@ -300,18 +285,16 @@ public enum RecordCodec {
 
     static func parse(_ text: String, file: String, schema: FieldSchema) throws(RecordError) -> ManifestValue {
         if text.isEmpty { throw RecordError(file: file, problems: ["empty file"]) }
-        if let violation = YAMLPrescan.check(text) {
-            throw RecordError(
-                file: file, problems: [.init(violation.message, at: SourcePosition(file: file, line: violation.line, column: violation.column))])
-        }
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: text, .basic, .default, .utf8)
-        } catch {
-            throw RecordError(file: file, problems: [.init(ManifestDecoder.syntaxIssue(error, file: file))])
+        let yaml = YAMLStream(text)
+        let root: Int?
+        switch yaml.singleRoot() {
+        case .success(let found): root = found.map(yaml.resolved)
+        case .failure(let failure):
+            let issue = ManifestDecoder.issue(failure, file: file)
+            throw RecordError(file: file, problems: [failure.isLimit ? .init(failure.message, at: issue.position) : .init(issue)])
         }
         guard let root else { throw RecordError(file: file, problems: ["empty file"]) }
-        var walker = SchemaWalker(file: file)
+        var walker = SchemaWalker(file: file, yaml: yaml)
         let value = walker.walk(root, schema, path: "")
         guard walker.issues.isEmpty, let value else {
             throw RecordError(file: file, problems: walker.issues.map(RecordError.Problem.init))

@@ -1,9 +1,8 @@
-import Yams
-
-/// Walks a composed YAML node against a `FieldSchema`, producing a `ManifestValue`
-/// and collecting every issue with the field's path and position.
+/// Walks a YAML node (an index into a `YAMLStream`) against a `FieldSchema`, producing a
+/// `ManifestValue` and collecting every issue with the field's path and position.
 struct SchemaWalker {
     let file: String
+    let yaml: YAMLStream
     var issues: [ManifestIssue] = []
     /// Positions of every field visited, by dotted path (`spec.realmId`).
     var positions: [String: SourcePosition] = [:]
@@ -20,21 +19,24 @@ struct SchemaWalker {
         var valuePosition: SourcePosition
     }
 
-    init(file: String) { self.file = file }
-
-    func position(of node: Node) -> SourcePosition {
-        let mark = node.mark
-        return SourcePosition(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
+    init(file: String, yaml: YAMLStream) {
+        self.file = file
+        self.yaml = yaml
     }
 
-    mutating func fail(_ node: Node, _ rule: ManifestRule, _ message: String) {
+    func position(of node: Int) -> SourcePosition {
+        let event = yaml.events[node]
+        return SourcePosition(file: file, line: Int(event.line), column: Int(event.column))
+    }
+
+    mutating func fail(_ node: Int, _ rule: ManifestRule, _ message: String) {
         issues.append(ManifestIssue(position(of: node), rule, message))
     }
 
     /// The value of `node` under `schema`, or nil (with an issue) when it does not fit.
     /// A YAML null (`key:` or `key: null`) is treated as absent and also yields nil. Documents
     /// reach the walk through `YAMLPrescan`, which bounds their expanded size.
-    mutating func walk(_ node: Node, _ schema: FieldSchema, path: String) -> ManifestValue? {
+    mutating func walk(_ node: Int, _ schema: FieldSchema, path: String) -> ManifestValue? {
         positions[path] = position(of: node)
         if case .ignored = schema { return nil }
         if isNull(node) { return nil }
@@ -49,8 +51,7 @@ struct SchemaWalker {
             }
             return .string(text)
         case .integer(let range):
-            guard case .scalar(let scalar) = node, resolvedTag(node) == .int, let number = PlainScalar.integer(scalar.string)
-            else {
+            guard isScalar(node), tag(node) == .int, let number = PlainScalar.integer(text(node)) else {
                 fail(node, .fieldType, "\(path): expected an integer, found \(describe(node))")
                 return nil
             }
@@ -60,39 +61,37 @@ struct SchemaWalker {
             }
             return .integer(number)
         case .quantity:
-            guard case .scalar(let scalar) = node, ![Tag.Name.bool, .null].contains(resolvedTag(node)) else {
+            guard isScalar(node), ![YAMLTag.bool, .null].contains(tag(node)) else {
                 fail(node, .fieldType, "\(path): expected a quantity (like 512Mi, 1.5 or max), found \(describe(node))")
                 return nil
             }
-            if resolvedTag(node) == .int, let number = PlainScalar.integer(scalar.string) { return .integer(number) }
-            return .string(scalar.string)
+            if tag(node) == .int, let number = PlainScalar.integer(text(node)) { return .integer(number) }
+            return .string(text(node))
         case .boolean:
             // Only true and false: YAML 1.1's yes/no/on/off are refused, as they are for strings.
             let strict = ["true", "True", "TRUE", "false", "False", "FALSE"]
-            guard case .scalar(let scalar) = node, resolvedTag(node) == .bool, strict.contains(scalar.string),
-                let flag = PlainScalar.bool(scalar.string)
-            else {
+            guard isScalar(node), tag(node) == .bool, strict.contains(text(node)), let flag = PlainScalar.bool(text(node)) else {
                 fail(node, .fieldType, "\(path): expected a boolean (true or false), found \(describe(node))")
                 return nil
             }
             return .boolean(flag)
         case .list(let element):
-            guard case .sequence(let sequence) = node else {
+            guard yaml.events[node].kind == .sequence else {
                 fail(node, .fieldType, "\(path): expected a list, found \(describe(node))")
                 return nil
             }
             var values: [ManifestValue] = []
-            for (index, item) in sequence.enumerated() {
+            for (index, item) in yaml.items(node).enumerated() {
                 if let value = walk(item, element, path: "\(path)[\(index)]") { values.append(value) }
             }
             return .list(values)
         case .stringMap:
-            guard case .mapping(let mapping) = node else {
+            guard yaml.events[node].kind == .mapping else {
                 fail(node, .fieldType, "\(path): expected a mapping of strings, found \(describe(node))")
                 return nil
             }
             var entries: [ManifestValue.Entry] = []
-            for (key, value) in mapping {
+            for (key, value) in yaml.pairs(node) {
                 guard let name = scalarString(key, path: "\(path) key") else { continue }
                 let childPath = "\(path).\(name)"
                 let text = isNull(value) ? "" : scalarString(value, path: childPath)
@@ -104,12 +103,12 @@ struct SchemaWalker {
             }
             return .map(entries)
         case .object(let fields):
-            guard case .mapping(let mapping) = node else {
+            guard yaml.events[node].kind == .mapping else {
                 fail(node, .fieldType, "\(path.isEmpty ? "document" : path): expected a mapping, found \(describe(node))")
                 return nil
             }
             var entries: [ManifestValue.Entry] = []
-            for (key, value) in mapping {
+            for (key, value) in yaml.pairs(node) {
                 guard let name = scalarString(key, path: path.isEmpty ? "key" : "\(path) key") else { continue }
                 let childPath = path.isEmpty ? name : "\(path).\(name)"
                 guard let childSchema = fields[name] else {
@@ -124,34 +123,40 @@ struct SchemaWalker {
         }
     }
 
-    func isNull(_ node: Node) -> Bool {
-        if case .scalar = node, resolvedTag(node) == .null { return true }
-        return false
+    func isNull(_ node: Int) -> Bool {
+        isScalar(node) && tag(node) == .null
     }
+
+    func isScalar(_ node: Int) -> Bool { yaml.events[node].kind == .scalar }
+
+    /// A scalar's text.
+    func text(_ node: Int) -> String { yaml.events[node].text }
+
+    func tag(_ node: Int) -> YAMLTag { yaml.tag(node) }
 
     /// A string scalar; a plain scalar YAML reads as a number, boolean or null is a type error
     /// (quote it), so `name: 0123` or `realmId: yes` never changes meaning silently.
-    mutating func scalarString(_ node: Node, path: String) -> String? {
-        guard case .scalar(let scalar) = node else {
+    mutating func scalarString(_ node: Int, path: String) -> String? {
+        guard isScalar(node) else {
             fail(node, .fieldType, "\(path): expected a string, found \(describe(node))")
             return nil
         }
-        let tag = resolvedTag(node)
-        guard ![Tag.Name.int, .float, .bool, .null].contains(tag) else {
+        guard ![YAMLTag.int, .float, .bool, .null].contains(tag(node)) else {
             fail(node, .fieldType, "\(path): expected a string, found \(describe(node)); quote it if a string is meant")
             return nil
         }
-        return scalar.string
+        return text(node)
     }
 
-    func describe(_ node: Node) -> String {
-        switch node {
+    func describe(_ node: Int) -> String {
+        switch yaml.events[node].kind {
         case .mapping: return "a mapping"
         case .sequence: return "a list"
-        case .alias: return "an alias"
-        case .scalar(let scalar):
-            let shown = scalar.string.count > 40 ? String(scalar.string.prefix(40)) + "…" : scalar.string
-            switch resolvedTag(node) {
+        case .alias: return describe(yaml.resolved(node))
+        case .scalar:
+            let string = text(node)
+            let shown = string.count > 40 ? String(string.prefix(40)) + "…" : string
+            switch tag(node) {
             case .int: return "the integer \(shown)"
             case .float: return "the number \(shown)"
             case .bool: return "the boolean \(shown)"
@@ -167,22 +172,6 @@ struct SchemaWalker {
         let best = known.map { ($0, editDistance(lowered, $0.lowercased())) }.min { ($0.1, $0.0) < ($1.1, $1.0) }
         guard let best, best.1 <= 2 else { return "" }
         return " (did you mean \"\(best.0)\"?)"
-    }
-}
-
-/// The tag YAML gives a node: explicit (`!!str`), `str` for a quoted scalar, or resolved from
-/// a plain scalar's text. Documents are composed with Yams' `basic` resolver (no regular
-/// expressions), and plain scalars are resolved here by `PlainScalar`.
-func resolvedTag(_ node: Node) -> Tag.Name {
-    switch node {
-    case .mapping: return .map
-    case .sequence: return .seq
-    case .alias: return .str
-    case .scalar(let scalar):
-        let explicit = scalar.tag.description
-        if !explicit.isEmpty && explicit != "!" { return Tag.Name(rawValue: explicit) }
-        if scalar.style != .plain { return .str }
-        return PlainScalar.tag(of: scalar.string)
     }
 }
 

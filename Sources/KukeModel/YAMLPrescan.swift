@@ -1,12 +1,12 @@
-import CYaml
+import CYAML
 
-/// One pass over libyaml's events before Yams builds a document tree, refusing what would
-/// make building or comparing that tree explode: Yams hashes every mapping key to find
-/// duplicates, and an alias shares its anchor's subtree, so a key that is a collection or an
+/// The limits `YAMLStream` checks on every libyaml event as it reads, refusing what would make
+/// reading or comparing the document explode: mapping keys are compared to find duplicates,
+/// and an alias stands for its anchor's whole subtree, so a key that is a collection or an
 /// alias, or aliases of aliases (a "billion laughs"), cost time exponential in the input.
 /// Mapping keys must be scalars, a document may expand to at most `nodeBudget` nodes, and a
-/// file may hold at most `ManifestDecoder.maximumDocuments` documents. Syntax errors are left
-/// for the parser that follows, which reports them with positions.
+/// file may hold at most `ManifestDecoder.maximumDocuments` documents. A limit passed anywhere
+/// before a syntax error refuses the whole file.
 enum YAMLPrescan {
     /// Most nodes one document may expand to, aliases counted at their full size.
     static let nodeBudget = 100_000
@@ -87,24 +87,9 @@ enum YAMLPrescan {
         }
     }
 
+    /// The first limit `text` passes, if any.
     static func check(_ text: String) -> Violation? {
-        var parser = yaml_parser_t()
-        guard yaml_parser_initialize(&parser) == 1 else { return nil }
-        defer { yaml_parser_delete(&parser) }
-        var text = text
-        return text.withUTF8 { buffer in
-            yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
-            yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
-            var state = State()
-            var event = yaml_event_t()
-            while yaml_parser_parse(&parser, &event) == 1 {
-                defer { yaml_event_delete(&event) }
-                if event.type == YAML_STREAM_END_EVENT { return nil }
-                if let message = state.handle(&event) {
-                    return Violation(line: Int(event.start_mark.line) + 1, column: Int(event.start_mark.column) + 1, message: message)
-                }
-            }
-            return nil
-        }
+        guard let failure = YAMLStream(text).failure, failure.isLimit else { return nil }
+        return Violation(line: failure.line, column: failure.column, message: failure.message)
     }
 }

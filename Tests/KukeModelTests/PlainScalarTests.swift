@@ -1,24 +1,19 @@
 import Testing
-import Yams
 
 @testable import KukeModel
 
-@Suite("Plain scalar resolution (YAML 1.1, as Yams' default resolver reads it)")
+@Suite("Plain scalar resolution (YAML 1.1, as the table checked against Yams' regular-expression resolver)")
 struct PlainScalarTests {
     @Test(
         "tags",
         arguments: [
-            ("", Yams.Tag.Name.null), ("~", .null), ("null", .null), ("yes", .bool), ("Off", .bool), ("y", .str), ("12", .int),
+            ("", YAMLTag.null), ("~", .null), ("null", .null), ("yes", .bool), ("Off", .bool), ("y", .str), ("12", .int),
             ("-0x1F", .int), ("0o17", .int), ("017", .int), ("1_000", .int), ("1:30", .int), ("1.5", .float), ("-.5e+3", .str), (".5e+3", .float),
             (".inf", .float), (".NaN", .float), ("1.2.3", .str), ("blog", .str), ("10.88.0.0/24", .str), ("2026-01-01T00:00:00Z", .str),
             ("v1beta1", .str), ("1e3", .float), ("0x", .str), ("-", .str),
         ])
-    func tags(_ text: String, _ tag: Yams.Tag.Name) {
+    func tags(_ text: String, _ tag: YAMLTag) {
         #expect(PlainScalar.tag(of: text) == tag, "\(text)")
-        // The same answer as Yams' regular-expression resolver, except where noted (timestamps are strings to kuke).
-        if text != "2026-01-01T00:00:00Z" {
-            #expect(Resolver.default.resolveTag(of: Node(text)) == tag, "\(text)")
-        }
     }
 
     @Test("integer values")

@@ -8,7 +8,7 @@ struct VersionCommand: ParsableCommand {
         discussion: """
             The Swift version is the compiler's that built kuke; the runtime line says whether the Swift \
             runtime is linked in (a static build, as the Debian package ships) or which libswiftCore was \
-            loaded. libyaml is Yams' copy, compiled into kuke without libyaml's version functions. \
+            loaded. libyaml reports its own version; kuke shows it with the file the process mapped. \
             libnftables and libinotifytools export no version: kuke shows the file the process mapped and \
             the library version in its name (libnftables.so.1.1.0 is the library of nftables 1.0.6).
 
