@@ -96,8 +96,9 @@ public struct Engine: Sendable {
         // space's cells never see open egress. The end of the pass brings the table to what the
         // pass left (resolved hosts, deleted and failed spaces).
         let preinstalled = preinstallFirewall(ordered, inventory: inventory, context: context)
+        var staged: [(slot: Int, manifest: SpaceManifest)] = []
         for (index, resource) in batch.enumerated() {
-            progress?(index, batch.count, "\(resource.kind) \(resource.displayName)")
+            if case .realm = resource { progress?(index, batch.count, "\(resource.kind) \(resource.displayName)") }
             if let hold = holds[index] {
                 outcomes.append(hold)
                 continue
@@ -114,9 +115,17 @@ public struct Engine: Sendable {
             }
             switch resource {
             case .realm(let realm): outcomes.append(realms.reconcile(realm, inventory: &inventory))
-            case .space(let space): outcomes.append(spaces.reconcile(space, inventory: &inventory))
+            case .space(let space):
+                // Spaces come after realms and go through their phases together, below.
+                staged.append((outcomes.count, space))
+                outcomes.append(ResourceOutcome(kind: "Space", realm: space.id.realm, name: space.id.name, outcome: .unchanged))
             }
         }
+        let realmCount = batch.count - staged.count
+        let spaceOutcomes = spaces.reconcileAll(staged.map(\.manifest), inventory: &inventory) { index, name in
+            progress?(realmCount + index, batch.count, "Space \(name)")
+        }
+        for (entry, outcome) in zip(staged, spaceOutcomes) { outcomes[entry.slot] = outcome }
         finishFirewall(preinstalled: preinstalled, inventory: &inventory, outcomes: &outcomes, context: context)
         progress?(batch.count, batch.count, "")
         return (outcomes, inventory)

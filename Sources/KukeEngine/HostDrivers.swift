@@ -25,6 +25,37 @@ public protocol FileStore: Sendable {
     func entries(_ path: String) -> [String]
     /// `rmdir PATH`; a missing directory is not an error, a non-empty one is.
     func removeDirectory(_ path: String) throws(HostError)
+    /// Replaces several files, each atomically as `write` does, made durable together (one
+    /// sync for the group instead of one per file); per file, nil or what failed. A file that
+    /// failed is left as it was.
+    func writeAll(_ files: [FileWrite]) -> [HostError?]
+}
+
+/// One file of a grouped write.
+public struct FileWrite: Sendable, Equatable {
+    public var path: String
+    public var text: String
+    public var mode: UInt32
+
+    public init(path: String, text: String, mode: UInt32) {
+        self.path = path
+        self.text = text
+        self.mode = mode
+    }
+}
+
+extension FileStore {
+    /// One `write` after another.
+    public func writeAll(_ files: [FileWrite]) -> [HostError?] {
+        files.map { file in
+            do throws(HostError) {
+                try write(file.path, file.text, mode: file.mode)
+                return nil
+            } catch {
+                return error
+            }
+        }
+    }
 }
 
 /// Links over rtnetlink.

@@ -183,28 +183,11 @@ public struct LocalFileStore: FileStore {
 
     public func write(_ path: String, _ text: String, mode: UInt32) throws(HostError) {
         guard let (directory, name) = try openParent(of: path, create: true) else {
-            throw SystemError.hostError("\(Self.parent(of: path)): open failed", ENOENT)
+            throw SystemError.hostError("\(path): open failed", ENOENT)
         }
         defer { close(directory) }
         let temporary = HostLayout.temporaryName(of: name)
-        unlinkat(directory, temporary, 0)  // a leftover of an interrupted write
-        let fd = SystemError.retrying { openat(directory, temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode_t(mode)) }
-        guard fd >= 0 else { throw SystemError.hostError("\(path): creating temporary file failed", errno) }
-        var failure: HostError?
-        let bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { raw in SystemError.retrying { Glibc.write(fd, raw.baseAddress, raw.count) } }
-            if written <= 0 {
-                failure = SystemError.hostError("\(path): write failed", written < 0 ? errno : EIO)
-                break
-            }
-            offset += written
-        }
-        if failure == nil && fchmod(fd, mode_t(mode)) != 0 { failure = SystemError.hostError("\(path): chmod failed", errno) }
-        if failure == nil && fsync(fd) != 0 { failure = SystemError.hostError("\(path): fsync failed", errno) }
-        if close(fd) != 0 && failure == nil { failure = SystemError.hostError("\(path): close failed", errno) }
-        if failure == nil { FaultInjection.step("write \(temporary) for \(path)") }
+        var failure = writeTemporary(path, text, mode: mode, directory: directory, temporary: temporary, sync: true)
         if failure == nil && renameat(directory, temporary, directory, name) != 0 {
             failure = SystemError.hostError("\(path): rename failed", errno)
         }
@@ -214,6 +197,111 @@ public struct LocalFileStore: FileStore {
         }
         fsync(directory)
         FaultInjection.step("rename \(path)")
+    }
+
+    /// Most files one group keeps open (their directories) between its two syncs.
+    static let groupSize = 256
+
+    /// Grouped durability: every temporary file written unsynced, one `syncfs` per filesystem,
+    /// all renamed, one more `syncfs` per filesystem (for the directories). Each file is
+    /// replaced atomically as with `write`; a crash leaves every file old or new, never torn.
+    public func writeAll(_ files: [FileWrite]) -> [HostError?] {
+        var results = [HostError?](repeating: nil, count: files.count)
+        var start = 0
+        while start < files.count {
+            let end = min(start + Self.groupSize, files.count)
+            writeGroup(files, start..<end, into: &results)
+            start = end
+        }
+        return results
+    }
+
+    private func writeGroup(_ files: [FileWrite], _ range: Range<Int>, into results: inout [HostError?]) {
+        var prepared: [(index: Int, directory: Int32, name: String, temporary: String)] = []
+        defer { for entry in prepared { close(entry.directory) } }
+        for index in range {
+            let file = files[index]
+            do throws(HostError) {
+                guard let (directory, name) = try openParent(of: file.path, create: true) else {
+                    throw SystemError.hostError("\(file.path): open failed", ENOENT)
+                }
+                let temporary = HostLayout.temporaryName(of: name)
+                if let failure = writeTemporary(file.path, file.text, mode: file.mode, directory: directory, temporary: temporary, sync: false) {
+                    unlinkat(directory, temporary, 0)
+                    close(directory)
+                    throw failure
+                }
+                prepared.append((index, directory, name, temporary))
+            } catch {
+                results[index] = error
+            }
+        }
+        let filesystems = Self.oneDescriptorPerFilesystem(prepared.map(\.directory))
+        // The new contents are durable before any name points at them; a filesystem that cannot
+        // sync gets nothing renamed.
+        for fd in filesystems where ckuke_syncfs(fd) != 0 {
+            let error = errno
+            var info = stat()
+            let device = fstat(fd, &info) == 0 ? info.st_dev : 0
+            prepared.removeAll { entry in
+                var entryInfo = stat()
+                guard fstat(entry.directory, &entryInfo) != 0 || entryInfo.st_dev == device else { return false }
+                results[entry.index] = SystemError.hostError("\(files[entry.index].path): syncfs failed", error)
+                unlinkat(entry.directory, entry.temporary, 0)
+                close(entry.directory)
+                return true
+            }
+        }
+        for entry in prepared {
+            if renameat(entry.directory, entry.temporary, entry.directory, entry.name) != 0 {
+                results[entry.index] = SystemError.hostError("\(files[entry.index].path): rename failed", errno)
+                unlinkat(entry.directory, entry.temporary, 0)
+                continue
+            }
+            FaultInjection.step("rename \(files[entry.index].path)")
+        }
+        // The renames (directory entries) are durable when the group returns.
+        for fd in Self.oneDescriptorPerFilesystem(prepared.map(\.directory)) { _ = ckuke_syncfs(fd) }
+    }
+
+    /// One of `descriptors` for each filesystem they are on.
+    static func oneDescriptorPerFilesystem(_ descriptors: [Int32]) -> [Int32] {
+        var seen: Set<UInt> = []
+        var chosen: [Int32] = []
+        for fd in descriptors {
+            var info = stat()
+            guard fstat(fd, &info) == 0 else {
+                chosen.append(fd)
+                continue
+            }
+            if seen.insert(UInt(info.st_dev)).inserted { chosen.append(fd) }
+        }
+        return chosen
+    }
+
+    /// Writes `text` into a new temporary file of `directory`, synced when `sync` is set.
+    private func writeTemporary(_ path: String, _ text: String, mode: UInt32, directory: Int32, temporary: String, sync: Bool) -> HostError? {
+        unlinkat(directory, temporary, 0)  // a leftover of an interrupted write
+        let fd = SystemError.retrying { openat(directory, temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode_t(mode)) }
+        guard fd >= 0 else { return SystemError.hostError("\(path): creating temporary file failed", errno) }
+        var failure: HostError?
+        var text = text
+        text.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = SystemError.retrying { Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset) }
+                if written <= 0 {
+                    failure = SystemError.hostError("\(path): write failed", written < 0 ? errno : EIO)
+                    return
+                }
+                offset += written
+            }
+        }
+        if failure == nil && fchmod(fd, mode_t(mode)) != 0 { failure = SystemError.hostError("\(path): chmod failed", errno) }
+        if failure == nil && sync && fsync(fd) != 0 { failure = SystemError.hostError("\(path): fsync failed", errno) }
+        if close(fd) != 0 && failure == nil { failure = SystemError.hostError("\(path): close failed", errno) }
+        if failure == nil { FaultInjection.step("write \(temporary) for \(path)") }
+        return failure
     }
 
     /// One `lstat`; `st_ctim` changes on every write and cannot be set by hand.

@@ -177,6 +177,10 @@ struct YAMLStream {
                 return
             }
             defer { yaml_event_delete(&event) }
+            if let refusal = Self.nestingRefusal(parser, event) {
+                if failure == nil { failure = refusal }
+                return
+            }
             if let message = prescan.handle(&event) {
                 failure = Failure(
                     line: Int(event.start_mark.line) + 1, column: Int(event.start_mark.column) + 1, message: message, isLimit: true)
@@ -277,6 +281,39 @@ struct YAMLStream {
 
     private func sameKey(_ a: Int, _ b: Int) -> Bool {
         events[a].text == events[b].text && keyTag(a) == keyTag(b)
+    }
+
+    /// Deepest nesting read: block indentation levels and flow levels together, as libyaml's
+    /// later releases count them (`yaml_set_max_nest_level`, 1000 by default). Debian's 0.2.5
+    /// has no such limit and scans deeply nested flow collections in time quadratic in their
+    /// depth (its stale simple-key check walks every open level at every token), so the limit is
+    /// kept here, with the same message and position.
+    static let maximumNesting = 1000
+
+    /// The refusal of a collection that opens one level too deep, checked as libyaml checks it
+    /// when the collection starts: open indentation levels against the limit less the flow level.
+    private static func nestingRefusal(_ parser: yaml_parser_t, _ event: yaml_event_t) -> Failure? {
+        let isMapping = event.type == YAML_MAPPING_START_EVENT
+        guard isMapping || event.type == YAML_SEQUENCE_START_EVENT else { return nil }
+        let indents = parser.indents.top - parser.indents.start
+        guard indents >= maximumNesting - Int(parser.flow_level) else { return nil }
+        // The problem is where the collection's own token starts: the node's start unless an
+        // anchor or tag comes first; `{` and `[` are one character before the event's end.
+        let (anchor, tag, style) =
+            isMapping
+            ? (event.data.mapping_start.anchor, event.data.mapping_start.tag, event.data.mapping_start.style.rawValue)
+            : (event.data.sequence_start.anchor, event.data.sequence_start.tag, event.data.sequence_start.style.rawValue)
+        var mark = event.start_mark
+        if anchor != nil || tag != nil {
+            mark = event.end_mark
+            let flow = isMapping ? style == YAML_FLOW_MAPPING_STYLE.rawValue : style == YAML_FLOW_SEQUENCE_STYLE.rawValue
+            if flow { mark.column -= 1 }
+        }
+        return Failure(
+            line: Int(mark.line) + 1, column: Int(mark.column) + 1,
+            message:
+                "YAML syntax error: Maximum nesting level reached, set with yaml_set_max_nest_level()) (while parsing at line \(event.start_mark.line + 1))"
+        )
     }
 
     /// The message and position of libyaml's error.

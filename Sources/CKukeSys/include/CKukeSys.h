@@ -56,6 +56,16 @@ static inline int ckuke_open_beneath(int dirfd, const char *path, int flags, uns
     return -1;
 #endif
 }
+/// syncfs(2): commits the whole filesystem `fd` is on (one sync for a group of writes).
+static inline int ckuke_syncfs(int fd) {
+#ifdef SYS_syncfs
+    return (int)syscall(SYS_syncfs, fd);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
 /// eventfd(2), non-blocking and close-on-exec: a descriptor `poll` can wait on to be woken.
 static inline int ckuke_wake_descriptor(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
 

@@ -1,0 +1,197 @@
+import KukeModel
+
+/// Converges the spaces of one pass in phases rather than one space after another: every plan,
+/// then every `Pending` record, every cgroup, every conflist, every bridge and every `Ready`
+/// record. Records and conflists of a phase are written with grouped durability
+/// (`FileStore.writeAll`: one sync for the group, not one per file), which is most of what a
+/// new space costs. Each space still goes through metadata (Pending) → cgroup → conflist →
+/// bridge → metadata (Ready) in that order, so a crash anywhere leaves what a crash of the
+/// one-by-one pass could, and the next pass converges it. A space that fails leaves the later
+/// phases; the others go on.
+extension SpaceReconciler {
+    /// One space on its way through the phases.
+    struct Staged {
+        var manifest: SpaceManifest
+        var outcome: ResourceOutcome
+        var plan: Plan?
+        var stored: SpaceRecord?
+        /// The record as the host holds it now (the Pending one once written).
+        var onDisk: SpaceRecord?
+        var pending: SpaceRecord?
+        /// What the space converges without (see `Plan.softFailure`).
+        var softFailure: Failure?
+        /// Still going through the phases.
+        var live: Bool { plan != nil && outcome.failure == nil }
+    }
+
+    /// The outcomes of `manifests`, in their order. A dry run goes one space after another.
+    public func reconcileAll(_ manifests: [SpaceManifest], inventory: inout Inventory, progress: ((Int, String) -> Void)? = nil)
+        -> [ResourceOutcome]
+    {
+        if context.dryRun {
+            return manifests.enumerated().map { index, manifest in
+                progress?(index, manifest.id.description)
+                return reconcile(manifest, inventory: &inventory)
+            }
+        }
+        var staged = manifests.map { stage($0, inventory: &inventory) }
+        writePending(&staged, inventory: &inventory)
+        performEach(&staged, inventory: &inventory) { $0.leftovers + $0.cgroup }
+        writeConflists(&staged, inventory: &inventory)
+        performEach(&staged, inventory: &inventory, progress: progress) { $0.bridge }
+        writeReady(&staged, inventory: &inventory)
+        return staged.map { entry in
+            var outcome = entry.outcome
+            if let soft = entry.softFailure, outcome.failure == nil {
+                outcome.outcome = .failed
+                outcome.failure = soft
+            }
+            return outcome
+        }
+    }
+
+    /// Plans one space against the inventory as the spaces staged before it will leave it (their
+    /// Pending records, which hold their networks), so ranges and bridge names are not given twice.
+    func stage(_ manifest: SpaceManifest, inventory: inout Inventory) -> Staged {
+        let id = manifest.id
+        let stored = inventory.spaces[id]
+        var entry = Staged(
+            manifest: manifest, outcome: ResourceOutcome(kind: "Space", realm: id.realm, name: id.name, outcome: .unchanged), stored: stored,
+            onDisk: stored)
+        let plan: Plan
+        do {
+            plan = try makePlan(manifest, stored: stored, inventory: inventory)
+        } catch {
+            entry.outcome.outcome = .failed
+            entry.outcome.failure = error
+            let hostWide = [FailureReason.cgroupRootInvalid, .recordUnreadable].contains(error.reason)
+            if !hostWide, let stored { recordFailure(error, on: stored, inventory: &inventory) }
+            return entry
+        }
+        entry.outcome.changes = plan.all
+        entry.softFailure = plan.softFailure
+        if plan.all.isEmpty { return entry }
+        entry.outcome.outcome = stored == nil ? .created : .updated
+        entry.plan = plan
+        if plan.pendingFirst {
+            var pending = plan.record
+            pending.status.state = .pending
+            pending.status.readyAt = stored?.status.readyAt
+            pending.status.cgroupReady = stored?.status.cgroupReady ?? false
+            pending.status.observedGeneration = stored?.status.observedGeneration
+            if let old = stored?.status.network?.conflistPath, old != plan.record.status.network?.conflistPath {
+                pending.status.network?.conflistPath = old  // still the file this space owns until the new one is written
+            }
+            entry.pending = pending
+            inventory.set(id, pending)
+        }
+        return entry
+    }
+
+    /// Phase 1: the Pending records, durable together. A space whose record could not be
+    /// written goes back to what it was and stops here.
+    func writePending(_ staged: inout [Staged], inventory: inout Inventory) {
+        let writing = staged.indices.filter { staged[$0].live && staged[$0].pending != nil }
+        let results = context.drivers.files.writeAll(writing.map { recordWrite(staged[$0].pending!) })
+        for (index, error) in zip(writing, results) {
+            if let error {
+                inventory.set(staged[index].manifest.id, staged[index].stored)
+                fail(&staged[index], Failure.host(.metadataWriteFailed, error), inventory: &inventory)
+            } else {
+                staged[index].onDisk = staged[index].pending
+            }
+        }
+    }
+
+    /// Carries out `changes(plan)` of each live space in turn (cgroups, bridges).
+    func performEach(
+        _ staged: inout [Staged], inventory: inout Inventory, progress: ((Int, String) -> Void)? = nil, _ changes: (Plan) -> [Change]
+    ) {
+        for index in staged.indices where staged[index].live {
+            progress?(index, staged[index].manifest.id.description)
+            guard let plan = staged[index].plan else { continue }
+            do throws(Failure) {
+                try context.performAll(changes(plan))
+            } catch {
+                fail(&staged[index], error, inventory: &inventory)
+            }
+        }
+    }
+
+    /// Phase 3: the conflists (and their copies) written together; then, per space, what else
+    /// its conflist part does (removing the file at a path it no longer uses).
+    func writeConflists(_ staged: inout [Staged], inventory: inout Inventory) {
+        var writes: [FileWrite] = []
+        var owners: [Int] = []
+        var rest: [Int: [Change]] = [:]
+        for index in staged.indices where staged[index].live {
+            guard let changes = staged[index].plan?.conflist else { continue }
+            let leading = changes.prefix { if case .writeFile = $0.operation { true } else { false } }
+            for change in leading {
+                if case .writeFile(let path, let text, let mode) = change.operation {
+                    writes.append(FileWrite(path: path, text: text, mode: mode))
+                    owners.append(index)
+                }
+            }
+            rest[index] = Array(changes.dropFirst(leading.count))
+        }
+        let results = context.drivers.files.writeAll(writes)
+        for (index, error) in zip(owners, results) {
+            if let error, staged[index].live { fail(&staged[index], Failure.host(.conflistWriteFailed, error), inventory: &inventory) }
+        }
+        for index in rest.keys.sorted() where staged[index].live {
+            do throws(Failure) {
+                try context.performAll(rest[index] ?? [])
+            } catch {
+                fail(&staged[index], error, inventory: &inventory)
+            }
+        }
+    }
+
+    /// Phase 5: each space's Ready record, with the controllers its cgroup really delegates,
+    /// written together; a record the host already holds (but for its time stamp) is kept.
+    func writeReady(_ staged: inout [Staged], inventory: inout Inventory) {
+        var writing: [(index: Int, record: SpaceRecord)] = []
+        for index in staged.indices where staged[index].live {
+            guard let plan = staged[index].plan else { continue }
+            let id = staged[index].manifest.id
+            var final = plan.record
+            do throws(Failure) {
+                final.status.subtreeControllers = try readBackControllers(id)
+            } catch {
+                fail(&staged[index], error, inventory: &inventory)
+                continue
+            }
+            let legacyText = !plan.pendingFirst && inventory.recordTexts[context.layout.spaceRecordPath(id)].map(RecordCodec.isCurrentFormat) == false
+            if let onDisk = staged[index].onDisk, !legacyText,
+                MetadataPlanner.withoutUpdatedAt(RecordCodec.value(of: onDisk)) == MetadataPlanner.withoutUpdatedAt(RecordCodec.value(of: final))
+            {
+                inventory.set(id, onDisk)
+            } else {
+                writing.append((index, final))
+            }
+        }
+        let results = context.drivers.files.writeAll(writing.map { recordWrite($0.record) })
+        for (entry, error) in zip(writing, results) {
+            if let error {
+                fail(&staged[entry.index], Failure.host(.metadataWriteFailed, error), inventory: &inventory)
+            } else {
+                inventory.set(entry.record.id, entry.record)
+            }
+        }
+    }
+
+    /// The write of a space's record.
+    func recordWrite(_ record: SpaceRecord) -> FileWrite {
+        FileWrite(
+            path: context.layout.spaceRecordPath(record.id), text: RecordCodec.recordText(RecordCodec.value(of: record)),
+            mode: MetadataPlanner.spaceMode)
+    }
+
+    /// A space stops: its outcome fails and its record (when the host holds one) says why.
+    func fail(_ entry: inout Staged, _ failure: Failure, inventory: inout Inventory) {
+        entry.outcome.outcome = .failed
+        entry.outcome.failure = failure
+        if let onDisk = entry.onDisk { recordFailure(failure, on: onDisk, inventory: &inventory) }
+    }
+}
