@@ -14,6 +14,8 @@ public struct PassContext: Sendable {
     public let foreignClaims = ForeignClaimCache()
     /// The cgroup directories as this dry run's earlier changes would have left them.
     public let dryRunCgroups = DryRunCgroups()
+    /// The cgroup directories this pass has read (a real run only).
+    public let cgroupObservations = CgroupObservations()
 
     public init(layout: HostLayout, drivers: HostDrivers, now: Date, dryRun: Bool) {
         self.layout = layout
@@ -33,6 +35,7 @@ public struct PassContext: Sendable {
 
     /// Carries out one planned change.
     public func perform(_ change: Change) throws(HostError) {
+        cgroupObservations.forget(after: change)
         switch change.operation {
         case .writeFile(let path, let text, let mode): try drivers.files.write(path, text, mode: mode)
         case .removeFile(let path): try drivers.files.remove(path)
@@ -78,11 +81,10 @@ public struct PassContext: Sendable {
                 observed[path] = predicted
                 continue
             }
-            do {
-                if let state = try drivers.cgroups.observe(path) { observed[path] = state }
-            } catch {
-                throw Failure.host(.cgroupFailed, error)
+            let state = try cgroupObservations.state(of: path) { path throws(Failure) in
+                do throws(HostError) { return try drivers.cgroups.observe(path) } catch { throw Failure.host(.cgroupFailed, error) }
             }
+            if let state { observed[path] = state }
         }
         return observed
     }
