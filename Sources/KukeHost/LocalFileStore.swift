@@ -18,8 +18,7 @@ import SystemPackage
 ///   choice); the file in it still is not followed. Paths are resolved with one `openat2`
 ///   (`RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH`) where the kernel has it, component by
 ///   component otherwise.
-/// - Only regular files are read (a FIFO or a device at a record's path is opened non-blocking,
-///   found not to be a file and refused, never read).
+/// - Only regular files are read (a FIFO or a device at a record's path is refused, not read).
 public struct LocalFileStore: FileStore {
     /// Directories whose contents kuke owns; paths below them are walked without following links.
     public var roots: [String]
@@ -168,10 +167,10 @@ public struct LocalFileStore: FileStore {
     // MARK: FileStore
 
     public func read(_ path: String) throws(HostError) -> String? {
-        guard let opened = try openBeneath(path, flags: RegularFile.openFlags | O_NOFOLLOW, create: false) else { return nil }
-        defer { close(opened) }
+        guard let located = try openBeneath(path, flags: CKUKE_O_PATH | O_NOFOLLOW, create: false) else { return nil }
+        defer { close(located) }
         do {
-            return String(decoding: try RegularFile.bytes(ofOpened: opened, limit: nil), as: UTF8.self)
+            return String(decoding: try RegularFile.bytes(ofLocated: located, limit: nil), as: UTF8.self)
         } catch {
             switch error {
             case .notRegular(_, isLink: true): throw linkError(path, ELOOP, what: "a regular file")

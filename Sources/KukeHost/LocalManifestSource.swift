@@ -6,7 +6,7 @@ import KukeModel
 
 /// `ManifestSource` on the local filesystem: directories walked recursively (links followed,
 /// each real directory once, never outside the directory given) and each file read with the
-/// safe reader (`RegularFile`), so a FIFO, a device or a socket is refused unread.
+/// safe reader (`RegularFile`), so a FIFO, a device or a socket is refused unopened.
 public struct LocalManifestSource: ManifestSource {
     public init() {}
 
@@ -55,11 +55,11 @@ public struct LocalManifestSource: ManifestSource {
     }
 
     public func read(_ path: String, limit: Int) -> Result<[UInt8], ManifestReadProblem> {
-        let opened = open(path, RegularFile.openFlags)
-        guard opened >= 0 else { return .failure(ManifestReadProblem("cannot open: \(String(cString: strerror(errno)))")) }
-        defer { close(opened) }
+        let located = open(path, CKUKE_O_PATH | O_CLOEXEC)
+        guard located >= 0 else { return .failure(ManifestReadProblem("cannot open: \(String(cString: strerror(errno)))")) }
+        defer { close(located) }
         do {
-            return .success(try RegularFile.bytes(ofOpened: opened, limit: limit))
+            return .success(try RegularFile.bytes(ofLocated: located, limit: limit))
         } catch {
             switch error {
             case .notRegular(let kind, _):

@@ -1,15 +1,13 @@
 import Glibc
 import KukeEngine
 
-/// The one safe reader of kuke's inputs (records, conflists, manifests): a file opened
-/// non-blocking (`O_NONBLOCK | O_NOCTTY`, so no FIFO blocks and no terminal is taken) is
-/// checked with `fstat` to be a regular file before anything is read from it, then read in one
-/// `read` when its size allows. Four system calls per file: open, fstat, read, close.
+/// The one safe reader of kuke's inputs (records, conflists, manifests): a file located with
+/// `O_PATH` (which opens nothing, so no FIFO blocks and no device acts) is checked to be a
+/// regular file, then opened for reading through that same descriptor (`/proc/self/fd`), so
+/// what was checked is what is read: a FIFO or a device is never opened. An unchanged file is
+/// read in one `read`.
 enum RegularFile {
-    /// The flags a file to be read is opened with (add `O_NOFOLLOW` where links are refused).
-    static let openFlags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC
-
-    /// Why a file was not read.
+    /// Why a located file was not read.
     enum Problem: Error {
         /// A FIFO, device, socket, directory or link: what it is (`a FIFO`).
         case notRegular(String, isLink: Bool)
@@ -19,11 +17,10 @@ enum RegularFile {
         case system(String, Int32)
     }
 
-    /// The bytes of the file open at `fd` (opened with `openFlags`) when it is a regular file,
-    /// at most `limit` when given.
-    static func bytes(ofOpened fd: Int32, limit: Int?) throws(Problem) -> [UInt8] {
+    /// The bytes of the regular file `located` (an `O_PATH` descriptor), at most `limit` when given.
+    static func bytes(ofLocated located: Int32, limit: Int?) throws(Problem) -> [UInt8] {
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw .system("stat", errno) }
+        guard fstat(located, &info) == 0 else { throw .system("stat", errno) }
         switch info.st_mode & S_IFMT {
         case S_IFREG: break
         case S_IFIFO: throw .notRegular("a FIFO", isLink: false)
@@ -32,10 +29,13 @@ enum RegularFile {
         case S_IFLNK: throw .notRegular("a symbolic link", isLink: true)
         default: throw .notRegular("not a regular file", isLink: false)
         }
-        let size = Int(info.st_size)
-        if let limit, size > limit { throw .tooLarge(size) }
+        if let limit, Int(info.st_size) > limit { throw .tooLarge(Int(info.st_size)) }
+        let fd = SystemError.retrying { open("/proc/self/fd/\(located)", O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else { throw .system("open", errno) }
+        defer { close(fd) }
         // One byte more than the size: a short read of a regular file is its end, so a file that
-        // did not change is read in one call; one that grew is read on to its end.
+        // did not change is read in one call; one that grew is read on to its end (or its limit).
+        let size = Int(info.st_size)
         var data = [UInt8](repeating: 0, count: size + 1)
         var filled = 0
         while true {

@@ -187,6 +187,41 @@ struct EngineTests {
         #expect(log.firstIndex(of: "write /etc/cni/other/main-blog.conflist")! < log.firstIndex(of: "remove /cni/main-blog.conflist")!)
     }
 
+    @Test("spaces of a batch go through their phases together; one whose conflist cannot be written fails alone, the others become Ready")
+    func phases() throws {
+        let host = FakeHost()
+        host.state.withLock {
+            $0.failures["write /cni/main-b.conflist"] = HostError("/cni/main-b.conflist: write failed: No space left on device (ENOSPC)")
+        }
+        let outcomes = try engine(host).apply([realm("main"), space("a"), space("b"), space("c")])
+        #expect(outcomes.map(\.outcome) == [.created, .created, .failed, .created])
+        #expect(outcomes[2].failure?.reason == .conflistWriteFailed)
+        let log = host.log
+        func first(_ entry: String) -> Int { log.firstIndex(of: entry) ?? -1 }
+        func last(_ entry: String) -> Int { log.lastIndex(of: entry) ?? -1 }
+        // Every Pending record before any space's cgroup, every cgroup before any conflist, every conflist before any bridge.
+        #expect(first("write /run/main/c/space.yaml") < first("mkdir /cg/kukeon/main/a"), "\(log)")
+        #expect(first("mkdir /cg/kukeon/main/c") < first("write /cni/main-a.conflist"), "\(log)")
+        #expect(first("write /cni/main-c.conflist") < first("createBridge kuke-main-a"), "\(log)")
+        #expect(first("createBridge kuke-main-c") < last("write /run/main/a/space.yaml"), "\(log)")
+        #expect(first("createBridge kuke-main-b") == -1, "b stopped at its conflist")
+        let records = host.state.withLock { $0.files }
+        #expect(try RecordCodec.decodeSpace(records["/run/main/a/space.yaml"]!, file: "x").status.state == .ready)
+        #expect(try RecordCodec.decodeSpace(records["/run/main/c/space.yaml"]!, file: "x").status.state == .ready)
+        let failed = try RecordCodec.decodeSpace(records["/run/main/b/space.yaml"]!, file: "x")
+        #expect(failed.status.state == .failed && failed.status.reason == "ConflistWriteFailed")
+        // Ranges were handed out in batch order, b's kept for it.
+        let subnets = try ["a", "b", "c"].map {
+            try RecordCodec.decodeSpace(records["/run/main/\($0)/space.yaml"]!, file: "x").status.network?.subnet.description
+        }
+        #expect(subnets == ["10.88.0.0/24", "10.88.1.0/24", "10.88.2.0/24"])
+        host.state.withLock { $0.failures = [:] }
+        #expect(
+            try engine(host).apply([realm("main"), space("a"), space("b"), space("c")]).map(\.outcome) == [
+                .unchanged, .unchanged, .updated, .unchanged,
+            ])
+    }
+
     @Test("a failing driver marks the space Failed with reason and message")
     func failureRecorded() throws {
         let host = FakeHost()

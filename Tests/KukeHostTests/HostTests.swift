@@ -78,6 +78,30 @@ struct HostTests {
         #expect(try store.read(path) == nil)
     }
 
+    @Test("a grouped write replaces every file it can, each atomically, more than one group's worth; one that fails is named and left alone")
+    func groupedWrites() throws {
+        let directory = NSTemporaryDirectory() + "kuke-files-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = LocalFileStore()
+        try store.write("\(directory)/s1/space.yaml", "old\n", mode: 0o600)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try "x".write(toFile: "\(directory)/file", atomically: true, encoding: .utf8)
+        let count = LocalFileStore.groupSize + 10
+        var files = (1...count).map { FileWrite(path: "\(directory)/s\($0)/space.yaml", text: "new \($0)\n", mode: 0o600) }
+        files.insert(FileWrite(path: "\(directory)/file/space.yaml", text: "y", mode: 0o644), at: 3)
+        let results = store.writeAll(files)
+        #expect(results.count == files.count)
+        #expect(results.enumerated().filter { $0.element != nil }.map(\.offset) == [3])
+        #expect(results[3]?.message.contains("\(directory)/file") == true)
+        #expect(try String(contentsOfFile: "\(directory)/file", encoding: .utf8) == "x")
+        for number in [1, 2, count] {
+            #expect(try store.read("\(directory)/s\(number)/space.yaml") == "new \(number)\n")
+            var info = stat()
+            #expect(stat("\(directory)/s\(number)/space.yaml", &info) == 0 && info.st_mode & 0o777 == 0o600)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: "\(directory)/s\(number)") == ["space.yaml"], "no temporary file left")
+        }
+    }
+
     @Test("a write through a path whose directory is a file fails with a clear error and changes nothing")
     func writeFailure() throws {
         let directory = NSTemporaryDirectory() + "kuke-files-\(UUID().uuidString)"
