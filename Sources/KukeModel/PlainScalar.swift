@@ -9,6 +9,14 @@ enum PlainScalar {
         ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN",
     ]
 
+    /// The bytes a null, boolean, integer or float can be written with: digits, `+-._:~`, and the
+    /// letters of hex digits, `0x`/`0o`/`0b`, exponents, `.inf`/`.nan`, and the null and boolean words.
+    static let possible: [Bool] = {
+        var table = [Bool](repeating: false, count: 256)
+        for byte in "0123456789+-._:~abcdefilnorstuxyABCDEFILNORSTUY".utf8 { table[Int(byte)] = true }
+        return table
+    }()
+
     static func tag(of text: String) -> YAMLTag {
         // Most scalars (names, kinds, paths) start with a character no null, boolean or number can start with.
         guard let first = text.utf8.first else { return .null }
@@ -20,6 +28,9 @@ enum PlainScalar {
         default:
             return .str
         }
+        // Every null, boolean and number is spelled with these bytes only: anything else (a `/` in
+        // a subnet, the `Z` of a time stamp, the `M` of `512Mi`) is a string, decided in one scan.
+        for byte in text.utf8 where !possible[Int(byte)] { return .str }
         if nulls.contains(text) { return .null }
         if trues.contains(text) || falses.contains(text) { return .bool }
         if integer(text) != nil || isSexagesimal(text) { return .int }

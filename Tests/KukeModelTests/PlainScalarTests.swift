@@ -25,3 +25,20 @@ struct PlainScalarTests {
         #expect(PlainScalar.integer("1_000") == 1000)
     }
 }
+
+@Suite("Plain scalar bytes")
+struct PlainScalarBytesTests {
+    @Test("every null, boolean and special float is spelled with bytes the fast scan lets through; other bytes make a string")
+    func fastScan() {
+        for word in PlainScalar.nulls.union(PlainScalar.trues).union(PlainScalar.falses).union(PlainScalar.specialFloats) {
+            #expect(word.utf8.allSatisfy { PlainScalar.possible[Int($0)] }, "\(word)")
+        }
+        for text in ["0x1F", "-0o17", "0b101", "1_000", "1:30", "1.5e+3", "-.5E-3"] {
+            #expect(text.utf8.allSatisfy { PlainScalar.possible[Int($0)] }, "\(text)")
+        }
+        #expect(PlainScalar.tag(of: "10.88.0.0/24") == .str)
+        #expect(PlainScalar.tag(of: "2026-01-01T00:00:00Z") == .str)
+        #expect(PlainScalar.tag(of: "512Mi") == .str)
+        #expect(PlainScalar.tag(of: "1e3") == .float)
+    }
+}
