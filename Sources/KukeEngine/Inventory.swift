@@ -14,6 +14,8 @@ public struct Inventory: Sendable {
     /// space created first wins (see `bridgeOwner` and `subnetOwner`).
     private var bridgeHolders: [String: Set<SpaceID>] = [:]
     private var subnetHolders: [IPv4Subnet: Set<SpaceID>] = [:]
+    /// The holders of subnets that are not /24s, apart, so an allocation need not look through all.
+    private var oddSubnetHolders: [IPv4Subnet: Set<SpaceID>] = [:]
     /// The spaces of each realm by `ResourceName.conflictKey` of their name.
     private var spacesByConflictKey: [SpaceID: Set<SpaceID>] = [:]
     /// Raw text of each record, for diffs.
@@ -41,6 +43,7 @@ public struct Inventory: Sendable {
             if conflistOwners[old.conflistPath] == id { conflistOwners[old.conflistPath] = nil }
             Self.remove(id, from: &bridgeHolders, at: old.bridge)
             Self.remove(id, from: &subnetHolders, at: old.subnet)
+            if old.subnet.prefixLength != SubnetAllocator.spacePrefixLength { Self.remove(id, from: &oddSubnetHolders, at: old.subnet) }
         }
         let key = SpaceID(realm: id.realm, name: ResourceName.conflictKey(id.name))
         if record == nil {
@@ -53,6 +56,7 @@ public struct Inventory: Sendable {
             conflistOwners[network.conflistPath] = id
             bridgeHolders[network.bridge, default: []].insert(id)
             subnetHolders[network.subnet, default: []].insert(id)
+            if network.subnet.prefixLength != SubnetAllocator.spacePrefixLength { oddSubnetHolders[network.subnet, default: []].insert(id) }
         }
     }
 
@@ -109,6 +113,16 @@ public struct Inventory: Sendable {
             )
         }
         return nil
+    }
+
+    /// Whether a space other than `id` records `subnet` (one index lookup).
+    public func isSubnetTaken(_ subnet: IPv4Subnet, except id: SpaceID) -> Bool {
+        subnetHolders[subnet].map { holders in holders.contains { $0 != id } } ?? false
+    }
+
+    /// Subnets other than /24s recorded by spaces other than `id` (none, unless a record was edited by hand).
+    public func oddSubnets(except id: SpaceID) -> [IPv4Subnet] {
+        oddSubnetHolders.compactMap { subnet, holders in holders.contains { $0 != id } ? subnet : nil }
     }
 
     /// Subnets recorded by every space but `id`.

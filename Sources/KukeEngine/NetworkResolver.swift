@@ -144,10 +144,11 @@ public struct NetworkResolver: Sendable {
             throw Failure(.recordUnreadable, "cannot choose a subnet while \(unreadable) is unreadable (its subnet is unknown); fix or remove it")
         }
         let allocator = SubnetAllocator(pool: layout.subnetPool)
-        let taken = inventory.takenSubnets(except: id)
         let claims = foreignClaims()
         let occupied = inventory.foreignOccupied
-        if let free = allocator.firstFree(taken: taken, occupied: occupied.map(\.subnet) + claims.map(\.subnet)) { return free }
+        let blockers = (occupied.map(\.subnet) + claims.map(\.subnet)).filter { $0.prefixLength > 0 } + inventory.oddSubnets(except: id)
+        if let free = allocator.firstFree(isTaken: { inventory.isSubnetTaken($0, except: id) }, blockers: blockers) { return free }
+        let taken = inventory.takenSubnets(except: id)
         let pool = layout.subnetPool
         var holders: [String] = []
         let spaces = taken.filter { $0.overlaps(pool) }.count

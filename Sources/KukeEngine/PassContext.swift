@@ -73,17 +73,19 @@ public struct PassContext: Sendable {
         }
     }
 
-    /// The state of each cgroup directory that exists among `paths`.
+    /// The state of each cgroup directory that exists among `paths`. All but the last (the
+    /// resource's own directory, read once per pass anyway) are kept for the pass.
     func observeCgroups(_ paths: [String]) throws(Failure) -> [String: ObservedCgroup] {
         var observed: [String: ObservedCgroup] = [:]
-        for path in paths {
+        for (index, path) in paths.enumerated() {
             if dryRun, let predicted = dryRunCgroups.state(of: path) {
                 observed[path] = predicted
                 continue
             }
-            let state = try cgroupObservations.state(of: path) { path throws(Failure) in
+            let observe = { (path: String) throws(Failure) -> ObservedCgroup? in
                 do throws(HostError) { return try drivers.cgroups.observe(path) } catch { throw Failure.host(.cgroupFailed, error) }
             }
+            let state = index < paths.count - 1 ? try cgroupObservations.state(of: path, observe: observe) : try observe(path)
             if let state { observed[path] = state }
         }
         return observed

@@ -31,7 +31,7 @@ extension SpaceReconciler {
         if context.dryRun {
             return manifests.enumerated().map { index, manifest in
                 progress?(index, manifest.id.description)
-                return reconcile(manifest, inventory: &inventory)
+                return dryRun(manifest, inventory: &inventory)
             }
         }
         var staged = manifests.map { stage($0, inventory: &inventory) }

@@ -1,8 +1,8 @@
 import Foundation
 import KukeModel
 
-/// Converges one space: observe its four parts, plan per driver, and apply in the
-/// order metadata (Pending) → cgroup → conflist → bridge → metadata (Ready).
+/// Converges spaces: observe each one's four parts, plan per driver, and apply in the order
+/// metadata (Pending) → cgroup → conflist → bridge → metadata (Ready) (see `reconcileAll`).
 public struct SpaceReconciler: Sendable {
     public var context: PassContext
     public var regenerateConflist: Bool
@@ -35,17 +35,10 @@ public struct SpaceReconciler: Sendable {
         var all: [Change] { parts + (metadata.map { [$0] } ?? []) }
     }
 
-    public func reconcile(_ manifest: SpaceManifest, inventory: inout Inventory) -> ResourceOutcome {
-        var softFailure: Failure?
-        var outcome = converge(manifest, inventory: &inventory, softFailure: &softFailure)
-        if let softFailure, outcome.failure == nil {
-            outcome.outcome = .failed
-            outcome.failure = softFailure
-        }
-        return outcome
-    }
-
-    func converge(_ manifest: SpaceManifest, inventory: inout Inventory, softFailure: inout Failure?) -> ResourceOutcome {
+    /// A dry run of one space: its plan, as the outcome's changes, and what the plan would leave
+    /// (the record in the inventory, the cgroups in the context's prediction), so the spaces
+    /// after it are planned as the real run would plan them. Real runs go through `reconcileAll`.
+    func dryRun(_ manifest: SpaceManifest, inventory: inout Inventory) -> ResourceOutcome {
         let id = manifest.id
         var outcome = ResourceOutcome(kind: "Space", realm: id.realm, name: id.name, outcome: .unchanged)
         let stored = inventory.spaces[id]
@@ -55,51 +48,17 @@ public struct SpaceReconciler: Sendable {
         } catch {
             outcome.outcome = .failed
             outcome.failure = error
-            // A problem of the host or of the record itself says nothing about the space: its record is left alone.
-            let hostWide = [FailureReason.cgroupRootInvalid, .recordUnreadable].contains(error.reason)
-            if !context.dryRun, !hostWide, let stored { recordFailure(error, on: stored, inventory: &inventory) }
             return outcome
         }
-        softFailure = plan.softFailure
         outcome.changes = plan.all
-        if plan.all.isEmpty { return outcome }
-        outcome.outcome = stored == nil ? .created : .updated
-        if context.dryRun {
+        if !plan.all.isEmpty {
+            outcome.outcome = stored == nil ? .created : .updated
             context.pretend(plan.all)
             inventory.set(id, plan.record)
-            return outcome
         }
-        var onDisk = stored
-        do throws(Failure) {
-            if plan.pendingFirst {
-                var pending = plan.record
-                pending.status.state = .pending
-                pending.status.readyAt = stored?.status.readyAt
-                pending.status.cgroupReady = stored?.status.cgroupReady ?? false
-                pending.status.observedGeneration = stored?.status.observedGeneration
-                if let old = stored?.status.network?.conflistPath, old != plan.record.status.network?.conflistPath {
-                    pending.status.network?.conflistPath = old  // still the file this space owns until the new one is written
-                }
-                try context.writeRecord(pending)
-                onDisk = pending
-                inventory.set(id, pending)
-            }
-            try context.performAll(plan.parts)
-            var final = plan.record
-            final.status.subtreeControllers = try readBackControllers(id)
-            let legacyText = !plan.pendingFirst && inventory.recordTexts[context.layout.spaceRecordPath(id)].map(RecordCodec.isCurrentFormat) == false
-            if let onDisk, !legacyText,
-                MetadataPlanner.withoutUpdatedAt(RecordCodec.value(of: onDisk)) == MetadataPlanner.withoutUpdatedAt(RecordCodec.value(of: final))
-            {
-                inventory.set(id, onDisk)
-            } else {
-                try context.writeRecord(final)
-                inventory.set(id, final)
-            }
-        } catch {
+        if let softFailure = plan.softFailure {
             outcome.outcome = .failed
-            outcome.failure = error
-            if let onDisk { recordFailure(error, on: onDisk, inventory: &inventory) }
+            outcome.failure = softFailure
         }
         return outcome
     }
