@@ -285,14 +285,25 @@ public struct Engine: Sendable {
         guard candidates.count > 1 else { return ([], []) }
         var marked: Set<SpaceID> = []
         var bridges: [String] = []
+        // Every record marked Deleting, made durable together (one sync for the group), before
+        // any bridge goes: a crash after the group delete finds each of them still recorded.
+        var deleting: [(id: SpaceID, bridge: String, record: SpaceRecord)] = []
         for (id, name) in candidates {
             guard var record = inventory.spaces[id] else { continue }
             record.status.state = .deleting
             record.status.updatedAt = deleter.context.now
-            guard (try? deleter.context.writeRecord(record)) != nil else { continue }
-            inventory.set(id, record)
-            marked.insert(id)
-            bridges.append(name)
+            deleting.append((id, name, record))
+        }
+        let written = drivers.files.writeAll(
+            deleting.map {
+                FileWrite(
+                    path: layout.spaceRecordPath($0.id), text: RecordCodec.recordText(RecordCodec.value(of: $0.record)),
+                    mode: MetadataPlanner.spaceMode)
+            })
+        for (entry, error) in zip(deleting, written) where error == nil {
+            inventory.set(entry.id, entry.record)
+            marked.insert(entry.id)
+            bridges.append(entry.bridge)
         }
         guard (try? drivers.links.deleteAll(bridges)) != nil else { return (marked, []) }
         return (marked, Set(bridges))
