@@ -294,12 +294,7 @@ public struct Engine: Sendable {
             record.status.updatedAt = deleter.context.now
             deleting.append((id, name, record))
         }
-        let written = drivers.files.writeAll(
-            deleting.map {
-                FileWrite(
-                    path: layout.spaceRecordPath($0.id), text: RecordCodec.recordText(RecordCodec.value(of: $0.record)),
-                    mode: MetadataPlanner.spaceMode)
-            })
+        let written = drivers.files.writeAll(deleting.map { deleter.context.recordWrite($0.record) })
         for (entry, error) in zip(deleting, written) where error == nil {
             inventory.set(entry.id, entry.record)
             marked.insert(entry.id)

@@ -99,11 +99,17 @@ public struct PassContext: Sendable {
 
     /// Writes `space.yaml` atomically.
     func writeRecord(_ record: SpaceRecord) throws(Failure) {
+        let file = recordWrite(record)
         do {
-            try drivers.files.write(
-                layout.spaceRecordPath(record.id), RecordCodec.recordText(RecordCodec.value(of: record)), mode: MetadataPlanner.spaceMode)
+            try drivers.files.write(file.path, file.text, mode: file.mode)
         } catch {
             throw Failure.host(.metadataWriteFailed, error)
         }
+    }
+
+    /// The write of a space's record (`space.yaml`), alone or in a group (`FileStore.writeAll`).
+    func recordWrite(_ record: SpaceRecord) -> FileWrite {
+        FileWrite(
+            path: layout.spaceRecordPath(record.id), text: RecordCodec.recordText(RecordCodec.value(of: record)), mode: MetadataPlanner.spaceMode)
     }
 }

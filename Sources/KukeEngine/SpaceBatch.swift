@@ -92,7 +92,7 @@ extension SpaceReconciler {
     /// written goes back to what it was and stops here.
     func writePending(_ staged: inout [Staged], inventory: inout Inventory) {
         let writing = staged.indices.filter { staged[$0].live && staged[$0].pending != nil }
-        let results = context.drivers.files.writeAll(writing.map { recordWrite(staged[$0].pending!) })
+        let results = context.drivers.files.writeAll(writing.map { context.recordWrite(staged[$0].pending!) })
         for (index, error) in zip(writing, results) {
             if let error {
                 inventory.set(staged[index].manifest.id, staged[index].stored)
@@ -171,7 +171,7 @@ extension SpaceReconciler {
                 writing.append((index, final))
             }
         }
-        let results = context.drivers.files.writeAll(writing.map { recordWrite($0.record) })
+        let results = context.drivers.files.writeAll(writing.map { context.recordWrite($0.record) })
         for (entry, error) in zip(writing, results) {
             if let error {
                 fail(&staged[entry.index], Failure.host(.metadataWriteFailed, error), inventory: &inventory)
@@ -179,13 +179,6 @@ extension SpaceReconciler {
                 inventory.set(entry.record.id, entry.record)
             }
         }
-    }
-
-    /// The write of a space's record.
-    func recordWrite(_ record: SpaceRecord) -> FileWrite {
-        FileWrite(
-            path: context.layout.spaceRecordPath(record.id), text: RecordCodec.recordText(RecordCodec.value(of: record)),
-            mode: MetadataPlanner.spaceMode)
     }
 
     /// A space stops: its outcome fails and its record (when the host holds one) says why.
