@@ -22,6 +22,7 @@ struct OutcomePrinter {
         if let failure = outcome.failure { line += ": \(failure.reason): \(failure.message)" }
         if let note = outcome.note { line += ": \(note)" }
         console.out(line)
+        for warning in outcome.warnings { console.error("warning: \(warning)") }
         guard outcome.outcome == .updated || (dryRun && outcome.outcome.changesHost) else { return }
         for change in outcome.changes {
             console.out("  \(symbol(change.action)) \(change.summary)")
@@ -67,6 +68,7 @@ struct OutcomePrinter {
                         ])
                     })))
         if let note = outcome.note { entries.append(.init("note", .string(note))) }
+        if !outcome.warnings.isEmpty { entries.append(.init("warnings", .list(outcome.warnings.map { .string($0) }))) }
         if let failure = outcome.failure {
             entries.append(.init("error", .map([.init("reason", .string(failure.reason.rawValue)), .init("message", .string(failure.message))])))
         }

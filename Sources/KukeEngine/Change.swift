@@ -33,7 +33,6 @@ public struct Change: Sendable, Equatable {
         case deletePorts(bridge: String)
         case detach(CNIAttachment, config: String)
         case replaceFirewall(script: String)
-        case deleteFirewall
     }
 
     public var part: Part

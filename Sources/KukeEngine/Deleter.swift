@@ -38,6 +38,7 @@ public struct Deleter: Sendable {
             outcome.changes = try plan(id, cascade: cascade, inventory: inventory)
             if context.dryRun {
                 context.pretend(outcome.changes)
+                inventory.forgetDeletedLinks(outcome.changes)
                 inventory.set(id, nil)
                 inventory.deletedInDryRun.insert(context.layout.spaceDirectory(id))
                 return outcome
@@ -54,6 +55,7 @@ public struct Deleter: Sendable {
                     guard case .deleteLink(let name) = change.operation else { return true }
                     return !deletedTogether.contains(name)
                 })
+            inventory.forgetDeletedLinks(outcome.changes)
             inventory.set(id, nil)
         } catch {
             var error = error

@@ -76,6 +76,8 @@ public struct HostFacts: Sendable {
     public var runPathExists = false
     public var recordCounts = (realms: 0, spaces: 0)
     public var unreadableRecords: [String] = []
+    /// `kuke-*` bridges no record names (see `Inventory.unrecordedBridges`).
+    public var unrecordedBridges: [String] = []
 
     public struct Plugin: Sendable, Equatable {
         public var type: String
@@ -115,6 +117,7 @@ public enum Doctor {
         rows.append(foreignConflists(facts))
         rows.append(leftoverLeases(facts))
         rows.append(runPath(facts))
+        rows.append(unrecordedBridges(facts))
         return rows
     }
 
@@ -325,5 +328,13 @@ public enum Doctor {
                 fix: "repair or move the files named; kuke get spaces shows the rest")
         }
         return DoctorCheck("run-path", .ok, "\(path): \(facts.recordCounts.realms) realm(s), \(facts.recordCounts.spaces) space(s)")
+    }
+
+    static func unrecordedBridges(_ facts: HostFacts) -> DoctorCheck {
+        guard !facts.unrecordedBridges.isEmpty else { return DoctorCheck("kuke-bridges", .ok, "every kuke-* bridge has a space record") }
+        return DoctorCheck(
+            "kuke-bridges", .warn,
+            "kuke-* bridges no space record describes: \(facts.unrecordedBridges.joined(separator: ", ")); the isolation table drops their traffic to other kuke bridges and out of the host",
+            fix: "restore the space's record and kuke apply its manifest, or ip link delete \(facts.unrecordedBridges.joined(separator: " / "))")
     }
 }

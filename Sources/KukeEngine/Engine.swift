@@ -91,11 +91,10 @@ public struct Engine: Sendable {
         let realms = RealmReconciler(context: context)
         let spaces = SpaceReconciler(context: context, regenerateConflist: options.regenerateConflists, managedBy: options.managedBy)
         var outcomes: [ResourceOutcome] = []
-        // Spaces of the batch that deny egress get their rules before any part is made: `iifname`
-        // matches by name, so a rule for a bridge about to be created is harmless, and a new
-        // space's cells never see open egress. The end of the pass brings the table to what the
-        // pass left (resolved hosts, deleted and failed spaces).
-        let preinstalled = preinstallFirewall(ordered, inventory: inventory, context: context)
+        // The table before any part is made (see `preinstallFirewall`); after the bridges, it is
+        // brought to what the pass left and read back before any record says `Ready`.
+        let preinstalled = preinstallFirewall(ordered, inventory: inventory, context: context, regenerate: options.regenerateConflists)
+        var settled: SettledFirewall?
         var staged: [(slot: Int, manifest: SpaceManifest)] = []
         for (index, resource) in batch.enumerated() {
             if case .realm = resource { progress?(index, batch.count, "\(resource.kind) \(resource.displayName)") }
@@ -122,112 +121,18 @@ public struct Engine: Sendable {
             }
         }
         let realmCount = batch.count - staged.count
-        let spaceOutcomes = spaces.reconcileAll(staged.map(\.manifest), inventory: &inventory) { index, name in
-            progress?(realmCount + index, batch.count, "Space \(name)")
-        }
+        let spaceOutcomes = spaces.reconcileAll(
+            staged.map(\.manifest), inventory: &inventory,
+            progress: { index, name in progress?(realmCount + index, batch.count, "Space \(name)") },
+            beforeReady: { inventory in
+                settled = settleFirewall(preinstalled: preinstalled, inventory: inventory, context: context)
+                return settled
+            })
         for (entry, outcome) in zip(staged, spaceOutcomes) { outcomes[entry.slot] = outcome }
-        finishFirewall(preinstalled: preinstalled, inventory: &inventory, outcomes: &outcomes, context: context)
+        if settled == nil { settled = settleFirewall(preinstalled: preinstalled, inventory: inventory, context: context) }
+        finishFirewall(settled, inventory: &inventory, outcomes: &outcomes, context: context)
         progress?(batch.count, batch.count, "")
         return (outcomes, inventory)
-    }
-
-    /// The table with the batch's `default: deny` spaces as their manifests say, before the pass
-    /// makes anything, and the spaces it was planned for; nil when that is what the recorded
-    /// spaces already give (nothing to do).
-    func preinstallFirewall(_ batch: [Resource], inventory: Inventory, context: PassContext) -> Preinstalled? {
-        guard drivers.firewall != nil else { return nil }
-        var spaces = Dictionary(uniqueKeysWithValues: firewallSpaces(inventory).spaces.map { ($0.id, $0) })
-        var bridges = Dictionary(spaces.values.map { ($0.bridge, $0.id) }, uniquingKeysWith: { first, _ in first })
-        var changed = false
-        for case .space(let manifest) in batch {
-            guard let policy = EgressPolicy(network: manifest.spec.network) else { continue }
-            let stored = inventory.spaces[manifest.id]
-            let bridge = stored?.status.network?.bridge ?? BridgeName.make(for: manifest.id)
-            // A conflict or a name the table cannot hold: the pass reports it.
-            guard bridges[bridge].map({ $0 == manifest.id }) ?? true, FirewallPlanner.violation(ofBridge: bridge) == nil else { continue }
-            let space = FirewallSpace(id: manifest.id, bridge: bridge, egress: FirewallSpace.allows(policy, resolved: stored?.status.egress))
-            if spaces[manifest.id] != space {
-                spaces[manifest.id] = space
-                bridges[bridge] = manifest.id
-                changed = true
-            }
-        }
-        guard changed, let outcome = convergeFirewall(Array(spaces.values), inventory: inventory, context: context) else { return nil }
-        return Preinstalled(outcome: outcome, spaces: Array(spaces.values))
-    }
-
-    /// The outcome of `preinstallFirewall` and the spaces it wrote the table for.
-    struct Preinstalled {
-        var outcome: ResourceOutcome
-        var spaces: [FirewallSpace]
-    }
-
-    /// One outcome for the table from the change made before the spaces and the one after.
-    static func merged(_ before: ResourceOutcome?, _ after: ResourceOutcome?) -> ResourceOutcome? {
-        guard var first = before else { return after }
-        guard let after else { return first }
-        if after.failure != nil || first.failure != nil {
-            var failed = after.failure != nil ? after : first
-            failed.changes = first.changes + after.changes
-            return failed
-        }
-        first.changes += after.changes
-        if first.outcome == .created && after.outcome == .deleted {
-            first.outcome = .unchanged
-        } else if first.outcome != .created {
-            first.outcome = after.outcome
-        }
-        return first
-    }
-
-    /// The isolation table brought to `spaces` (a fifth driver shared by all spaces): an outcome
-    /// only when it changed or failed.
-    /// - Parameter assumed: the table as an earlier step of this dry run would have left it, in
-    ///   place of the kernel's, so the dry run predicts the real run's changes.
-    func convergeFirewall(_ spaces: [FirewallSpace], inventory: Inventory, context: PassContext, assumed: ObservedFirewall? = nil)
-        -> ResourceOutcome?
-    {
-        guard let firewall = drivers.firewall else { return nil }
-        var outcome = ResourceOutcome(kind: "Firewall", realm: nil, name: FirewallPlanner.table, outcome: .unchanged)
-        // A space whose record cannot be read still has its bridge: rebuilding the table without
-        // it would drop its isolation and egress rules, so the table is left as it is.
-        let unreadable = inventory.unreadable.keys.filter { $0.hasSuffix("/space.yaml") }.sorted()
-        if let first = unreadable.first {
-            outcome.outcome = .failed
-            outcome.failure = Failure(
-                .firewallFailed,
-                "table \(FirewallPlanner.table) left as it is while \(first)\(unreadable.count > 1 ? " and \(unreadable.count - 1) more" : "") cannot be read (its rules would be dropped); fix or remove it"
-            )
-            return outcome
-        }
-        do {
-            // The summary (no listing) decides; the listing is read only for a rewrite's diff.
-            let observed = if let assumed { assumed.summary } else { try firewall.summary() }
-            let owner = FirewallPlanner.owner(runPath: layout.runPath)
-            // One table per network namespace: a kuke with another run path (a test, a second
-            // install) neither rewrites nor deletes the spaces of the one that wrote it.
-            if let observed, let holder = observed.owner, holder != owner {
-                guard !spaces.isEmpty else { return nil }  // nothing of this run path's to hold
-                outcome.outcome = .failed
-                outcome.failure = Failure(
-                    .firewallOwnedElsewhere,
-                    "table \(FirewallPlanner.table) holds the spaces of the kuke whose run path is \(holder.dropFirst(4)), not this one (\(layout.runPath)); it is one table per network namespace, so kuke leaves it as it is: run with that --run-path, or delete that run path's spaces first (the table was not changed)"
-                )
-                return outcome
-            }
-            let listed = { () throws(HostError) -> [String] in
-                if let assumed { return assumed.lines }
-                return try firewall.observe()?.lines ?? []
-            }
-            guard let change = try FirewallPlanner.plan(spaces, summary: observed, owner: owner, observedLines: listed) else { return nil }
-            outcome.changes = [change]
-            outcome.outcome = change.action == .create ? .created : change.action == .delete ? .deleted : .updated
-            if !context.dryRun { try context.perform(change) }
-        } catch {
-            outcome.outcome = .failed
-            outcome.failure = Failure.host(.firewallFailed, error)
-        }
-        return outcome
     }
 
     static func exists(_ resource: Resource, in inventory: Inventory) -> Bool {
@@ -261,7 +166,8 @@ public struct Engine: Sendable {
                 outcomes += deleter.deleteRealm(name, cascade: cascade, inventory: &inventory)
             }
         }
-        finishFirewall(preinstalled: nil, inventory: &inventory, outcomes: &outcomes, context: deleter.context)
+        let settled = settleFirewall(preinstalled: nil, inventory: inventory, context: deleter.context)
+        finishFirewall(settled, inventory: &inventory, outcomes: &outcomes, context: deleter.context)
         progress?(ordered.count, ordered.count, "")
         return outcomes
     }

@@ -51,11 +51,11 @@ public struct FirewallSpace: Sendable, Equatable {
     }
 }
 
-/// Plans the table that makes spaces network boundaries. Forwarded traffic from one space's
-/// bridge to another space's bridge is dropped; traffic within a space, to and from the host,
-/// and replies of established connections pass. A space whose egress is denied jumps, for
-/// traffic leaving towards anything but a kuke bridge, to a chain of its own: its allow rules,
-/// then a counted drop. The table is kuke's own (`inet kukeon`), so other firewalls (Docker,
+/// Plans the table that makes spaces network boundaries. Forwarded traffic from one kuke bridge
+/// to another is dropped, whatever the records say; traffic within a space, to and from the
+/// host, and replies of established connections pass. A space whose egress is denied jumps to a
+/// chain of its own: its allow rules, then a counted drop; a kuke bridge no record describes
+/// sends nothing out. The table is kuke's own (`inet kukeon`), so other firewalls (Docker,
 /// firewalld, iptables-nft) keep their tables untouched.
 public enum FirewallPlanner {
     public static let table = "inet kukeon"
@@ -76,40 +76,68 @@ public enum FirewallPlanner {
         return plain ? "run:\(runPath)" : "run:#" + String(BridgeName.fnv1a64(Array(runPath.utf8)), radix: 16)
     }
 
+    /// The comment of the rules that hold every kuke bridge, recorded or not: `kuke-*` to
+    /// `kuke-*` dropped, and anything else leaving a `kuke-*` bridge no record describes.
+    static let isolateAnyComment = "isolate kuke-*"
+    static let unrecordedComment = "unrecorded kuke-*"
+
     /// The script that replaces the table in one transaction, its fingerprint, and the rule count
     /// it leaves. `owner` (see `owner(runPath:)`) is written beside the fingerprint.
-    public static func desired(_ spaces: [FirewallSpace], owner: String = "") -> (script: String, fingerprint: String, ruleCount: Int) {
+    ///
+    /// The forward chain holds the boundary by construction: the only accepts before the
+    /// `kuke-*` to `kuke-*` drop are same-bridge ones (`iifname B oifname B`, which
+    /// `br_netfilter` brings here), so no rule of a record, missing or wrong, can open one space
+    /// to another; and a bridge no rule names gets none of the per-space accepts, so the last
+    /// rule drops everything else it sends (egress denied). Per space, in order: same-bridge
+    /// accept, a counted drop towards other kuke bridges (its isolation drops), then, after the
+    /// `kuke-*` drop, its egress: a jump to its chain (`default: deny`) or an accept. A `kuke-*`
+    /// bridge of the host that no record describes (`unrecorded`) gets its same-bridge accept
+    /// alone, so its cells still reach each other and nothing else.
+    public static func desired(_ spaces: [FirewallSpace], unrecorded: [String] = [], owner: String = "") -> (
+        script: String, fingerprint: String, ruleCount: Int
+    ) {
         let ordered = spaces.sorted { $0.id < $1.id }
         var forward = ["ct state established,related accept comment \"established\""]
         var chains = ""
-        var count = 1
+        var chainRules = 0
         for space in ordered {
             let bridge = "\"\(space.bridge)\""
-            forward.append("iifname \(bridge) oifname \"kuke-*\" oifname != \(bridge) counter drop comment \"isolate\"")
-            count += 1
-            guard let allows = space.egress else { continue }
+            forward.append("iifname \(bridge) oifname \(bridge) accept comment \"same bridge\"")
+            forward.append("iifname \(bridge) oifname \"kuke-*\" counter drop comment \"isolate\"")
+        }
+        for name in unrecorded.sorted() where violation(ofBridge: name) == nil {
+            forward.append("iifname \"\(name)\" oifname \"\(name)\" accept comment \"same bridge, unrecorded\"")
+        }
+        forward.append("iifname \"kuke-*\" oifname \"kuke-*\" counter drop comment \"\(isolateAnyComment)\"")
+        for space in ordered {
+            let bridge = "\"\(space.bridge)\""
+            guard let allows = space.egress else {
+                forward.append("iifname \(bridge) accept comment \"egress\"")
+                continue
+            }
             let chain = chain(ofBridge: space.bridge)
-            forward.append("iifname \(bridge) oifname != \"kuke-*\" jump \(chain) comment \"egress\"")
+            forward.append("iifname \(bridge) jump \(chain) comment \"egress\"")
             var rules = allows.map { allow in
                 let ports = allow.ports.isEmpty ? "" : " tcp dport { \(allow.ports.map(String.init).joined(separator: ", ")) }"
                 return "ip daddr { \(allow.destinations.joined(separator: ", ")) }\(ports) accept comment \"\(allow.label)\""
             }
             rules.append("counter drop comment \"deny\"")
-            count += 1 + rules.count
+            chainRules += rules.count
             chains += "  chain \(chain) {\n" + rules.map { "    \($0)\n" }.joined() + "  }\n"
         }
+        forward.append("iifname \"kuke-*\" counter drop comment \"\(unrecordedComment)\"")
         let body =
             "  chain forward {\n    type filter hook forward priority filter; policy accept;\n"
             + forward.map { "    \($0)\n" }.joined() + "  }\n" + chains
         let fingerprint = String(BridgeName.fnv1a64(Array(body.utf8)), radix: 16)
         let mark = owner.isEmpty ? fingerprint : "\(fingerprint) \(owner)"
         let script = "table \(table)\ndelete table \(table)\ntable \(table) {\n  comment \"\(markPrefix)\(mark)\"\n\(body)}\n"
-        return (script, fingerprint, count)
+        return (script, fingerprint, forward.count + chainRules)
     }
 
     /// The table `desired(spaces, owner:)` writes, as `observe` reads it back (no drops yet).
-    static func written(_ spaces: [FirewallSpace], owner: String = "") -> ObservedFirewall {
-        let desired = desired(spaces, owner: owner)
+    static func written(_ spaces: [FirewallSpace], unrecorded: [String] = [], owner: String = "") -> ObservedFirewall {
+        let desired = desired(spaces, unrecorded: unrecorded, owner: owner)
         return ObservedFirewall(
             fingerprint: desired.fingerprint, ruleCount: desired.ruleCount, lines: lines(of: desired.script), owner: owner.isEmpty ? nil : owner)
     }
@@ -143,18 +171,15 @@ public enum FirewallPlanner {
         }
     }
 
-    /// The change that brings the table to `spaces`: replace it, delete it (no spaces left), or
-    /// nothing. The summary decides; `observedLines` (the table's listing) is asked for only
-    /// when a rewrite is planned, for its diff.
+    /// The change that brings the table to `spaces`: create or replace it, or nothing. With no
+    /// spaces the table stays, holding the rules that isolate every `kuke-*` bridge: a bridge
+    /// left behind is never open. The summary decides; `observedLines` (the table's listing) is
+    /// asked for only when a rewrite is planned, for its diff.
     public static func plan<E: Error>(
-        _ spaces: [FirewallSpace], summary observed: FirewallSummary?, owner: String = "", observedLines: () throws(E) -> [String]
+        _ spaces: [FirewallSpace], unrecorded: [String] = [], summary observed: FirewallSummary?, owner: String = "",
+        observedLines: () throws(E) -> [String]
     ) throws(E) -> Change? {
-        if spaces.isEmpty {
-            guard observed != nil else { return nil }
-            return Change(
-                part: .firewall, action: .delete, subject: table, summary: "delete table \(table) (no spaces left)", operation: .deleteFirewall)
-        }
-        let desired = desired(spaces, owner: owner)
+        let desired = desired(spaces, unrecorded: unrecorded, owner: owner)
         if let observed, observed.fingerprint == desired.fingerprint, observed.ruleCount == desired.ruleCount,
             observed.owner == (owner.isEmpty ? nil : owner)
         {
@@ -169,9 +194,10 @@ public enum FirewallPlanner {
         let after = text(desired.fingerprint, desired.ruleCount, lines(of: desired.script))
         let denied = spaces.filter { $0.egress != nil }.count
         let egress = denied == 0 ? "" : ", egress denied by default for \(denied)"
+        let held = spaces.isEmpty ? "no spaces, the kuke-* rules alone" : "isolate \(spaces.count) space(s)\(egress)"
         return Change(
             part: .firewall, action: observed == nil ? .create : .update, subject: table,
-            summary: "\(observed == nil ? "create" : "rewrite") table \(table): isolate \(spaces.count) space(s)\(egress)",
+            summary: "\(observed == nil ? "create" : "rewrite") table \(table): \(held)",
             diff: UnifiedDiff.make(old: before, new: after, oldLabel: "nftables/\(table)", newLabel: "nftables/\(table)"),
             operation: .replaceFirewall(script: desired.script))
     }

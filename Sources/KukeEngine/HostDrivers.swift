@@ -126,8 +126,6 @@ public protocol FirewallControl: Sendable {
     func observe() throws(HostError) -> ObservedFirewall?
     /// Replaces the table with `script` atomically (`nft -f`).
     func replace(_ script: String) throws(HostError)
-    /// `nft delete table inet kukeon`; a missing table is not an error.
-    func delete() throws(HostError)
 }
 
 /// Name lookups for egress `host` rules (the system resolver: `/etc/hosts`, DNS, as nsswitch says).

@@ -78,6 +78,21 @@ public struct Inventory: Sendable {
     /// The space that records `path` as its conflist, if any.
     public func conflistOwner(_ path: String) -> SpaceID? { conflistOwners[path] }
 
+    /// The `kuke-*` bridges of the host that no record names, sorted: the table's `kuke-*` rules
+    /// keep them closed, and the operator is told (apply, watch, doctor).
+    public var unrecordedBridges: [String] {
+        network.links.values.filter { $0.kind == "bridge" && $0.name.hasPrefix(BridgeName.prefix) && bridgeOwner($0.name) == nil }.map(\.name)
+            .sorted()
+    }
+
+    /// Takes the links `changes` deleted out of the network snapshot, so the rest of the pass
+    /// (the isolation table's unrecorded bridges) sees the host as it is now.
+    public mutating func forgetDeletedLinks(_ changes: [Change]) {
+        for change in changes {
+            if case .deleteLink(let name) = change.operation { network.links[name] = nil }
+        }
+    }
+
     /// The space that owns the bridge `name`: the one that records it, or the first created of
     /// those that do.
     public func bridgeOwner(_ name: String) -> SpaceID? { first(of: bridgeHolders[name]) }

@@ -84,7 +84,8 @@ public struct ObservedFirewall: Sendable, Equatable {
         for rule in listing.rules where rule.drops {
             guard let packets = rule.packets else { continue }
             let chainBridge = rule.chain.hasPrefix(FirewallPlanner.egressChainPrefix) ? FirewallPlanner.bridge(ofChain: rule.chain) : nil
-            guard let bridge = rule.inputInterface ?? chainBridge else { continue }
+            // The `kuke-*` rules' drops belong to no space (a bridge no record describes).
+            guard let bridge = rule.inputInterface ?? chainBridge, !bridge.hasSuffix("*") else { continue }
             drops[bridge, default: 0] += packets
             if chainBridge != nil { egressDrops[bridge, default: 0] += packets }
         }

@@ -51,7 +51,6 @@ public struct PassContext: Sendable {
         case .deletePorts(let bridge): try drivers.links.deletePorts(of: bridge)
         case .detach(let attachment, let config): try drivers.plugins.delete(attachment, config: config)
         case .replaceFirewall(let script): try drivers.firewall?.replace(script)
-        case .deleteFirewall: try drivers.firewall?.delete()
         }
     }
 

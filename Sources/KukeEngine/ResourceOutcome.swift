@@ -41,6 +41,9 @@ public struct ResourceOutcome: Sendable, Equatable {
     public var failure: Failure?
     /// Why a resource was skipped or left suspended.
     public var note: String?
+    /// What the operator should know and fix that did not make the resource fail (a `kuke-*`
+    /// bridge no record describes, on the table's outcome).
+    public var warnings: [String] = []
 
     public init(kind: String, realm: String?, name: String, outcome: Outcome, changes: [Change] = [], failure: Failure? = nil) {
         self.kind = kind

@@ -7,7 +7,9 @@ import KukeModel
 /// new space costs. Each space still goes through metadata (Pending) → cgroup → conflist →
 /// bridge → metadata (Ready) in that order, so a crash anywhere leaves what a crash of the
 /// one-by-one pass could, and the next pass converges it. A space that fails leaves the later
-/// phases; the others go on.
+/// phases; the others go on. Between the bridges and the Ready records, the isolation table is
+/// brought to the pass's spaces and read back (`beforeReady`): a space whose rules the kernel
+/// does not hold is never recorded `Ready`.
 extension SpaceReconciler {
     /// One space on its way through the phases.
     struct Staged {
@@ -25,9 +27,12 @@ extension SpaceReconciler {
     }
 
     /// The outcomes of `manifests`, in their order. A dry run goes one space after another.
-    public func reconcileAll(_ manifests: [SpaceManifest], inventory: inout Inventory, progress: ((Int, String) -> Void)? = nil)
-        -> [ResourceOutcome]
-    {
+    /// `beforeReady` runs once in a real run (also with no manifests), after the bridges: it
+    /// settles the isolation table and says which spaces' rules the kernel holds.
+    func reconcileAll(
+        _ manifests: [SpaceManifest], inventory: inout Inventory, progress: ((Int, String) -> Void)? = nil,
+        beforeReady: ((Inventory) -> Engine.SettledFirewall?)? = nil
+    ) -> [ResourceOutcome] {
         if context.dryRun {
             return manifests.enumerated().map { index, manifest in
                 progress?(index, manifest.id.description)
@@ -39,7 +44,15 @@ extension SpaceReconciler {
         performEach(&staged, inventory: &inventory) { $0.leftovers + $0.cgroup }
         writeConflists(&staged, inventory: &inventory)
         performEach(&staged, inventory: &inventory, progress: progress) { $0.bridge }
-        writeReady(&staged, inventory: &inventory)
+        // The table is settled for the records the pass is about to write (a re-resolved host
+        // changes the record without a Pending step), so Ready never precedes its rules.
+        for entry in staged where entry.live { inventory.forgetDeletedLinks(entry.plan?.bridge ?? []) }
+        var planned = inventory
+        for entry in staged where entry.live {
+            if let record = entry.plan?.record { planned.set(entry.manifest.id, record) }
+        }
+        let firewall = beforeReady?(planned)
+        writeReady(&staged, inventory: &inventory, firewall: firewall)
         return staged.map { entry in
             var outcome = entry.outcome
             if let soft = entry.softFailure, outcome.failure == nil {
@@ -149,12 +162,17 @@ extension SpaceReconciler {
     }
 
     /// Phase 5: each space's Ready record, with the controllers its cgroup really delegates,
-    /// written together; a record the host already holds (but for its time stamp) is kept.
-    func writeReady(_ staged: inout [Staged], inventory: inout Inventory) {
+    /// written together; a record the host already holds (but for its time stamp) is kept. A
+    /// space whose rules `firewall` says the kernel does not hold fails instead.
+    func writeReady(_ staged: inout [Staged], inventory: inout Inventory, firewall: Engine.SettledFirewall?) {
         var writing: [(index: Int, record: SpaceRecord)] = []
         for index in staged.indices where staged[index].live {
             guard let plan = staged[index].plan else { continue }
             let id = staged[index].manifest.id
+            if let failure = firewall?.failure(of: id) {
+                fail(&staged[index], failure, inventory: &inventory)
+                continue
+            }
             var final = plan.record
             do throws(Failure) {
                 final.status.subtreeControllers = try readBackControllers(id)

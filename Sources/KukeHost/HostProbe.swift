@@ -50,6 +50,7 @@ public enum HostProbe {
 
         facts.runPathExists = drivers.files.exists(layout.runPath)
         facts.recordCounts = (inventory.realms.count, inventory.spaces.count)
+        facts.unrecordedBridges = inventory.unrecordedBridges
         facts.unreadableRecords = inventory.unreadable.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
         return facts
     }

@@ -85,15 +85,6 @@ public struct NftablesFirewall: FirewallControl {
         FaultInjection.step("replace table \(FirewallPlanner.table)")
     }
 
-    /// Declares the table, then deletes it, in one transaction: a table that is not there is
-    /// created and deleted at once, so a missing table needs no telling apart from a failure
-    /// (`delete table` alone fails on it, and says so only in words).
-    public func delete() throws(HostError) {
-        let result = run("table \(FirewallPlanner.table)\ndelete table \(FirewallPlanner.table)\n")
-        guard result.ok else { throw HostError("nftables: delete table \(FirewallPlanner.table) failed: \(Self.firstLine(result.error))") }
-        FaultInjection.step("delete table \(FirewallPlanner.table)")
-    }
-
     static func firstLine(_ text: String) -> String {
         text.split(separator: "\n").first.map(String.init) ?? "unknown error"
     }

@@ -280,10 +280,6 @@ public final class FakeHost: Sendable {
                 state.firewallScript = script
             }
         }
-        func delete() throws(HostError) {
-            try host.record("deleteFirewall")
-            host.state.withLock { $0.firewallScript = nil }
-        }
     }
 
     struct Resolver: NameResolver {

@@ -42,6 +42,8 @@ public final class WatchController {
     public private(set) var pruneHeld: String?
     /// The isolation table's failure in the last pass that touched it: the pass did not converge.
     var tableFailure: Failure?
+    /// The pass's warnings (`kuke-*` bridges no record describes), logged when they change.
+    var warnings: [String] = []
     /// Passes run so far (for tests and the status line).
     public private(set) var passes = 0
     /// Metrics and health, when `--metrics-address` or `--metrics-file` asks for them.
@@ -240,6 +242,11 @@ public final class WatchController {
         for outcome in outcomes.dropFirst(batch.count) {
             log(outcome)
             if let failure = outcome.failure { tableFailure = failure }
+        }
+        let passWarnings = outcomes.flatMap(\.warnings)
+        if passWarnings != warnings {
+            for warning in passWarnings where !warnings.contains(warning) { logger.warning("\(warning)") }
+            warnings = passWarnings
         }
         metrics?.recordPass(outcomes, seconds: Self.seconds(since: started), repairedParts: repaired)
         hostFailing = false

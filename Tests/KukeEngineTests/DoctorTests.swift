@@ -50,10 +50,18 @@ struct DoctorTests {
         #expect(
             rows.map(\.check) == [
                 "cgroup2", "cgroup-root", "controllers", "cni-plugins", "cni-version", "nftables", "ip-forward", "br-netfilter", "networkd",
-                "foreign-conflists", "host-local-state", "run-path",
+                "foreign-conflists", "host-local-state", "run-path", "kuke-bridges",
             ])
         #expect(rows.allSatisfy { $0.status == .ok && $0.fix == nil }, "\(rows)")
         #expect(row(Self.fit(), "cni-plugins").detail.contains("bridge (/usr/lib/cni/bridge, CNI 1.0.0)"))
+    }
+
+    @Test("a kuke-* bridge no record describes warns, naming it, with both fixes")
+    func unrecordedBridge() {
+        var facts = Self.fit()
+        facts.unrecordedBridges = ["kuke-main-gone"]
+        expectOnly(facts, "kuke-bridges", .warn, detail: "kuke-main-gone")
+        #expect(row(facts, "kuke-bridges").fix?.contains("ip link delete kuke-main-gone") == true)
     }
 
     @Test("a missing plugin fails, naming it and CNI_PATH; the version row then cannot judge")

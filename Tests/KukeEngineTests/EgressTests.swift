@@ -48,15 +48,15 @@ struct EgressTests {
         let outcomes = try engine(host).apply(resources([("shop", denyWithRules), ("blog", nil)]))
         #expect(outcomes.allSatisfy { $0.failure == nil }, "\(outcomes)")
         let text = script(host)
-        #expect(text.contains("iifname \"kuke-main-shop\" oifname != \"kuke-*\" jump egress_kuke_main_shop comment \"egress\""))
+        #expect(text.contains("iifname \"kuke-main-shop\" jump egress_kuke_main_shop comment \"egress\""))
         #expect(text.contains("ip daddr { 203.0.113.0/24 } tcp dport { 80, 443 } accept comment \"allow[0] cidr 203.0.113.0/24\""))
         #expect(text.contains("ip daddr { 192.0.2.10, 192.0.2.20 } accept comment \"allow[1] host api.example.com\""))
         #expect(text.contains("ip daddr { 198.51.100.7 } accept comment \"allow[2] cidr 198.51.100.7\""))
         let chain = try #require(text.range(of: "chain egress_kuke_main_shop {")).upperBound
         let lines = text[chain...].split(separator: "\n").prefix { !$0.contains("}") || $0.contains("{ ") }
         #expect(lines.last?.trimmingCharacters(in: .whitespaces) == "counter drop comment \"deny\"", "the default comes last")
-        // The space without a policy has isolation only: no jump, no chain.
-        #expect(!text.contains("egress_kuke_main_blog"))
+        // The space without a policy has isolation only: an accept, no jump, no chain.
+        #expect(!text.contains("egress_kuke_main_blog") && text.contains("iifname \"kuke-main-blog\" accept comment \"egress\""))
         #expect(record(host, "shop")?.status.egress?.addresses(of: "api.example.com").map(\.description) == ["192.0.2.10", "192.0.2.20"])
         #expect(record(host, "blog")?.status.egress == nil)
     }
@@ -149,7 +149,9 @@ struct EgressTests {
         let listed = try NftablesListing(json: NftablesRendering.json(ofScript: desired.script, tableHandle: 1))
         #expect(ObservedFirewall(listing: listed, comment: nil).ruleCount == desired.ruleCount)
         #expect(FirewallPlanner.written([shop, blog]).ruleCount == desired.ruleCount)
-        #expect(desired.ruleCount == 8, "established; per space isolate, jump, its allows, deny")
+        #expect(
+            desired.ruleCount == 12,
+            "established; per space same bridge, isolate and egress; isolate kuke-*; unrecorded kuke-*; shop's allow and deny")
     }
 }
 

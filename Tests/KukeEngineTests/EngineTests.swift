@@ -434,13 +434,15 @@ struct EngineTests {
         #expect(inventory.spaces[SpaceID(realm: "main", name: "blog")]?.metadata.labels == [:])
     }
 
-    @Test("the isolation table follows the spaces: created, left alone when converged, repaired when flushed, deleted with the last space")
+    @Test(
+        "the isolation table follows the spaces: created, left alone when converged, repaired when flushed; with the last space gone it keeps the kuke-* rules"
+    )
     func firewall() throws {
         let host = FakeHost(firewall: true)
         let created = try engine(host).apply([realm("main"), space("blog"), space("shop")])
         #expect(created.last?.kind == "Firewall" && created.last?.outcome == .created)
         let script = try #require(host.state.withLock { $0.firewallScript })
-        #expect(script.contains("iifname \"kuke-main-blog\" oifname \"kuke-*\" oifname != \"kuke-main-blog\" counter drop comment \"isolate\""))
+        #expect(script.contains("iifname \"kuke-main-blog\" oifname \"kuke-*\" counter drop comment \"isolate\""))
         #expect(script.contains("ct state established,related accept"))
         #expect(try engine(host).apply([realm("main"), space("blog"), space("shop")]).allSatisfy { $0.outcome == .unchanged })
         // Someone flushes the chain: the rule count no longer matches, so a dry run shows it and apply repairs it.
@@ -454,8 +456,9 @@ struct EngineTests {
         _ = try engine(host).delete([.space(SpaceID(realm: "main", name: "blog"))], cascade: false)
         #expect(host.state.withLock { $0.firewallScript }?.contains("kuke-main-blog") == false)
         let last = try engine(host).delete([.space(SpaceID(realm: "main", name: "shop"))], cascade: false)
-        #expect(last.last?.outcome == .deleted && last.last?.kind == "Firewall")
-        #expect(host.state.withLock { $0.firewallScript } == nil)
+        #expect(last.last?.outcome == .updated && last.last?.kind == "Firewall")
+        let empty = try #require(host.state.withLock { $0.firewallScript })
+        #expect(!empty.contains("kuke-main-shop") && empty.contains("iifname \"kuke-*\" oifname \"kuke-*\" counter drop"), "\(empty)")
     }
 
     @Test("a realm with spaces is deleted only with --cascade")

@@ -127,7 +127,7 @@ struct FailClosedTests {
         let outcomes = try engine(host).apply(batch(["a", "b"]))
         #expect(outcomes.first { $0.name == "b" }?.failure?.reason == .bridgeConflict)
         #expect(outcomes.first { $0.name == "a" }?.failure == nil)
-        #expect(script(host).components(separatedBy: "iifname \"kuke-main-a\"").count == 2, "one isolation rule, a's")
+        #expect(script(host).components(separatedBy: "iifname \"kuke-main-a\"").count == 4, "a's three rules, none for b")
         let logged = host.log.count
         let repaired = try engine(host).initialize(regenerate: true)
         #expect(repaired.allSatisfy { $0.failure == nil }, "\(repaired)")

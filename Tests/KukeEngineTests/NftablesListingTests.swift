@@ -15,7 +15,7 @@ enum NftablesFixture {
     static func text(_ name: String) throws -> String { try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8) }
 
     /// The table's comment as the capture's text listing shows it.
-    static let comment = "kuke:ca1753d0281ae231 run:/mnt/kukeon"
+    static let comment = "kuke:eaf48592c05be80b run:/mnt/kukeon"
 
     static let blog = FirewallSpace(id: SpaceID(realm: "main", name: "blog"), bridge: "kuke-main-blog", egress: nil)
     static let analytics = FirewallSpace(id: SpaceID(realm: "main", name: "analytics-pipeline"), bridge: "kuke-mai-500c1c", egress: nil)
@@ -40,11 +40,14 @@ struct NftablesListingTests {
     @Test("the captured table decodes to kuke's rule count, the drops per bridge and the lines kuke wrote")
     func captured() throws {
         let listing = try NftablesListing(json: NftablesFixture.text("examples.json"))
-        #expect(listing.tableHandle == 3)
+        #expect(listing.tableHandle == 2)
         let observed = ObservedFirewall(listing: listing, comment: NftablesFixture.comment)
-        #expect(observed.fingerprint == "ca1753d0281ae231")
+        #expect(observed.fingerprint == "eaf48592c05be80b")
         #expect(observed.owner == "run:/mnt/kukeon")
-        #expect(observed.ruleCount == 8, "established; isolate for three spaces; shop's jump, two allows and deny")
+        #expect(
+            observed.ruleCount == 15,
+            "established; same bridge and isolate for three spaces; isolate kuke-*; two accepts and shop's jump; unrecorded kuke-*; two allows and deny"
+        )
         // 3 pings blog -> shop, 2 shop -> blog (isolate), 4 shop -> outside (deny).
         #expect(observed.drops == ["kuke-main-blog": 3, "kuke-main-shop": 6, "kuke-mai-500c1c": 0])
         // The JSON's rules read as nft's own text listing of the same table, and as kuke's script.
@@ -65,7 +68,7 @@ struct NftablesListingTests {
         let withoutDeny = try NftablesFixture.edited { objects in objects.removeAll { $0["rule"]?["comment"]?.stringValue == "deny" } }
         let flushed = ObservedFirewall(listing: try NftablesListing(json: withoutDeny), comment: nil)
         #expect(flushed.holding(NftablesFixture.spaces) == all.subtracting([NftablesFixture.shop.id]))
-        #expect(flushed.ruleCount == 7)
+        #expect(flushed.ruleCount == 14)
         let withoutBlog = try NftablesFixture.edited { objects in
             objects.removeAll { $0["rule"]?["expr"]?.compactText.contains("\"kuke-main-blog\"") == true }
         }
@@ -79,8 +82,8 @@ struct NftablesListingTests {
         let listing = try NftablesListing(json: NftablesFixture.text("examples.json"))
         #expect(ObservedFirewall(listing: listing, comment: nil).fingerprint == nil)
         #expect(ObservedFirewall(listing: listing, comment: "written by hand").fingerprint == nil)
-        let legacy = ObservedFirewall(listing: listing, comment: "kuke:ca1753d0281ae231")
-        #expect(legacy.fingerprint == "ca1753d0281ae231" && legacy.owner == nil)
+        let legacy = ObservedFirewall(listing: listing, comment: "kuke:eaf48592c05be80b")
+        #expect(legacy.fingerprint == "eaf48592c05be80b" && legacy.owner == nil)
     }
 
     @Test("statements kuke never writes are kept, as nft's JSON, so the diff shows them and no desired rule matches them")
@@ -93,7 +96,7 @@ struct NftablesListingTests {
         }
         let observed = ObservedFirewall(listing: try NftablesListing(json: json), comment: nil)
         #expect(observed.lines.contains(#"  meta l4proto udp {"log":{"prefix":"x"}} accept"#), "\(observed.lines)")
-        #expect(observed.ruleCount == 8, "a rule without a comment is not kuke's")
+        #expect(observed.ruleCount == 15, "a rule without a comment is not kuke's")
         #expect(observed.holding(NftablesFixture.spaces).count == 3)
     }
 
@@ -141,7 +144,7 @@ struct FakeHostNftablesTests {
         let captured = zeroingCounters(try JSONParser.parse(NftablesFixture.text("examples.json")))
         #expect(try JSONParser.parse(listed.json) == captured)
         let observed = try #require(try host.drivers.firewall?.observe())
-        #expect(observed.fingerprint == "ca1753d0281ae231" && observed.owner == "run:/mnt/kukeon" && observed.ruleCount == 8)
+        #expect(observed.fingerprint == "eaf48592c05be80b" && observed.owner == "run:/mnt/kukeon" && observed.ruleCount == 15)
         #expect(observed.lines == FirewallPlanner.lines(of: try NftablesFixture.text("examples.nft")))
     }
 
@@ -182,7 +185,10 @@ struct FirewallSummaryTests {
         _ = try engine.apply(ManifestDecoder.decode(Self.manifest, file: "m.yaml").resources)
         let summary = try #require(try host.drivers.firewall?.summary())
         #expect(summary == (try host.drivers.firewall?.observe())?.summary)
-        #expect(summary.ruleCount == 6, "established; isolate for two spaces; shop's jump, its allow and deny")
+        #expect(
+            summary.ruleCount == 11,
+            "established; same bridge and isolate for two spaces; isolate kuke-*; blog's accept and shop's jump; unrecorded kuke-*; shop's allow and deny"
+        )
     }
 
     @Test("an unchanged apply and diff list nothing; a chain flushed by hand is seen from the count, listed once for the diff, and repaired")

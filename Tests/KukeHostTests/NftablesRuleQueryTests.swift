@@ -82,7 +82,7 @@ struct NftablesRuleQueryTests {
             [try Self.table(sequence: 4), ack(4)],
         ])
         let firewall = NftablesFirewall { () throws(HostError) in transport }
-        #expect(try firewall.summary() == FirewallSummary(fingerprint: "ca1753d0281ae231", ruleCount: 1, owner: "run:/mnt/kukeon"))
+        #expect(try firewall.summary() == FirewallSummary(fingerprint: "eaf48592c05be80b", ruleCount: 1, owner: "run:/mnt/kukeon"))
         #expect(
             transport.sent == [
                 NftablesTableQuery.request(name: "kukeon", sequence: 2).finished(),

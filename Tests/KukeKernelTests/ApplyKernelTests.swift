@@ -100,7 +100,7 @@ struct ApplyKernelTests {
             #expect(result.status == 0, "\(result)")
             #expect(
                 result.stdout
-                    == "Space \"main/blog\": deleted\nSpace \"main/analytics-pipeline\": deleted\nRealm \"main\": deleted\nFirewall \"inet kukeon\": deleted\n"
+                    == "Space \"main/blog\": deleted\nSpace \"main/analytics-pipeline\": deleted\nRealm \"main\": deleted\nFirewall \"inet kukeon\": updated\n  ~ rewrite table inet kukeon: no spaces, the kuke-* rules alone\n"
             )
             #expect(sandbox.links().keys.filter { $0.hasPrefix("kuke-") }.isEmpty)
             #expect(try FileManager.default.contentsOfDirectory(atPath: sandbox.cniDirectory).isEmpty)

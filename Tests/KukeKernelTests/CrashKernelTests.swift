@@ -70,6 +70,7 @@ struct CrashKernelTests {
                 crashes += 1
                 #expect(crashed.stderr.contains("injected crash after step \(k)"), "\(crashed)")
                 steps.append(crashed.stderr)
+                try verifyClosed(sandbox, after: crashed.stderr)
                 let rerun = sandbox.kuke(rerunCommand)
                 #expect(rerun.status == 0, "k=\(k), re-run after \(crashed.stderr): \(rerun)")
                 try verify(sandbox, scenario, cni2: cni2, changePath: changePath, k: k)
@@ -84,6 +85,23 @@ struct CrashKernelTests {
             #expect(steps.contains { $0.contains("delete link group") }, "\(steps)")
         }
         print("crash consistency (\(scenario.name)): \(crashes) crash points, each repaired by a re-run")
+    }
+
+    /// Right after a crash, before anything repairs it: when a kuke bridge exists, the table
+    /// holds the `kuke-*` rules (no cell reaches another bridge, a bridge no rule names sends
+    /// nothing out), and every record that says `Ready` has its rules in the kernel.
+    func verifyClosed(_ sandbox: KernelSandbox, after crash: String) throws {
+        let context = Comment(rawValue: crash)
+        let table = sandbox.run(["nft", "list", "table", "inet", "kukeon"]).stdout
+        if sandbox.links().contains(where: { $0.value == "bridge" && $0.key.hasPrefix("kuke-") }) {
+            #expect(table.contains("iifname \"kuke-*\" oifname \"kuke-*\" counter"), context)
+            #expect(table.contains("comment \"unrecorded kuke-*\""), context)
+        }
+        let listed = sandbox.kuke("get", "spaces", "-o", "json")
+        for record in try JSONParser.parse(listed.stdout)["items"]?.arrayValue ?? [] where record["status"]?["state"]?.stringValue == "Ready" {
+            let bridge = record["status"]?["network"]?["bridge"]?.stringValue ?? "?"
+            #expect(table.contains("iifname \"\(bridge)\" oifname \"\(bridge)\" accept"), "\(crash): Ready without rules: \(bridge)")
+        }
     }
 
     /// The host is exactly the desired state: records, bridges, conflists, cgroups and the

@@ -63,7 +63,7 @@ struct DoctorKernelTests {
             let human = sandbox.kuke("doctor")
             #expect(human.stdout.contains("WARN  ip-forward"), "\(human)")
             #expect(human.stdout.contains("fix: sysctl -w net.ipv4.ip_forward=1"))
-            #expect(human.stdout.contains("12 checks: "))
+            #expect(human.stdout.contains("13 checks: "))
         }
     }
 }

@@ -153,7 +153,7 @@ struct FailClosedKernelTests {
             try edit(sandbox, "b", "bridge: kuke-main-b", "bridge: kuke-main-a")
             let shared = sandbox.kuke("apply", "-f", a, "-f", b)
             #expect(shared.status == 1 && shared.stdout.contains("Space \"main/b\": failed: BridgeConflict"), "\(shared)")
-            #expect(table(sandbox).components(separatedBy: "iifname \"kuke-main-a\" oifname").count == 2, "one rule for a's bridge")
+            #expect(table(sandbox).components(separatedBy: "iifname \"kuke-main-a\" oifname").count == 3, "a's same-bridge and isolate rules, once")
             let fixed = sandbox.kuke("init", "--force-regenerate-cni")
             #expect(fixed.status == 0, "\(fixed)")
             #expect(record(sandbox, "b")?.status.network?.bridge == "kuke-main-b" && record(sandbox, "a")?.status.network?.bridge == "kuke-main-a")
