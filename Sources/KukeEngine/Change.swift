@@ -41,16 +41,40 @@ public struct Change: Sendable, Equatable {
     public var subject: String
     /// One line for humans: `create bridge kuke-main-blog`.
     public var summary: String
-    /// A unified diff of the part's text, when it has one.
-    public var diff: String?
+    /// What the diff is made from: its text, or two lists of lines diffed only when asked.
+    public enum Diff: Sendable, Equatable {
+        case text(String)
+        /// `old` nil when the part does not exist yet.
+        case lines(old: [String]?, new: [String], label: String)
+    }
+
+    public var diffSource: Diff?
     public var operation: Operation
 
+    /// A unified diff of the part's text, when it has one; a diff of lines is made here, when a
+    /// person asks for it (`kuke diff`), not when the change is planned.
+    public var diff: String? {
+        switch diffSource {
+        case nil: nil
+        case .text(let text): text
+        case .lines(let old, let new, let label): UnifiedDiff.make(oldLines: old, newLines: new, oldLabel: label, newLabel: label)
+        }
+    }
+
     public init(part: Part, action: Action, subject: String, summary: String, diff: String? = nil, operation: Operation) {
+        self.init(part: part, action: action, subject: subject, summary: summary, diffSource: diff.map(Diff.text), operation: operation)
+    }
+
+    public init(part: Part, action: Action, subject: String, summary: String, diff: Diff, operation: Operation) {
+        self.init(part: part, action: action, subject: subject, summary: summary, diffSource: diff, operation: operation)
+    }
+
+    init(part: Part, action: Action, subject: String, summary: String, diffSource: Diff?, operation: Operation) {
         self.part = part
         self.action = action
         self.subject = subject
         self.summary = summary
-        self.diff = diff
+        self.diffSource = diffSource
         self.operation = operation
     }
 }

@@ -10,33 +10,13 @@ extension FirewallPlanner {
         }
         return allowed ? nil : "contains a character the isolation table cannot name (only letters, digits, '-' and '.')"
     }
-
-    /// The rules of each chain, as `lines(of:)` gives them, keyed by the chain's header line.
-    static func rulesByChain(_ lines: [String]) -> [String: Set<String>] {
-        var chains: [String: Set<String>] = [:]
-        var current = ""
-        for line in lines {
-            if line.hasPrefix("chain ") {
-                current = line
-                chains[current, default: []] = chains[current] ?? []
-            } else {
-                chains[current, default: []].insert(line)
-            }
-        }
-        return chains
-    }
 }
 
 extension ObservedFirewall {
-    /// The spaces among `spaces` whose every rule is in the table: the isolation rule, and for a
-    /// space that denies egress its jump and its chain with each allow rule and the final drop.
+    /// The spaces among `spaces` whose every rule is in the table: its same-bridge accept and
+    /// isolation drop, its egress, and for a space that denies egress its chain with each allow
+    /// rule and the final drop (the `kuke-*` rules with them).
     public func holding(_ spaces: [FirewallSpace]) -> Set<SpaceID> {
-        let observed = FirewallPlanner.rulesByChain(lines)
-        var held: Set<SpaceID> = []
-        for space in spaces {
-            let wanted = FirewallPlanner.rulesByChain(FirewallPlanner.lines(of: FirewallPlanner.desired([space]).script))
-            if wanted.allSatisfy({ chain, rules in observed[chain].map(rules.isSubset(of:)) ?? false }) { held.insert(space.id) }
-        }
-        return held
+        Set(spaces.filter { table.contains(FirewallPlanner.desired([$0]).table) }.map(\.id))
     }
 }

@@ -208,27 +208,41 @@ extension Engine {
                 )
                 return (outcome, false, true)
             }
-            let listed = { () throws(HostError) -> [String] in
-                if let assumed { return assumed.lines }
-                return try firewall.observe()?.lines ?? []
+            let listed = { () throws(HostError) -> ObservedFirewall? in
+                if let assumed { return assumed }
+                return try firewall.observe()
             }
-            guard let change = try FirewallPlanner.plan(spaces, unrecorded: unrecorded, summary: observed, owner: owner, observedLines: listed) else {
+            let digestPath = layout.firewallDigestPath
+            let recorded = assumed == nil ? ((try? drivers.files.read(digestPath)) ?? nil).flatMap(FirewallDigest.init(text:)) : nil
+            let desired = FirewallPlanner.desired(spaces, unrecorded: unrecorded, owner: owner)
+            guard
+                let change = try FirewallPlanner.plan(
+                    spaces, unrecorded: unrecorded, summary: observed, recorded: recorded, owner: owner, observed: listed)
+            else {
+                // As desired: listed and compared as data when the digest was not the recorded
+                // one (a lost record of it), which is recorded now, so the next pass need not list.
+                if !context.dryRun, let digest = observed?.digest, recorded != FirewallDigest(fingerprint: desired.fingerprint, digest: digest) {
+                    try? drivers.files.write(digestPath, FirewallDigest(fingerprint: desired.fingerprint, digest: digest).text, mode: 0o644)
+                }
                 return (nil, true, false)
             }
             outcome.changes = [change]
             outcome.outcome = change.action == .create ? .created : .updated
             if context.dryRun { return (outcome, true, false) }
             try context.perform(change)
-            // Read back: the kernel holds what was written (its fingerprint, owner and every rule).
-            let desired = FirewallPlanner.desired(spaces, unrecorded: unrecorded, owner: owner)
+            // Read back: the kernel holds what was written (its fingerprint, owner and every
+            // rule); the digest of its rules is recorded for the passes after.
             let after = try firewall.summary()
-            guard after == FirewallSummary(fingerprint: desired.fingerprint, ruleCount: desired.ruleCount, owner: owner) else {
+            guard let after, FirewallPlanner.summaryMatches(after, desired, owner: owner) else {
                 outcome.outcome = .failed
                 outcome.failure = Failure(
                     .firewallFailed,
                     "table \(FirewallPlanner.table) was written, but the kernel holds \(after.map { "\($0.ruleCount) rules, fingerprint \($0.fingerprint ?? "none")" } ?? "no table") (expected \(desired.ruleCount) rules, fingerprint \(desired.fingerprint))"
                 )
                 return (outcome, false, false)
+            }
+            if let digest = after.digest {
+                try? drivers.files.write(digestPath, FirewallDigest(fingerprint: desired.fingerprint, digest: digest).text, mode: 0o644)
             }
         } catch {
             outcome.outcome = .failed

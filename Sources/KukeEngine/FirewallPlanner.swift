@@ -81,8 +81,17 @@ public enum FirewallPlanner {
     static let isolateAnyComment = "isolate kuke-*"
     static let unrecordedComment = "unrecorded kuke-*"
 
-    /// The script that replaces the table in one transaction, its fingerprint, and the rule count
-    /// it leaves. `owner` (see `owner(runPath:)`) is written beside the fingerprint.
+    /// The table kuke wants: its value, the script that replaces the kernel's table with it in
+    /// one transaction, and the fingerprint written in the table's comment (beside `owner`, see
+    /// `owner(runPath:)`).
+    public struct Desired: Sendable {
+        public var table: FirewallTable
+        public var script: String
+        public var fingerprint: String
+        public var ruleCount: Int { table.ruleCount }
+    }
+
+    /// The table for `spaces` (and the `kuke-*` bridges no record describes, `unrecorded`).
     ///
     /// The forward chain holds the boundary by construction: the only accepts before the
     /// `kuke-*` to `kuke-*` drop are same-bridge ones (`iifname B oifname B`, which
@@ -91,119 +100,122 @@ public enum FirewallPlanner {
     /// rule drops everything else it sends (egress denied). Per space, in order: same-bridge
     /// accept, a counted drop towards other kuke bridges (its isolation drops), then, after the
     /// `kuke-*` drop, its egress: a jump to its chain (`default: deny`) or an accept. A `kuke-*`
-    /// bridge of the host that no record describes (`unrecorded`) gets its same-bridge accept
-    /// alone, so its cells still reach each other and nothing else.
-    public static func desired(_ spaces: [FirewallSpace], unrecorded: [String] = [], owner: String = "") -> (
-        script: String, fingerprint: String, ruleCount: Int
-    ) {
+    /// bridge of the host that no record describes gets its same-bridge accept alone, so its
+    /// cells still reach each other and nothing else.
+    public static func desired(_ spaces: [FirewallSpace], unrecorded: [String] = [], owner: String = "") -> Desired {
+        typealias Rule = FirewallTable.Rule
+        typealias Match = FirewallTable.Match
         let ordered = spaces.sorted { $0.id < $1.id }
-        var forward = ["ct state established,related accept comment \"established\""]
-        var chains = ""
-        var chainRules = 0
-        for space in ordered {
-            let bridge = "\"\(space.bridge)\""
-            forward.append("iifname \(bridge) oifname \(bridge) accept comment \"same bridge\"")
-            forward.append("iifname \(bridge) oifname \"kuke-*\" counter drop comment \"isolate\"")
+        let any = [BridgeName.prefix + "*"]
+        func sameBridge(_ bridge: String, _ comment: String) -> Rule {
+            Rule([.match(Match(.inputName, [bridge])), .match(Match(.outputName, [bridge])), .verdict(.accept)], comment: comment)
         }
-        for name in unrecorded.sorted() where violation(ofBridge: name) == nil {
-            forward.append("iifname \"\(name)\" oifname \"\(name)\" accept comment \"same bridge, unrecorded\"")
-        }
-        forward.append("iifname \"kuke-*\" oifname \"kuke-*\" counter drop comment \"\(isolateAnyComment)\"")
+        var forward = [Rule([.match(Match(.connectionState, ["established", "related"])), .verdict(.accept)], comment: "established")]
+        var chains: [FirewallTable.Chain] = []
         for space in ordered {
-            let bridge = "\"\(space.bridge)\""
+            forward.append(sameBridge(space.bridge, "same bridge"))
+            forward.append(
+                Rule([.match(Match(.inputName, [space.bridge])), .match(Match(.outputName, any)), .counter, .verdict(.drop)], comment: "isolate"))
+        }
+        for name in unrecorded.sorted() where violation(ofBridge: name) == nil { forward.append(sameBridge(name, "same bridge, unrecorded")) }
+        forward.append(Rule([.match(Match(.inputName, any)), .match(Match(.outputName, any)), .counter, .verdict(.drop)], comment: isolateAnyComment))
+        for space in ordered {
             guard let allows = space.egress else {
-                forward.append("iifname \(bridge) accept comment \"egress\"")
+                forward.append(Rule([.match(Match(.inputName, [space.bridge])), .verdict(.accept)], comment: "egress"))
                 continue
             }
             let chain = chain(ofBridge: space.bridge)
-            forward.append("iifname \(bridge) jump \(chain) comment \"egress\"")
+            forward.append(Rule([.match(Match(.inputName, [space.bridge])), .verdict(.jump(chain))], comment: "egress"))
             var rules = allows.map { allow in
-                let ports = allow.ports.isEmpty ? "" : " tcp dport { \(allow.ports.map(String.init).joined(separator: ", ")) }"
-                return "ip daddr { \(allow.destinations.joined(separator: ", ")) }\(ports) accept comment \"\(allow.label)\""
+                let ports: [FirewallTable.Statement] = allow.ports.isEmpty ? [] : [.match(Match(.tcpDestinationPort, allow.ports.map(String.init)))]
+                return Rule([.match(Match(.ipDestination, allow.destinations))] + ports + [.verdict(.accept)], comment: allow.label)
             }
-            rules.append("counter drop comment \"deny\"")
-            chainRules += rules.count
-            chains += "  chain \(chain) {\n" + rules.map { "    \($0)\n" }.joined() + "  }\n"
+            rules.append(Rule([.counter, .verdict(.drop)], comment: "deny"))
+            chains.append(FirewallTable.Chain(name: chain, rules: rules))
         }
-        forward.append("iifname \"kuke-*\" counter drop comment \"\(unrecordedComment)\"")
-        let body =
-            "  chain forward {\n    type filter hook forward priority filter; policy accept;\n"
-            + forward.map { "    \($0)\n" }.joined() + "  }\n" + chains
+        forward.append(Rule([.match(Match(.inputName, any)), .counter, .verdict(.drop)], comment: unrecordedComment))
+        let hook = FirewallTable.Hook(type: "filter", hook: "forward", priority: 0, policy: "accept")
+        let table = FirewallTable(chains: [FirewallTable.Chain(name: "forward", hook: hook, rules: forward)] + chains)
+        let body = table.script
         let fingerprint = String(BridgeName.fnv1a64(Array(body.utf8)), radix: 16)
         let mark = owner.isEmpty ? fingerprint : "\(fingerprint) \(owner)"
-        let script = "table \(table)\ndelete table \(table)\ntable \(table) {\n  comment \"\(markPrefix)\(mark)\"\n\(body)}\n"
-        return (script, fingerprint, forward.count + chainRules)
+        let script = "table \(Self.table)\ndelete table \(Self.table)\ntable \(Self.table) {\n  comment \"\(markPrefix)\(mark)\"\n\(body)}\n"
+        return Desired(table: table, script: script, fingerprint: fingerprint)
     }
 
     /// The table `desired(spaces, owner:)` writes, as `observe` reads it back (no drops yet).
     static func written(_ spaces: [FirewallSpace], unrecorded: [String] = [], owner: String = "") -> ObservedFirewall {
         let desired = desired(spaces, unrecorded: unrecorded, owner: owner)
-        return ObservedFirewall(
-            fingerprint: desired.fingerprint, ruleCount: desired.ruleCount, lines: lines(of: desired.script), owner: owner.isEmpty ? nil : owner)
+        return ObservedFirewall(table: desired.table, fingerprint: desired.fingerprint, owner: owner.isEmpty ? nil : owner)
     }
 
-    /// The chains and rules of kuke's script (or of nft's text listing of it), one per line, the
-    /// way `kuke diff` shows them: indentation, counters (`packets N bytes M`), braces around a
-    /// single set element, the table's own lines and its fingerprint left out. `NftablesListing`
-    /// gives the observed table in the same form, so observed and desired compare equal when they are.
-    static func lines(of text: String) -> [String] {
-        text.split(separator: "\n").compactMap { raw -> String? in
-            var line = raw.trimmingCharacters(in: .whitespaces)
-            if line.isEmpty || line == "}" || line.hasPrefix("table ") || line.hasPrefix("delete table ") || line.hasPrefix("comment \"\(markPrefix)")
-            {
-                return nil
-            }
-            if let range = line.range(of: "counter packets "), let end = line[range.upperBound...].range(of: " bytes ") {
-                let afterBytes = line[end.upperBound...].drop { $0.isNumber }
-                line = String(line[..<range.lowerBound]) + "counter" + afterBytes
-            }
-            // `{ 10.0.0.0/8 }` and `{ 443 }`: nft prints a one-element set without braces.
-            var result = ""
-            var rest = Substring(line)
-            while let open = rest.range(of: "{ "), let close = rest[open.upperBound...].range(of: " }") {
-                let inner = rest[open.upperBound..<close.lowerBound]
-                result += rest[..<open.lowerBound]
-                result += inner.contains(",") || inner.contains(" ") ? "{ \(inner) }" : String(inner)
-                rest = rest[close.upperBound...]
-            }
-            result += rest
-            return result.hasPrefix("chain ") ? result : "  " + result
-        }
+    /// Whether the kernel's table, as the summary gives it, may be the desired one: kuke's
+    /// fingerprint and owner in its comment, as many rules, and not dormant.
+    static func summaryMatches(_ observed: FirewallSummary, _ desired: Desired, owner: String) -> Bool {
+        observed.fingerprint == desired.fingerprint && observed.ruleCount == desired.ruleCount && observed.owner == (owner.isEmpty ? nil : owner)
+            && !observed.dormant
     }
 
     /// The change that brings the table to `spaces`: create or replace it, or nothing. With no
     /// spaces the table stays, holding the rules that isolate every `kuke-*` bridge: a bridge
-    /// left behind is never open. The summary decides; `observedLines` (the table's listing) is
-    /// asked for only when a rewrite is planned, for its diff.
+    /// left behind is never open.
+    ///
+    /// The summary decides first: a fingerprint, owner or rule count that differs is drift. When
+    /// it matches, the digest of the kernel's rules (`FirewallSummary.digest`) is compared with
+    /// the one `recorded` after kuke's last write of this table; only when those differ (a rule
+    /// changed in place, its comment kept) is the table listed (`observed`) and compared as data.
+    /// The listing is also read for a rewrite's diff, made only when asked (`Change.diff`).
     public static func plan<E: Error>(
-        _ spaces: [FirewallSpace], unrecorded: [String] = [], summary observed: FirewallSummary?, owner: String = "",
-        observedLines: () throws(E) -> [String]
+        _ spaces: [FirewallSpace], unrecorded: [String] = [], summary: FirewallSummary?, recorded: FirewallDigest? = nil, owner: String = "",
+        observed: () throws(E) -> ObservedFirewall?
     ) throws(E) -> Change? {
         let desired = desired(spaces, unrecorded: unrecorded, owner: owner)
-        if let observed, observed.fingerprint == desired.fingerprint, observed.ruleCount == desired.ruleCount,
-            observed.owner == (owner.isEmpty ? nil : owner)
-        {
-            return nil
+        var listed: ObservedFirewall?
+        if let summary, summaryMatches(summary, desired, owner: owner) {
+            if let digest = summary.digest, recorded == FirewallDigest(fingerprint: desired.fingerprint, digest: digest) { return nil }
+            listed = try observed()
+            if let listed, listed.table.sameRules(as: desired.table) { return nil }
         }
-        // The rules themselves are diffed; the fingerprint and the rule count decide.
-        func text(_ fingerprint: String?, _ count: Int, _ lines: [String]) -> String {
-            "# table \(table), fingerprint \(fingerprint ?? "none"), \(count) rules\n" + lines.map { $0 + "\n" }.joined()
-        }
-        var before: String?
-        if let observed { before = text(observed.fingerprint, observed.ruleCount, try observedLines()) }
-        let after = text(desired.fingerprint, desired.ruleCount, lines(of: desired.script))
+        if summary != nil, listed == nil { listed = try observed() }
         let denied = spaces.filter { $0.egress != nil }.count
         let egress = denied == 0 ? "" : ", egress denied by default for \(denied)"
         let held = spaces.isEmpty ? "no spaces, the kuke-* rules alone" : "isolate \(spaces.count) space(s)\(egress)"
+        let before = summary.map { summary in
+            ["# table \(table), fingerprint \(summary.fingerprint ?? "none"), \(summary.ruleCount) rules\(summary.dormant ? ", dormant" : "")"]
+                + (listed?.table.lines ?? [])
+        }
+        let after = ["# table \(table), fingerprint \(desired.fingerprint), \(desired.ruleCount) rules"] + desired.table.lines
         return Change(
-            part: .firewall, action: observed == nil ? .create : .update, subject: table,
-            summary: "\(observed == nil ? "create" : "rewrite") table \(table): \(held)",
-            diff: UnifiedDiff.make(old: before, new: after, oldLabel: "nftables/\(table)", newLabel: "nftables/\(table)"),
-            operation: .replaceFirewall(script: desired.script))
+            part: .firewall, action: summary == nil ? .create : .update, subject: table,
+            summary: "\(summary == nil ? "create" : "rewrite") table \(table): \(held)",
+            diff: .lines(old: before, new: after, label: "nftables/\(table)"), operation: .replaceFirewall(script: desired.script))
     }
 
-    /// `plan(_:summary:owner:observedLines:)` of a table already listed.
+    /// `plan(_:summary:owner:observed:)` of a table already listed.
     public static func plan(_ spaces: [FirewallSpace], observed: ObservedFirewall?, owner: String = "") -> Change? {
-        plan(spaces, summary: observed?.summary, owner: owner) { observed?.lines ?? [] }
+        plan(spaces, summary: observed?.summary, owner: owner) { observed }
+    }
+}
+
+/// What kuke recorded after its last write of the table (`<run>/.kuke.table`): the fingerprint
+/// it wrote and the digest of the rules the kernel then held, so a later pass whose summary
+/// gives the same digest knows the rules are unchanged without listing them.
+public struct FirewallDigest: Sendable, Equatable {
+    public var fingerprint: String
+    public var digest: String
+
+    public init(fingerprint: String, digest: String) {
+        self.fingerprint = fingerprint
+        self.digest = digest
+    }
+
+    /// `kuke:<fingerprint> <digest>`, one line.
+    public var text: String { "kuke:\(fingerprint) \(digest)\n" }
+
+    /// The record's text read back; nil for anything else (a missing or damaged file only costs a listing).
+    public init?(text: String) {
+        let words = text.split(separator: "\n").first?.split(separator: " ") ?? []
+        guard words.count == 2, words[0].hasPrefix("kuke:") else { return nil }
+        self.init(fingerprint: String(words[0].dropFirst(5)), digest: String(words[1]))
     }
 }

@@ -1,58 +1,37 @@
 import KukeModel
 
-/// `nft -j list table inet kukeon`, decoded (the schema is libnftables-json(5)): the table's
-/// handle, its chains, and each rule with its comment, its counter and its statements written
-/// back in the syntax kuke's script uses, so observed and desired rules compare line by line.
+/// `nft -j list table inet kukeon`, decoded (the schema is libnftables-json(5)) into the
+/// table's handle, its chains and its rules as data (`FirewallTable`), with each rule's counter.
 ///
 /// Decoded with `JSONParser` into `JSONValue`, not Foundation's `JSONDecoder`: nft's JSON is a
 /// list of one-key objects (`{"rule": …}`) whose expressions change shape with their kind
 /// (`"right"` is a string, a number, a list, `{"set": …}` or `{"prefix": …}`), which a
 /// `switch` over the enum reads directly where `Codable` would need a hand-written decoder per
 /// level; and the parser is the strict one kuke already uses for conflists, in the kernel-free core.
+/// A statement kuke never writes is kept as nft's JSON (`FirewallTable.Statement.other`), so it
+/// is drift and the diff shows it; it is never dropped or guessed at.
 public struct NftablesListing: Sendable, Equatable {
     /// One chain, in the order nft lists them.
     public struct Chain: Sendable, Equatable {
         public var name: String
-        /// `type filter hook forward priority filter; policy accept;` for a base chain.
-        public var header: String?
+        public var hook: FirewallTable.Hook?
+        /// A base chain whose hook kuke cannot read (an unknown priority or policy), as nft's JSON.
+        public var unreadHook: String?
     }
 
     /// One rule, in the order of its chain.
     public struct Rule: Sendable, Equatable {
         public var chain: String
-        /// Every rule kuke writes has one (`isolate`, `egress`, `allow[0] cidr …`, `deny`).
-        public var comment: String?
-        /// Its statements, as nft's JSON gives them (`{"match": …}`, `{"counter": …}`, `{"drop": null}`).
-        public var statements: [JSONValue]
+        public var rule: FirewallTable.Rule
         /// The packets its `counter` counted, when it has one.
         public var packets: UInt64?
-        /// Whether its verdict is `drop`.
-        public var drops: Bool
+
         /// The interface it matches with `iifname "…"`, when it does.
-        public var inputInterface: String?
-
-        /// Reads what the pass needs from the statements; the line is written only when asked.
-        init(chain: String, comment: String?, statements: [JSONValue]) {
-            self.chain = chain
-            self.comment = comment
-            self.statements = statements
-            drops = false
-            for statement in statements {
-                if let match = statement["match"], match["op"]?.stringValue == "==", match["left"]?["meta"]?["key"]?.stringValue == "iifname" {
-                    inputInterface = match["right"]?.stringValue
-                } else if let counter = statement["counter"] {
-                    packets = counter["packets"]?.counterValue
-                } else if statement["drop"] != nil {
-                    drops = true
-                }
+        public var inputInterface: String? {
+            for case .match(let match) in rule.statements where match.field == .inputName && !match.negated && match.values.count == 1 {
+                return match.values[0]
             }
-        }
-
-        /// The rule as kuke writes it, counter values left out:
-        /// `iifname "kuke-main-blog" oifname "kuke-*" oifname != "kuke-main-blog" counter drop comment "isolate"`.
-        /// Written only for a diff or a coverage check: a converged pass needs the counts alone.
-        public var line: String {
-            statements.map(NftablesListing.words(of:)).joined(separator: " ") + (comment.map { " comment \"\($0)\"" } ?? "")
+            return nil
         }
     }
 
@@ -73,7 +52,7 @@ public struct NftablesListing: Sendable, Equatable {
     }
 
     /// Decodes the output of `nft -j list table …`: a `metainfo` object, one `table`, its
-    /// `chain`s, then its `rule`s (sets, maps and other objects kuke never writes are skipped).
+    /// `chain`s, then its `rule`s (anonymous sets are read inside the rules that use them).
     public init(json text: String) throws(DecodingError) {
         let root: JSONValue
         do {
@@ -93,107 +72,130 @@ public struct NftablesListing: Sendable, Equatable {
                 handle = number
             } else if let chain = object["chain"] {
                 guard let name = chain["name"]?.stringValue else { throw DecodingError(description: "a chain without a name") }
-                chains.append(Chain(name: name, header: Self.header(of: chain)))
+                let hook = Self.hook(of: chain)
+                let based = chain["hook"] != nil
+                chains.append(Chain(name: name, hook: hook, unreadHook: based && hook == nil ? chain.compactText : nil))
             } else if let rule = object["rule"] {
                 guard let chain = rule["chain"]?.stringValue, let statements = rule["expr"]?.arrayValue else {
                     throw DecodingError(description: "a rule without a chain or statements")
                 }
-                rules.append(Rule(chain: chain, comment: rule["comment"]?.stringValue, statements: statements))
+                var packets: UInt64?
+                for statement in statements { if let counter = statement["counter"] { packets = counter["packets"]?.counterValue } }
+                rules.append(
+                    Rule(
+                        chain: chain, rule: FirewallTable.Rule(statements.map(Self.statement), comment: rule["comment"]?.stringValue),
+                        packets: packets))
             }
         }
         guard let handle else { throw DecodingError(description: "no table") }
         self.init(tableHandle: handle, chains: chains, rules: rules)
     }
 
-    /// The chains and their rules one per line, as `FirewallPlanner.lines(of:)` gives kuke's script:
-    /// `chain forward {`, then its header and rules indented by two spaces.
-    public var lines: [String] {
+    /// The listing as data: its chains in nft's order, each with its rules. A base chain whose
+    /// hook kuke cannot read keeps it as a rule kuke never writes, so the table is drift.
+    public var table: FirewallTable {
         let rulesByChain = Dictionary(grouping: rules, by: \.chain)
-        var lines: [String] = []
-        for chain in chains {
-            lines.append("chain \(chain.name) {")
-            if let header = chain.header { lines.append("  " + header) }
-            for rule in rulesByChain[chain.name] ?? [] { lines.append("  " + rule.line) }
-        }
-        return lines
+        return FirewallTable(
+            chains: chains.map { chain in
+                let unread = chain.unreadHook.map { [FirewallTable.Rule([.other($0)], comment: nil)] } ?? []
+                return FirewallTable.Chain(name: chain.name, hook: chain.hook, rules: unread + (rulesByChain[chain.name] ?? []).map(\.rule))
+            })
     }
 
-    /// `type filter hook forward priority filter; policy accept;`, nil for a regular chain.
-    static func header(of chain: JSONValue) -> String? {
-        guard let type = chain["type"]?.stringValue, let hook = chain["hook"]?.stringValue else { return nil }
-        var text = "type \(type) hook \(hook)"
-        if let priority = chain["prio"]?.integer {
-            // nft names the standard priorities of the ip, ip6 and inet families.
-            let names = [-300: "raw", -150: "mangle", -100: "dstnat", 0: "filter", 50: "security", 100: "srcnat"]
-            text += " priority \(names[priority] ?? String(priority))"
-        }
-        text += ";"
-        if let policy = chain["policy"]?.stringValue { text += " policy \(policy);" }
-        return text
+    /// A base chain's hook; nil for a regular chain, or one with an unknown priority or no policy.
+    static func hook(of chain: JSONValue) -> FirewallTable.Hook? {
+        guard let type = chain["type"]?.stringValue, let hook = chain["hook"]?.stringValue, let priority = chain["prio"]?.integer,
+            let policy = chain["policy"]?.stringValue
+        else { return nil }
+        return FirewallTable.Hook(type: type, hook: hook, priority: priority, policy: policy)
     }
 
-    /// One statement in nft's syntax; one kuke never writes as nft's JSON for it.
-    static func words(of statement: JSONValue) -> String {
-        guard case .object(let members) = statement, members.count == 1, case (let kind, let body)? = members.first else {
-            return statement.compactText
-        }
+    /// One statement as data; one kuke never writes, as nft's JSON for it.
+    static func statement(_ statement: JSONValue) -> FirewallTable.Statement {
+        let other = FirewallTable.Statement.other(statement.compactText)
+        guard case .object(let members) = statement, members.count == 1, case (let kind, let body)? = members.first else { return other }
         switch kind {
-        case "match": return match(body)
-        case "counter": return body.stringValue.map { "counter name \"\($0)\"" } ?? "counter"
-        case "accept", "drop", "continue", "return": return kind
-        case "jump", "goto": return "\(kind) \(body["target"]?.stringValue ?? body.compactText)"
-        default: return statement.compactText
+        case "match": return match(body).map { .match($0) } ?? other
+        case "counter": return body["packets"] != nil && body["bytes"] != nil && body.objectCount == 2 ? .counter : other
+        case "accept": return body == .null ? .verdict(.accept) : other
+        case "drop": return body == .null ? .verdict(.drop) : other
+        case "jump": return body["target"]?.stringValue.map { .verdict(.jump($0)) } ?? other
+        default: return other
         }
     }
 
     /// `iifname "kuke-main-blog"`, `oifname != "kuke-*"`, `ct state established,related`,
-    /// `ip daddr { 192.0.2.10, 192.0.2.20 }`, `tcp dport 443`.
-    static func match(_ body: JSONValue) -> String {
-        guard let left = body["left"], let right = body["right"] else { return JSONValue.object(["match": body]).compactText }
-        var subject = left.compactText
-        var quoted = false
-        if let key = left["meta"]?["key"]?.stringValue {
-            quoted = key.hasSuffix("name")
-            subject = ["iifname", "oifname", "iif", "oif"].contains(key) ? key : "meta \(key)"
-        } else if let key = left["ct"]?["key"]?.stringValue {
-            subject = "ct \(key)"
-        } else if let layer = left["payload"]?["protocol"]?.stringValue, let field = left["payload"]?["field"]?.stringValue {
-            subject = "\(layer) \(field)"
+    /// `ip daddr { 192.0.2.10, 192.0.2.20 }`, `tcp dport 443`; nil for any other match.
+    static func match(_ body: JSONValue) -> FirewallTable.Match? {
+        guard let left = body["left"], let right = body["right"], let op = body["op"]?.stringValue else { return nil }
+        let field: FirewallTable.Match.Field
+        if let key = left["meta"]?["key"]?.stringValue, left.objectCount == 1, left["meta"]?.objectCount == 1 {
+            guard let named = ["iifname": FirewallTable.Match.Field.inputName, "oifname": .outputName][key] else { return nil }
+            field = named
+        } else if left["ct"]?["key"]?.stringValue == "state", left["ct"]?.objectCount == 1 {
+            field = .connectionState
+        } else if let payload = left["payload"], payload.objectCount == 2 {
+            switch (payload["protocol"]?.stringValue, payload["field"]?.stringValue) {
+            case ("ip", "daddr"): field = .ipDestination
+            case ("tcp", "dport"): field = .tcpDestinationPort
+            default: return nil
+            }
+        } else {
+            return nil
         }
-        let op = body["op"]?.stringValue ?? "=="
-        let relation = op == "==" || op == "in" ? "" : "\(op) "
-        return "\(subject) \(relation)\(value(right, quoted: quoted))"
+        let negated: Bool
+        switch (op, field) {
+        case ("==", _), ("in", .connectionState): negated = false
+        case ("!=", .inputName), ("!=", .outputName): negated = true
+        default: return nil
+        }
+        guard let values = values(right, flags: field == .connectionState) else { return nil }
+        return FirewallTable.Match(field, negated: negated, values)
     }
 
-    /// A value as nft writes it: a set of one element without braces (as `lines(of:)` does),
-    /// flags joined by commas, a prefix as `address/length`.
-    static func value(_ value: JSONValue, quoted: Bool) -> String {
+    /// A value or a set's elements as text: names, addresses, `address/length`, numbers; the
+    /// flags of `ct state` as a list. Nil for a shape kuke never writes (a range, a map).
+    static func values(_ value: JSONValue, flags: Bool) -> [String]? {
         switch value {
-        case .string(let text): return quoted ? "\"\(text)\"" : text
-        case .number: return value.compactText
-        case .array(let flags): return flags.map { Self.value($0, quoted: quoted) }.joined(separator: ",")
+        case .string(let text): return [text]
+        case .number: return value.integer.map { [String($0)] }
+        case .array(let items) where flags:
+            let texts = items.compactMap(\.stringValue)
+            return texts.count == items.count ? texts : nil
         case .object:
             if let elements = value["set"] {
-                let items = (elements.arrayValue ?? [elements]).map { Self.value($0, quoted: quoted) }
-                return items.count == 1 ? items[0] : "{ \(items.joined(separator: ", ")) }"
+                var all: [String] = []
+                for element in elements.arrayValue ?? [elements] {
+                    guard let one = values(element, flags: false), one.count == 1 else { return nil }
+                    all += one
+                }
+                return all
             }
             if let address = value["prefix"]?["addr"]?.stringValue, let length = value["prefix"]?["len"]?.integer {
-                return "\(address)/\(length)"
+                return ["\(address)/\(length)"]
             }
-            if let bounds = value["range"]?.arrayValue, bounds.count == 2 {
-                return "\(Self.value(bounds[0], quoted: quoted))-\(Self.value(bounds[1], quoted: quoted))"
+            if let bounds = value["range"]?.arrayValue, bounds.count == 2, let low = values(bounds[0], flags: false),
+                let high = values(bounds[1], flags: false), low.count == 1, high.count == 1
+            {
+                return ["\(low[0])-\(high[0])"]
             }
-            return value.compactText
-        default: return value.compactText
+            return nil
+        default: return nil
         }
     }
 }
 
 extension JSONValue {
-    /// A whole number (a handle, a priority, a prefix length).
+    /// A whole number (a handle, a priority, a prefix length, a port).
     fileprivate var integer: Int? {
         guard case .number(let number) = self, number.rounded() == number, abs(number) < 1e15 else { return nil }
         return Int(number)
+    }
+
+    /// How many members an object has; 0 for anything else.
+    fileprivate var objectCount: Int {
+        if case .object(let members) = self { return members.count }
+        return 0
     }
 
     /// A counter's packets: `JSONParser` reads numbers as `Double`, exact up to 2^53 packets

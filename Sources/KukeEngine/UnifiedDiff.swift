@@ -1,4 +1,7 @@
-/// A unified diff of two small texts (conflists, records), as `diff -u` prints it.
+/// A unified diff of two texts (conflists, records, the isolation table's rules), as `diff -u`
+/// prints it. The edit script is Myers' (the standard library's `difference(from:)`): time
+/// grows with the size of the texts times the size of the difference, so the diff of a large
+/// table with a few changed rules stays cheap.
 public enum UnifiedDiff {
     enum Line: Equatable {
         case same(String)
@@ -13,10 +16,14 @@ public enum UnifiedDiff {
     /// The diff of `old` (nil: absent) and `new` (nil: removed), or nil when they are equal.
     public static func make(old: String?, new: String?, oldLabel: String, newLabel: String, context: Int = 3) -> String? {
         if old == new { return nil }
-        let a = lines(old)
-        let b = lines(new)
-        let edits = script(a, b)
-        var out = "--- \(old == nil ? "/dev/null" : oldLabel)\n+++ \(new == nil ? "/dev/null" : newLabel)\n"
+        return make(oldLines: old.map(lines), newLines: new.map(lines), oldLabel: oldLabel, newLabel: newLabel, context: context)
+    }
+
+    /// The diff of two lists of lines (nil: absent), or nil when they are equal.
+    public static func make(oldLines: [String]?, newLines: [String]?, oldLabel: String, newLabel: String, context: Int = 3) -> String? {
+        if oldLines == newLines { return nil }
+        let edits = script(oldLines ?? [], newLines ?? [])
+        var out = "--- \(oldLines == nil ? "/dev/null" : oldLabel)\n+++ \(newLines == nil ? "/dev/null" : newLabel)\n"
         var index = 0
         while index < edits.count {
             guard let firstChange = edits[index...].firstIndex(where: { !$0.isSame }) else { break }
@@ -61,27 +68,30 @@ public enum UnifiedDiff {
         return result
     }
 
-    /// The edit script from a longest common subsequence; inputs are small.
+    /// The edit script: every line of `a` and `b` in order, each kept, removed or added.
     static func script(_ a: [String], _ b: [String]) -> [Line] {
-        var table = Array(repeating: Array(repeating: 0, count: b.count + 1), count: a.count + 1)
-        for i in stride(from: a.count - 1, through: 0, by: -1) {
-            for j in stride(from: b.count - 1, through: 0, by: -1) {
-                table[i][j] = a[i] == b[j] ? table[i + 1][j + 1] + 1 : max(table[i + 1][j], table[i][j + 1])
+        let difference = b.difference(from: a)
+        var removed = Set<Int>()
+        var inserted = Set<Int>()
+        for change in difference {
+            switch change {
+            case .remove(let offset, _, _): removed.insert(offset)
+            case .insert(let offset, _, _): inserted.insert(offset)
             }
         }
         var edits: [Line] = []
         var i = 0
         var j = 0
         while i < a.count || j < b.count {
-            if i < a.count, j < b.count, a[i] == b[j] {
-                edits.append(.same(a[i]))
-                i += 1
-                j += 1
-            } else if i < a.count, j == b.count || table[i + 1][j] >= table[i][j + 1] {
+            if i < a.count, removed.contains(i) {
                 edits.append(.removed(a[i]))
                 i += 1
-            } else {
+            } else if j < b.count, inserted.contains(j) {
                 edits.append(.added(b[j]))
+                j += 1
+            } else {
+                edits.append(.same(a[i]))
+                i += 1
                 j += 1
             }
         }

@@ -146,6 +146,20 @@ struct NetlinkAttributes {
 
     subscript(type: UInt16) -> ArraySlice<UInt8>? { values[type] }
 
+    /// Every attribute of `bytes` in order, types repeated: a nested list (`NFTA_LIST_ELEM`s).
+    static func list(_ bytes: ArraySlice<UInt8>) -> [(type: UInt16, value: ArraySlice<UInt8>)] {
+        var items: [(type: UInt16, value: ArraySlice<UInt8>)] = []
+        var offset = bytes.startIndex
+        while bytes.endIndex - offset >= 4 {
+            let length = Int(bytes.readInteger(at: offset, as: UInt16.self))
+            let type = bytes.readInteger(at: offset + 2, as: UInt16.self) & 0x3FFF
+            guard length >= 4, offset + length <= bytes.endIndex else { break }
+            items.append((type, bytes[(offset + 4)..<(offset + length)]))
+            offset += (length + 3) & ~3
+        }
+        return items
+    }
+
     /// A NUL-terminated string attribute.
     func string(_ type: UInt16) -> String? {
         guard let raw = values[type] else { return nil }

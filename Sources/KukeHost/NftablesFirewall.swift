@@ -36,19 +36,21 @@ public struct NftablesFirewall: FirewallControl {
         return result.ok ? nil : "nftables: " + Self.firstLine(result.error.isEmpty ? "list tables failed" : result.error)
     }
 
-    /// The table's comment and its count of commented rules, all from the kernel over one
-    /// nfnetlink socket, no listing: the table (`NftablesTableQuery`), its rules
-    /// (`NftablesRuleQuery`), then the table again. The count is the table's when its handle
-    /// did not change in between (kuke replaces the table whole, so a new write has a new
-    /// handle); otherwise it is read again.
+    /// The table's comment and flags, its rule count and the digest of its chains and rules, all
+    /// from the kernel over one nfnetlink socket, no listing: the table (`NftablesTableQuery`),
+    /// its chains and rules (`NftablesRuleQuery`), then the table again. The reading is the
+    /// table's when its handle did not change in between (kuke replaces the table whole, so a new
+    /// write has a new handle); otherwise it is read again.
     public func summary() throws(HostError) -> FirewallSummary? {
         let name = String(FirewallPlanner.table.dropFirst("inet ".count))
         let session = NetlinkSession(transport: try openTransport())
         for _ in 0..<3 {
             guard let table = try NftablesTableQuery.read(name: name, over: session) else { return nil }
-            let count = try NftablesRuleQuery.countCommented(table: name, over: session)
+            let reading = try NftablesRuleQuery.read(table: name, over: session)
             guard let after = try NftablesTableQuery.read(name: name, over: session) else { return nil }
-            if after.handle == table.handle { return FirewallSummary(comment: table.comment, ruleCount: count) }
+            if after.handle == table.handle {
+                return FirewallSummary(comment: table.comment, ruleCount: reading.ruleCount, digest: reading.digest, dormant: after.dormant)
+            }
         }
         throw HostError("nftables: list rules of table \(FirewallPlanner.table) failed: the table was replaced while it was read")
     }
@@ -73,7 +75,11 @@ public struct NftablesFirewall: FirewallControl {
             } catch {
                 throw HostError("nftables: list table \(FirewallPlanner.table): its JSON cannot be read: \(error)")
             }
-            if listing.tableHandle == table.handle { return ObservedFirewall(listing: listing, comment: table.comment) }
+            if listing.tableHandle == table.handle {
+                var observed = ObservedFirewall(listing: listing, comment: table.comment)
+                observed.dormant = table.dormant
+                return observed
+            }
             problem = "the table was replaced while it was read"
         }
         throw HostError("nftables: list table \(FirewallPlanner.table) failed: \(problem)")

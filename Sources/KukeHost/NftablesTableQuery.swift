@@ -14,6 +14,8 @@ struct NftablesTableQuery {
     static let newTable: UInt16 = 10 << 8 | 0  // NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWTABLE
     static let familyInet: UInt8 = 1  // NFPROTO_INET
     static let attributeName: UInt16 = 1  // NFTA_TABLE_NAME
+    static let attributeFlags: UInt16 = 2  // NFTA_TABLE_FLAGS, 32 bits, big-endian
+    static let flagDormant: UInt32 = 1  // NFT_TABLE_F_DORMANT
     static let attributeHandle: UInt16 = 4  // NFTA_TABLE_HANDLE, 64 bits, big-endian
     static let attributeUserData: UInt16 = 6  // NFTA_TABLE_USERDATA
     static let userDataComment: UInt8 = 0  // NFTNL_UDATA_TABLE_COMMENT
@@ -23,6 +25,8 @@ struct NftablesTableQuery {
         /// The same handle `nft -j list table` prints: a table deleted and created again has a new one.
         var handle: Int
         var comment: String?
+        /// `flags dormant`: the table is there but none of its chains sees a packet.
+        var dormant = false
     }
 
     /// `nft list table inet NAME`'s request for the table alone: `NLM_F_REQUEST | NLM_F_ACK`,
@@ -40,7 +44,10 @@ struct NftablesTableQuery {
         let attributes = NetlinkAttributes(reply.payload.dropFirst(4))
         guard let raw = attributes[attributeHandle], raw.count == 8 else { return nil }
         let handle = raw.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        return Table(handle: Int(truncatingIfNeeded: handle), comment: attributes[attributeUserData].flatMap(comment(inUserData:)))
+        let flags = attributes[attributeFlags].flatMap { $0.count == 4 ? $0.reduce(UInt32(0)) { $0 << 8 | UInt32($1) } : nil } ?? 0
+        return Table(
+            handle: Int(truncatingIfNeeded: handle), comment: attributes[attributeUserData].flatMap(comment(inUserData:)),
+            dormant: flags & flagDormant != 0)
     }
 
     /// The comment in a table's user data: libnftnl's entries of a type byte, a length byte and

@@ -47,6 +47,8 @@ public struct HostLayout: Sendable, Equatable {
     }
 
     public var lockPath: String { "\(runPath)/.kuke.lock" }
+    /// What kuke recorded after its last write of the isolation table (`FirewallDigest`).
+    public var firewallDigestPath: String { "\(runPath)/.kuke.table" }
 
     /// `.<name>.kuke-tmp`: where an atomic write of `name` stages its text; an interrupted
     /// write leaves this one name behind, which the next pass removes.

@@ -251,14 +251,15 @@ public final class FakeHost: Sendable {
     /// real nft would print for it, with the comment the kernel would give beside it.
     struct Firewall: FirewallControl {
         let host: FakeHost
-        /// The comment and the commented rules of the script, as the kernel would count them
-        /// (`NftablesRendering.ruleCount(ofScript:)`), without a listing.
+        /// The comment, the rules and a digest of the chains and rules of the script, as the kernel
+        /// would give them (`NftablesRendering.ruleCount(ofScript:)`, `digest(ofScript:)`), without a listing.
         func summary() throws(HostError) -> FirewallSummary? {
             let script = host.state.withLock { $0.firewallScript }
             guard let script else { return nil }
             do {
                 return FirewallSummary(
-                    comment: NftablesRendering.comment(ofScript: script), ruleCount: try NftablesRendering.ruleCount(ofScript: script))
+                    comment: NftablesRendering.comment(ofScript: script), ruleCount: try NftablesRendering.ruleCount(ofScript: script),
+                    digest: NftablesRendering.digest(ofScript: script))
             } catch {
                 throw HostError("FakeHost: cannot count the table's rules as the kernel would: \(error)")
             }

@@ -67,12 +67,19 @@ public enum NftablesRendering {
         return JSONValue.object(["nftables": .array(objects)]).compactText
     }
 
-    /// How many rules of the table `script` leaves carry a comment: the count the kernel's dump of
-    /// its rules gives (`NftablesRuleQuery`), and the one `ObservedFirewall` takes from `json`.
+    /// How many rules the table `script` leaves: the count the kernel's dump of its rules gives
+    /// (`NftablesRuleQuery`), and the one `ObservedFirewall` takes from `json`.
     public static func ruleCount(ofScript script: String) throws(Unknown) -> Int {
-        var count = 0
-        for rule in parts(ofScript: script).rules where try statements(of: rule.line).1 != nil { count += 1 }
-        return count
+        for rule in parts(ofScript: script).rules { _ = try statements(of: rule.line) }
+        return parts(ofScript: script).rules.count
+    }
+
+    /// A digest of the chains and rules `script` leaves, in order (the table's comment aside):
+    /// another for any rule added, removed, moved or changed, as the kernel's is.
+    public static func digest(ofScript script: String) -> String {
+        let (chains, rules) = parts(ofScript: script)
+        let text = chains.map { "\($0.name) \($0.header ?? "")" } + rules.map { "\($0.chain) \($0.line)" }
+        return String(BridgeName.fnv1a64(Array(text.joined(separator: "\n").utf8)), radix: 16)
     }
 
     /// The chains of `script` (with the header line of a base chain) and their rules, in order.

@@ -15,7 +15,7 @@ enum NftablesFixture {
     static func text(_ name: String) throws -> String { try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8) }
 
     /// The table's comment as the capture's text listing shows it.
-    static let comment = "kuke:eaf48592c05be80b run:/mnt/kukeon"
+    static let comment = "kuke:ba4cc6a8281298a7 run:/mnt/kukeon"
 
     static let blog = FirewallSpace(id: SpaceID(realm: "main", name: "blog"), bridge: "kuke-main-blog", egress: nil)
     static let analytics = FirewallSpace(id: SpaceID(realm: "main", name: "analytics-pipeline"), bridge: "kuke-mai-500c1c", egress: nil)
@@ -26,6 +26,16 @@ enum NftablesFixture {
             .init(destinations: ["192.0.2.53"], ports: [], label: "allow[1] cidr 192.0.2.53"),
         ])
     static let spaces = [blog, analytics, shop]
+
+    /// nft's text listing (`nft list table`) as `FirewallTable.lines` gives a table: chains and
+    /// rules, the table's own lines, blank lines and counter values left out.
+    static func lines(ofListing text: String) -> [String] {
+        text.split(separator: "\n").compactMap { raw -> String? in
+            let line = raw.trimmingCharacters(in: .whitespaces).replacing(/counter packets \d+ bytes \d+/, with: "counter")
+            if line.isEmpty || line == "}" || line.hasPrefix("table ") || line.hasPrefix("comment ") { return nil }
+            return line.hasPrefix("chain ") ? line : "  " + line
+        }
+    }
 
     /// The fixture's JSON with `edit` applied to its list of objects.
     static func edited(_ edit: (inout [JSONValue]) -> Void) throws -> String {
@@ -42,7 +52,7 @@ struct NftablesListingTests {
         let listing = try NftablesListing(json: NftablesFixture.text("examples.json"))
         #expect(listing.tableHandle == 2)
         let observed = ObservedFirewall(listing: listing, comment: NftablesFixture.comment)
-        #expect(observed.fingerprint == "eaf48592c05be80b")
+        #expect(observed.fingerprint == "ba4cc6a8281298a7")
         #expect(observed.owner == "run:/mnt/kukeon")
         #expect(
             observed.ruleCount == 15,
@@ -50,10 +60,10 @@ struct NftablesListingTests {
         )
         // 3 pings blog -> shop, 2 shop -> blog (isolate), 4 shop -> outside (deny).
         #expect(observed.drops == ["kuke-main-blog": 3, "kuke-main-shop": 6, "kuke-mai-500c1c": 0])
-        // The JSON's rules read as nft's own text listing of the same table, and as kuke's script.
-        #expect(observed.lines == FirewallPlanner.lines(of: try NftablesFixture.text("examples.nft")))
+        // The JSON's rules read as nft's own text listing of the same table, and as kuke's table.
+        #expect(observed.lines == NftablesFixture.lines(ofListing: try NftablesFixture.text("examples.nft")))
         let desired = FirewallPlanner.desired(NftablesFixture.spaces, owner: FirewallPlanner.owner(runPath: "/mnt/kukeon"))
-        #expect(observed.lines == FirewallPlanner.lines(of: desired.script))
+        #expect(observed.table == desired.table && observed.lines == desired.table.lines)
         #expect(desired.fingerprint == observed.fingerprint && desired.ruleCount == observed.ruleCount)
         #expect(FirewallPlanner.plan(NftablesFixture.spaces, observed: observed, owner: "run:/mnt/kukeon") == nil, "converged")
         #expect(observed.lines.contains("  ip daddr 10.20.0.0/16 tcp dport { 443, 5432 } accept comment \"allow[0] cidr 10.20.0.0/16\""))
@@ -82,8 +92,8 @@ struct NftablesListingTests {
         let listing = try NftablesListing(json: NftablesFixture.text("examples.json"))
         #expect(ObservedFirewall(listing: listing, comment: nil).fingerprint == nil)
         #expect(ObservedFirewall(listing: listing, comment: "written by hand").fingerprint == nil)
-        let legacy = ObservedFirewall(listing: listing, comment: "kuke:eaf48592c05be80b")
-        #expect(legacy.fingerprint == "eaf48592c05be80b" && legacy.owner == nil)
+        let legacy = ObservedFirewall(listing: listing, comment: "kuke:ba4cc6a8281298a7")
+        #expect(legacy.fingerprint == "ba4cc6a8281298a7" && legacy.owner == nil)
     }
 
     @Test("statements kuke never writes are kept, as nft's JSON, so the diff shows them and no desired rule matches them")
@@ -95,9 +105,13 @@ struct NftablesListingTests {
                 ))
         }
         let observed = ObservedFirewall(listing: try NftablesListing(json: json), comment: nil)
-        #expect(observed.lines.contains(#"  meta l4proto udp {"log":{"prefix":"x"}} accept"#), "\(observed.lines)")
-        #expect(observed.ruleCount == 15, "a rule without a comment is not kuke's")
-        #expect(observed.holding(NftablesFixture.spaces).count == 3)
+        #expect(
+            observed.lines.contains(#"  {"match":{"left":{"meta":{"key":"l4proto"}},"op":"==","right":"udp"}} {"log":{"prefix":"x"}} accept"#),
+            "\(observed.lines)")
+        #expect(observed.ruleCount == 16, "every rule counts, commented or not")
+        #expect(observed.holding(NftablesFixture.spaces).count == 3, "every space's rules are still there")
+        let desired = FirewallPlanner.desired(NftablesFixture.spaces, owner: "run:/mnt/kukeon")
+        #expect(!observed.table.sameRules(as: desired.table), "the added rule is drift")
     }
 
     @Test(
@@ -144,8 +158,8 @@ struct FakeHostNftablesTests {
         let captured = zeroingCounters(try JSONParser.parse(NftablesFixture.text("examples.json")))
         #expect(try JSONParser.parse(listed.json) == captured)
         let observed = try #require(try host.drivers.firewall?.observe())
-        #expect(observed.fingerprint == "eaf48592c05be80b" && observed.owner == "run:/mnt/kukeon" && observed.ruleCount == 15)
-        #expect(observed.lines == FirewallPlanner.lines(of: try NftablesFixture.text("examples.nft")))
+        #expect(observed.fingerprint == "ba4cc6a8281298a7" && observed.owner == "run:/mnt/kukeon" && observed.ruleCount == 15)
+        #expect(observed.lines == NftablesFixture.lines(ofListing: try NftablesFixture.text("examples.nft")))
     }
 
     @Test("a script line FakeHost cannot render as nft would is an error, not a guess")
@@ -184,7 +198,9 @@ struct FirewallSummaryTests {
         #expect(try host.drivers.firewall?.summary() == nil)
         _ = try engine.apply(ManifestDecoder.decode(Self.manifest, file: "m.yaml").resources)
         let summary = try #require(try host.drivers.firewall?.summary())
-        #expect(summary == (try host.drivers.firewall?.observe())?.summary)
+        var listed = try #require(try host.drivers.firewall?.observe()).summary
+        listed.digest = summary.digest  // a listing gives no digest
+        #expect(summary == listed && summary.digest != nil)
         #expect(
             summary.ruleCount == 11,
             "established; same bridge and isolate for two spaces; isolate kuke-*; blog's accept and shop's jump; unrecorded kuke-*; shop's allow and deny"
@@ -224,5 +240,62 @@ struct FirewallSummaryTests {
         #expect(host.state.withLock { $0.firewallListings } == 1)
         #expect(try engine.apply(resources).contains { $0.kind == "Firewall" && $0.outcome == .updated })
         #expect(try engine.apply(resources).allSatisfy { $0.outcome == .unchanged })
+    }
+
+    /// The script with `line` (a rule, as kuke writes it) replaced by `with`.
+    static func tamper(_ host: FakeHost, _ line: String, with replacement: String) {
+        host.state.withLock { state in
+            #expect(state.firewallScript?.contains(line) == true, "\(line)")
+            state.firewallScript = state.firewallScript?.replacingOccurrences(of: line, with: replacement)
+        }
+    }
+
+    @Test(
+        "tampering is drift: an accept added with no comment, an isolate rule whose verdict changed (comment kept); diff shows it, apply repairs it")
+    func tampering() throws {
+        let host = FakeHost(firewall: true)
+        let engine = Engine(layout: Self.layout, drivers: host.drivers)
+        let resources = ManifestDecoder.decode(Self.manifest, file: "m.yaml").resources
+        _ = try engine.apply(resources)
+        let written = try #require(host.state.withLock { $0.firewallScript })
+        let established = "ct state established,related accept comment \"established\""
+        let opened = "iifname \"kuke-main-blog\" oifname \"kuke-main-shop\" accept"
+        let isolate = "iifname \"kuke-*\" oifname \"kuke-*\" counter drop comment \"isolate kuke-*\""
+        for (line, replacement) in [
+            (established, established + "\n    " + opened),
+            (isolate, isolate.replacingOccurrences(of: "drop", with: "accept")),
+        ] {
+            Self.tamper(host, line, with: replacement)
+            let diff = try engine.apply(resources, options: ApplyOptions(dryRun: true))
+            let change = try #require(diff.first { $0.kind == "Firewall" }?.changes.first, "\(replacement)")
+            let shown = change.diff ?? ""
+            #expect(shown.contains("-  " + replacement.components(separatedBy: "\n    ").last!), "\(shown)")
+            let repaired = try engine.apply(resources)
+            #expect(repaired.contains { $0.kind == "Firewall" && $0.outcome == .updated }, "\(repaired)")
+            #expect(host.state.withLock { $0.firewallScript } == written)
+            #expect(try engine.apply(resources).allSatisfy { $0.outcome == .unchanged })
+        }
+    }
+
+    @Test(
+        "the digest recorded after a write spares the listing; when the record is lost, the table is listed once, compared as data, and recorded again"
+    )
+    func digestRecord() throws {
+        let host = FakeHost(firewall: true)
+        let engine = Engine(layout: Self.layout, drivers: host.drivers)
+        let resources = ManifestDecoder.decode(Self.manifest, file: "m.yaml").resources
+        _ = try engine.apply(resources)
+        let record = try #require(host.state.withLock { $0.files[Self.layout.firewallDigestPath] })
+        let summary = try #require(try host.drivers.firewall?.summary())
+        #expect(record == FirewallDigest(fingerprint: summary.fingerprint ?? "", digest: summary.digest ?? "").text)
+        host.state.withLock {
+            $0.files[Self.layout.firewallDigestPath] = nil
+            $0.firewallListings = 0
+        }
+        #expect(try engine.apply(resources).allSatisfy { $0.outcome == .unchanged })
+        #expect(host.state.withLock { ($0.firewallListings, $0.files[Self.layout.firewallDigestPath]) } == (1, record))
+        #expect(try engine.apply(resources).allSatisfy { $0.outcome == .unchanged })
+        #expect(host.state.withLock { $0.firewallListings } == 1, "listed once")
+        #expect(FirewallDigest(text: "garbage") == nil && FirewallDigest(text: record) != nil)
     }
 }

@@ -104,7 +104,7 @@ struct ApplyKernelTests {
             )
             #expect(sandbox.links().keys.filter { $0.hasPrefix("kuke-") }.isEmpty)
             #expect(try FileManager.default.contentsOfDirectory(atPath: sandbox.cniDirectory).isEmpty)
-            #expect(try FileManager.default.contentsOfDirectory(atPath: sandbox.runPath) == [".kuke.lock"])
+            #expect(Set(try FileManager.default.contentsOfDirectory(atPath: sandbox.runPath)) == [".kuke.lock", ".kuke.table"])
             let cgroups = try FileManager.default.contentsOfDirectory(atPath: "\(sandbox.cgroupRoot)/kukeon")
             #expect(cgroups.allSatisfy { $0.hasPrefix("cgroup.") || $0.contains(".") }, "\(cgroups)")
         }

@@ -148,4 +148,69 @@ struct ConstructionKernelTests {
         }
         #expect(found, "some crash point falls right after b's bridge is set up")
     }
+
+    /// The handle of the first rule of `inet kukeon`'s `chain` whose text contains `text`.
+    func handle(_ sandbox: KernelSandbox, chain: String, _ text: String) -> String? {
+        let listed = sandbox.run(["nft", "-a", "list", "chain", "inet", "kukeon", chain]).stdout
+        return listed.split(separator: "\n").first { $0.contains(text) }?.split(separator: " ").last.map(String.init)
+    }
+
+    @Test(
+        "tampering with the table is drift: an accept added by hand, isolate verdicts changed with their comments kept, the chain's policy, a dormant table; diff exits 1, apply closes it again",
+        .enabled(if: KernelSandbox.hasBridgePlugin, "needs containernetworking-plugins in /usr/lib/cni"))
+    func tampering() throws {
+        try KernelSandbox.with { sandbox in
+            let path = try sandbox.writeManifest("ab.yaml", Self.realm + Self.space("a") + Self.space("b"))
+            #expect(sandbox.kuke("apply", "-f", path).status == 0)
+            let token = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+            let cells = ["a1", "b1"].map { "kuke-cell-\($0)-\(token)" }
+            defer { for namespace in cells { _ = Subprocess.run(["ip", "netns", "del", namespace]) } }
+            let a1 = try sandbox.attach(space: "a", cell: cells[0])
+            let b1 = try sandbox.attach(space: "b", cell: cells[1])
+            #expect(sandbox.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"]).status == 0)
+            #expect(!ping(a1, b1.address))
+
+            func repaired(_ what: String) {
+                let diff = sandbox.kuke("diff", "-f", path)
+                #expect(diff.status == 1 && diff.stdout.contains("nftables/inet kukeon"), "\(what): \(diff)")
+                let apply = sandbox.kuke("apply", "-f", path)
+                #expect(apply.status == 0 && apply.stdout.contains("Firewall \"inet kukeon\": updated"), "\(what): \(apply)")
+                #expect(!ping(a1, b1.address) && !ping(b1, a1.address), "\(what): closed again")
+                #expect(sandbox.kuke("diff", "-f", path).status == 0, "\(what): converged")
+            }
+
+            // An accept with no comment, first in the chain.
+            let added = ["nft", "insert", "rule", "inet", "kukeon", "forward", "iifname", "kuke-main-a", "oifname", "kuke-main-b", "accept"]
+            #expect(sandbox.run(added).status == 0)
+            #expect(ping(a1, b1.address), "the hand-added accept opens a to b")
+            let diff = sandbox.kuke("diff", "-f", path)
+            #expect(diff.stdout.contains("-  iifname \"kuke-main-a\" oifname \"kuke-main-b\" accept"), "\(diff)")
+            repaired("an accept added by hand")
+
+            // Every isolate drop turned into an accept, comments kept: same fingerprint, same count.
+            for text in ["comment \"isolate\"", "comment \"isolate\"", "comment \"isolate kuke-*\""] {
+                guard let number = handle(sandbox, chain: "forward", "drop " + text) else {
+                    Issue.record("no rule with \(text)")
+                    continue
+                }
+                let line =
+                    sandbox.run(["nft", "list", "chain", "inet", "kukeon", "forward"]).stdout.split(separator: "\n")
+                    .first { $0.contains("drop " + text) }.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+                let rule = line.replacing(/counter packets \d+ bytes \d+ drop/, with: "counter accept")
+                let replaced = sandbox.run(["nft", "replace rule inet kukeon forward handle \(number) \(rule)"])
+                #expect(replaced.status == 0, "\(replaced)")
+            }
+            #expect(ping(a1, b1.address), "with the verdicts changed, a reaches b")
+            repaired("isolate verdicts changed in place")
+
+            // The chain's policy, and a dormant table (a table that sees no packet).
+            #expect(
+                sandbox.run(["nft", "add", "chain", "inet", "kukeon", "forward", "{ type filter hook forward priority filter; policy drop; }"]).status
+                    == 0)
+            repaired("the chain's policy")
+            #expect(sandbox.run(["nft", "add", "table", "inet", "kukeon", "{ flags dormant; }"]).status == 0)
+            #expect(ping(a1, b1.address), "a dormant table holds nothing")
+            repaired("a dormant table")
+        }
+    }
 }
