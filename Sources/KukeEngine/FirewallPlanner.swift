@@ -118,7 +118,8 @@ public enum FirewallPlanner {
                 Rule([.match(Match(.inputName, [space.bridge])), .match(Match(.outputName, any)), .counter, .verdict(.drop)], comment: "isolate"))
         }
         for name in unrecorded.sorted() where violation(ofBridge: name) == nil { forward.append(sameBridge(name, "same bridge, unrecorded")) }
-        forward.append(Rule([.match(Match(.inputName, any)), .match(Match(.outputName, any)), .counter, .verdict(.drop)], comment: isolateAnyComment))
+        forward.append(
+            Rule([.match(Match(.inputName, any)), .match(Match(.outputName, any)), .counter, .verdict(.drop)], comment: isolateAnyComment))
         for space in ordered {
             guard let allows = space.egress else {
                 forward.append(Rule([.match(Match(.inputName, [space.bridge])), .verdict(.accept)], comment: "egress"))

@@ -128,7 +128,8 @@ struct CrashKernelTests {
         #expect(cgroups == scenario.spaces, context)
         var leftovers: [String] = []
         if let walker = FileManager.default.enumerator(atPath: sandbox.runPath) {
-            for case let path as String in walker where (path as NSString).lastPathComponent.hasPrefix(".") && path != ".kuke.lock" && path != ".kuke.table" {
+            for case let path as String in walker
+            where (path as NSString).lastPathComponent.hasPrefix(".") && path != ".kuke.lock" && path != ".kuke.table" {
                 leftovers.append(path)
             }
         }

@@ -17,7 +17,8 @@ struct ResourceKernelTests {
     func hiddenFiles(_ directory: String) -> [String] {
         var found: [String] = []
         if let walker = FileManager.default.enumerator(atPath: directory) {
-            for case let path as String in walker where (path as NSString).lastPathComponent.hasPrefix(".") && path != ".kuke.lock" && path != ".kuke.table" {
+            for case let path as String in walker
+            where (path as NSString).lastPathComponent.hasPrefix(".") && path != ".kuke.lock" && path != ".kuke.table" {
                 found.append(path)
             }
         }
