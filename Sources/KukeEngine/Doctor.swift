@@ -57,6 +57,8 @@ public struct HostFacts: Sendable {
     public var conflistVersions: [String: [String]] = [:]
     /// Network configurations kuke does not own that claim ranges inside the pool.
     public var foreignOverlaps: [ForeignClaim] = []
+    /// Network configurations kuke does not own that cannot be read, each as a warning.
+    public var unreadableConflists: [String] = []
     /// host-local lease directories (`<state>/networks/NAME`) that no network configuration names.
     public var leftoverLeases: [String] = []
 
@@ -295,13 +297,18 @@ public enum Doctor {
 
     static func foreignConflists(_ facts: HostFacts) -> DoctorCheck {
         let pool = facts.layout.subnetPool
-        guard !facts.foreignOverlaps.isEmpty else {
+        guard !facts.foreignOverlaps.isEmpty || !facts.unreadableConflists.isEmpty else {
             return DoctorCheck("foreign-conflists", .ok, "no network configuration of another runtime claims a range in the pool \(pool)")
         }
-        let claims = facts.foreignOverlaps.map { "\($0.path) claims \($0.subnet)" }
-        return DoctorCheck(
-            "foreign-conflists", .warn, claims.joined(separator: "; ") + ": inside the pool \(pool); kuke skips these ranges",
-            fix: "give the other network a range outside \(pool), or kuke another pool (--subnet-pool, KUKEON_SUBNET_POOL)")
+        var details = facts.unreadableConflists
+        var fixes: [String] = []
+        if !facts.unreadableConflists.isEmpty { fixes.append("repair or move away the files that cannot be read (a CNI runtime skips them too)") }
+        if !facts.foreignOverlaps.isEmpty {
+            let claims = facts.foreignOverlaps.map { "\($0.path) claims \($0.subnet)" }
+            details.append(claims.joined(separator: "; ") + ": inside the pool \(pool); kuke skips these ranges")
+            fixes.append("give the other network a range outside \(pool), or kuke another pool (--subnet-pool, KUKEON_SUBNET_POOL)")
+        }
+        return DoctorCheck("foreign-conflists", .warn, details.joined(separator: "; "), fix: fixes.joined(separator: "; "))
     }
 
     static func leftoverLeases(_ facts: HostFacts) -> DoctorCheck {

@@ -18,6 +18,8 @@ public struct ForeignClaim: Sendable, Equatable {
 public final class ForeignClaimCache: Sendable {
     let claimsByDirectory = Mutex<[String: [ForeignClaim]]>([:])
     let directories = Mutex<Set<String>?>(nil)
+    /// Network configurations that could not be read, each with why, since `takeUnreadable()`.
+    let unreadable = Mutex<[(path: String, problem: String)]>([])
 
     public init() {}
 
@@ -30,19 +32,39 @@ public final class ForeignClaimCache: Sendable {
         return all
     }
 
-    /// Every range claimed by a network configuration in `directory`; unreadable or malformed
-    /// files claim nothing (the plugins would not load them either).
+    /// Every range claimed by a network configuration in `directory`. A file that cannot be read
+    /// or is not JSON claims nothing (the plugins would not load it either) and is kept, with
+    /// why, for `takeUnreadable()`: whatever range it meant to claim could not be avoided.
     /// - Parameter owned: whether kuke owns a file (a space records it): not read at all.
     public func claims(in directory: String, files: any FileStore, owned: (String) -> Bool) -> [ForeignClaim] {
         if let cached = claimsByDirectory.withLock({ $0[directory] }) { return cached }
         var found: [ForeignClaim] = []
+        var problems: [(path: String, problem: String)] = []
         for name in files.entries(directory).sorted() where ClaimedRanges.isNetworkConfiguration(name) {
             let path = "\(directory)/\(name)"
             if owned(path) { continue }
-            guard let text = try? files.read(path), let value = try? JSONParser.parse(text) else { continue }
+            let value: JSONValue
+            do {
+                guard let text = try files.read(path) else { continue }
+                value = try JSONParser.parse(text)
+            } catch {
+                problems.append((path, "\(error)"))
+                continue
+            }
             found += ClaimedRanges.subnets(in: value).map { ForeignClaim(path: path, subnet: $0) }
         }
         claimsByDirectory.withLock { $0[directory] = found }
+        unreadable.withLock { $0 += problems }
         return found
+    }
+
+    /// The configurations found unreadable since the last call, each as a warning.
+    public func takeUnreadable() -> [String] {
+        unreadable.withLock { found in
+            defer { found = [] }
+            return found.map { entry in
+                "network configuration \(entry.path) cannot be read (\(entry.problem)): a range it claims could not be avoided; fix or remove it"
+            }
+        }
     }
 }

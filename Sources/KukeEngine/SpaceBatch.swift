@@ -74,7 +74,9 @@ extension SpaceReconciler {
         let plan: Plan
         do {
             plan = try makePlan(manifest, stored: stored, inventory: inventory)
+            entry.outcome.warnings = context.foreignClaims.takeUnreadable()
         } catch {
+            entry.outcome.warnings = context.foreignClaims.takeUnreadable()
             entry.outcome.outcome = .failed
             entry.outcome.failure = error
             let hostWide = [FailureReason.cgroupRootInvalid, .recordUnreadable].contains(error.reason)

@@ -45,7 +45,9 @@ public struct SpaceReconciler: Sendable {
         let plan: Plan
         do {
             plan = try makePlan(manifest, stored: stored, inventory: inventory)
+            outcome.warnings = context.foreignClaims.takeUnreadable()
         } catch {
+            outcome.warnings = context.foreignClaims.takeUnreadable()
             outcome.outcome = .failed
             outcome.failure = error
             return outcome

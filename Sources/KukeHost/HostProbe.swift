@@ -37,6 +37,7 @@ public enum HostProbe {
         facts.foreignOverlaps = directories.flatMap { claims.claims(in: $0, files: drivers.files, owned: owned) }.filter {
             $0.subnet.overlaps(layout.subnetPool)
         }
+        facts.unreadableConflists = claims.takeUnreadable()
         facts.leftoverLeases = leftoverLeases(layout: layout, directories: directories, files: drivers.files)
 
         facts.nftablesProblem = NftablesFirewall().probe()

@@ -131,6 +131,10 @@ struct DoctorTests {
         var overlapping = Self.fit()
         overlapping.foreignOverlaps = [ForeignClaim(path: "/etc/cni/net.d/87-podman-bridge.conflist", subnet: IPv4Subnet("10.88.0.0/16")!)]
         expectOnly(overlapping, "foreign-conflists", .warn, detail: "87-podman-bridge.conflist claims 10.88.0.0/16")
+        overlapping.unreadableConflists = ["network configuration /etc/cni/net.d/90-broken.conflist cannot be read (…)"]
+        let both = row(overlapping, "foreign-conflists")
+        #expect(both.status == .warn && both.detail.contains("90-broken.conflist") && both.detail.contains("87-podman-bridge.conflist"))
+        #expect(both.fix?.contains("repair or move away") == true && both.fix?.contains("--subnet-pool") == true)
 
         var leftover = Self.fit()
         leftover.leftoverLeases = ["main-gone"]

@@ -97,6 +97,20 @@ struct FailClosedTests {
         #expect(try record(host, "a").status.network?.subnet.description == "10.89.1.0/24", ".0 is claimed by 90-other.conf")
     }
 
+    @Test("a foreign conflist that is not JSON: the space that allocates is warned, naming it, once per pass; a dry run too")
+    func unreadableForeignConflist() throws {
+        let host = FakeHost()
+        host.state.withLock { $0.files["/cni/88-broken.conflist"] = "{\"cniVersion\": \"0.4.0\", \"name\": " }
+        for dryRun in [true, false] {
+            let outcomes = try engine(host).apply(batch(["a", "b"]), options: ApplyOptions(dryRun: dryRun))
+            let warned = outcomes.filter { !$0.warnings.isEmpty }
+            #expect(warned.map(\.name) == ["a"], "\(outcomes)")
+            #expect(warned.first?.warnings.first?.hasPrefix("network configuration /cni/88-broken.conflist cannot be read (") == true)
+            #expect(outcomes.allSatisfy { $0.failure == nil })
+        }
+        #expect(try engine(host).apply(batch(["a", "b"])).allSatisfy { $0.warnings.isEmpty }, "no allocation, nothing read")
+    }
+
     @Test("two records with one subnet: the later one fails with SubnetConflict; init --force-regenerate-cni gives it a fresh subnet")
     func duplicateSubnet() throws {
         let host = FakeHost(firewall: true)
