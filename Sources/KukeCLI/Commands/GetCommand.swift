@@ -33,7 +33,8 @@ func table(_ rows: [[String]], headers: Bool = true) -> String {
 /// `5s`, `12m`, `3h`, `4d`, as kubectl prints ages.
 func age(since date: Date?, now: Date = Date()) -> String {
     guard let date else { return "-" }
-    let seconds = max(0, Int(now.timeIntervalSince(date)))
+    // Bounded before the conversion: a record's timestamp far off (or not a number) cannot trap it.
+    let seconds = Int(max(0, min(now.timeIntervalSince(date), 1e15)))
     if seconds < 120 { return "\(seconds)s" }
     if seconds < 7200 { return "\(seconds / 60)m" }
     if seconds < 172_800 { return "\(seconds / 3600)h" }
