@@ -38,7 +38,10 @@ struct DescribeSpaceCommand: ParsableCommand {
         let layout = try host.layout(console)
         let drivers = HostFactory.drivers(for: layout)
         var lines: [String] = []
-        func add(_ label: String, _ value: String) { lines.append(label.padding(toLength: 16, withPad: " ", startingAt: 0) + value) }
+        // Each value escaped (`VisibleText`): a reason or label value cannot forge a line.
+        func add(_ label: String, _ value: String) {
+            lines.append(label.padding(toLength: 16, withPad: " ", startingAt: 0) + VisibleText.escaped(value))
+        }
         add("Name:", record.metadata.name)
         add("Realm:", record.spec.realmId)
         add("State:", record.status.state.rawValue + (record.status.reason.map { " (\($0))" } ?? ""))

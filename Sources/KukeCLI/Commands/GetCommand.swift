@@ -19,8 +19,10 @@ struct GetCommand: ParsableCommand {
 }
 
 /// Formats a table with columns padded to their widest cell (the header included even when
-/// `headers` leaves it out, so columns line up the same either way).
+/// `headers` leaves it out, so columns line up the same either way); control characters in a
+/// cell are escaped (`VisibleText`), so a label value cannot forge a row.
 func table(_ rows: [[String]], headers: Bool = true) -> String {
+    let rows = rows.map { $0.map(VisibleText.escaped) }
     guard let header = rows.first else { return "" }
     let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
     return rows.dropFirst(headers ? 0 : 1).map { row in

@@ -80,7 +80,7 @@ struct WatchCommand: AsyncParsableCommand {
         do {
             try ManifestDirectoryTrust.check(roots)
         } catch {
-            console.error("error: \(error)")
+            for (index, line) in error.lines.enumerated() { console.error(index == 0 ? "error: \(line)" : line) }
             throw CommandExit(status: ExitStatus.invalid)
         }
         let (layout, labels) = try host.settings(console)
