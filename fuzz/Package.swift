@@ -1,5 +1,7 @@
 // swift-tools-version:6.0
-// The manifest fuzzer, a package of its own so the main build never links libFuzzer.
+// The fuzz targets, a package of their own so the main build never links libFuzzer:
+// ManifestFuzzer (the bytes of a manifest file) and SchemaFuzzer (schema-shaped manifests,
+// records and host configurations built from the bytes, with hostile numbers).
 // Build and run: fuzz/run (or see docs/reliability.md).
 import PackageDescription
 
@@ -7,6 +9,8 @@ let package = Package(
     name: "kuke-fuzz",
     dependencies: [.package(name: "kuke", path: "..")],
     targets: [
-        .executableTarget(name: "ManifestFuzzer", dependencies: [.product(name: "KukeCore", package: "kuke")])
+        .target(name: "FuzzChecks", dependencies: [.product(name: "KukeCore", package: "kuke")]),
+        .executableTarget(name: "ManifestFuzzer", dependencies: ["FuzzChecks"]),
+        .executableTarget(name: "SchemaFuzzer", dependencies: ["FuzzChecks", .product(name: "KukeCore", package: "kuke")]),
     ]
 )

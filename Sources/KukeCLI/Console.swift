@@ -1,5 +1,6 @@
 import Foundation
 import KukeEngine
+import KukeModel
 import Synchronization
 
 /// Where commands write and what they read from their environment; a task-local value
@@ -47,8 +48,23 @@ public struct Console: Sendable {
         return data
     }
 
-    public func out(_ line: String) { writeOut(line + "\n") }
-    public func error(_ line: String) { writeError(line + "\n") }
+    /// One line on stdout, its control characters escaped (`VisibleText`): user text in it (a
+    /// suspend reason, a label value, a name in a message) cannot forge a line or a terminal escape.
+    public func out(_ line: String) { writeOut(VisibleText.escaped(line) + "\n") }
+    /// One line on stderr, escaped as `out` escapes.
+    public func error(_ line: String) { writeError(VisibleText.escaped(line) + "\n") }
+
+    /// One line on stdout made of segments, each escaped as `out` escapes and, when colour is
+    /// enabled, painted with its SGR code (`32` is green): kuke's own colour survives, escapes
+    /// inside user text do not.
+    public func out(_ segments: [(text: String, color: String?)]) {
+        let line = segments.map { segment in
+            let text = VisibleText.escaped(segment.text)
+            guard let color = segment.color, colorEnabled else { return text }
+            return "\u{1B}[\(color)m\(text)\u{1B}[0m"
+        }
+        writeOut(line.joined() + "\n")
+    }
 
     /// Colour only on a terminal and never with `NO_COLOR` set.
     public var colorEnabled: Bool { stdoutIsTerminal && environment["NO_COLOR"] == nil }

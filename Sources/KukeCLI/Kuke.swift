@@ -51,7 +51,7 @@ public struct Kuke: ParsableCommand {
             }
             let suggestion = meant.map { " (did you mean \"\(path.dropFirst().map { $0 + " " }.joined())\($0.0)\"?)" } ?? ""
             return
-                "Error: unknown command \"\(word)\" for \"\(path.joined(separator: " "))\"\(suggestion)\nSee '\(path.joined(separator: " ")) --help' for its commands."
+                "Error: unknown command \"\(VisibleText.escaped(word))\" for \"\(path.joined(separator: " "))\"\(suggestion)\nSee '\(path.joined(separator: " ")) --help' for its commands."
         }
         return nil
     }
@@ -61,7 +61,7 @@ public struct Kuke: ParsableCommand {
     public static func run(arguments: [String], console: Console = .process) async -> Int32 {
         await Console.$current.withValue(console) {
             if let problem = unknownCommand(in: arguments) {
-                console.error(problem)
+                for line in problem.split(separator: "\n") { console.error(String(line)) }
                 return ExitStatus.invalid
             }
             do {
@@ -81,10 +81,11 @@ public struct Kuke: ParsableCommand {
                 let code = exitCode(for: error)
                 let message = fullMessage(for: error)
                 if code == .success {
-                    if !message.isEmpty { console.out(message) }
+                    // Help and usage are ArgumentParser's own lines, written as they are.
+                    if !message.isEmpty { console.writeOut(message + "\n") }
                     return ExitStatus.success
                 }
-                if !message.isEmpty { console.error(message) }
+                if !message.isEmpty { console.writeError(message + "\n") }
                 return code == .validationFailure ? ExitStatus.invalid : (error is ValidationError ? ExitStatus.invalid : ExitStatus.failed)
             }
         }

@@ -18,10 +18,10 @@ struct OutcomePrinter {
 
     func printHuman(_ outcome: ResourceOutcome) {
         let word = outcome.outcome.rawValue + (dryRun && outcome.outcome.changesHost ? " (dry run)" : "")
-        var line = "\(outcome.kind) \"\(outcome.displayName)\": \(paint(word, for: outcome.outcome))"
-        if let failure = outcome.failure { line += ": \(failure.reason): \(failure.message)" }
-        if let note = outcome.note { line += ": \(note)" }
-        console.out(line)
+        var rest = ""
+        if let failure = outcome.failure { rest += ": \(failure.reason): \(failure.message)" }
+        if let note = outcome.note { rest += ": \(note)" }
+        console.out([("\(outcome.kind) \"\(outcome.displayName)\": ", nil), (word, color(of: outcome.outcome)), (rest, nil)])
         for warning in outcome.warnings { console.error("warning: \(warning)") }
         guard outcome.outcome == .updated || (dryRun && outcome.outcome.changesHost) else { return }
         for change in outcome.changes {
@@ -37,18 +37,16 @@ struct OutcomePrinter {
         }
     }
 
-    func paint(_ text: String, for outcome: Outcome) -> String {
-        guard console.colorEnabled else { return text }
-        let code: String
+    /// The SGR code an outcome's word is painted with on a terminal.
+    func color(of outcome: Outcome) -> String {
         switch outcome {
-        case .created: code = "32"
-        case .updated: code = "33"
-        case .deleted: code = "35"
-        case .unchanged, .skipped: code = "2"
-        case .suspended: code = "36"
-        case .failed: code = "31;1"
+        case .created: "32"
+        case .updated: "33"
+        case .deleted: "35"
+        case .unchanged, .skipped: "2"
+        case .suspended: "36"
+        case .failed: "31;1"
         }
-        return "\u{1B}[\(code)m\(text)\u{1B}[0m"
     }
 
     func value(_ outcome: ResourceOutcome) -> ManifestValue {

@@ -1,5 +1,6 @@
 import Foundation
 import KukeEngine
+import KukeModel
 import Synchronization
 
 /// Progress on stderr for batches that run longer than about a second, on a terminal only:
@@ -38,7 +39,7 @@ final class ProgressReporter: Sendable {
             if let last = state.lastDraw, now.timeIntervalSince(last) < Self.interval { return nil }
             state.lastDraw = now
             state.drawn = true
-            return "\r\u{1B}[K[\(done)/\(total)] \(current)"
+            return "\r\u{1B}[K[\(done)/\(total)] \(VisibleText.escaped(current))"
         }
         if let line { console.writeError(line) }
     }

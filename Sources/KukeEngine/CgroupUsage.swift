@@ -27,8 +27,8 @@ public struct CgroupUsage: Sendable, Equatable {
         if let stat = read("io.stat") {
             var (readBytes, written): (UInt64, UInt64) = (0, 0)
             for line in stat.split(separator: "\n") {
-                readBytes += Self.keyed("rbytes", in: String(line)) ?? 0
-                written += Self.keyed("wbytes", in: String(line)) ?? 0
+                readBytes = Self.saturatingSum(readBytes, Self.keyed("rbytes", in: String(line)) ?? 0)
+                written = Self.saturatingSum(written, Self.keyed("wbytes", in: String(line)) ?? 0)
             }
             (ioReadBytes, ioWrittenBytes) = (readBytes, written)
         }
@@ -70,10 +70,18 @@ public struct CgroupUsage: Sendable, Equatable {
         return String(value)
     }
 
-    /// `1.50` → `1.5`, `2.00` → `2`: one decimal at most.
+    /// `1.50` → `1.5`, `2.00` → `2`: one decimal at most. A number past what 64 bits hold
+    /// (a cgroup file with an absurd value) is shown as a Double, never converted with a trap.
     static func trimmed(_ number: Double) -> String {
         let tenths = (number * 10).rounded()
-        return tenths.truncatingRemainder(dividingBy: 10) == 0 ? String(Int64(tenths / 10)) : String(tenths / 10)
+        guard let whole = Int64(exactly: tenths / 10) else { return String(tenths / 10) }
+        return String(whole)
+    }
+
+    /// `a + b`, or `UInt64.max` when the sum is past it: counters summed over devices never trap.
+    static func saturatingSum(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? UInt64.max : sum
     }
 
     /// CPU use between two readings as a percentage of one CPU (`37.5%`), or nil.

@@ -63,8 +63,10 @@ public enum ResourcePlanner {
         }
         let enforcedKeys = Set(enforced.map(\.key))
         for (key, value) in (stored ?? [:]).sorted(by: { $0.key < $1.key }) where !enforcedKeys.contains(key) {
-            let reset = ResourceLimits.Setting(key: key, value: value).reset
-            guard offered.contains(reset.controller), let existing = text(reset.file) else { continue }  // nothing left to reset
+            // A key that names no file kuke writes (a hand-edited record) is never read or reset.
+            guard let reset = ResourceLimits.Setting(key: key, value: value)?.reset, offered.contains(reset.controller),
+                let existing = text(reset.file)
+            else { continue }  // nothing left to reset
             let current = ResourceLimits.observedValue(of: reset, in: existing)
             if current == reset.value { continue }
             var change = write(reset, path: path, from: current)

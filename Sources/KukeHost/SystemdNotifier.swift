@@ -12,7 +12,7 @@ public struct SystemdNotifier: Sendable {
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         socketPath = environment["NOTIFY_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
         let pidMatches = environment["WATCHDOG_PID"].map { Int32($0) == getpid() } ?? true
-        watchdogInterval = pidMatches ? environment["WATCHDOG_USEC"].flatMap(Double.init).map { $0 / 2_000_000 } : nil
+        watchdogInterval = pidMatches ? environment["WATCHDOG_USEC"].flatMap { UInt64($0) }.map { Double($0) / 2_000_000 } : nil
     }
 
     public var isActive: Bool { socketPath != nil }

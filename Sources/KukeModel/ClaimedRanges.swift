@@ -1,7 +1,9 @@
 /// The IPv4 ranges a CNI network configuration claims for its IPAM: every plugin's
-/// `ipam.ranges[*][*].subnet` and `ipam.subnet` (a conflist's `plugins`, or a single `.conf`
-/// whose top level is the plugin). Another runtime's network (Podman's `87-podman-bridge.conflist`
-/// claims 10.88.0.0/16) hands out addresses from these, so kuke never allocates a space inside one.
+/// `ipam.ranges[*][*].subnet` and `ipam.subnet` (host-local), and the network of each
+/// `ipam.addresses[*].address` (static: `10.88.5.7/24` claims 10.88.5.0/24), in a conflist's
+/// `plugins` or a single `.conf` whose top level is the plugin. Another runtime's network
+/// (Podman's `87-podman-bridge.conflist` claims 10.88.0.0/16) hands out or pins addresses in
+/// these, so kuke never allocates a space inside one.
 public enum ClaimedRanges {
     /// The file names libcni loads from a CNI directory.
     public static func isNetworkConfiguration(_ name: String) -> Bool {
@@ -19,6 +21,9 @@ public enum ClaimedRanges {
                 for range in set.arrayValue ?? [] {
                     if let subnet = range["subnet"]?.stringValue.flatMap(parse) { found.append(subnet) }
                 }
+            }
+            for address in ipam["addresses"]?.arrayValue ?? [] {
+                if let subnet = address["address"]?.stringValue.flatMap(parse) { found.append(subnet) }
             }
         }
         return found

@@ -42,12 +42,12 @@ public enum Label {
 
     /// `label key "K": why`, or nil when the key is valid.
     public static func keyProblem(_ key: String) -> String? {
-        violation(ofKey: key).map { "label key \"\(ManifestDecoder.escaped(key))\": \($0)" }
+        violation(ofKey: key).map { "label key \"\(VisibleText.escaped(key))\": \($0)" }
     }
 
     /// `label value "V" of key "K": why`, or nil when the value is valid.
     public static func valueProblem(_ value: String, key: String) -> String? {
-        violation(ofValue: value).map { "label value \"\(ManifestDecoder.escaped(value))\" of key \"\(ManifestDecoder.escaped(key))\": \($0)" }
+        violation(ofValue: value).map { "label value \"\(VisibleText.escaped(value))\" of key \"\(VisibleText.escaped(key))\": \($0)" }
     }
 
     /// The rule of a key's name part and of a value: 1–63 of `[A-Za-z0-9._-]`, alphanumeric at both ends.

@@ -63,7 +63,7 @@ public enum ManifestDecoder {
         let name = requiredString(value["metadata"]?["name"], path: "metadata.name", parent: "metadata", walker: &walker, document: documentPosition)
         let origin = ManifestOrigin(document: documentPosition, name: walker.positions["metadata.name"] ?? documentPosition)
         if let name, let problem = ResourceName.violation(of: name, isSpace: kind == "Space") {
-            walker.issues.append(ManifestIssue(origin.name, .name, "metadata.name \"\(escaped(name))\" \(problem)"))
+            walker.issues.append(ManifestIssue(origin.name, .name, "metadata.name \"\(VisibleText.escaped(name))\" \(problem)"))
         }
         walker.issues += labelIssues(walker.mapEntries["metadata.labels"] ?? [])
         let spec = value["spec"]
@@ -83,7 +83,7 @@ public enum ManifestDecoder {
             walker.issues.append(
                 ManifestIssue(
                     walker.positions["spec.realmId"] ?? documentPosition, .realmId,
-                    "spec.realmId \"\(escaped(realmId))\" is not a valid realm name: it \(problem)"))
+                    "spec.realmId \"\(VisibleText.escaped(realmId))\" is not a valid realm name: it \(problem)"))
         }
         var cniConfigPath: String?
         if let path = spec?["cniConfigPath"]?.stringValue {
@@ -93,7 +93,7 @@ public enum ManifestDecoder {
                 walker.issues.append(
                     ManifestIssue(
                         walker.positions["spec.cniConfigPath"] ?? documentPosition, .cniConfigPath,
-                        "spec.cniConfigPath \"\(escaped(path))\" \(problem.message)"))
+                        "spec.cniConfigPath \"\(VisibleText.escaped(path))\" \(problem.message)"))
             }
         }
         walker.issues += EgressRules.issues(spec?["network"], positions: walker.positions, document: documentPosition)
@@ -126,19 +126,6 @@ public enum ManifestDecoder {
         let purpose = path == "spec.realmId" ? ": the realm this space belongs to" : ""
         walker.issues.append(ManifestIssue(position ?? walker.positions[parent] ?? document, .required, "\(path) is required\(purpose)"))
         return nil
-    }
-
-    /// Shows control characters and NUL in a name as escapes, so the error is readable.
-    static func escaped(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            if scalar.value < 0x20 || scalar.value == 0x7F {
-                out += "\\u{\(String(scalar.value, radix: 16))}"
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
     }
 
     /// The issue for a failure that stopped the reading: a limit or a syntax error.

@@ -50,10 +50,25 @@ public struct ResourceLimits: Sendable, Equatable {
             }
         }
 
-        /// A setting from its `status.resources` key and value.
-        public init(key: String, value: String) {
-            let parts = key.split(separator: " ", maxSplits: 1)
-            self.init(file: String(parts[0]), device: parts.count > 1 ? String(parts[1]) : nil, value: value)
+        /// A setting from its `status.resources` key and value; nil when the key names no file
+        /// kuke writes (a hand-edited record: an empty key, `../x`, an `io.max` line without a
+        /// valid device), so such a key is never read, reset or written.
+        public init?(key: String, value: String) {
+            let parts = key.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
+            let file = String(parts[0])
+            let device = parts.count > 1 ? String(parts[1]) : nil
+            guard Self.isWritten(file: file, device: device) else { return nil }
+            self.init(file: file, device: device, value: value)
+        }
+
+        /// Whether kuke writes `file` (with `device`, for `io.max`).
+        static func isWritten(file: String, device: String?) -> Bool {
+            if file == "io.max" { return device.map { Quantity.deviceProblem($0) == nil } ?? false }
+            guard device == nil else { return false }
+            if file.hasPrefix("hugetlb."), file.hasSuffix(".max") {
+                return Quantity.pageSizeBytes(String(file.dropFirst("hugetlb.".count).dropLast(".max".count))) != nil
+            }
+            return ["cpu.max", "cpu.weight", "memory.max", "memory.high", "memory.swap.max", "pids.max", "io.weight"].contains(file)
         }
     }
 
@@ -168,7 +183,18 @@ public enum Quantity {
         }
     }
 
+    /// The most bytes a limit may hold (`Int64.max`, 8Ei less one byte): what the kernel's
+    /// byte limits and `status.resources` carry without overflow.
+    public static let maximumBytes = UInt64(Int64.max)
+    /// The most a count (pids, IOPS) may be, as the schema's integers.
+    public static let maximumCount = UInt64(Int64.max)
+    /// The most CPUs `cpu.max` may give: 1000000 (1000000000m).
+    public static let maximumCPUMillis: UInt64 = 1_000_000_000
+    /// The largest huge page size: 1TB (the kernel's largest today is 16GB).
+    public static let maximumPageSize: UInt64 = 1 << 40
+
     /// A byte count (`2Gi`, `1.5G`, `536870912`), or nil for `max`; the error says what is wrong.
+    /// Scaled with checked arithmetic: a value past `maximumBytes` is an error, never a trap.
     public static func bytes(_ value: ManifestValue) -> Result<UInt64?, QuantityError> {
         guard let text = text(value) else { return .failure(QuantityError("must be a quantity like 512Mi, or max")) }
         if text == "max" { return .success(nil) }
@@ -181,15 +207,17 @@ public enum Quantity {
             multiplier = factor
             number = number.dropLast()
         }
-        guard let amount = decimalValue(number) else {
+        guard let (parsedWhole, fraction, scale) = decimalValue(number) else {
             return .failure(QuantityError("\"\(text)\" is not a quantity: a number with an optional suffix Ki Mi Gi Ti Pi Ei or k M G T P E, or max"))
         }
-        let (whole, fraction, scale) = amount
-        let (product, overflow) = whole.multipliedReportingOverflow(by: multiplier)
-        guard !overflow, product <= UInt64(Int64.max) else { return .failure(QuantityError("\"\(text)\" is too large")) }
-        let fractional = fraction * multiplier
-        guard fractional % scale == 0 else { return .failure(QuantityError("\"\(text)\" is not a whole number of bytes")) }
-        return .success(product + fractional / scale)
+        guard let whole = parsedWhole else { return .failure(tooLarge(text, "\(maximumBytes) bytes")) }
+        // fraction < scale, so fraction × multiplier / scale < multiplier: the full-width product fits the division.
+        let (fractional, remainder) = scale.dividingFullWidth(fraction.multipliedFullWidth(by: multiplier))
+        guard remainder == 0 else { return .failure(QuantityError("\"\(text)\" is not a whole number of bytes")) }
+        let (product, productOverflow) = whole.multipliedReportingOverflow(by: multiplier)
+        let (total, sumOverflow) = product.addingReportingOverflow(fractional)
+        guard !productOverflow, !sumOverflow, total <= maximumBytes else { return .failure(tooLarge(text, "\(maximumBytes) bytes")) }
+        return .success(total)
     }
 
     /// A count (pids, IOPS): a whole number or `max` (nil).
@@ -198,35 +226,56 @@ public enum Quantity {
             return number >= 0 ? .success(UInt64(number)) : .failure(QuantityError("\(number) must not be negative"))
         }
         if value.stringValue == "max" { return .success(nil) }
+        // Digits the schema did not read as an integer: past what 64 bits hold.
+        if let text = value.stringValue, !text.isEmpty, text.allSatisfy({ $0.isASCII && $0.isNumber }) {
+            return .failure(tooLarge(text, String(maximumCount)))
+        }
         return .failure(QuantityError("must be a whole number or max"))
     }
 
     /// CPU time per period in milli-CPUs (`1.5` and `1500m` are 1500; `2` is 2000), or nil for
-    /// `max`; at least 10m (the kernel's 1 ms quota per 100 ms period).
+    /// `max`; at least 10m (the kernel's 1 ms quota per 100 ms period), at most
+    /// `maximumCPUMillis`, scaled with checked arithmetic.
     public static func cpuMillis(_ value: ManifestValue) -> Result<Int64?, QuantityError> {
         guard let text = text(value) else { return .failure(QuantityError("must be a number of CPUs like 1.5 or 500m, or max")) }
         if text == "max" { return .success(nil) }
-        let millis: UInt64?
-        if text.hasSuffix("m") {
-            millis = decimalValue(text.dropLast()).flatMap { $0.fraction == 0 ? $0.whole : nil }
-        } else if let amount = decimalValue(Substring(text)), (amount.fraction * 1000) % amount.scale == 0 {
-            millis = amount.whole * 1000 + amount.fraction * 1000 / amount.scale
-        } else {
-            millis = nil
+        let written = text.hasSuffix("m") ? text.dropLast() : Substring(text)
+        let limit = "1000000 CPUs (1000000000m)"
+        guard let amount = decimalValue(written) else {
+            return .failure(QuantityError("\"\(text)\" is not a number of CPUs like 1.5, 2 or 500m, or max"))
         }
-        guard let millis else { return .failure(QuantityError("\"\(text)\" is not a number of CPUs like 1.5, 2 or 500m, or max")) }
+        guard let whole = amount.whole else { return .failure(tooLarge(text, limit)) }
+        let millis: UInt64
+        if text.hasSuffix("m") {
+            guard amount.fraction == 0 else { return .failure(QuantityError("\"\(text)\" is not a number of CPUs like 1.5, 2 or 500m, or max")) }
+            millis = whole
+        } else {
+            // fraction < scale ≤ 10⁹: fraction × 1000 fits.
+            guard (amount.fraction * 1000) % amount.scale == 0 else {
+                return .failure(QuantityError("\"\(text)\" is not a number of CPUs like 1.5, 2 or 500m, or max"))
+            }
+            let (wholeMillis, overflow) = whole.multipliedReportingOverflow(by: 1000)
+            guard !overflow, wholeMillis <= maximumCPUMillis else { return .failure(tooLarge(text, limit)) }
+            millis = wholeMillis + amount.fraction * 1000 / amount.scale
+        }
         guard millis >= 10 else { return .failure(QuantityError("\"\(text)\" is below 10m, the least the kernel accepts (1 ms per 100 ms)")) }
-        guard millis <= 1_000_000_000 else { return .failure(QuantityError("\"\(text)\" is too large")) }
+        guard millis <= maximumCPUMillis else { return .failure(tooLarge(text, limit)) }
         return .success(Int64(millis))
     }
 
-    /// `2MB` → 2 MiB, as the kernel names huge page sizes in `hugetlb.<size>.max` (KB, MB, GB).
+    /// `2MB` → 2 MiB, as the kernel names huge page sizes in `hugetlb.<size>.max` (KB, MB, GB);
+    /// nil when it is not such a name or is past `maximumPageSize` (checked, never a trap).
     public static func pageSizeBytes(_ size: String) -> UInt64? {
         let units: [(String, UInt64)] = [("KB", 1 << 10), ("MB", 1 << 20), ("GB", 1 << 30)]
         guard let (suffix, unit) = units.first(where: { size.hasSuffix($0.0) }), let number = UInt64(size.dropLast(suffix.count)), number > 0,
             String(number) + suffix == size
         else { return nil }
-        return number * unit
+        let (bytes, overflow) = number.multipliedReportingOverflow(by: unit)
+        return overflow || bytes > maximumPageSize ? nil : bytes
+    }
+
+    static func tooLarge(_ text: String, _ limit: String) -> QuantityError {
+        QuantityError("\"\(text)\" is too large: at most \(limit)")
     }
 
     /// Why `device` is not a block device number `MAJ:MIN`, or nil.
@@ -237,13 +286,21 @@ public enum Quantity {
         return nil
     }
 
-    /// `1.25` → (1, 25, 100): whole part, fraction digits, and the fraction's scale.
-    static func decimalValue(_ text: Substring) -> (whole: UInt64, fraction: UInt64, scale: UInt64)? {
+    /// `1.25` → (1, 25, 100): whole part, fraction digits, and the fraction's scale; nil when
+    /// it is not a plain decimal number (at most 9 fraction digits). The whole part is nil when
+    /// its digits are past what 64 bits hold (read with checked arithmetic).
+    static func decimalValue(_ text: Substring) -> (whole: UInt64?, fraction: UInt64, scale: UInt64)? {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard (1...2).contains(parts.count), let first = parts.first, !first.isEmpty, first.count <= 19,
-            first.allSatisfy({ $0.isASCII && $0.isNumber }),
-            let whole = UInt64(first)
-        else { return nil }
+        guard (1...2).contains(parts.count), let first = parts.first, !first.isEmpty, first.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            return nil
+        }
+        var whole: UInt64? = 0
+        for digit in first.utf8 {
+            guard let sofar = whole else { break }
+            let (shifted, overflow) = sofar.multipliedReportingOverflow(by: 10)
+            let (next, carry) = shifted.addingReportingOverflow(UInt64(digit - UInt8(ascii: "0")))
+            whole = overflow || carry ? nil : next
+        }
         guard parts.count == 2 else { return (whole, 0, 1) }
         let digits = parts[1]
         guard !digits.isEmpty, digits.count <= 9, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let fraction = UInt64(digits) else { return nil }

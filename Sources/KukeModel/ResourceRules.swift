@@ -1,7 +1,9 @@
-/// The rules of `spec.resources` beyond its shape: every quantity parses, CPU weight and IO
-/// weight are 1–10000 (checked by the schema), devices are `MAJ:MIN` and given once, page sizes
-/// are `<n>KB|MB|GB` and given once, and a hugetlb limit is a whole number of pages. Whether the
-/// kernel offers a page size is checked when the space is applied.
+/// The rules of `spec.resources` beyond its shape: every quantity parses and fits its limit
+/// (`Quantity`, scaled with checked arithmetic: a number too large is a positioned issue,
+/// never a trap), CPU weight and IO weight are 1–10000 (checked by the schema), devices are
+/// `MAJ:MIN` and given once, page sizes are `<n>KB|MB|GB` up to 1024GB and given once, and a
+/// hugetlb limit is a whole number of pages. Whether the kernel offers a page size is checked
+/// when the space is applied.
 enum ResourceRules {
     /// The issues of one document's `spec.resources`, at the positions the walk recorded.
     static func issues(_ resources: ManifestValue?, positions: [String: SourcePosition], document: SourcePosition) -> [ManifestIssue] {
@@ -44,7 +46,7 @@ enum ResourceRules {
                     issues.append(
                         ManifestIssue(
                             positions["\(path).pageSize"] ?? document, .fieldValue,
-                            "\(path).pageSize: \"\(size)\" is not a huge page size as the kernel names them (2MB, 1GB, 64KB)"))
+                            "\(path).pageSize: \"\(size)\" is not a huge page size as the kernel names them (2MB, 1GB, 64KB; at most 1024GB)"))
                     continue
                 }
                 if !seen.insert(size).inserted {

@@ -4,7 +4,10 @@ import Logging
 import Synchronization
 
 /// One line per log record on stderr: `level message key=value …` for journald and
-/// terminals, or one JSON object per line (`--log-format json`).
+/// terminals, or one JSON object per line (`--log-format json`). Control characters in the
+/// message and values (a suspend reason, a name, a kernel's or a file's text) are escaped
+/// (`VisibleText` in text, JSON's escapes in JSON): a newline or an ANSI escape cannot forge
+/// a record.
 public struct LineLogHandler: LogHandler {
     public enum Format: String, Sendable, CaseIterable {
         case text
@@ -51,7 +54,7 @@ public struct LineLogHandler: LogHandler {
         case .text:
             let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\(Self.quoted("\($0.value)"))" }
             let prefix = journalPriorities ? "<\(Self.priority(event.level))>" : ""
-            write(prefix + ([event.level.rawValue, event.message.description] + fields).joined(separator: " ") + "\n")
+            write(prefix + ([event.level.rawValue, VisibleText.escaped(event.message.description)] + fields).joined(separator: " ") + "\n")
         case .json:
             var object =
                 "{\"time\":\(Self.json(Self.timestamp())),\"level\":\(Self.json(event.level.rawValue)),\"message\":\(Self.json(event.message.description))"
@@ -64,10 +67,25 @@ public struct LineLogHandler: LogHandler {
         Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 
-    /// A value as is, or in double quotes when it has spaces or quotes.
+    /// A value as is, or in double quotes when it has spaces or quotes; control characters escaped.
     static func quoted(_ value: String) -> String {
-        value.isEmpty || value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) ? json(value) : value
+        value.isEmpty || value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) ? json(value) : VisibleText.escaped(value)
     }
 
-    static func json(_ text: String) -> String { JSONValue.string(text).compactText }
+    /// A JSON string. JSON escapes the C0 controls; DEL, the C1 controls and U+2028/U+2029,
+    /// which it may leave as they are, are written as `\u` escapes too.
+    static func json(_ text: String) -> String {
+        let encoded = JSONValue.string(text).compactText
+        guard encoded.unicodeScalars.contains(where: VisibleText.isControl) else { return encoded }
+        var out = ""
+        for scalar in encoded.unicodeScalars {
+            guard VisibleText.isControl(scalar) else {
+                out.unicodeScalars.append(scalar)
+                continue
+            }
+            let hex = String(scalar.value, radix: 16)
+            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+        }
+        return out
+    }
 }

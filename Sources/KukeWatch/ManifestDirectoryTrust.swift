@@ -80,7 +80,10 @@ public enum ManifestDirectoryTrust {
         public var roots: [String]
         public var problems: [Problem]
 
-        public var description: String {
+        public var description: String { lines.joined(separator: "\n") }
+
+        /// The message, one line each: the refusal, then the problems.
+        public var lines: [String] {
             var lines = [
                 "refusing to watch \(roots.joined(separator: ", ")): whoever can write there controls this host's networks as root, "
                     + "and these paths let others write"
@@ -90,7 +93,7 @@ public enum ManifestDirectoryTrust {
                 let trees = roots.map { "chmod -R go-w \($0)" }.joined(separator: "; ")
                 lines.append("  … and \(problems.count - Self.listed) more (\(trees) fixes a whole tree)")
             }
-            return lines.joined(separator: "\n")
+            return lines
         }
     }
 

@@ -149,6 +149,9 @@ final class WakeScheduler: @unchecked Sendable {
         lastWatchdog = clock.now()
     }
 
+    /// The longest single sleep (a day): a later wake-up is reached by sleeping again.
+    static let longestSleep: Double = 86_400
+
     /// Replaces the pending wake-up with one at `controllerWake` (or the watchdog's, if sooner).
     func schedule(controllerWake: Double) {
         var seconds = controllerWake - clock.now()
@@ -156,7 +159,8 @@ final class WakeScheduler: @unchecked Sendable {
         wake?.cancel()
         let continuation = continuation
         wake = Task {
-            try? await Task.sleep(for: .milliseconds(Int64(max(0, seconds) * 1000) + 1))
+            // Bounded before the conversion to whole milliseconds, so no interval can trap it.
+            try? await Task.sleep(for: .milliseconds(Int64(min(max(0, seconds), Self.longestSleep) * 1000) + 1))
             if !Task.isCancelled { continuation.yield(.tick) }
         }
     }

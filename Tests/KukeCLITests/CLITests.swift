@@ -103,6 +103,26 @@ struct CLITests {
         #expect(!FileManager.default.fileExists(atPath: run))
     }
 
+    @Test(
+        "a watch interval that is not finite or is past a year is a usage error, not a trap",
+        arguments: ["1e400s", "inf", "1e300", "8761h", "525601m", "31536001", "-1s", "nan"])
+    func watchInterval(_ interval: String) async throws {
+        #expect(Interval(argument: interval) == nil)
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        #expect(chmod(directory, 0o755) == 0)
+        let result = await run(["watch", directory, "--resync", interval, "--run-path", "\(directory)/run", "--cgroup-root", directory])
+        #expect(result.status == 2, "\(result)")
+        #expect(!FileManager.default.fileExists(atPath: "\(directory)/run"))
+    }
+
+    @Test("the longest watch interval is a year")
+    func longestInterval() {
+        #expect(Interval(argument: "8760h")?.seconds == 31_536_000)
+        #expect(Interval(argument: "31536000")?.seconds == 31_536_000)
+        #expect(Interval(argument: "100ms")?.seconds == 0.1)
+    }
+
     @Test("invalid manifests print FILE:LINE:COLUMN for every issue, exit 2, and create nothing")
     func invalidManifests() async throws {
         let directory = try temporaryDirectory()

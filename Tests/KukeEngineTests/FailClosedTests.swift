@@ -111,6 +111,19 @@ struct FailClosedTests {
         #expect(try engine(host).apply(batch(["a", "b"])).allSatisfy { $0.warnings.isEmpty }, "no allocation, nothing read")
     }
 
+    @Test("a static IPAM address in another runtime's conflist claims its network: the allocator skips that /24")
+    func foreignStaticAddresses() throws {
+        let host = FakeHost()
+        host.state.withLock { state in
+            state.files["/cni/50-static.conflist"] = """
+                {"cniVersion": "1.0.0", "name": "pinned", "plugins": [{"type": "bridge", "bridge": "br-pinned",
+                 "ipam": {"type": "static", "addresses": [{"address": "10.88.0.7/24", "gateway": "10.88.0.1"}, {"address": "10.88.1.9/23"}]}}]}
+                """
+        }
+        _ = try engine(host).apply(batch(["a"]))
+        #expect(try record(host, "a").status.network?.subnet.description == "10.88.2.0/24", "10.88.0.0/23 is pinned by 50-static.conflist")
+    }
+
     @Test("two records with one subnet: the later one fails with SubnetConflict; init --force-regenerate-cni gives it a fresh subnet")
     func duplicateSubnet() throws {
         let host = FakeHost(firewall: true)

@@ -56,6 +56,23 @@ struct ManifestLoaderTwinTests {
     static let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/hostile").path
 
+    @Test("every hostile file is refused in-process with issues that have positions; the overflows at their value, field-value")
+    func everyHostileFile() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.corpus).filter { $0.hasSuffix(".yaml") && !$0.hasPrefix("valid-") }
+        #expect(files.count >= 40)
+        // No manifest at all: the CLI refuses the empty batch ("no Realm or Space manifests found").
+        let empty = ["empty.yaml", "only-comments.yaml"]
+        for file in files.sorted() where !empty.contains(file) {
+            let path = "\(Self.corpus)/\(file)"
+            let (_, issues) = ManifestLoader.local(readStandardInput: { Data() }).load([path])
+            #expect(!issues.isEmpty, "\(file): no issue")
+            for issue in issues { #expect(issue.position.file == path && issue.position.line >= 1 && issue.position.column >= 1, "\(issue)") }
+            if file.hasPrefix("overflow-") {
+                #expect(issues.count == 1 && issues.first?.rule == .fieldValue && issues.first?.position.line == 8, "\(issues)")
+            }
+        }
+    }
+
     @Test("a byte order mark or CRLF line ends apply exactly like the plain twin", arguments: ["valid-bom", "valid-crlf", "valid-bom-crlf"])
     func twins(_ name: String) throws {
         let layout = HostLayout(runPath: "/run", cniConfigDirectory: "/cni", cgroupRoot: "/cg", subnetPool: IPv4Subnet("10.88.0.0/16")!)

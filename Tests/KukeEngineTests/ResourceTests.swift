@@ -125,6 +125,46 @@ struct ResourceTests {
     }
 }
 
+@Suite("Resources: hand-edited records and absurd files")
+struct HandEditedResourceTests {
+    let layout = HostLayout(runPath: "/run", cniConfigDirectory: "/cni", cgroupRoot: "/cg", subnetPool: IPv4Subnet("10.88.0.0/16")!)
+
+    @Test("status.resources keys that name no file kuke writes are never read, reset or written, and do not trap")
+    func unknownKeys() throws {
+        let host = FakeHost(offered: ResourceTests.everything)
+        let tests = ResourceTests()
+        _ = try Engine(layout: layout, drivers: host.drivers).apply(tests.batch("memory: {max: 1Gi}"))
+        var stored = try tests.record(host)
+        stored.status.resources = [
+            "memory.max": "1073741824", "": "1", " ": "1", "memory.max/../../../../etc/passwd": "x", "io.max": "rbps=1",
+            "hugetlb.99999999999GB.max": "1",
+        ]
+        host.state.withLock { $0.files["/run/main/blog/space.yaml"] = RecordCodec.recordText(RecordCodec.value(of: stored)) }
+        let before = host.state.withLock { $0.cgroupFiles }
+        let outcomes = try Engine(layout: layout, drivers: host.drivers).apply(tests.batch(nil))
+        #expect(outcomes.allSatisfy { $0.failure == nil }, "\(outcomes)")
+        let after = host.state.withLock { $0.cgroupFiles }
+        #expect(after["/cg/kukeon/main/blog/memory.max"] == "max\n", "the field kuke wrote is reset")
+        #expect(Set(after.keys) == Set(before.keys), "no other file is written: \(Set(after.keys).subtracting(before.keys))")
+        #expect(try tests.record(host).status.resources == nil)
+    }
+
+    @Test("kuke top reads absurd numbers in cgroup files without a trap")
+    func absurdUsage() {
+        let files = [
+            "io.stat": "8:0 rbytes=18446744073709551615 wbytes=1\n8:16 rbytes=18446744073709551615 wbytes=18446744073709551615\n",
+            "cpu.max": "1e300 1\n",
+            "memory.max": "18446744073709551615\n",
+        ]
+        let usage = CgroupUsage { files[$0] }
+        #expect(usage.ioReadBytes == UInt64.max && usage.ioWrittenBytes == UInt64.max, "summed with saturation")
+        #expect(usage.cpuLimit == "1e+300")
+        #expect(usage.memoryLimit == "16777216Ti")
+        #expect(CgroupUsage.cpus(ofMax: "18446744073709551615 1") == "1.8446744073709552e+19")
+        #expect(CgroupUsage.cpus(ofMax: "150000 100000") == "1.5" && CgroupUsage.cpus(ofMax: "200000 100000") == "2")
+    }
+}
+
 @Suite("Resources: validation")
 struct ResourceValidationTests {
     @Test(

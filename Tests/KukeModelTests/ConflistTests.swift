@@ -49,3 +49,29 @@ struct ConflistGoldenTests {
         #expect(Data(text.utf8) == expected, "\(text)")
     }
 }
+
+@Suite("Ranges claimed by other network configurations")
+struct ClaimedRangesTests {
+    @Test(
+        "host-local ranges and subnet, and static addresses, claim their networks; IPv6 and malformed entries claim nothing",
+        arguments: [
+            (#"{"plugins": [{"type": "bridge", "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.88.0.0/16"}]]}}]}"#, ["10.88.0.0/16"]),
+            (#"{"type": "bridge", "ipam": {"type": "host-local", "subnet": "10.89.0.0/24"}}"#, ["10.89.0.0/24"]),
+            (
+                #"{"plugins": [{"type": "macvlan", "ipam": {"type": "static", "addresses": [{"address": "10.88.5.7/24", "gateway": "10.88.5.1"}]}}]}"#,
+                ["10.88.5.0/24"]
+            ),
+            (
+                #"{"type": "bridge", "ipam": {"type": "static", "addresses": [{"address": "10.88.5.7/24"}, {"address": "192.168.9.1/16"}, {"address": "fd00::5/64"}]}}"#,
+                ["10.88.5.0/24", "192.168.0.0/16"]
+            ),
+            (
+                #"{"type": "bridge", "ipam": {"type": "static", "addresses": [{"address": "10.88.5.7"}, {"address": "10.88.5.7/33"}, {"address": 5}, "x", {}]}}"#,
+                []
+            ),
+            (#"{"type": "bridge", "ipam": {"type": "static", "addresses": {"address": "10.88.5.7/24"}}}"#, []),
+        ])
+    func claims(_ configuration: String, _ claimed: [String]) throws {
+        #expect(ClaimedRanges.subnets(in: try JSONParser.parse(configuration)).map(\.description) == claimed)
+    }
+}

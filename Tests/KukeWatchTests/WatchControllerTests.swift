@@ -145,6 +145,26 @@ struct WatchControllerTests {
         #expect(fixture.log.count("manifest is valid again") == 1)
     }
 
+    @Test(
+        "a number past 64 bits after scaling is an invalid file: reported at its position, held, and the watcher runs on",
+        arguments: [#"cpu: {max: "18446744073709552"}"#, "hugetlb: [{pageSize: 99999999999GB, max: 1}]", "memory: {max: 1.999999999Ei}"])
+    func hostileNumber(_ fragment: String) throws {
+        let fixture = try Fixture(layout: layout, prune: true, allowEmpty: true)
+        try fixture.write("realm.yaml", Self.realm)
+        try fixture.write("blog.yaml", Self.space("blog"))
+        fixture.controller.start(now: 0)
+        try fixture.write(
+            "blog.yaml", "apiVersion: v1beta1\nkind: Space\nmetadata: {name: blog}\nspec:\n  realmId: main\n  resources:\n    \(fragment)\n")
+        fixture.changed()
+        #expect(
+            fixture.log.all.contains { $0.contains("blog.yaml:7:") && $0.contains("spec.resources.") && $0.contains("rule=field-value") },
+            "\(fixture.log.all)")
+        #expect(fixture.record("main", "blog")?.metadata.labels == ["l": "x"], "held: the space keeps what it had")
+        try fixture.write("blog.yaml", Self.space("blog", label: "fixed"))
+        fixture.changed()
+        #expect(fixture.record("main", "blog")?.metadata.labels == ["l": "fixed"])
+    }
+
     @Test("a revision with an invalid file is held whole: no change from any file until every file is valid; drift is still repaired")
     func invalidRevisionHeldWhole() throws {
         let fixture = try Fixture(layout: layout, prune: true, allowEmpty: true)

@@ -38,7 +38,10 @@ struct DescribeSpaceCommand: ParsableCommand {
         let layout = try host.layout(console)
         let drivers = HostFactory.drivers(for: layout)
         var lines: [String] = []
-        func add(_ label: String, _ value: String) { lines.append(label.padding(toLength: 16, withPad: " ", startingAt: 0) + value) }
+        // Each value escaped (`VisibleText`): a reason or label value cannot forge a line.
+        func add(_ label: String, _ value: String) {
+            lines.append(label.padding(toLength: 16, withPad: " ", startingAt: 0) + VisibleText.escaped(value))
+        }
         add("Name:", record.metadata.name)
         add("Realm:", record.spec.realmId)
         add("State:", record.status.state.rawValue + (record.status.reason.map { " (\($0))" } ?? ""))
@@ -87,7 +90,10 @@ struct DescribeSpaceCommand: ParsableCommand {
         let delegated = cgroup.map { $0.subtreeControl.isEmpty ? "delegates nothing" : "delegates " + $0.subtreeControl.joined(separator: " ") }
         add("Cgroup:", "\(cgroupPath) (\(delegated ?? "missing"))")
         for (key, value) in (record.status.resources ?? [:]).sorted(by: { $0.key < $1.key }) {
-            let setting = ResourceLimits.Setting(key: key, value: value)
+            guard let setting = ResourceLimits.Setting(key: key, value: value) else {
+                add("  Limit:", "\(key) \(value) (not a file kuke writes: the record was edited by hand)")
+                continue
+            }
             let text = try? drivers.cgroups.readFile(setting.file, in: cgroupPath)
             let held = text.map { ResourceLimits.observedValue(of: setting, in: $0) }
             let state = held.map { ResourceLimits.matches(observed: $0, setting: setting) ? "held" : "the kernel holds \($0)" } ?? "file missing"

@@ -1,6 +1,7 @@
 import ArgumentParser
 import KukeEngine
 import KukeHost
+import KukeModel
 
 struct DiffCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -47,7 +48,8 @@ struct DiffCommand: ParsableCommand {
                 if let diff = change.diff {
                     console.writeOut(diff)
                 } else if !shown.contains(key) {
-                    console.writeOut("--- \(key)\n+++ \(key)\n# \(change.summary)\n")
+                    let (shownKey, summary) = (VisibleText.escaped(key), VisibleText.escaped(change.summary))
+                    console.writeOut("--- \(shownKey)\n+++ \(shownKey)\n# \(summary)\n")
                 }
                 shown.insert(key)
             }

@@ -66,9 +66,8 @@ struct DoctorCommand: ParsableCommand {
         let width = rows.map(\.check.count).max() ?? 0
         for row in rows {
             let status = row.status.rawValue.padding(toLength: 4, withPad: " ", startingAt: 0)
-            let painted =
-                console.colorEnabled ? "\u{1B}[\(row.status == .ok ? "32" : row.status == .warn ? "33" : "31;1")m\(status)\u{1B}[0m" : status
-            console.out("\(painted)  \(row.check.padding(toLength: width, withPad: " ", startingAt: 0))  \(row.detail)")
+            let color = row.status == .ok ? "32" : row.status == .warn ? "33" : "31;1"
+            console.out([(status, color), ("  \(row.check.padding(toLength: width, withPad: " ", startingAt: 0))  \(row.detail)", nil)])
             if let fix = row.fix { console.out("      \(String(repeating: " ", count: width))  fix: \(fix)") }
         }
         let count = { (status: DoctorCheck.Status) in rows.filter { $0.status == status }.count }

@@ -19,8 +19,10 @@ struct GetCommand: ParsableCommand {
 }
 
 /// Formats a table with columns padded to their widest cell (the header included even when
-/// `headers` leaves it out, so columns line up the same either way).
+/// `headers` leaves it out, so columns line up the same either way); control characters in a
+/// cell are escaped (`VisibleText`), so a label value cannot forge a row.
 func table(_ rows: [[String]], headers: Bool = true) -> String {
+    let rows = rows.map { $0.map(VisibleText.escaped) }
     guard let header = rows.first else { return "" }
     let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
     return rows.dropFirst(headers ? 0 : 1).map { row in
@@ -33,7 +35,8 @@ func table(_ rows: [[String]], headers: Bool = true) -> String {
 /// `5s`, `12m`, `3h`, `4d`, as kubectl prints ages.
 func age(since date: Date?, now: Date = Date()) -> String {
     guard let date else { return "-" }
-    let seconds = max(0, Int(now.timeIntervalSince(date)))
+    // Bounded before the conversion: a record's timestamp far off (or not a number) cannot trap it.
+    let seconds = Int(max(0, min(now.timeIntervalSince(date), 1e15)))
     if seconds < 120 { return "\(seconds)s" }
     if seconds < 7200 { return "\(seconds / 60)m" }
     if seconds < 172_800 { return "\(seconds / 3600)h" }

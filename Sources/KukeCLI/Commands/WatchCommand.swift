@@ -32,7 +32,7 @@ struct WatchCommand: AsyncParsableCommand {
     @OptionGroup var host: HostOptions
     @Option(help: "Wait this long after the first change of a burst before reloading (e.g. 100ms, 1s).")
     var debounce = Interval(seconds: 0.1)
-    @Option(help: "Re-observe and repair every resource this often (e.g. 5m, 30s).")
+    @Option(help: "Re-observe and repair every resource this often (e.g. 5m, 30s; at most 8760h).")
     var resync = Interval(seconds: 300)
     @Option(help: "Poll for changes at this interval instead of using inotify (e.g. 2s).")
     var poll: Interval?
@@ -80,7 +80,7 @@ struct WatchCommand: AsyncParsableCommand {
         do {
             try ManifestDirectoryTrust.check(roots)
         } catch {
-            console.error("error: \(error)")
+            for (index, line) in error.lines.enumerated() { console.error(index == 0 ? "error: \(line)" : line) }
             throw CommandExit(status: ExitStatus.invalid)
         }
         let (layout, labels) = try host.settings(console)
@@ -129,21 +129,21 @@ struct WatchCommand: AsyncParsableCommand {
     }
 }
 
-/// A time interval on the command line: `100ms`, `2s`, `5m`, `1h`, or a number of seconds.
+/// A time interval on the command line: `100ms`, `2s`, `5m`, `1h`, or a number of seconds; at
+/// most `maximumSeconds`, so no interval (`1e400s`, `inf`) reaches a conversion that traps.
 struct Interval: ExpressibleByArgument, CustomStringConvertible {
     var seconds: Double
+
+    /// A year (8760h).
+    static let maximumSeconds: Double = 365 * 86_400
 
     init(seconds: Double) { self.seconds = seconds }
 
     init?(argument: String) {
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
-        for (suffix, scale) in units where argument.hasSuffix(suffix) {
-            guard let value = Double(argument.dropLast(suffix.count)), value >= 0 else { return nil }
-            seconds = value * scale
-            return
-        }
-        guard let value = Double(argument), value >= 0 else { return nil }
-        seconds = value
+        let (number, scale) = units.first { argument.hasSuffix($0.0) }.map { (argument.dropLast($0.0.count), $0.1) } ?? (Substring(argument), 1)
+        guard let value = Double(number), value.isFinite, value >= 0, value * scale <= Self.maximumSeconds else { return nil }
+        seconds = value * scale
     }
 
     var description: String {

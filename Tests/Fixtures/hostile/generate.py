@@ -62,6 +62,14 @@ files["bool-as-realm.yaml"] = "apiVersion: v1beta1\nkind: Space\nmetadata:\n  na
 files["list-as-labels.yaml"] = "apiVersion: v1beta1\nkind: Space\nmetadata:\n  name: ok\n  labels: [a, b]\nspec:\n  realmId: main\n".encode()
 files["huge-integer.yaml"] = "apiVersion: v1beta1\nkind: Space\nmetadata:\n  name: ok\n  generation: 99999999999999999999999\nspec:\n  realmId: main\n".encode()
 files["port-out-of-range.yaml"] = (SPACE.format(name="ok") + "  network:\n    egress:\n      default: deny\n      allow:\n        - cidr: 10.0.0.0/8\n          ports: [0, 65536]\n").encode()
+# Numbers that overflow 64 bits when scaled (they stopped kuke with an arithmetic overflow trap).
+RESOURCES = SPACE.format(name="ok") + "  resources:\n    {}\n"
+files["overflow-cpu-max.yaml"] = RESOURCES.format('cpu: {max: "18446744073709552"}').encode()
+files["overflow-memory-fraction.yaml"] = RESOURCES.format("memory: {max: 1.999999999Ei}").encode()
+files["overflow-io-rate.yaml"] = RESOURCES.format('io: {max: [{device: "8:0", rbps: 9.999999999E}]}').encode()
+files["overflow-page-size.yaml"] = RESOURCES.format("hugetlb: [{pageSize: 99999999999GB, max: 1}]").encode()
+files["overflow-page-size-tb.yaml"] = RESOURCES.format("hugetlb: [{pageSize: 99999999999TB, max: 1}]").encode()
+files["overflow-pids.yaml"] = RESOURCES.format("pids: {max: 99999999999999999999999}").encode()
 files["unknown-kind.yaml"] = "apiVersion: v1beta1\nkind: Pod\nmetadata:\n  name: ok\n".encode()
 files["not-a-mapping.yaml"] = "- just\n- a\n- list\n".encode()
 files["empty.yaml"] = b""

@@ -1,52 +1,15 @@
-import KukeEngine
-import KukeModel
+import FuzzChecks
 
-/// libFuzzer's entry point: one input is the bytes of one manifest file. Beyond "no crash, no
-/// hang, no runaway memory" (libFuzzer's own checks), every resource that decodes cleanly must
-/// survive the record round trip: stored as `space.yaml`/`realm.yaml` and read back, it is
-/// the same manifest. A broken property traps, so libFuzzer saves the input.
+/// libFuzzer's entry point: one input is the bytes of one manifest file, checked as
+/// `ManifestChecks.decode` says.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
-    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
-    let (resources, issues) = ManifestLoader.decode(bytes: bytes, file: "fuzz.yaml")
-    for issue in issues {
-        precondition(issue.position.line >= 1 && issue.position.column >= 1, "an issue without a position: \(issue)")
-    }
-    guard issues.isEmpty else { return 0 }
-    for resource in resources {
-        switch resource {
-        case .space(let space):
-            let record = SpaceRecord(metadata: space.metadata, spec: space.spec, status: SpaceStatus())
-            let text = RecordCodec.recordText(RecordCodec.value(of: record))
-            guard let back = try? RecordCodec.decodeSpace(text, file: "space.yaml") else {
-                preconditionFailure("a valid space does not read back from its record:\n\(text)")
-            }
-            precondition(back.spec == space.spec && back.metadata.name == space.metadata.name, "the space changed in its record:\n\(text)")
-        case .realm(let realm):
-            let record = RealmRecord(metadata: realm.metadata, spec: realm.spec, status: RealmStatus())
-            let text = RecordCodec.recordText(RecordCodec.value(of: record))
-            guard let back = try? RecordCodec.decodeRealm(text, file: "realm.yaml") else {
-                preconditionFailure("a valid realm does not read back from its record:\n\(text)")
-            }
-            precondition(back.spec == realm.spec && back.metadata.name == realm.metadata.name, "the realm changed in its record:\n\(text)")
-        }
-    }
+    ManifestChecks.decode(Array(UnsafeBufferPointer(start: data, count: size)), file: "fuzz.yaml")
     return 0
 }
 
-/// libFuzzer's driver, from its runtime.
-@_silgen_name("LLVMFuzzerRunDriver")
-func runDriver(
-    _ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32
-) -> Int32
-
-/// SwiftPM links an executable with `main` aliased to `<Module>_main`; with
-/// `-parse-as-library` no such function is emitted, so it is this one: it hands over to
-/// libFuzzer's driver.
+/// The executable's `main` (see `runLibFuzzer`).
 @_cdecl("ManifestFuzzer_main")
 public func fuzzerMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
-    var count = argc
-    var arguments = argv
-    return runDriver(&count, &arguments) { data, size in fuzz(data, size) }
+    runLibFuzzer(argc, argv) { data, size in fuzz(data, size) }
 }
