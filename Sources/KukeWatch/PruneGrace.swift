@@ -16,6 +16,13 @@ struct PruneGrace: Sendable {
 
     init(seconds: Double) { self.seconds = seconds }
 
+    /// The grace as given on the command line: `30s`, `2m`, `1.5s`, `500ms`.
+    var text: String {
+        if seconds >= 60 && seconds.truncatingRemainder(dividingBy: 60) == 0 { return "\(Int(seconds / 60))m" }
+        if seconds > 0 && seconds < 1 { return "\(Int((seconds * 1000).rounded()))ms" }
+        return seconds == seconds.rounded() ? "\(Int(seconds))s" : "\(seconds)s"
+    }
+
     /// Takes the orphans of the latest read (`read` counts the reads so far): a space back in
     /// the directories is forgotten, a newly gone one starts its grace now.
     mutating func observe(orphans: [SpaceID], now: Double, read: Int) {

@@ -56,7 +56,7 @@ extension WatchController {
         holdPrune(
             waiting.isEmpty
                 ? nil
-                : "\(Self.counted(waiting)) gone for less than --prune-grace \(Self.format(seconds: options.pruneGrace)) and two reads of the directories; kept in case the manifest comes back"
+                : "\(Self.counted(waiting)) gone for less than --prune-grace \(grace.text) and two reads of the directories; kept in case the manifest comes back"
         )
         guard !ripe.isEmpty else { return }
         let outcomes: [ResourceOutcome]
@@ -91,7 +91,8 @@ extension WatchController {
         if !missingRoots.isEmpty {
             return "a watched directory cannot be read (\(missingRoots.joined(separator: ", "))); \(waiting)"
         }
-        let invalid = desired.invalid.keys.filter { replacedFiles[$0] == nil }.sorted()
+        let replaced = replacedFiles
+        let invalid = desired.invalid.keys.filter { replaced[$0] == nil }.sorted()
         if !invalid.isEmpty {
             return "\(invalid.count) manifest file(s) are invalid, so what they declare is unknown (\(invalid.joined(separator: ", "))); \(waiting)"
         }

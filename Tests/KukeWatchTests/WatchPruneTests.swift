@@ -168,6 +168,7 @@ extension WatchControllerTests {
         #expect(!grace.isRipe(b, now: 40, read: 5))
         #expect(grace.recheck(of: [b], now: 40) == 62)
         #expect(PruneGrace(seconds: 0).isRipe(b, now: 0, read: 0), "0s: today's behaviour, pruned at the first read")
+        #expect([30, 120, 150, 1.5, 0.5].map { PruneGrace(seconds: $0).text } == ["30s", "2m", "150s", "1.5s", "500ms"])
     }
 
     @Test("a file listed, then gone before it is read, is a transient of the revision")
