@@ -14,8 +14,10 @@ struct ManifestInput: ParsableArguments {
         if paths.isEmpty { throw ValidationError("-f PATH is required (a file, a directory or - for stdin)") }
     }
 
-    func load(_ console: Console) throws -> [Resource] {
-        let loader = ManifestLoader.local(readStandardInput: console.readStandardInput)
+    /// The batch; `refusingTransients` (under `--prune`) makes a file being replaced (empty, a
+    /// dangling link, a directory named like a manifest) an error, as in `kuke watch --prune`.
+    func load(_ console: Console, refusingTransients: Bool = false) throws -> [Resource] {
+        let loader = ManifestLoader.local(readStandardInput: console.readStandardInput, refusingTransients: refusingTransients)
         let (resources, issues) = loader.load(paths)
         if !issues.isEmpty {
             for issue in issues { console.error(issue.description) }

@@ -10,7 +10,11 @@ public protocol ManifestSource: Sendable {
     /// directory once, so a link loop ends, but only while they stay inside the directory given:
     /// a link that leads outside it is refused, so a planted link cannot make kuke read (and
     /// apply) a file nobody put in the manifest directory.
-    func files(for path: String) throws(ManifestIssue) -> [String]
+    ///
+    /// With `includingTransients`, also lists what stands where a manifest file could be but is
+    /// not one now, so that reading it reports a transient problem: a dangling link named like a
+    /// manifest, a directory named like one (still walked).
+    func files(for path: String, includingTransients: Bool) throws(ManifestIssue) -> [String]
     /// The bytes of a regular file, at most `limit`; a FIFO, a device or a socket is refused
     /// without being opened for reading.
     func read(_ path: String, limit: Int) -> Result<[UInt8], ManifestReadProblem>
@@ -18,10 +22,21 @@ public protocol ManifestSource: Sendable {
     func absolutePath(_ path: String) -> String
 }
 
+extension ManifestSource {
+    /// The manifest files a path names, without transients.
+    public func files(for path: String) throws(ManifestIssue) -> [String] { try files(for: path, includingTransients: false) }
+}
+
 /// Why a manifest file could not be read (`is a FIFO, not a regular file`).
 public struct ManifestReadProblem: Error, Sendable, Equatable {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    /// What stands at the path is likely being replaced (a link whose target is gone, a directory,
+    /// a file that vanished): reported under the `transient` rule.
+    public var isTransient: Bool
+    public init(_ message: String, isTransient: Bool = false) {
+        self.message = message
+        self.isTransient = isTransient
+    }
 }
 
 /// Reads manifests from files, directories (recursive, `*.yaml`/`*.yml`, sorted) and stdin (`-`),
@@ -34,15 +49,20 @@ public struct ManifestLoader: Sendable {
     public var source: any ManifestSource
     /// Reads standard input; injected so tests can supply it.
     public var readStandardInput: @Sendable () -> Data
+    /// Whether a file being replaced is an error (rule `transient`) rather than what it looks
+    /// like: an empty or whitespace-only file declaring nothing, a dangling link or a directory
+    /// named like a manifest passed over. Set where a missing declaration deletes (`--prune`).
+    public var refusesTransients: Bool
 
-    public init(source: any ManifestSource, readStandardInput: @escaping @Sendable () -> Data) {
+    public init(source: any ManifestSource, readStandardInput: @escaping @Sendable () -> Data, refusesTransients: Bool = false) {
         self.source = source
         self.readStandardInput = readStandardInput
+        self.refusesTransients = refusesTransients
     }
 
     /// The manifest files a path names (see `ManifestSource.files(for:)`); `-` is standard input.
     public func files(for path: String) throws(ManifestIssue) -> [String] {
-        path == "-" ? ["-"] : try source.files(for: path)
+        path == "-" ? ["-"] : try source.files(for: path, includingTransients: refusesTransients)
     }
 
     /// Whether a file name is one kuke reads as a manifest.
@@ -61,18 +81,42 @@ public struct ManifestLoader: Sendable {
                 continue
             }
             for file in files {
-                switch readText(file) {
-                case .failure(let issue): issues.append(issue)
-                case .success(let text):
-                    let decoded = ManifestDecoder.decode(text, file: file == "-" ? "<stdin>" : file)
-                    let absolute = file == "-" ? nil : source.absolutePath(file)
-                    resources += decoded.resources.map { $0.readFrom(absolute) }
-                    issues += decoded.issues
-                }
+                let decoded = decode(file: file)
+                resources += decoded.resources
+                issues += decoded.issues
             }
         }
         issues += BatchValidator.duplicates(in: resources)
         return (resources, issues)
+    }
+
+    /// Loads, decodes and validates one listed manifest file (not a directory: the watcher reads
+    /// the files `files(for:)` listed one by one).
+    public func load(file: String) -> (resources: [Resource], issues: [ManifestIssue]) {
+        let (resources, issues) = decode(file: file)
+        return (resources, issues + BatchValidator.duplicates(in: resources))
+    }
+
+    func decode(file: String) -> (resources: [Resource], issues: [ManifestIssue]) {
+        switch readText(file) {
+        case .failure(let issue): return ([], [issue])
+        case .success(let text):
+            if refusesTransients, file != "-", let problem = Self.blankProblem(text) {
+                return ([], [ManifestIssue(SourcePosition(file: file, line: 1, column: 1), .transient, problem)])
+            }
+            let decoded = ManifestDecoder.decode(text, file: file == "-" ? "<stdin>" : file)
+            let absolute = file == "-" ? nil : source.absolutePath(file)
+            return (decoded.resources.map { $0.readFrom(absolute) }, decoded.issues)
+        }
+    }
+
+    /// Why a file's text is a transient (empty, or only whitespace: what `cp`, `scp` or
+    /// `rsync --inplace` leave for a moment when they rewrite a file in place), or nil. A file
+    /// meant to declare nothing says so with a comment.
+    static func blankProblem(_ text: String) -> String? {
+        guard text.allSatisfy(\.isWhitespace) else { return nil }
+        let what = text.isEmpty ? "is empty" : "holds only whitespace"
+        return "\(what) (a file being rewritten in place?); to declare nothing under --prune, delete it or leave a comment in it"
     }
 
     func readText(_ file: String) -> Result<String, ManifestIssue> {
@@ -87,7 +131,7 @@ public struct ManifestLoader: Sendable {
             data = Array(input)
         } else {
             switch source.read(file, limit: Self.maximumFileSize) {
-            case .failure(let problem): return .failure(ManifestIssue(start, .input, problem.message))
+            case .failure(let problem): return .failure(ManifestIssue(start, problem.isTransient ? .transient : .input, problem.message))
             case .success(let bytes): data = bytes
             }
         }

@@ -10,7 +10,7 @@ import KukeModel
 public struct LocalManifestSource: ManifestSource {
     public init() {}
 
-    public func files(for path: String) throws(ManifestIssue) -> [String] {
+    public func files(for path: String, includingTransients: Bool) throws(ManifestIssue) -> [String] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw ManifestIssue(SourcePosition(file: path, line: 1, column: 1), .input, "no such file or directory")
@@ -19,7 +19,7 @@ public struct LocalManifestSource: ManifestSource {
         let root = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
         var found: [String] = []
         var visited = Set<String>()
-        try collect(directory: root, boundary: Self.realPath(root), into: &found, visited: &visited)
+        try collect(directory: root, boundary: Self.realPath(root), transients: includingTransients, into: &found, visited: &visited)
         return found.sorted()
     }
 
@@ -29,7 +29,9 @@ public struct LocalManifestSource: ManifestSource {
         return String(cString: resolved)
     }
 
-    func collect(directory: String, boundary: String, into found: inout [String], visited: inout Set<String>) throws(ManifestIssue) {
+    func collect(directory: String, boundary: String, transients: Bool, into found: inout [String], visited: inout Set<String>)
+        throws(ManifestIssue)
+    {
         let real = Self.realPath(directory)
         guard visited.insert(real).inserted, let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
         for name in names.sorted() where !name.hasPrefix(".") {
@@ -37,7 +39,10 @@ public struct LocalManifestSource: ManifestSource {
             var info = stat()
             guard lstat(full, &info) == 0 else { continue }
             if info.st_mode & S_IFMT == S_IFLNK {
-                guard stat(full, &info) == 0 else { continue }  // dangling link
+                guard stat(full, &info) == 0 else {  // dangling: listed only as a transient (reading it says so)
+                    if transients && ManifestLoader.isManifestName(name) { found.append(full) }
+                    continue
+                }
                 let target = Self.realPath(full)
                 guard target == boundary || target.hasPrefix(boundary == "/" ? "/" : boundary + "/") else {
                     guard info.st_mode & S_IFMT == S_IFDIR || ManifestLoader.isManifestName(name) else { continue }
@@ -47,7 +52,8 @@ public struct LocalManifestSource: ManifestSource {
                 }
             }
             if info.st_mode & S_IFMT == S_IFDIR {
-                try collect(directory: full, boundary: boundary, into: &found, visited: &visited)
+                if transients && ManifestLoader.isManifestName(name) { found.append(full) }  // where a manifest file was?
+                try collect(directory: full, boundary: boundary, transients: transients, into: &found, visited: &visited)
             } else if ManifestLoader.isManifestName(name) {
                 found.append(full)
             }
@@ -56,12 +62,18 @@ public struct LocalManifestSource: ManifestSource {
 
     public func read(_ path: String, limit: Int) -> Result<[UInt8], ManifestReadProblem> {
         let located = open(path, CKUKE_O_PATH | O_CLOEXEC)
-        guard located >= 0 else { return .failure(ManifestReadProblem("cannot open: \(String(cString: strerror(errno)))")) }
+        guard located >= 0 else {
+            let code = errno
+            return .failure(code == ENOENT ? Self.missing(path) : ManifestReadProblem("cannot open: \(String(cString: strerror(code)))"))
+        }
         defer { close(located) }
         do {
             return .success(try RegularFile.bytes(ofLocated: located, limit: limit))
         } catch {
             switch error {
+            case .notRegular("a directory", _):
+                return .failure(
+                    ManifestReadProblem("is a directory where a manifest file is expected (a file being replaced?)", isTransient: true))
             case .notRegular(let kind, _):
                 return .failure(ManifestReadProblem(kind == "not a regular file" ? "is not a regular file" : "is \(kind), not a regular file"))
             case .tooLarge(let size?): return .failure(ManifestReadProblem("file is \(size) bytes; manifests are limited to \(limit) bytes"))
@@ -74,14 +86,27 @@ public struct LocalManifestSource: ManifestSource {
 }
 
 extension LocalManifestSource {
+    /// Why a listed path could not be opened (ENOENT): a link whose target is gone, or a file
+    /// gone since it was listed. Both are what a replacement looks like for a moment.
+    static func missing(_ path: String) -> ManifestReadProblem {
+        var info = stat()
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFLNK else {
+            return ManifestReadProblem("vanished between listing and reading (a file being replaced?)", isTransient: true)
+        }
+        var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink(path, &target, target.count - 1)
+        let name = count >= 0 ? String(decoding: target[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
+        return ManifestReadProblem("is a symbolic link to \(name), which does not exist (a link being replaced?)", isTransient: true)
+    }
+
     public func absolutePath(_ path: String) -> String {
         URL(fileURLWithPath: path).standardizedFileURL.path
     }
 }
 
 extension ManifestLoader {
-    /// A loader of local files and the given standard input.
-    public static func local(readStandardInput: @escaping @Sendable () -> Data) -> ManifestLoader {
-        ManifestLoader(source: LocalManifestSource(), readStandardInput: readStandardInput)
+    /// A loader of local files and the given standard input (see `refusesTransients`).
+    public static func local(readStandardInput: @escaping @Sendable () -> Data, refusingTransients: Bool = false) -> ManifestLoader {
+        ManifestLoader(source: LocalManifestSource(), readStandardInput: readStandardInput, refusesTransients: refusingTransients)
     }
 }

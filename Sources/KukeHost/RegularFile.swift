@@ -9,7 +9,7 @@ import KukeEngine
 enum RegularFile {
     /// Why a located file was not read.
     enum Problem: Error {
-        /// A FIFO, device, socket, directory or link: what it is (`a FIFO`).
+        /// A FIFO, device, socket, directory or link: what it is (`a FIFO`, `a directory`).
         case notRegular(String, isLink: Bool)
         /// Larger than the limit (its size), or grew past it while being read (nil).
         case tooLarge(Int?)
@@ -27,6 +27,7 @@ enum RegularFile {
         case S_IFCHR, S_IFBLK: throw .notRegular("a device", isLink: false)
         case S_IFSOCK: throw .notRegular("a socket", isLink: false)
         case S_IFLNK: throw .notRegular("a symbolic link", isLink: true)
+        case S_IFDIR: throw .notRegular("a directory", isLink: false)
         default: throw .notRegular("not a regular file", isLink: false)
         }
         if let limit, Int(info.st_size) > limit { throw .tooLarge(Int(info.st_size)) }

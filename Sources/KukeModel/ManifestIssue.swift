@@ -15,6 +15,10 @@ public enum ManifestRule: String, Sendable, CaseIterable {
     case hostSelector = "host-selector"
     case duplicate = "duplicate"
     case input = "input"
+    /// What stands where a manifest file is, or was, cannot be read as one right now: an empty
+    /// or whitespace-only file, a dangling link, a directory, a file that vanished while being
+    /// read. Usually a file being replaced (`cp`, `rsync --inplace`, a link swap); it holds prune.
+    case transient = "transient"
 }
 
 /// One problem found in a manifest before anything was changed.

@@ -10,7 +10,8 @@ public struct MemoryManifestSource: ManifestSource {
         self.files = files.mapValues { Array($0.utf8) }
     }
 
-    public func files(for path: String) throws(ManifestIssue) -> [String] {
+    /// A memory source has no links or directories standing for files: `includingTransients` lists nothing more.
+    public func files(for path: String, includingTransients: Bool) throws(ManifestIssue) -> [String] {
         if files[path] != nil { return [path] }
         let below = files.keys.filter { $0.hasPrefix(path + "/") && ManifestLoader.isManifestName(String($0.split(separator: "/").last ?? "")) }
         guard !below.isEmpty else { throw ManifestIssue(SourcePosition(file: path, line: 1, column: 1), .input, "no such file or directory") }

@@ -11,7 +11,8 @@ public final class WatchController {
     let engine: Engine
     let options: WatchOptions
     let logger: Logger
-    let loader = ManifestLoader.local(readStandardInput: { Data() })
+    /// Under `--prune`, a file being replaced (empty, a dangling link, a directory) is an error that holds the revision.
+    let loader: ManifestLoader
 
     public private(set) var desired = DesiredState()
     var queue = WorkQueue<ResourceKey>()
@@ -39,7 +40,7 @@ public final class WatchController {
     /// Set when the declared set or a pass's results changed: orphans are looked at again.
     var orphanCheckDue = false
     /// Why the last prune was held back (logged once per reason, shown in STATUS=).
-    public private(set) var pruneHeld: String?
+    public internal(set) var pruneHeld: String?
     /// The isolation table's failure in the last pass that touched it: the pass did not converge.
     var tableFailure: Failure?
     /// The pass's warnings (`kuke-*` bridges no record describes), logged when they change.
@@ -55,21 +56,30 @@ public final class WatchController {
     /// loop (and the systemd watchdog) is never blocked for long.
     static let lockTimeout = 30.0
 
+    /// How long each orphan has been gone (`--prune-grace`).
+    var grace: PruneGrace
+    /// Reads of the directories so far: an orphan is pruned only after two.
+    var reads = 0
+    /// When the directories are read again to decide on orphans still within their grace.
+    var graceRecheck: Double?
+
     public init(engine: Engine, options: WatchOptions, logger: Logger) {
         self.engine = engine
         self.options = options
         self.logger = logger
+        loader = ManifestLoader.local(readStandardInput: { Data() }, refusingTransients: options.prune)
+        grace = PruneGrace(seconds: options.pruneGrace)
     }
 
     /// The first full pass: read everything, apply everything.
     public func start(now: Double) {
         fullResync(now: now, reason: "start")
-        handleOrphans()
+        handleOrphans(now: now)
     }
 
     public func handle(_ trigger: WatchTrigger, now: Double) {
         react(to: trigger, now: now)
-        handleOrphans()
+        handleOrphans(now: now)
         metrics?.queueDepth(queue.due.count)
     }
 
@@ -93,6 +103,9 @@ public final class WatchController {
         case .tick:
             if let due = reloadDue, due <= now {
                 reloadDue = nil
+                reload(now: now)
+            } else if let recheck = graceRecheck, recheck <= now {
+                graceRecheck = nil
                 reload(now: now)
             }
             if now - lastResync >= options.resyncInterval {
@@ -119,6 +132,7 @@ public final class WatchController {
     func reload(now: Double) {
         var files: [String: Result<[Resource], ManifestIssues>] = [:]
         missingRoots = []
+        reads += 1
         for root in options.roots {
             let paths: [String]
             do { paths = try loader.files(for: root) } catch {
@@ -132,7 +146,7 @@ public final class WatchController {
                     files[path] = cached.result
                     continue
                 }
-                let (resources, issues) = loader.load([path])
+                let (resources, issues) = loader.load(file: path)
                 let result: Result<[Resource], ManifestIssues> = issues.isEmpty ? .success(resources) : .failure(ManifestIssues(issues))
                 files[path] = result
                 if let identity { decoded[path] = (identity, result) }
@@ -141,7 +155,14 @@ public final class WatchController {
         for path in decoded.keys where files[path] == nil { decoded[path] = nil }
         let (broken, fixed) = desired.update(files: files)
         for file in broken {
-            for issue in desired.invalid[file] ?? [] {
+            let issues = desired.invalid[file] ?? []
+            if let issue = issues.first, issues.allSatisfy({ $0.rule == .transient }) {
+                logger.warning(
+                    "\(issue); what it declared is kept, and changes and prune are held until it reads as a manifest again",
+                    metadata: ["file": "\(file)", "rule": "\(issue.rule.rawValue)"])
+                continue
+            }
+            for issue in issues {
                 logger.error("\(issue)", metadata: ["file": "\(file)", "rule": "\(issue.rule.rawValue)"])
             }
             logger.error("manifest is invalid; the resources it declared before are kept as they are", metadata: ["file": "\(file)"])
@@ -329,113 +350,9 @@ public final class WatchController {
         }
     }
 
-    // MARK: Orphans and pruning
-
-    /// Spaces this watcher created whose manifests are gone: reported, or deleted with `--prune`
-    /// once the watched directories converged (see `pruneHold`).
-    func handleOrphans() {
-        guard orphanCheckDue else { return }
-        orphanCheckDue = false
-        if records.isEmpty { refreshRecords() }
-        // Declared and selected by this host: a space whose hostSelector (or its realm's) stopped
-        // selecting this host is an orphan, as if its manifest were gone. A suspended space is never pruned.
-        let recorded = recordedRealmSelectors
-        let realmSelector = HostSelection.realmSelectors(in: desired.resources.values.map(\.resource)) { recorded[$0] }
-        let selected = desired.resources.filter { _, entry in
-            HostSelection.isSelected(entry.resource, labels: options.hostLabels, realmSelector: realmSelector)
-        }
-        let declared = Set(selected.keys).union(desired.conflicts.keys)
-        let owned = records.values.filter { $0.status.managedBy == options.watcherID && $0.status.suspended == nil }
-        let orphans = owned.filter { !declared.contains(.space($0.id)) }.map(\.id).sorted()
-        reportedOrphans.formIntersection(orphans)
-        guard !orphans.isEmpty else {
-            holdPrune(nil)
-            return
-        }
-        guard options.prune else {
-            for id in orphans where reportedOrphans.insert(id).inserted {
-                logger.warning(
-                    "space \(id) is orphaned: its manifest is gone; left as it is (pass --prune to delete it)",
-                    metadata: ["realm": "\(id.realm)", "space": "\(id.name)"])
-            }
-            return
-        }
-        if let reason = pruneHold(orphans: orphans) {
-            holdPrune(reason)
-            return
-        }
-        if pendingKeys > 0 { return }  // the pass for the new declarations has not run yet: decided after it
-        holdPrune(nil)
-        if orphans.count == owned.count && !options.allowEmpty {
-            if reportedOrphans.insert(orphans[0]).inserted {
-                logger.error(
-                    "refusing to prune: the directories declare none of the \(owned.count) spaces this watcher owns (an empty checkout, an unmounted directory, a half-finished flip?); pass --allow-empty to prune them all"
-                )
-            }
-            return
-        }
-        let outcomes: [ResourceOutcome]
-        do {
-            outcomes = try engine.delete(orphans.map(DeleteTarget.space), cascade: options.cascade, lockTimeout: Self.lockTimeout)
-        } catch {
-            logger.error("prune failed: \(error.message)")
-            return
-        }
-        for outcome in outcomes {
-            log(outcome)
-            if outcome.outcome == .failed, let id = orphans.first(where: { $0.realm == outcome.realm && $0.name == outcome.name }) {
-                reportedOrphans.insert(id)
-            }
-        }
-        refreshRecords()
-    }
-
-    /// Why nothing may be pruned now, or nil: prune follows only a pass that fully converged. A
-    /// directory that cannot be read or a manifest that is invalid hides what is declared; a
-    /// declared resource that failed (a typo'd `realmId` that now names a realm that does not
-    /// exist) may be the renamed form of an orphan; a declaration in two files, or an isolation
-    /// table that could not be written, means the host is not as declared either.
-    func pruneHold(orphans: [SpaceID]) -> String? {
-        let names = orphans.prefix(3).map(\.description).joined(separator: ", ") + (orphans.count > 3 ? " and \(orphans.count - 3) more" : "")
-        let waiting = "\(orphans.count) orphaned space(s) (\(names)) kept"
-        if !missingRoots.isEmpty {
-            return "a watched directory cannot be read (\(missingRoots.joined(separator: ", "))); \(waiting)"
-        }
-        if !desired.invalid.isEmpty {
-            return
-                "\(desired.invalid.count) manifest file(s) are invalid, so what they declare is unknown (\(desired.invalid.keys.sorted().joined(separator: ", "))); \(waiting)"
-        }
-        if !desired.conflicts.isEmpty {
-            return "\(desired.conflicts.count) resource(s) are declared by more than one file; \(waiting)"
-        }
-        if let (key, failure) = failing.min(by: { $0.key < $1.key }) {
-            return "\(failing.count) declared resource(s) failed in the last pass (\(key): \(failure.reason)); \(waiting)"
-        }
-        if let tableFailure {
-            return "the isolation table failed in the last pass (\(tableFailure.reason)); \(waiting)"
-        }
-        return nil
-    }
-
-    /// Declared resources whose current manifest has not been through a pass yet.
-    var pendingKeys: Int {
-        desired.resources.count { key, entry in !Self.sameManifest(applied[key], entry.resource) }
-    }
-
-    /// Logs `prune held: …` once per reason and keeps it for STATUS=; nil ends the hold.
-    func holdPrune(_ reason: String?) {
-        if reason != nil { metrics?.heldPrune() }
-        if let reason, reason != pruneHeld {
-            logger.warning("prune held: \(reason)")
-        } else if reason == nil, pruneHeld != nil {
-            logger.info("prune no longer held")
-        }
-        pruneHeld = reason
-    }
-
-    /// When the loop next has something to do: the end of a debounce, a retry, or the periodic resync.
+    /// When the loop next has something to do: the end of a debounce or of a prune grace, a retry, or the periodic resync.
     public var nextWake: Double {
-        let dues = [reloadDue, queue.earliestDue, lastResync + options.resyncInterval].compactMap { $0 }
+        let dues = [reloadDue, graceRecheck, queue.earliestDue, lastResync + options.resyncInterval].compactMap { $0 }
         return dues.min() ?? lastResync + options.resyncInterval
     }
 
@@ -460,9 +377,15 @@ public final class WatchController {
         // Changes held while a file is invalid are pending, not ready: they are not on the host.
         let pending = desired.resources.keys.filter { (queue.dueTime($0) != nil || reportedHeld.contains($0)) && failing[$0] == nil }.count
         var line = "ready \(max(0, declared - failed - pending)), failed \(failed), pending \(pending)"
-        if !desired.invalid.isEmpty { line += ", invalid files \(desired.invalid.count)" }
+        let replaced = replacedFiles.count
+        if desired.invalid.count > replaced { line += ", invalid files \(desired.invalid.count - replaced)" }
+        if replaced > 0 { line += ", files being replaced \(replaced)" }
         if !reportedConflicts.isEmpty { line += ", conflicts \(reportedConflicts.count)" }
-        if let pruneHeld { line += "; prune held: \(pruneHeld)" }
+        if let pruneHeld {
+            line += "; prune held: \(pruneHeld)"
+        } else if options.prune, let replacing = replacingHold {
+            line += "; prune held: \(replacing)"
+        }
         return line
     }
 }

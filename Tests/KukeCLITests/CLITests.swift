@@ -66,6 +66,39 @@ struct CLITests {
         #expect(await run(["get", "spaces", "--run-path", "relative"]).status == 2)
     }
 
+    @Test("--prune-grace takes a duration and goes with --prune; anything else is a usage error (exit 2) that says what a duration is")
+    func pruneGraceUsage() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let bad = await run(["watch", directory, "--prune", "--prune-grace", "soon"])
+        #expect(bad.status == 2)
+        #expect(bad.err.contains("\"soon\" is not a duration: give a number and a unit, as 30s, 2m or 0s"), "\(bad.err)")
+        for value in ["-5s", "inf", "30x"] {
+            #expect(await run(["watch", directory, "--prune", "--prune-grace", value]).status == 2, "\(value)")
+        }
+        let alone = await run(["watch", directory, "--prune-grace", "10s"])
+        #expect(alone.status == 2 && alone.err.contains("--prune-grace goes with --prune"), "\(alone.err)")
+    }
+
+    @Test("apply --prune refuses a manifest file being replaced (exit 2, nothing changed); without --prune an empty file declares nothing")
+    func applyPruneTransients() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let manifests = "\(directory)/manifests"
+        try FileManager.default.createDirectory(atPath: manifests, withIntermediateDirectories: true)
+        try "apiVersion: v1beta1\nkind: Realm\nmetadata: {name: main}\n".write(toFile: "\(manifests)/realm.yaml", atomically: true, encoding: .utf8)
+        try "".write(toFile: "\(manifests)/blog.yaml", atomically: true, encoding: .utf8)
+        let flags = ["--run-path", "\(directory)/run", "--cni-config-dir", "\(directory)/cni", "--cgroup-root", directory, "--dry-run"]
+        let pruning = await run(["apply", "-f", manifests, "--prune", "--inventory", "web"] + flags)
+        #expect(pruning.status == 2, "\(pruning)")
+        #expect(pruning.err.contains("\(manifests)/blog.yaml:1:1: is empty (a file being rewritten in place?)"), "\(pruning.err)")
+        #expect(pruning.err.contains("[transient]") && pruning.err.contains("nothing was changed"))
+        let diff = await run(["diff", "-f", manifests, "--prune", "--inventory", "web"] + flags.dropLast())
+        #expect(diff.status == 2 && diff.err.contains("[transient]"), "\(diff)")
+        let plain = await run(["apply", "-f", manifests] + flags)
+        #expect(!plain.err.contains("[transient]"), "\(plain)")
+    }
+
     @Test("--label follows Kubernetes' label rules: a bad key or value exits 2, names the rule, and writes nothing")
     func labels() async throws {
         let directory = try temporaryDirectory()

@@ -51,6 +51,42 @@ struct ManifestLoaderTests {
     }
 }
 
+@Suite("Manifest loader: transients")
+struct ManifestLoaderTransientTests {
+    @Test(
+        "refusing transients (--prune): empty, whitespace only, a dangling link, a directory named like a manifest are errors of rule transient; a file of comments declares nothing; without --prune they pass as before"
+    )
+    func transients() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("kuke-transient-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: "\(root)/dir.yaml", withIntermediateDirectories: true)
+        try "apiVersion: v1beta1\nkind: Realm\nmetadata: {name: inner}\n".write(
+            toFile: "\(root)/dir.yaml/inner.yaml", atomically: true, encoding: .utf8)
+        try "".write(toFile: "\(root)/empty.yaml", atomically: true, encoding: .utf8)
+        try " \n  \n".write(toFile: "\(root)/blank.yml", atomically: true, encoding: .utf8)
+        try "# nothing here on purpose\n".write(toFile: "\(root)/comment.yaml", atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: "\(root)/link.yaml", withDestinationPath: "missing.yaml")
+        try FileManager.default.createSymbolicLink(atPath: "\(root)/notes.txt", withDestinationPath: "missing.txt")
+
+        let strict = ManifestLoader.local(readStandardInput: { Data() }, refusingTransients: true)
+        let (resources, issues) = strict.load([root])
+        #expect(resources.map(\.displayName) == ["inner"], "a directory named like a manifest is still walked")
+        #expect(
+            issues.map(\.description) == [
+                "\(root)/blank.yml:1:1: holds only whitespace (a file being rewritten in place?); to declare nothing under --prune, delete it or leave a comment in it [transient]",
+                "\(root)/dir.yaml:1:1: is a directory where a manifest file is expected (a file being replaced?) [transient]",
+                "\(root)/empty.yaml:1:1: is empty (a file being rewritten in place?); to declare nothing under --prune, delete it or leave a comment in it [transient]",
+                "\(root)/link.yaml:1:1: is a symbolic link to missing.yaml, which does not exist (a link being replaced?) [transient]",
+            ])
+
+        let lenient = ManifestLoader.local(readStandardInput: { Data() })
+        #expect(try lenient.files(for: root) == ["\(root)/blank.yml", "\(root)/comment.yaml", "\(root)/dir.yaml/inner.yaml", "\(root)/empty.yaml"])
+        let (same, none) = lenient.load([root])
+        #expect(same.map(\.displayName) == ["inner"])
+        #expect(none.isEmpty, "\(none)")
+    }
+}
+
 @Suite("Manifest loader: hostile twins")
 struct ManifestLoaderTwinTests {
     static let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -170,7 +170,7 @@ struct FailClosedKernelTests {
             try Self.realm.write(toFile: "\(directory)/00-realm.yaml", atomically: true, encoding: .utf8)
             try Self.space("blog").write(toFile: "\(directory)/blog.yaml", atomically: true, encoding: .utf8)
             try Self.space("shop").write(toFile: "\(directory)/shop.yaml", atomically: true, encoding: .utf8)
-            let watcher = try #require(sandbox.startKuke("watch", directory, "--prune", "--resync", "1h"))
+            let watcher = try #require(sandbox.startKuke("watch", directory, "--prune", "--prune-grace", "0s", "--resync", "1h"))
             defer { watcher.signal(SIGTERM) }
             #expect(Subprocess.waitUntil { record(sandbox, "blog")?.status.state == .ready && record(sandbox, "shop") != nil }, "\(watcher.stderr)")
 

@@ -101,7 +101,7 @@ struct WatchKernelTests {
                 for name in spaces { try write("\(path)/\(name).yaml", Self.space(name)) }
             }
             try FileManager.default.createSymbolicLink(atPath: "\(root)/current", withDestinationPath: ".worktrees/rev-a")
-            let watcher = try #require(sandbox.startKuke("watch", "\(root)/current", "--prune"))
+            let watcher = try #require(sandbox.startKuke("watch", "\(root)/current", "--prune", "--prune-grace", "0s"))
             #expect(Subprocess.waitUntil { ready(sandbox, "a") && ready(sandbox, "b") }, "\(watcher.stderr)")
 
             func flip(to revision: String) throws {

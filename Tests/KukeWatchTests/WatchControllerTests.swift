@@ -54,11 +54,12 @@ struct WatchControllerTests {
         let controller: WatchController
         var now = 0.0
 
-        init(layout: HostLayout, prune: Bool = false, allowEmpty: Bool = false, labels: [String: String] = [:]) throws {
+        /// `grace` is `--prune-grace` in seconds: 0 (today's prune at the first read) unless a test is about the grace.
+        init(layout: HostLayout, prune: Bool = false, allowEmpty: Bool = false, grace: Double = 0, labels: [String: String] = [:]) throws {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("kuke-watch-\(UUID().uuidString)").path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let engine = Engine(layout: layout, drivers: host.drivers)
-            var options = WatchOptions(roots: [directory], prune: prune, allowEmpty: allowEmpty)
+            var options = WatchOptions(roots: [directory], prune: prune, allowEmpty: allowEmpty, pruneGrace: grace)
             options.hostLabels = labels
             controller = WatchController(engine: engine, options: options, logger: log.logger)
         }
@@ -74,6 +75,16 @@ struct WatchControllerTests {
             controller.handle(.filesChanged, now: now)
             now += 0.2
             controller.handle(.tick, now: now)
+        }
+
+        /// Time passes with nothing but the loop's ticks.
+        func wait(until time: Double) {
+            now = time
+            controller.handle(.tick, now: now)
+        }
+
+        func bridgeIndex(_ name: String) -> Int32? {
+            host.state.withLock { $0.links["kuke-main-\(name)"]?.index }
         }
 
         func record(_ realm: String, _ name: String) -> SpaceRecord? {

@@ -14,7 +14,10 @@ struct ApplyCommand: ParsableCommand {
             A resource whose spec.hostSelector (or its realm's) does not select this host is skipped; a \
             suspended space is left as it is. With --prune --inventory NAME, the spaces NAME created \
             that the manifests no longer declare (or this host no longer selects) are deleted after a \
-            pass in which every resource succeeded.
+            pass in which every resource succeeded. Under --prune, a manifest file being replaced (empty \
+            or only whitespace, a dangling link, a directory named like a manifest, a file gone while \
+            read) is an error like an invalid file: nothing changes (exit 2). A one-shot apply does not \
+            wait for a grace as kuke watch --prune-grace does: run it on a finished checkout.
 
             Examples:
               kuke apply -f examples/
@@ -46,7 +49,7 @@ struct ApplyCommand: ParsableCommand {
 
     func run() throws {
         let console = Console.current
-        let resources = try input.load(console)
+        let resources = try input.load(console, refusingTransients: pruning.prune)
         let (layout, labels) = try host.settings(console)
         let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { console.error($0) }))
         let progress = ProgressReporter.make(console: console, format: output)

@@ -23,7 +23,7 @@ struct DiffCommand: ParsableCommand {
 
     func run() throws {
         let console = Console.current
-        let resources = try input.load(console)
+        let resources = try input.load(console, refusingTransients: pruning.prune)
         let (layout, labels) = try host.settings(console)
         let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout))
         var options = ApplyOptions(dryRun: true, managedBy: pruning.owner)

@@ -16,6 +16,11 @@ struct WatchCommand: AsyncParsableCommand {
             managed bridge is deleted. Runs under systemd as Type=notify (manifests/kuke-watch.service). \
             SIGTERM finishes the reconcile in flight and exits 0; SIGHUP resyncs.
 
+            With --prune, a space this watcher created is deleted once its manifest stayed gone for \
+            --prune-grace and two reads of the directories, after a pass in which everything converged. \
+            A manifest file being replaced (empty, a dangling link, a directory where it was) holds \
+            changes and prune like an invalid file.
+
             Like sshd's StrictModes, refuses to start (exit 2) when a directory, or a manifest in \
             it, is writable by group or others or owned by neither root nor the user kuke runs as, \
             or when a directory above it is writable by group or others without the sticky bit.
@@ -23,6 +28,7 @@ struct WatchCommand: AsyncParsableCommand {
             Examples:
               kuke watch /srv/kukeon/manifests
               kuke watch /srv/git-sync/current --prune --log-format json
+              kuke watch /srv/kukeon/manifests --prune --prune-grace 2m
               kuke watch ./manifests --poll 2s --resync 1m
               kuke watch /etc/kukeon/manifests --metrics-address 127.0.0.1:9464
             """)
@@ -42,6 +48,13 @@ struct WatchCommand: AsyncParsableCommand {
     var cascade = false
     @Flag(name: .customLong("allow-empty"), help: "With --prune, allow a pass that deletes every space this watcher owns.")
     var allowEmpty = false
+    @Option(
+        name: .customLong("prune-grace"),
+        help: ArgumentHelp(
+            "With --prune, delete a space only after its manifest stayed gone this long and over two reads of the directories (default 30s; 0s: at once).",
+            valueName: "duration"),
+        transform: Interval.parse)
+    var pruneGrace: Interval?
     @Option(name: .customLong("log-format"), help: "text (one line per record, for journald) or json.")
     var logFormat: LineLogHandler.Format = .text
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
@@ -58,6 +71,9 @@ struct WatchCommand: AsyncParsableCommand {
 
     /// How often to poll when inotify cannot be used and no --poll was given.
     static let fallbackPollInterval = 2.0
+    /// How long a manifest stays gone before prune acts, when --prune-grace is not given: longer
+    /// than any copy or link swap takes, short enough that a removal is acted on promptly.
+    static let defaultPruneGrace = 30.0
 
     func validate() throws {
         if directories.isEmpty { throw ValidationError("give at least one directory to watch") }
@@ -70,6 +86,7 @@ struct WatchCommand: AsyncParsableCommand {
         if resync.seconds <= 0 || (poll.map { $0.seconds <= 0 } ?? false) {
             throw ValidationError("--resync and --poll must be positive, --debounce not negative")
         }
+        if pruneGrace != nil && !prune { throw ValidationError("--prune-grace goes with --prune") }
         if let metricsFile, !metricsFile.hasPrefix("/") { throw ValidationError("--metrics-file \"\(metricsFile)\" must be an absolute path") }
     }
 
@@ -92,7 +109,8 @@ struct WatchCommand: AsyncParsableCommand {
             LineLogHandler(format: format, level: level, journalPriorities: journal, write: console.writeError)
         }
         var options = WatchOptions(
-            roots: roots, debounce: debounce.seconds, resyncInterval: resync.seconds, prune: prune, cascade: cascade, allowEmpty: allowEmpty)
+            roots: roots, debounce: debounce.seconds, resyncInterval: resync.seconds, prune: prune, cascade: cascade, allowEmpty: allowEmpty,
+            pruneGrace: pruneGrace?.seconds ?? Self.defaultPruneGrace)
         options.hostLabels = labels
         var engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { logger.notice("\($0)") }))
         engine.recordCache = RecordCache()
@@ -144,6 +162,14 @@ struct Interval: ExpressibleByArgument, CustomStringConvertible {
         let (number, scale) = units.first { argument.hasSuffix($0.0) }.map { (argument.dropLast($0.0.count), $0.1) } ?? (Substring(argument), 1)
         guard let value = Double(number), value.isFinite, value >= 0, value * scale <= Self.maximumSeconds else { return nil }
         seconds = value * scale
+    }
+
+    /// Parses an interval, or says what one looks like (a usage error, exit 2).
+    static func parse(_ argument: String) throws -> Interval {
+        guard let interval = Interval(argument: argument) else {
+            throw ValidationError("\"\(argument)\" is not a duration: give a number and a unit, as 30s, 2m or 0s")
+        }
+        return interval
     }
 
     var description: String {
