@@ -172,12 +172,16 @@ public enum FirewallPlanner {
     ) throws(E) -> Change? {
         let desired = desired(spaces, unrecorded: unrecorded, owner: owner)
         var listed: ObservedFirewall?
+        var asked = false
         if let summary, summaryMatches(summary, desired, owner: owner) {
             if let digest = summary.digest, recorded == FirewallDigest(fingerprint: desired.fingerprint, digest: digest) { return nil }
             listed = try observed()
+            asked = true
             if let listed, listed.table.sameRules(as: desired.table) { return nil }
         }
-        if summary != nil, listed == nil { listed = try observed() }
+        // A dormant table is rewritten without a listing: nft 1.0.6 prints its flags as
+        // uninitialized bytes in JSON, which may not parse.
+        if let summary, !summary.dormant, !asked { listed = try observed() }
         let denied = spaces.filter { $0.egress != nil }.count
         let egress = denied == 0 ? "" : ", egress denied by default for \(denied)"
         let held = spaces.isEmpty ? "no spaces, the kuke-* rules alone" : "isolate \(spaces.count) space(s)\(egress)"

@@ -298,4 +298,24 @@ struct FirewallSummaryTests {
         #expect(host.state.withLock { $0.firewallListings } == 1, "listed once")
         #expect(FirewallDigest(text: "garbage") == nil && FirewallDigest(text: record) != nil)
     }
+
+    @Test("a dormant table is drift, rewritten without a listing (nft 1.0.6 cannot print its flags in JSON); a recorded digest spares the listing")
+    func dormant() {
+        let spaces = NftablesFixture.spaces
+        let desired = FirewallPlanner.desired(spaces, owner: "run:/x")
+        let recorded = FirewallDigest(fingerprint: desired.fingerprint, digest: "d1")
+        var summary = FirewallSummary(fingerprint: desired.fingerprint, ruleCount: desired.ruleCount, owner: "run:/x", digest: "d1", dormant: true)
+        var listings = 0
+        let list = { () -> ObservedFirewall? in
+            listings += 1
+            return nil
+        }
+        let change = FirewallPlanner.plan(spaces, summary: summary, recorded: recorded, owner: "run:/x", observed: list)
+        #expect(change?.action == .update && listings == 0)
+        #expect(change?.diff?.contains("-# table inet kukeon, fingerprint \(desired.fingerprint), \(desired.ruleCount) rules, dormant") == true)
+        summary.dormant = false
+        #expect(FirewallPlanner.plan(spaces, summary: summary, recorded: recorded, owner: "run:/x", observed: list) == nil && listings == 0)
+        summary.digest = "d2"
+        #expect(FirewallPlanner.plan(spaces, summary: summary, recorded: recorded, owner: "run:/x", observed: list) != nil && listings == 1)
+    }
 }

@@ -213,4 +213,51 @@ struct ConstructionKernelTests {
             repaired("a dormant table")
         }
     }
+
+    @Test(
+        "kill -9 at random moments of a 40-space apply: a cell on the newest kuke bridge reaches no other space, the kuke-* rules are in the kernel, no record is Ready without its rules; a re-run converges",
+        .enabled(if: KernelSandbox.hasBridgePlugin, "needs containernetworking-plugins in /usr/lib/cni"))
+    func killedApply() throws {
+        try KernelSandbox.with { sandbox in
+            let first = try sandbox.writeManifest("a.yaml", Self.realm + Self.space("a"))
+            #expect(sandbox.kuke("apply", "-f", first).status == 0)
+            let names = (1...40).map { "s\($0)" }
+            let many = try sandbox.writeManifest("many.yaml", Self.realm + Self.space("a") + names.map(Self.space).joined())
+            let token = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+            var namespaces = ["kuke-cell-a1-\(token)"]
+            defer { for namespace in namespaces { _ = Subprocess.run(["ip", "netns", "del", namespace]) } }
+            let a1 = try sandbox.attach(space: "a", cell: namespaces[0])
+            var generator = SystemRandomNumberGenerator()
+            for round in 1...6 {
+                let running = try #require(sandbox.startKuke("apply", "-f", many))
+                usleep(UInt32.random(in: 20_000...400_000, using: &generator))
+                running.signal(SIGKILL)
+                _ = running.wait(timeout: 10)
+                let bridges = sandbox.links().filter { $0.value == "bridge" && $0.key.hasPrefix("kuke-main-s") }.keys
+                let table = sandbox.run(["nft", "list", "table", "inet", "kukeon"]).stdout
+                let context = Comment(rawValue: "round \(round): \(bridges.count) new bridges")
+                if !bridges.isEmpty { #expect(table.contains("iifname \"kuke-*\" oifname \"kuke-*\""), context) }
+                let listed = sandbox.kuke("get", "spaces", "-o", "json")
+                for record in try JSONParser.parse(listed.stdout)["items"]?.arrayValue ?? []
+                where record["status"]?["state"]?.stringValue == "Ready" {
+                    let bridge = record["status"]?["network"]?["bridge"]?.stringValue ?? "?"
+                    #expect(table.contains("iifname \"\(bridge)\" oifname \"\(bridge)\" accept"), "\(context): Ready without rules: \(bridge)")
+                }
+                // A cell on the newest bridge whose conflist is there: no way to space a.
+                let newest = bridges.compactMap { Int($0.dropFirst("kuke-main-s".count)) }.max()
+                if let newest, FileManager.default.fileExists(atPath: "\(sandbox.cniDirectory)/main-s\(newest).conflist") {
+                    let cell = "kuke-cell-s\(newest)-\(round)-\(token)"
+                    namespaces.append(cell)
+                    let attached = try sandbox.attach(space: "s\(newest)", cell: cell)
+                    #expect(!ping(attached, a1.address) && !ping(a1, attached.address), context)
+                }
+            }
+            let converged = sandbox.kuke("apply", "-f", many)
+            #expect(converged.status == 0, "\(converged)")
+            #expect(sandbox.kuke("diff", "-f", many).status == 0)
+            let listed = sandbox.kuke("get", "spaces", "-o", "json")
+            let states = (try JSONParser.parse(listed.stdout)["items"]?.arrayValue ?? []).compactMap { $0["status"]?["state"]?.stringValue }
+            #expect(states.count == 41 && states.allSatisfy { $0 == "Ready" })
+        }
+    }
 }
