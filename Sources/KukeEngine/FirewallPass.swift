@@ -198,8 +198,9 @@ extension Engine {
             let observed = if let assumed { assumed.summary } else { try firewall.summary() }
             let owner = FirewallPlanner.owner(runPath: layout.runPath)
             // One table per network namespace: a kuke with another run path (a test, a second
-            // install) neither rewrites nor deletes the spaces of the one that wrote it.
-            if let observed, let holder = observed.owner, holder != owner {
+            // install) neither rewrites nor deletes the spaces of the one that wrote it. A table
+            // that holds no space (the kuke-* rules alone) is taken over: nothing of it is lost.
+            if let observed, let holder = observed.owner, holder != owner, observed.fingerprint != FirewallPlanner.desired([]).fingerprint {
                 guard !spaces.isEmpty else { return (nil, true, true) }  // nothing of this run path's to hold; its kuke-* rules stand
                 outcome.outcome = .failed
                 outcome.failure = Failure(

@@ -273,6 +273,17 @@ struct TableOwnershipTests {
 
     func script(_ host: FakeHost) -> String { host.state.withLock { $0.firewallScript } ?? "" }
 
+    @Test("a table that holds no space of its run path (the last delete leaves the kuke-* rules) is taken over by another run path")
+    func emptyTableTakenOver() throws {
+        let host = FakeHost(firewall: true)
+        _ = try engine(host).apply(batch(["blog"]))
+        _ = try engine(host).delete([.space(SpaceID(realm: "main", name: "blog"))], cascade: false)
+        #expect(script(host).contains(" run:/run\""))
+        let outcomes = try engine(host, runPath: "/elsewhere").apply(batch(["lab"]))
+        #expect(outcomes.allSatisfy { $0.failure == nil }, "\(outcomes)")
+        #expect(script(host).contains(" run:/elsewhere\"") && script(host).contains("iifname \"kuke-main-lab\""))
+    }
+
     @Test("the table records its run path; another run path neither deletes nor rewrites it, and its own spaces fail")
     func anotherRunPath() throws {
         let host = FakeHost(firewall: true)
