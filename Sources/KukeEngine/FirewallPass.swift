@@ -99,7 +99,7 @@ extension Engine {
     func finishFirewall(_ settled: SettledFirewall?, inventory: inout Inventory, outcomes: inout [ResourceOutcome], context: PassContext) {
         guard let settled else { return }
         var table = settled.outcome
-        let warnings = settled.foreign ? [] : unrecordedBridgeWarnings(inventory)
+        let warnings = settled.foreign ? [] : inventory.unrecordedBridgeWarnings
         if !warnings.isEmpty {
             if table == nil { table = ResourceOutcome(kind: "Firewall", realm: nil, name: FirewallPlanner.table, outcome: .unchanged) }
             table?.warnings += warnings
@@ -124,15 +124,6 @@ extension Engine {
             .firewallFailed,
             "the kernel holds no isolation or egress rules for this space (table \(FirewallPlanner.table) was not written\(cause.map { ": \($0.message)" } ?? "")); its bridge stays closed to other spaces and to the outside; apply again once the table can be written"
         )
-    }
-
-    /// One warning for each `kuke-*` bridge of the host that no record names: the table's
-    /// `kuke-*` rules isolate it and deny its egress (its cells still reach each other), and the
-    /// operator learns what to do.
-    func unrecordedBridgeWarnings(_ inventory: Inventory) -> [String] {
-        inventory.unrecordedBridges.map { name in
-            "bridge \(name) is a kuke bridge no space record describes: its traffic to other kuke bridges and out of the host is dropped (within it, cells still talk); restore its space's record and apply, or delete the bridge (ip link delete \(name))"
-        }
     }
 
     /// The spaces the isolation table is built from, and the recorded spaces it cannot hold, each

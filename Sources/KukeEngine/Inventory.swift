@@ -85,6 +85,14 @@ public struct Inventory: Sendable {
             .sorted()
     }
 
+    /// One warning for each of `unrecordedBridges`, with what to do: the table's `kuke-*` rules
+    /// isolate it and deny its egress (its cells still reach each other).
+    public var unrecordedBridgeWarnings: [String] {
+        unrecordedBridges.map { name in
+            "bridge \(name) is a kuke bridge no space record describes: its traffic to other kuke bridges and out of the host is dropped (within it, cells still talk); restore its space's record and apply, or delete the bridge (ip link delete \(name))"
+        }
+    }
+
     /// Takes the links `changes` deleted out of the network snapshot, so the rest of the pass
     /// (the isolation table's unrecorded bridges) sees the host as it is now.
     public mutating func forgetDeletedLinks(_ changes: [Change]) {

@@ -72,6 +72,8 @@ struct ConstructionKernelTests {
             #expect(ping(a1, "203.0.113.2"), "a is unaffected")
             let json = sandbox.kuke("apply", "-f", onlyA, "-o", "json")
             #expect(json.stdout.contains("\"warnings\""), "\(json)")
+            let get = sandbox.kuke("get", "spaces")
+            #expect(get.status == 0 && get.stderr.contains("warning: bridge kuke-main-b is a kuke bridge no space record describes"), "\(get)")
 
             // The manifest applied again adopts what is on the host: b is recorded and open again.
             let restored = sandbox.kuke("apply", "-f", both)

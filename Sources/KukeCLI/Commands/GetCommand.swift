@@ -179,6 +179,7 @@ struct GetSpacesCommand: ParsableCommand {
             if !missing.isEmpty { throw CommandExit(status: ExitStatus.failed) }
             return
         }
+        for warning in inventory.unrecordedBridgeWarnings { console.error("warning: \(warning)") }
         if spaces.isEmpty {
             console.out("No spaces found.")
             return
