@@ -14,27 +14,6 @@ struct ConstructionKernelTests {
         "---\napiVersion: v1beta1\nkind: Space\nmetadata: {name: \(name)}\nspec: {realmId: main}\n"
     }
 
-    func ping(_ from: Cell, _ address: String) -> Bool {
-        Subprocess.run(["ip", "netns", "exec", from.namespace, "ping", "-c", "1", "-W", "1", address]).status == 0
-    }
-
-    /// The outside world: a namespace behind the veth `out0` (203.0.113.1 on the host's side, .2 there).
-    func makeOutside(_ sandbox: KernelSandbox, _ name: String) throws {
-        let steps: [[String]] = [
-            ["ip", "netns", "add", name],
-            ["ip", "-n", sandbox.namespace, "link", "add", "out0", "type", "veth", "peer", "name", "eth0", "netns", name],
-            ["ip", "-n", sandbox.namespace, "address", "add", "203.0.113.1/24", "dev", "out0"],
-            ["ip", "-n", sandbox.namespace, "link", "set", "out0", "up"],
-            ["ip", "-n", name, "address", "add", "203.0.113.2/24", "dev", "eth0"],
-            ["ip", "-n", name, "link", "set", "eth0", "up"],
-            ["ip", "-n", name, "route", "add", "default", "via", "203.0.113.1"],
-        ]
-        for step in steps {
-            let result = Subprocess.run(step)
-            guard result.status == 0 else { throw KernelSandbox.SetupError(description: "\(step.joined(separator: " ")): \(result)") }
-        }
-    }
-
     @Test(
         "a lost record: the next unrelated apply keeps its bridge closed to other spaces and to the outside, warns with the fix; restored, it is open again",
         .enabled(if: KernelSandbox.hasBridgePlugin, "needs containernetworking-plugins in /usr/lib/cni"))
@@ -50,7 +29,7 @@ struct ConstructionKernelTests {
             let a1 = try sandbox.attach(space: "a", cell: names[0])
             let b1 = try sandbox.attach(space: "b", cell: names[1])
             let b2 = try sandbox.attach(space: "b", cell: names[2])
-            try makeOutside(sandbox, outside)
+            try sandbox.makeOutside(outside)
             #expect(sandbox.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"]).status == 0)
             #expect(ping(a1, "203.0.113.2") && ping(b1, "203.0.113.2"), "open egress while recorded")
 

@@ -28,35 +28,12 @@ struct IsolationKernelTests {
                 connection.close()
         """
 
-    /// The outside world: a namespace behind the veth `out0` (203.0.113.1 on the host's side).
-    func makeOutside(_ sandbox: KernelSandbox, _ name: String) throws {
-        let steps: [[String]] = [
-            ["ip", "netns", "add", name],
-            ["ip", "-n", sandbox.namespace, "link", "add", "out0", "type", "veth", "peer", "name", "eth0", "netns", name],
-            ["ip", "-n", sandbox.namespace, "address", "add", "203.0.113.1/24", "dev", "out0"],
-            ["ip", "-n", sandbox.namespace, "link", "set", "out0", "up"],
-            ["ip", "-n", name, "address", "add", "203.0.113.2/24", "dev", "eth0"],
-            ["ip", "-n", name, "address", "add", "203.0.113.3/24", "dev", "eth0"],
-            ["ip", "-n", name, "link", "set", "eth0", "up"],
-            ["ip", "-n", name, "link", "set", "lo", "up"],
-            ["ip", "-n", name, "route", "add", "default", "via", "203.0.113.1"],
-        ]
-        for step in steps {
-            let result = Subprocess.run(step)
-            guard result.status == 0 else { throw KernelSandbox.SetupError(description: "\(step.joined(separator: " ")): \(result)") }
-        }
-    }
-
     /// Starts the TCP server in `namespace` and waits until it listens.
     func serve(in namespace: String, ports: [Int]) throws -> Subprocess.Running {
         guard let server = Subprocess.start(["ip", "netns", "exec", namespace, "python3", "-c", Self.server] + ports.map(String.init)),
             Subprocess.waitUntil(timeout: 10, { server.stdout.contains("ready") })
         else { throw KernelSandbox.SetupError(description: "the TCP server in \(namespace) did not start") }
         return server
-    }
-
-    func ping(_ from: Cell, _ address: String) -> Bool {
-        Subprocess.run(["ip", "netns", "exec", from.namespace, "ping", "-c", "1", "-W", "1", address]).status == 0
     }
 
     func connect(_ from: Cell, _ address: String, _ port: Int) -> Bool {
@@ -116,7 +93,7 @@ struct IsolationKernelTests {
             let a2 = try sandbox.attach(space: "a", cell: names[1])
             let b1 = try sandbox.attach(space: "b", cell: names[2])
             let b2 = try sandbox.attach(space: "b", cell: names[3])
-            try makeOutside(sandbox, outside)
+            try sandbox.makeOutside(outside)
             #expect(sandbox.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"]).status == 0)
             let servers = try [
                 serve(in: outside, ports: [80, 8080, 9090]), serve(in: a2.namespace, ports: [7000]), serve(in: b2.namespace, ports: [7000]),

@@ -84,6 +84,33 @@ extension KernelSandbox {
     }
 }
 
+extension KernelSandbox {
+    /// The outside world: a namespace `name` behind the veth `out0` (203.0.113.1 on the host's
+    /// side; 203.0.113.2 and .3 there, the default route back through the host).
+    func makeOutside(_ name: String) throws {
+        let steps: [[String]] = [
+            ["ip", "netns", "add", name],
+            ["ip", "-n", namespace, "link", "add", "out0", "type", "veth", "peer", "name", "eth0", "netns", name],
+            ["ip", "-n", namespace, "address", "add", "203.0.113.1/24", "dev", "out0"],
+            ["ip", "-n", namespace, "link", "set", "out0", "up"],
+            ["ip", "-n", name, "address", "add", "203.0.113.2/24", "dev", "eth0"],
+            ["ip", "-n", name, "address", "add", "203.0.113.3/24", "dev", "eth0"],
+            ["ip", "-n", name, "link", "set", "eth0", "up"],
+            ["ip", "-n", name, "link", "set", "lo", "up"],
+            ["ip", "-n", name, "route", "add", "default", "via", "203.0.113.1"],
+        ]
+        for step in steps {
+            let result = Subprocess.run(step)
+            guard result.status == 0 else { throw KernelSandbox.SetupError(description: "\(step.joined(separator: " ")): \(result)") }
+        }
+    }
+}
+
+/// Whether one ping from `cell` to `address` is answered within a second.
+func ping(_ cell: Cell, _ address: String) -> Bool {
+    Subprocess.run(["ip", "netns", "exec", cell.namespace, "ping", "-c", "1", "-W", "1", address]).status == 0
+}
+
 /// A cell: a network namespace attached to a space with the bridge plugin.
 struct Cell {
     var namespace: String

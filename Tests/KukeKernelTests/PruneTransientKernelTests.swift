@@ -29,10 +29,6 @@ struct PruneTransientKernelTests {
         return nil
     }
 
-    func ping(_ cell: Cell, _ address: String) -> Bool {
-        Subprocess.run(["ip", "netns", "exec", cell.namespace, "ping", "-c", "1", "-W", "1", address]).status == 0
-    }
-
     func hasInterface(_ cell: Cell) -> Bool {
         Subprocess.run(["ip", "-n", cell.namespace, "link", "show", "eth0"]).status == 0
     }
