@@ -46,7 +46,7 @@ public struct CNIPluginRunner: CNIPlugins {
             let environment = [
                 "CNI_COMMAND=DEL", "CNI_CONTAINERID=\(attachment.containerID)", "CNI_NETNS=\(attachment.netns)", "CNI_IFNAME=\(attachment.ifName)",
                 "CNI_ARGS=\(attachment.arguments.joined(separator: ";"))", "CNI_PATH=\(directories.joined(separator: ":"))",
-                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "PATH=\(Self.searchPath)",
             ]
             let result = try PluginProcess.run(executable, environment: environment, input: JSONValue.object(object).compactText)
             guard result.status == 0 else { throw HostError("\(what): plugin \(type) failed: \(Self.message(result))") }
@@ -64,6 +64,13 @@ public struct CNIPluginRunner: CNIPlugins {
             throw SystemError.hostError("\(attachment.cachePath): remove failed", errno)
         }
         FaultInjection.step("CNI DEL of \(attachment.cachePath)")
+    }
+
+    /// The plugins' PATH: kuke's own, as libcni hands a runtime's environment to its plugins, so
+    /// the bridge plugin's DEL finds the `iptables` (nft or legacy) that its ADD used on this host.
+    static var searchPath: String {
+        let path = getenv("PATH").map { String(cString: $0) } ?? ""
+        return path.isEmpty ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" : path
     }
 
     /// The first executable file named `type` in the plugin directories.
