@@ -6,13 +6,21 @@ import KukeModel
 /// of kind `cniCacheV1` with `containerId`, `ifName`, `networkName`, `netns`, `config` (the
 /// network configuration list used at ADD, base64), `cniArgs`, `capabilityArgs` and `result`.
 /// DEL needs exactly these, so kuke can detach a container the way its runtime would.
+///
+/// The libcni that Debian's Podman 4.3 and containerd 1.6 vendor writes no `netns`: the path is
+/// then only in the result, as the `sandbox` of the container's interface (Podman:
+/// `/run/netns/netns-<uuid>`; `ctr run --cni`: `/proc/<pid>/ns/net`, whose PID may be reused).
 public struct CNIAttachment: Sendable, Equatable {
     public var cachePath: String
     public var containerID: String
     public var ifName: String
     public var networkName: String
-    /// The container's network namespace path (may be gone: DEL then still releases its address).
+    /// The network namespace path DEL is given: the cached `netns`, else the result's `sandbox`;
+    /// empty when there is none, or when it is no longer the container's (see `NamespaceCheck`).
+    /// Without it the bridge plugin still releases the address but leaves its masquerade rules.
     public var netns: String
+    /// Where `netns` was read from.
+    public var netnsSource: NetnsSource
     /// The configuration list used at ADD, when the cache holds it.
     public var config: String?
     /// `CNI_ARGS` pairs, as `KEY=VALUE`.
@@ -22,23 +30,44 @@ public struct CNIAttachment: Sendable, Equatable {
     /// The ADD result, as JSON text, handed to DEL as `prevResult`; nil when not cached.
     public var result: String?
 
+    /// Where a cache entry keeps the container's network namespace path.
+    public enum NetnsSource: String, Sendable, Equatable {
+        /// libcni's `netns` key (libcni 1.2 and later).
+        case netns
+        /// `result.interfaces[].sandbox` of the container's interface (Podman 4.3, containerd 1.6).
+        case sandbox
+        /// Neither: DEL runs without a namespace.
+        case none
+    }
+
     public init(
-        cachePath: String, containerID: String, ifName: String, networkName: String, netns: String, config: String? = nil,
-        arguments: [String] = [], capabilities: String = "{}", result: String? = nil
+        cachePath: String, containerID: String, ifName: String, networkName: String, netns: String, netnsSource: NetnsSource? = nil,
+        config: String? = nil, arguments: [String] = [], capabilities: String = "{}", result: String? = nil
     ) {
         self.cachePath = cachePath
         self.containerID = containerID
         self.ifName = ifName
         self.networkName = networkName
         self.netns = netns
+        self.netnsSource = netnsSource ?? (netns.isEmpty ? .none : .netns)
         self.config = config
         self.arguments = arguments
         self.capabilities = capabilities
         self.result = result
     }
 
-    /// `3f2a9c1b4d5e (eth0)`: the container ID shortened as runtimes print it.
-    public var label: String { "\(containerID.prefix(12)) (\(ifName))" }
+    /// Labels naming each of `attachments` unambiguously: a container ID is cut to 12 characters
+    /// as runtimes print it, but to a longer prefix (up to all of it) while another ID shares it
+    /// (`ctr run --cni` IDs `default-blog1` and `default-blog2` stay whole).
+    public static func labels(_ attachments: [CNIAttachment]) -> [String] {
+        let ids = Set(attachments.map(\.containerID))
+        return attachments.map { attachment in
+            let id = attachment.containerID
+            var length = min(12, id.count)
+            while length < id.count, ids.contains(where: { $0 != id && $0.hasPrefix(id.prefix(length)) }) { length += 1 }
+            return "\(id.prefix(length)) (\(attachment.ifName))"
+        }
+    }
 
     /// Reads one cache entry; nil when it is not a `cniCacheV1` entry with a container and an interface.
     public static func parse(_ text: String, path: String) -> CNIAttachment? {
@@ -53,9 +82,21 @@ public struct CNIAttachment: Sendable, Equatable {
             }
             return "\(key)=\(argument)"
         }
+        let cachedNetns = value["netns"]?.stringValue ?? ""
+        let sandbox = Self.sandbox(in: value["result"], ifName: ifName) ?? ""
+        let (netns, source): (String, NetnsSource) =
+            !cachedNetns.isEmpty ? (cachedNetns, .netns) : !sandbox.isEmpty ? (sandbox, .sandbox) : ("", .none)
         return CNIAttachment(
-            cachePath: path, containerID: containerID, ifName: ifName, networkName: network, netns: value["netns"]?.stringValue ?? "",
+            cachePath: path, containerID: containerID, ifName: ifName, networkName: network, netns: netns, netnsSource: source,
             config: config, arguments: arguments, capabilities: value["capabilityArgs"]?.compactText ?? "{}", result: value["result"]?.compactText)
+    }
+
+    /// The `sandbox` of the result's interface named `ifName` (the container's side), or of the
+    /// only interface that has one.
+    static func sandbox(in result: JSONValue?, ifName: String) -> String? {
+        let interfaces = (result?["interfaces"]?.arrayValue ?? []).filter { !($0["sandbox"]?.stringValue ?? "").isEmpty }
+        let named = interfaces.first { $0["name"]?.stringValue == ifName }
+        return (named ?? (interfaces.count == 1 ? interfaces[0] : nil))?["sandbox"]?.stringValue
     }
 
     /// The attachments cached for `network` under `stateDirectory` (`…/results`), by container.
@@ -67,4 +108,15 @@ public struct CNIAttachment: Sendable, Equatable {
             return attachment
         }
     }
+}
+
+/// Whether a cached namespace path is still the container's network namespace, as
+/// `CNIPlugins.checkNamespace` finds it before DEL.
+public enum NamespaceCheck: Sendable, Equatable {
+    /// The path is a network namespace, and the container's: DEL gets it.
+    case usable
+    /// Nothing is at the path any more (the container stopped, the host rebooted).
+    case gone
+    /// Something is at the path, but not the container's namespace (why, for a warning).
+    case foreign(String)
 }

@@ -35,7 +35,7 @@ public struct Deleter: Sendable {
         // Marked Deleting (and maybe its bridge gone) by the pre-pass: a refusal now must say so in the record.
         var started = markedDeleting.contains(id)
         do throws(Failure) {
-            outcome.changes = try plan(id, cascade: cascade, inventory: inventory)
+            outcome.changes = try plan(id, cascade: cascade, inventory: inventory, warnings: &outcome.warnings)
             if context.dryRun {
                 context.pretend(outcome.changes)
                 inventory.forgetDeletedLinks(outcome.changes)
@@ -79,6 +79,12 @@ public struct Deleter: Sendable {
     }
 
     func plan(_ id: SpaceID, cascade: Bool, inventory: Inventory) throws(Failure) -> [Change] {
+        var warnings: [String] = []
+        return try plan(id, cascade: cascade, inventory: inventory, warnings: &warnings)
+    }
+
+    /// The changes that delete space `id`, and `warnings` about what its delete cannot do as a runtime would.
+    func plan(_ id: SpaceID, cascade: Bool, inventory: Inventory, warnings: inout [String]) throws(Failure) -> [Change] {
         guard let record = inventory.spaces[id] else {
             if let error = inventory.unreadable[context.layout.spaceRecordPath(id)] {
                 throw Failure(.recordUnreadable, "\(error); kuke will not guess what to delete")
@@ -122,18 +128,32 @@ public struct Deleter: Sendable {
         if let network = record.status.network {
             let conflistText =
                 (try? context.drivers.files.read(network.conflistPath)) ?? (try? context.drivers.files.read(layout.conflistCopyPath(id)))
-            for attachment in attached?.cached ?? [] {
+            let cached = attached?.cached ?? []
+            for (attachment, label) in zip(cached, CNIAttachment.labels(cached)) {
                 guard let config = attachment.config ?? conflistText else {
                     throw Failure(
                         .spaceInUse,
-                        "container \(attachment.label) is attached to space \(id), and neither its cache entry \(attachment.cachePath) nor a conflist holds the configuration its DEL needs (nothing was changed)"
+                        "container \(label) is attached to space \(id), and neither its cache entry \(attachment.cachePath) nor a conflist holds the configuration its DEL needs (nothing was changed)"
+                    )
+                }
+                var detached = attachment
+                var summary = "detach container \(label) through CNI DEL"
+                switch attachment.netnsSource == .none ? .gone : context.drivers.plugins.checkNamespace(of: attachment) {
+                case .usable: break
+                case .gone:
+                    detached.netns = ""
+                    summary += " without a network namespace (none is left), then remove the masquerade rules the bridge plugin leaves"
+                case .foreign(let why):
+                    detached.netns = ""
+                    summary += " without a network namespace, then remove the masquerade rules the bridge plugin leaves"
+                    warnings.append(
+                        "container \(label): its cache entry \(attachment.cachePath) names network namespace \(attachment.netns), which is no longer the container's (\(why)); DEL runs without it"
                     )
                 }
                 changes.append(
                     Change(
-                        part: .bridge, action: .delete, subject: attachment.cachePath,
-                        summary: "detach container \(attachment.label) through CNI DEL",
-                        operation: .detach(attachment, config: config)))
+                        part: .bridge, action: .delete, subject: attachment.cachePath, summary: summary,
+                        operation: .detach(detached, config: config)))
             }
             if let ports = attached?.ports, !ports.isEmpty {
                 changes.append(
@@ -197,7 +217,9 @@ public struct Deleter: Sendable {
         var description: String {
             var parts: [String] = []
             if !ports.isEmpty { parts.append("\(ports.count) interface(s) on its bridge (\(Deleter.listed(ports)))") }
-            if !cached.isEmpty { parts.append("\(cached.count) container(s) attached by a CNI runtime (\(Deleter.listed(cached.map(\.label))))") }
+            if !cached.isEmpty {
+                parts.append("\(cached.count) container(s) attached by a CNI runtime (\(Deleter.listed(CNIAttachment.labels(cached))))")
+            }
             return parts.joined(separator: " and ")
         }
     }

@@ -85,9 +85,13 @@ extension LinkControl {
 /// The CNI plugins, run the way a runtime runs them, to detach a container from a space.
 public protocol CNIPlugins: Sendable {
     /// DEL for one attachment through every plugin of `config` (a network configuration list),
-    /// in reverse order, with the cached ADD result as `prevResult`; then the cache entry is
-    /// removed, as libcni does after a successful DEL.
+    /// in reverse order, with the cached ADD result as `prevResult`; then what the plugins leave
+    /// behind without a namespace (the bridge plugin's masquerade rules for this attachment),
+    /// and the cache entry is removed, as libcni does after a successful DEL.
     func delete(_ attachment: CNIAttachment, config: String) throws(HostError)
+    /// Whether `attachment.netns` is still that container's network namespace: a path can be
+    /// gone, or (`/proc/<pid>/ns/net`) name the namespace of a process that reused the PID.
+    func checkNamespace(of attachment: CNIAttachment) -> NamespaceCheck
 }
 
 /// Directories of a cgroup2 filesystem.

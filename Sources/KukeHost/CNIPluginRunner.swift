@@ -10,18 +10,25 @@ import SystemPackage
 public struct CNIPluginRunner: CNIPlugins {
     /// Searched in order for a plugin named by `type` (`CNI_PATH`).
     public var directories: [String]
+    /// What the bridge plugin's DEL leaves without a namespace.
+    var masquerade = MasqueradeRules()
 
     public init(directories: [String]) {
         self.directories = directories
     }
 
+    public func checkNamespace(of attachment: CNIAttachment) -> NamespaceCheck {
+        attachment.netns.isEmpty ? .gone : NetworkNamespaceProbe.check(attachment.netns, cachePath: attachment.cachePath)
+    }
+
     public func delete(_ attachment: CNIAttachment, config: String) throws(HostError) {
-        let what = "CNI DEL of container \(attachment.label) on network \(attachment.networkName)"
+        let what = "CNI DEL of container \(attachment.containerID) (\(attachment.ifName)) on network \(attachment.networkName)"
         guard let list = try? JSONParser.parse(config) else { throw HostError("\(what): its network configuration is not JSON") }
         let previous = attachment.result.flatMap { try? JSONParser.parse($0) }
         let capabilities = try? JSONParser.parse(attachment.capabilities)
         // A list's plugins run in reverse order for DEL; a single `.conf` is its own plugin.
-        for plugin in (list["plugins"]?.arrayValue ?? [list]).reversed() {
+        let plugins = list["plugins"]?.arrayValue ?? [list]
+        for plugin in plugins.reversed() {
             guard case .object(var object) = plugin, let type = object["type"]?.stringValue else {
                 throw HostError("\(what): a plugin of the configuration has no type")
             }
@@ -39,15 +46,31 @@ public struct CNIPluginRunner: CNIPlugins {
             let environment = [
                 "CNI_COMMAND=DEL", "CNI_CONTAINERID=\(attachment.containerID)", "CNI_NETNS=\(attachment.netns)", "CNI_IFNAME=\(attachment.ifName)",
                 "CNI_ARGS=\(attachment.arguments.joined(separator: ";"))", "CNI_PATH=\(directories.joined(separator: ":"))",
-                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "PATH=\(Self.searchPath)",
             ]
             let result = try PluginProcess.run(executable, environment: environment, input: JSONValue.object(object).compactText)
             guard result.status == 0 else { throw HostError("\(what): plugin \(type) failed: \(Self.message(result))") }
+        }
+        // Removed whether or not DEL had the namespace: the cache entry stays until they are gone,
+        // so a failure here is retried by the next delete, whose DEL finds nothing left to do.
+        if plugins.contains(where: { $0["ipMasq"] == .bool(true) }) {
+            do {
+                try masquerade.remove(network: attachment.networkName, containerID: attachment.containerID)
+            } catch {
+                throw HostError("\(what): removing the masquerade rules the plugins left failed: \(error.message)", errno: error.errno)
+            }
         }
         if unlink(attachment.cachePath) != 0 && errno != ENOENT {
             throw SystemError.hostError("\(attachment.cachePath): remove failed", errno)
         }
         FaultInjection.step("CNI DEL of \(attachment.cachePath)")
+    }
+
+    /// The plugins' PATH: kuke's own, as libcni hands a runtime's environment to its plugins, so
+    /// the bridge plugin's DEL finds the `iptables` (nft or legacy) that its ADD used on this host.
+    static var searchPath: String {
+        let path = getenv("PATH").map { String(cString: $0) } ?? ""
+        return path.isEmpty ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" : path
     }
 
     /// The first executable file named `type` in the plugin directories.

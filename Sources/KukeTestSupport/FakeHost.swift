@@ -21,6 +21,8 @@ public final class FakeHost: Sendable {
         public var hugePageSizes: [String] = ["2MB"]
         /// Cgroups with processes in them.
         public var populated: Set<String> = []
+        /// What `checkNamespace` finds at a namespace path; a path missing here is `.usable`.
+        public var namespaces: [String: NamespaceCheck] = [:]
         public var rootProblem: String?
         /// Mutating calls, in order (`write /path`, `createBridge x`, …).
         public var log: [String] = []
@@ -172,11 +174,14 @@ public final class FakeHost: Sendable {
     struct Plugins: CNIPlugins {
         let host: FakeHost
         func delete(_ attachment: CNIAttachment, config: String) throws(HostError) {
-            try host.record("cniDel \(attachment.containerID)")
+            try host.record(attachment.netns.isEmpty ? "cniDel \(attachment.containerID) without netns" : "cniDel \(attachment.containerID)")
             host.state.withLock { state in
                 state.links["veth-\(attachment.containerID)"] = nil
                 state.files[attachment.cachePath] = nil
             }
+        }
+        func checkNamespace(of attachment: CNIAttachment) -> NamespaceCheck {
+            host.state.withLock { $0.namespaces[attachment.netns] ?? .usable }
         }
     }
 

@@ -250,9 +250,65 @@ struct DeleteAttachmentTests {
         #expect(attachment.containerID == "abcdef0123456789" && attachment.ifName == "eth0" && attachment.netns == "/run/netns/x")
         #expect(attachment.config == config)
         #expect(attachment.arguments == ["K8S_POD_NAME=web"])
-        #expect(attachment.label == "abcdef012345 (eth0)")
+        #expect(CNIAttachment.labels([attachment]) == ["abcdef012345 (eth0)"])
+        #expect(attachment.netnsSource == .netns)
         #expect(attachment.result?.contains("10.88.0.2/24") == true)
         #expect(CNIAttachment.parse(#"{"kind":"other"}"#, path: "x") == nil)
+    }
+
+    /// Podman 4.3's entry (as it wrote one here): no `netns`, the path only as the sandbox of the
+    /// container's interface; `ctr run --cni` (containerd 1.6) the same, with `/proc/<pid>/ns/net`.
+    @Test(
+        "Podman 4.3's and containerd 1.6's entries: the namespace is read from result.interfaces[].sandbox",
+        arguments: [
+            ("0f8b52312f5690f2cac8860284c67f1494b30f39afaf15c43784eeba564385a9", "/run/netns/netns-ae113228-c5f9-8b58-2a46-cc39926bb896"),
+            ("default-blog1", "/proc/13406/ns/net"),
+        ])
+    func runtimeCacheEntry(container: String, sandbox: String) throws {
+        let text = """
+            {"kind":"cniCacheV1","containerId":"\(container)","ifName":"eth0","networkName":"main-blog","cniArgs":[["IgnoreUnknown","1"]],
+             "result":{"cniVersion":"1.0.0","dns":{},"interfaces":[{"mac":"e6:e3:e8:9a:38:1d","name":"kuke-main-blog"},
+             {"mac":"7a:52:f7:aa:2b:0f","name":"veth7d34e51a"},{"mac":"4a:6c:96:b0:d2:50","name":"eth0","sandbox":"\(sandbox)"}],
+             "ips":[{"address":"10.88.0.2/24","gateway":"10.88.0.1","interface":2}]}}
+            """
+        let attachment = try #require(CNIAttachment.parse(text, path: "/state/results/main-blog-\(container)-eth0"))
+        #expect(attachment.netns == sandbox && attachment.netnsSource == .sandbox)
+        let bare = try #require(CNIAttachment.parse(text.replacingOccurrences(of: ",\"sandbox\":\"\(sandbox)\"", with: ""), path: "x"))
+        #expect(bare.netns == "" && bare.netnsSource == .none)
+    }
+
+    @Test("labels name each attachment unambiguously: 12 characters, longer while another ID shares the prefix")
+    func labels() {
+        let attachment = { (id: String) in
+            CNIAttachment(cachePath: "/state/results/\(id)", containerID: id, ifName: "eth0", networkName: "n", netns: "")
+        }
+        let hex = String(repeating: "a", count: 13)
+        let ids = ["default-blog1", "default-blog2", "default-blog", hex + "1" + String(repeating: "0", count: 50), hex + "2", "0123456789abcdef"]
+        #expect(
+            CNIAttachment.labels(ids.map(attachment)) == [
+                "default-blog1 (eth0)", "default-blog2 (eth0)", "default-blog (eth0)", hex + "1 (eth0)", hex + "2 (eth0)", "0123456789ab (eth0)",
+            ])
+    }
+
+    @Test("a namespace that is gone, or no longer the container's: DEL runs without it; the latter is a warning")
+    func namespaceChecked() throws {
+        let host = FakeHost()
+        _ = try engine(host).apply(batch())
+        attach(host, container: "c0ffee")
+        attach(host, container: "beef")
+        host.state.withLock { state in
+            state.namespaces["/run/netns/c0ffee"] = .gone
+            state.namespaces["/run/netns/beef"] = .foreign("PID 7 was reused")
+        }
+        let dry = try engine(host).delete([.space(SpaceID(realm: "main", name: "blog"))], cascade: true, dryRun: true)
+        let logged = host.log.count
+        let outcomes = try engine(host).delete([.space(SpaceID(realm: "main", name: "blog"))], cascade: true)
+        #expect(outcomes[0].outcome == .deleted, "\(outcomes)")
+        #expect(host.log[logged...].contains("cniDel c0ffee without netns") && host.log[logged...].contains("cniDel beef without netns"))
+        for outcome in [dry[0], outcomes[0]] {
+            #expect(outcome.warnings.count == 1 && outcome.warnings[0].contains("beef (eth0)") && outcome.warnings[0].contains("PID 7 was reused"))
+            #expect(outcome.changes.filter { $0.summary.contains("without a network namespace") }.count == 2, "\(outcome.changes)")
+        }
     }
 }
 
