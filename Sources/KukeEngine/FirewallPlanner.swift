@@ -81,17 +81,58 @@ public enum FirewallPlanner {
     static let isolateAnyComment = "isolate kuke-*"
     static let unrecordedComment = "unrecorded kuke-*"
 
-    /// The table kuke wants: its value, the script that replaces the kernel's table with it in
-    /// one transaction, and the fingerprint written in the table's comment (beside `owner`, see
-    /// `owner(runPath:)`).
+    /// The table kuke wants for some spaces, known first by its fingerprint and rule count (what
+    /// every pass compares with the kernel's summary), built and rendered only when it must be:
+    /// for a listing to compare, or a rewrite.
     public struct Desired: Sendable {
-        public var table: FirewallTable
-        public var script: String
+        /// The spaces, sorted by id, and the `kuke-*` bridges no record describes, sorted.
+        public var spaces: [FirewallSpace]
+        public var unrecorded: [String]
+        /// The fingerprint written in the table's comment (beside `owner`, see `owner(runPath:)`).
         public var fingerprint: String
-        public var ruleCount: Int { table.ruleCount }
+        public var ruleCount: Int
+        public var owner: String
+
+        /// The table as data (built anew on each use: take it once).
+        public var table: FirewallTable { FirewallPlanner.table(spaces, unrecorded: unrecorded) }
+
+        /// The script that replaces the kernel's table with `table` in one transaction.
+        public func script(of table: FirewallTable) -> String {
+            let mark = owner.isEmpty ? fingerprint : "\(fingerprint) \(owner)"
+            let name = FirewallPlanner.table
+            return "table \(name)\ndelete table \(name)\ntable \(name) {\n  comment \"\(markPrefix)\(mark)\"\n\(table.script)}\n"
+        }
     }
 
-    /// The table for `spaces` (and the `kuke-*` bridges no record describes, `unrecorded`).
+    /// The format of the table `table(_:unrecorded:)` renders: part of every fingerprint, so a kuke
+    /// that renders the table otherwise rewrites it. Bump it with any change to the rendering
+    /// (`FirewallPlannerGoldenTests` fails until then).
+    static let format = "kuke-table/3"
+
+    /// The table for `spaces` (and the `kuke-*` bridges no record describes, `unrecorded`): its
+    /// fingerprint, a digest of the format and of everything the table is made from, and its
+    /// rule count, both without building it.
+    public static func desired(_ spaces: [FirewallSpace], unrecorded: [String] = [], owner: String = "") -> Desired {
+        let ordered = spaces.sorted { $0.id < $1.id }
+        let loose = unrecorded.sorted().filter { violation(ofBridge: $0) == nil }
+        var input = format
+        var count = 3 + loose.count  // established, isolate kuke-*, unrecorded kuke-*; a same-bridge accept each
+        for space in ordered {
+            input += "\n\(space.bridge)"
+            count += 3  // same bridge, isolate, egress
+            guard let allows = space.egress else { continue }
+            count += allows.count + 1  // its chain: the allows, then deny
+            for allow in allows {
+                input += "\t\(allow.destinations.joined(separator: ",")) \(allow.ports.map(String.init).joined(separator: ",")) \(allow.label)"
+            }
+            input += "\tdeny"
+        }
+        input += "\n" + loose.joined(separator: " ")
+        let fingerprint = String(BridgeName.fnv1a64(Array(input.utf8)), radix: 16)
+        return Desired(spaces: ordered, unrecorded: loose, fingerprint: fingerprint, ruleCount: count, owner: owner)
+    }
+
+    /// The table for `spaces`, already sorted by id, and the `kuke-*` bridges no record describes.
     ///
     /// The forward chain holds the boundary by construction: the only accepts before the
     /// `kuke-*` to `kuke-*` drop are same-bridge ones (`iifname B oifname B`, which
@@ -102,10 +143,9 @@ public enum FirewallPlanner {
     /// `kuke-*` drop, its egress: a jump to its chain (`default: deny`) or an accept. A `kuke-*`
     /// bridge of the host that no record describes gets its same-bridge accept alone, so its
     /// cells still reach each other and nothing else.
-    public static func desired(_ spaces: [FirewallSpace], unrecorded: [String] = [], owner: String = "") -> Desired {
+    static func table(_ ordered: [FirewallSpace], unrecorded: [String]) -> FirewallTable {
         typealias Rule = FirewallTable.Rule
         typealias Match = FirewallTable.Match
-        let ordered = spaces.sorted { $0.id < $1.id }
         let any = [BridgeName.prefix + "*"]
         func sameBridge(_ bridge: String, _ comment: String) -> Rule {
             Rule([.match(Match(.inputName, [bridge])), .match(Match(.outputName, [bridge])), .verdict(.accept)], comment: comment)
@@ -117,7 +157,7 @@ public enum FirewallPlanner {
             forward.append(
                 Rule([.match(Match(.inputName, [space.bridge])), .match(Match(.outputName, any)), .counter, .verdict(.drop)], comment: "isolate"))
         }
-        for name in unrecorded.sorted() where violation(ofBridge: name) == nil { forward.append(sameBridge(name, "same bridge, unrecorded")) }
+        for name in unrecorded { forward.append(sameBridge(name, "same bridge, unrecorded")) }
         forward.append(
             Rule([.match(Match(.inputName, any)), .match(Match(.outputName, any)), .counter, .verdict(.drop)], comment: isolateAnyComment))
         for space in ordered {
@@ -136,12 +176,7 @@ public enum FirewallPlanner {
         }
         forward.append(Rule([.match(Match(.inputName, any)), .counter, .verdict(.drop)], comment: unrecordedComment))
         let hook = FirewallTable.Hook(type: "filter", hook: "forward", priority: 0, policy: "accept")
-        let table = FirewallTable(chains: [FirewallTable.Chain(name: "forward", hook: hook, rules: forward)] + chains)
-        let body = table.script
-        let fingerprint = String(BridgeName.fnv1a64(Array(body.utf8)), radix: 16)
-        let mark = owner.isEmpty ? fingerprint : "\(fingerprint) \(owner)"
-        let script = "table \(Self.table)\ndelete table \(Self.table)\ntable \(Self.table) {\n  comment \"\(markPrefix)\(mark)\"\n\(body)}\n"
-        return Desired(table: table, script: script, fingerprint: fingerprint)
+        return FirewallTable(chains: [FirewallTable.Chain(name: "forward", hook: hook, rules: forward)] + chains)
     }
 
     /// The table `desired(spaces, owner:)` writes, as `observe` reads it back (no drops yet).
@@ -177,8 +212,9 @@ public enum FirewallPlanner {
             if let digest = summary.digest, recorded == FirewallDigest(fingerprint: desired.fingerprint, digest: digest) { return nil }
             listed = try observed()
             asked = true
-            if let listed, listed.table.sameRules(as: desired.table) { return nil }
         }
+        let wanted = desired.table
+        if asked, let listed, listed.table.sameRules(as: wanted) { return nil }
         // A dormant table is rewritten without a listing: nft 1.0.6 prints its flags as
         // uninitialized bytes in JSON, which may not parse.
         if let summary, !summary.dormant, !asked { listed = try observed() }
@@ -189,11 +225,11 @@ public enum FirewallPlanner {
             ["# table \(table), fingerprint \(summary.fingerprint ?? "none"), \(summary.ruleCount) rules\(summary.dormant ? ", dormant" : "")"]
                 + (listed?.table.lines ?? [])
         }
-        let after = ["# table \(table), fingerprint \(desired.fingerprint), \(desired.ruleCount) rules"] + desired.table.lines
+        let after = ["# table \(table), fingerprint \(desired.fingerprint), \(desired.ruleCount) rules"] + wanted.lines
         return Change(
             part: .firewall, action: summary == nil ? .create : .update, subject: table,
             summary: "\(summary == nil ? "create" : "rewrite") table \(table): \(held)",
-            diff: .lines(old: before, new: after, label: "nftables/\(table)"), operation: .replaceFirewall(script: desired.script))
+            diff: .lines(old: before, new: after, label: "nftables/\(table)"), operation: .replaceFirewall(script: desired.script(of: wanted)))
     }
 
     /// `plan(_:summary:owner:observed:)` of a table already listed.

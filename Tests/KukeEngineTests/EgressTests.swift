@@ -146,7 +146,7 @@ struct EgressTests {
             egress: [.init(destinations: ["10.0.0.0/8"], ports: [443], label: "allow[0] cidr 10.0.0.0/8")])
         let blog = FirewallSpace(id: SpaceID(realm: "main", name: "blog"), bridge: "kuke-main-blog", egress: [])
         let desired = FirewallPlanner.desired([shop, blog])
-        let listed = try NftablesListing(json: NftablesRendering.json(ofScript: desired.script, tableHandle: 1))
+        let listed = try NftablesListing(json: NftablesRendering.json(ofScript: desired.script(of: desired.table), tableHandle: 1))
         #expect(ObservedFirewall(listing: listed, comment: nil).ruleCount == desired.ruleCount)
         #expect(FirewallPlanner.written([shop, blog]).ruleCount == desired.ruleCount)
         #expect(

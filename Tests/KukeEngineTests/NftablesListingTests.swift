@@ -15,7 +15,7 @@ enum NftablesFixture {
     static func text(_ name: String) throws -> String { try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8) }
 
     /// The table's comment as the capture's text listing shows it.
-    static let comment = "kuke:ba4cc6a8281298a7 run:/mnt/kukeon"
+    static let comment = "kuke:48382e5a41988e92 run:/mnt/kukeon"
 
     static let blog = FirewallSpace(id: SpaceID(realm: "main", name: "blog"), bridge: "kuke-main-blog", egress: nil)
     static let analytics = FirewallSpace(id: SpaceID(realm: "main", name: "analytics-pipeline"), bridge: "kuke-mai-500c1c", egress: nil)
@@ -52,7 +52,7 @@ struct NftablesListingTests {
         let listing = try NftablesListing(json: NftablesFixture.text("examples.json"))
         #expect(listing.tableHandle == 2)
         let observed = ObservedFirewall(listing: listing, comment: NftablesFixture.comment)
-        #expect(observed.fingerprint == "ba4cc6a8281298a7")
+        #expect(observed.fingerprint == "48382e5a41988e92")
         #expect(observed.owner == "run:/mnt/kukeon")
         #expect(
             observed.ruleCount == 15,
@@ -92,8 +92,8 @@ struct NftablesListingTests {
         let listing = try NftablesListing(json: NftablesFixture.text("examples.json"))
         #expect(ObservedFirewall(listing: listing, comment: nil).fingerprint == nil)
         #expect(ObservedFirewall(listing: listing, comment: "written by hand").fingerprint == nil)
-        let legacy = ObservedFirewall(listing: listing, comment: "kuke:ba4cc6a8281298a7")
-        #expect(legacy.fingerprint == "ba4cc6a8281298a7" && legacy.owner == nil)
+        let legacy = ObservedFirewall(listing: listing, comment: "kuke:48382e5a41988e92")
+        #expect(legacy.fingerprint == "48382e5a41988e92" && legacy.owner == nil)
     }
 
     @Test("statements kuke never writes are kept, as nft's JSON, so the diff shows them and no desired rule matches them")
@@ -158,7 +158,7 @@ struct FakeHostNftablesTests {
         let captured = zeroingCounters(try JSONParser.parse(NftablesFixture.text("examples.json")))
         #expect(try JSONParser.parse(listed.json) == captured)
         let observed = try #require(try host.drivers.firewall?.observe())
-        #expect(observed.fingerprint == "ba4cc6a8281298a7" && observed.owner == "run:/mnt/kukeon" && observed.ruleCount == 15)
+        #expect(observed.fingerprint == "48382e5a41988e92" && observed.owner == "run:/mnt/kukeon" && observed.ruleCount == 15)
         #expect(observed.lines == NftablesFixture.lines(ofListing: try NftablesFixture.text("examples.nft")))
     }
 
@@ -318,4 +318,23 @@ struct FirewallSummaryTests {
         summary.digest = "d2"
         #expect(FirewallPlanner.plan(spaces, summary: summary, recorded: recorded, owner: "run:/x", observed: list) != nil && listings == 1)
     }
+}
+
+/// The rendering is pinned: a change to the table kuke writes must bump `FirewallPlanner.format`,
+/// or kukes of two versions would take each other's tables for their own (same fingerprint,
+/// other rules). Update both figures below together with the format.
+@Suite("The isolation table's format")
+struct FirewallPlannerGoldenTests {
+    @Test("the script of the examples' spaces hashes to its pinned value, and its fingerprint names the format")
+    func pinned() {
+        let desired = FirewallPlanner.desired(NftablesFixture.spaces, unrecorded: ["kuke-old"], owner: "run:/mnt/kukeon")
+        let script = desired.script(of: desired.table)
+        #expect(FirewallPlanner.format == "kuke-table/3")
+        #expect(String(BridgeName.fnv1a64(Array(script.utf8)), radix: 16) == Self.scriptDigest, "\(script)")
+        #expect(desired.fingerprint == Self.fingerprint)
+        #expect(desired.ruleCount == desired.table.ruleCount)
+    }
+
+    static let scriptDigest = "459d1b7d877575c9"
+    static let fingerprint = "cafc6380620011de"
 }

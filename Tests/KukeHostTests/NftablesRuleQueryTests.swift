@@ -147,7 +147,7 @@ struct NftablesRuleQueryTests {
             ]
         ).digest
         #expect(
-            try firewall.summary() == FirewallSummary(fingerprint: "ba4cc6a8281298a7", ruleCount: 1, owner: "run:/mnt/kukeon", digest: digest))
+            try firewall.summary() == FirewallSummary(fingerprint: "48382e5a41988e92", ruleCount: 1, owner: "run:/mnt/kukeon", digest: digest))
         #expect(
             transport.sent == [
                 NftablesTableQuery.request(name: "kukeon", sequence: 2).finished(),

@@ -36,12 +36,12 @@ struct NftablesTableQueryTests {
         let replies = try NetlinkReply.parse(Self.bytes(hex: try Self.fixture("examples-table.hex"))[...])
         #expect(replies.count == 1)
         let table = try #require(replies.first.flatMap(NftablesTableQuery.table(from:)))
-        #expect(table == .init(handle: 2, comment: "kuke:ba4cc6a8281298a7 run:/mnt/kukeon"))
+        #expect(table == .init(handle: 2, comment: "kuke:48382e5a41988e92 run:/mnt/kukeon"))
         // The same table as the JSON listing captured beside it.
         let listing = try NftablesListing(json: try Self.fixture("examples.json"))
         #expect(listing.tableHandle == table.handle)
         let observed = ObservedFirewall(listing: listing, comment: table.comment)
-        #expect(observed.fingerprint == "ba4cc6a8281298a7")
+        #expect(observed.fingerprint == "48382e5a41988e92")
         #expect(observed.owner == FirewallPlanner.owner(runPath: "/mnt/kukeon"))
         #expect(observed.ruleCount == 15)
         #expect(observed.drops == ["kuke-main-blog": 3, "kuke-main-shop": 6, "kuke-mai-500c1c": 0])
@@ -60,7 +60,7 @@ struct NftablesTableQueryTests {
             [try Self.capturedReply(sequence: 2), Wire.error(0, sequence: 2, requestType: NftablesTableQuery.getTable)]
         ])
         let table = try NftablesTableQuery.read(name: "kukeon", over: transport)
-        #expect(table == .init(handle: 2, comment: "kuke:ba4cc6a8281298a7 run:/mnt/kukeon"))
+        #expect(table == .init(handle: 2, comment: "kuke:48382e5a41988e92 run:/mnt/kukeon"))
         #expect(transport.sent == [NftablesTableQuery.request(name: "kukeon", sequence: 2).finished()])
     }
 
