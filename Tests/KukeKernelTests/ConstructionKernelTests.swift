@@ -31,6 +31,8 @@ struct ConstructionKernelTests {
             let b2 = try sandbox.attach(space: "b", cell: names[2])
             try sandbox.makeOutside(outside)
             #expect(sandbox.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"]).status == 0)
+            let servers = try [serveTCP(in: a1.namespace, ports: [7000]), serveTCP(in: b2.namespace, ports: [7000])]
+            defer { for server in servers { server.signal(SIGKILL) } }
             #expect(ping(a1, "203.0.113.2") && ping(b1, "203.0.113.2"), "open egress while recorded")
 
             // The record directory is gone (moved, deleted, an old backup restored).
@@ -46,6 +48,8 @@ struct ConstructionKernelTests {
                     && table.contains("iifname \"kuke-main-b\" oifname \"kuke-main-b\" accept comment \"same bridge, unrecorded\""),
                 "of b's rules only its same-bridge accept is left: \(table)")
             #expect(!ping(a1, b1.address) && !ping(b1, a1.address), "still no way between a and b")
+            #expect(!connect(a1, b2.address, 7000) && !connect(b1, a1.address, 7000), "nor over TCP")
+            #expect(connect(b1, b2.address, 7000), "within the bridge, TCP too")
             #expect(!ping(b1, "203.0.113.2"), "a bridge no record describes sends nothing out")
             #expect(ping(b1, b2.address), "within the bridge, cells still talk")
             #expect(ping(a1, "203.0.113.2"), "a is unaffected")
@@ -149,21 +153,23 @@ struct ConstructionKernelTests {
             let a1 = try sandbox.attach(space: "a", cell: cells[0])
             let b1 = try sandbox.attach(space: "b", cell: cells[1])
             #expect(sandbox.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"]).status == 0)
-            #expect(!ping(a1, b1.address))
+            let server = try serveTCP(in: b1.namespace, ports: [7000])
+            defer { server.signal(SIGKILL) }
+            #expect(!ping(a1, b1.address) && !connect(a1, b1.address, 7000))
 
             func repaired(_ what: String) {
                 let diff = sandbox.kuke("diff", "-f", path)
                 #expect(diff.status == 1 && diff.stdout.contains("nftables/inet kukeon"), "\(what): \(diff)")
                 let apply = sandbox.kuke("apply", "-f", path)
                 #expect(apply.status == 0 && apply.stdout.contains("Firewall \"inet kukeon\": updated"), "\(what): \(apply)")
-                #expect(!ping(a1, b1.address) && !ping(b1, a1.address), "\(what): closed again")
+                #expect(!ping(a1, b1.address) && !ping(b1, a1.address) && !connect(a1, b1.address, 7000), "\(what): closed again")
                 #expect(sandbox.kuke("diff", "-f", path).status == 0, "\(what): converged")
             }
 
             // An accept with no comment, first in the chain.
             let added = ["nft", "insert", "rule", "inet", "kukeon", "forward", "iifname", "kuke-main-a", "oifname", "kuke-main-b", "accept"]
             #expect(sandbox.run(added).status == 0)
-            #expect(ping(a1, b1.address), "the hand-added accept opens a to b")
+            #expect(ping(a1, b1.address) && connect(a1, b1.address, 7000), "the hand-added accept opens a to b")
             let diff = sandbox.kuke("diff", "-f", path)
             #expect(diff.stdout.contains("-  iifname \"kuke-main-a\" oifname \"kuke-main-b\" accept"), "\(diff)")
             repaired("an accept added by hand")

@@ -10,38 +10,6 @@ import Testing
 struct IsolationKernelTests {
     static let hasPlugin = KernelSandbox.hasBridgePlugin
 
-    /// Accepts on every port given, writes `ok`, closes.
-    static let server = """
-        import selectors, socket, sys
-        selector = selectors.DefaultSelector()
-        for port in sys.argv[1:]:
-            listener = socket.socket()
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            listener.bind(("0.0.0.0", int(port)))
-            listener.listen(16)
-            selector.register(listener, selectors.EVENT_READ)
-        print("ready", flush=True)
-        while True:
-            for key, _ in selector.select():
-                connection, _ = key.fileobj.accept()
-                connection.sendall(b"ok")
-                connection.close()
-        """
-
-    /// Starts the TCP server in `namespace` and waits until it listens.
-    func serve(in namespace: String, ports: [Int]) throws -> Subprocess.Running {
-        guard let server = Subprocess.start(["ip", "netns", "exec", namespace, "python3", "-c", Self.server] + ports.map(String.init)),
-            Subprocess.waitUntil(timeout: 10, { server.stdout.contains("ready") })
-        else { throw KernelSandbox.SetupError(description: "the TCP server in \(namespace) did not start") }
-        return server
-    }
-
-    func connect(_ from: Cell, _ address: String, _ port: Int) -> Bool {
-        let client = "import socket, sys\nprint(socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1.5).recv(2).decode())"
-        let result = Subprocess.run(["ip", "netns", "exec", from.namespace, "python3", "-c", client, address, String(port)])
-        return result.status == 0 && result.stdout.hasPrefix("ok")
-    }
-
     /// `kuke` with `/etc/hosts` replaced by `hosts` in a mount namespace of its own, so
     /// egress `host` rules resolve through the real resolver to addresses of the test's choosing.
     func kuke(_ sandbox: KernelSandbox, hosts: String, _ arguments: String...) -> Subprocess.Result {
@@ -96,7 +64,7 @@ struct IsolationKernelTests {
             try sandbox.makeOutside(outside)
             #expect(sandbox.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"]).status == 0)
             let servers = try [
-                serve(in: outside, ports: [80, 8080, 9090]), serve(in: a2.namespace, ports: [7000]), serve(in: b2.namespace, ports: [7000]),
+                serveTCP(in: outside, ports: [80, 8080, 9090]), serveTCP(in: a2.namespace, ports: [7000]), serveTCP(in: b2.namespace, ports: [7000]),
             ]
             defer { for server in servers { server.signal(SIGKILL) } }
 

@@ -106,6 +106,39 @@ extension KernelSandbox {
     }
 }
 
+/// A TCP server that accepts on every port given, writes `ok` and closes.
+let tcpServer = """
+    import selectors, socket, sys
+    selector = selectors.DefaultSelector()
+    for port in sys.argv[1:]:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("0.0.0.0", int(port)))
+        listener.listen(16)
+        selector.register(listener, selectors.EVENT_READ)
+    print("ready", flush=True)
+    while True:
+        for key, _ in selector.select():
+            connection, _ = key.fileobj.accept()
+            connection.sendall(b"ok")
+            connection.close()
+    """
+
+/// Starts `tcpServer` in `namespace` and waits until it listens; the caller kills it.
+func serveTCP(in namespace: String, ports: [Int]) throws -> Subprocess.Running {
+    guard let server = Subprocess.start(["ip", "netns", "exec", namespace, "python3", "-c", tcpServer] + ports.map(String.init)),
+        Subprocess.waitUntil(timeout: 10, { server.stdout.contains("ready") })
+    else { throw KernelSandbox.SetupError(description: "the TCP server in \(namespace) did not start") }
+    return server
+}
+
+/// Whether `cell` gets `ok` from a TCP connection to `address`:`port` within 1.5 s.
+func connect(_ cell: Cell, _ address: String, _ port: Int) -> Bool {
+    let client = "import socket, sys\nprint(socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1.5).recv(2).decode())"
+    let result = Subprocess.run(["ip", "netns", "exec", cell.namespace, "python3", "-c", client, address, String(port)])
+    return result.status == 0 && result.stdout.hasPrefix("ok")
+}
+
 /// Whether one ping from `cell` to `address` is answered within a second.
 func ping(_ cell: Cell, _ address: String) -> Bool {
     Subprocess.run(["ip", "netns", "exec", cell.namespace, "ping", "-c", "1", "-W", "1", address]).status == 0
