@@ -68,33 +68,44 @@ public enum UnifiedDiff {
         return result
     }
 
-    /// The edit script: every line of `a` and `b` in order, each kept, removed or added.
+    /// The edit script: every line of `a` and `b` in order, each kept, removed or added. The
+    /// lines both share at the start and the end are kept as they are; only what lies between
+    /// goes through `difference(from:)` (a new file, all added, costs no search at all).
     static func script(_ a: [String], _ b: [String]) -> [Line] {
-        let difference = b.difference(from: a)
-        var removed = Set<Int>()
-        var inserted = Set<Int>()
-        for change in difference {
-            switch change {
-            case .remove(let offset, _, _): removed.insert(offset)
-            case .insert(let offset, _, _): inserted.insert(offset)
+        var prefix = 0
+        while prefix < a.count, prefix < b.count, a[prefix] == b[prefix] { prefix += 1 }
+        var suffix = 0
+        while suffix < a.count - prefix, suffix < b.count - prefix, a[a.count - 1 - suffix] == b[b.count - 1 - suffix] { suffix += 1 }
+        let old = Array(a[prefix..<(a.count - suffix)])
+        let new = Array(b[prefix..<(b.count - suffix)])
+        var edits = a[..<prefix].map(Line.same)
+        if old.isEmpty || new.isEmpty {
+            edits += old.map(Line.removed) + new.map(Line.added)
+        } else {
+            var removed = Set<Int>()
+            var inserted = Set<Int>()
+            for change in new.difference(from: old) {
+                switch change {
+                case .remove(let offset, _, _): removed.insert(offset)
+                case .insert(let offset, _, _): inserted.insert(offset)
+                }
+            }
+            var i = 0
+            var j = 0
+            while i < old.count || j < new.count {
+                if i < old.count, removed.contains(i) {
+                    edits.append(.removed(old[i]))
+                    i += 1
+                } else if j < new.count, inserted.contains(j) {
+                    edits.append(.added(new[j]))
+                    j += 1
+                } else {
+                    edits.append(.same(old[i]))
+                    i += 1
+                    j += 1
+                }
             }
         }
-        var edits: [Line] = []
-        var i = 0
-        var j = 0
-        while i < a.count || j < b.count {
-            if i < a.count, removed.contains(i) {
-                edits.append(.removed(a[i]))
-                i += 1
-            } else if j < b.count, inserted.contains(j) {
-                edits.append(.added(b[j]))
-                j += 1
-            } else {
-                edits.append(.same(a[i]))
-                i += 1
-                j += 1
-            }
-        }
-        return edits
+        return edits + a[(a.count - suffix)...].map(Line.same)
     }
 }

@@ -120,5 +120,24 @@ struct PlannerTests {
         let diff = UnifiedDiff.make(old: old, new: new, oldLabel: "a", newLabel: "b")
         #expect(diff == "--- a\n+++ b\n@@ -7,7 +7,7 @@\n 7\n 8\n 9\n-10\n+ten\n 11\n 12\n 13\n")
         #expect(UnifiedDiff.make(old: old, new: old, oldLabel: "a", newLabel: "b") == nil)
+        #expect(UnifiedDiff.make(old: nil, new: "x\ny\n", oldLabel: "a", newLabel: "b") == "--- /dev/null\n+++ b\n@@ -0,0 +1,2 @@\n+x\n+y\n")
+        #expect(UnifiedDiff.make(old: "x\ny\n", new: nil, oldLabel: "a", newLabel: "b") == "--- a\n+++ /dev/null\n@@ -1,2 +0,0 @@\n-x\n-y\n")
+        // Two hunks far apart, lines moved within one: the shared start and end are kept.
+        let moved = new.replacingOccurrences(of: "\n19\n20\n", with: "\n20\n19\n")
+        let twice = UnifiedDiff.make(old: old, new: moved, oldLabel: "a", newLabel: "b") ?? ""
+        let swapped = (twice.contains("-19\n") && twice.contains("+19\n")) || (twice.contains("-20\n") && twice.contains("+20\n"))
+        #expect(twice.components(separatedBy: "@@ -").count == 3 && twice.contains("+ten") && swapped, "\(twice)")
+    }
+
+    @Test("the diff of a large table with one rule changed is found without a table of every pair of lines")
+    func largeDiff() {
+        let old = (1...20_000).map { "rule \($0)" }
+        var new = old
+        new[10_000] = "rule changed"
+        let diff = UnifiedDiff.make(oldLines: old, newLines: new, oldLabel: "a", newLabel: "b")
+        #expect(
+            diff
+                == "--- a\n+++ b\n@@ -9998,7 +9998,7 @@\n rule 9998\n rule 9999\n rule 10000\n-rule 10001\n+rule changed\n rule 10002\n rule 10003\n rule 10004\n"
+        )
     }
 }
