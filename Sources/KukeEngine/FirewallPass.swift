@@ -207,15 +207,16 @@ extension Engine {
             let digestPath = layout.firewallDigestPath
             let recorded = assumed == nil ? ((try? drivers.files.read(digestPath)) ?? nil).flatMap(FirewallDigest.init(text:)) : nil
             let desired = FirewallPlanner.desired(spaces, unrecorded: unrecorded, owner: owner)
-            guard
-                let change = try FirewallPlanner.plan(
-                    spaces, unrecorded: unrecorded, summary: observed, recorded: recorded, owner: owner, observed: listed)
-            else {
+            // The digest of the kernel's rules, recorded for the passes after (best effort: a
+            // record that cannot be written only costs the next pass a listing).
+            func record(_ digest: String?) {
+                guard let digest, recorded != FirewallDigest(fingerprint: desired.fingerprint, digest: digest) else { return }
+                try? drivers.files.write(digestPath, FirewallDigest(fingerprint: desired.fingerprint, digest: digest).text, mode: 0o644)
+            }
+            guard let change = try FirewallPlanner.plan(desired, summary: observed, recorded: recorded, observed: listed) else {
                 // As desired: listed and compared as data when the digest was not the recorded
                 // one (a lost record of it), which is recorded now, so the next pass need not list.
-                if !context.dryRun, let digest = observed?.digest, recorded != FirewallDigest(fingerprint: desired.fingerprint, digest: digest) {
-                    try? drivers.files.write(digestPath, FirewallDigest(fingerprint: desired.fingerprint, digest: digest).text, mode: 0o644)
-                }
+                if !context.dryRun { record(observed?.digest) }
                 return (nil, true, false)
             }
             outcome.changes = [change]
@@ -225,7 +226,7 @@ extension Engine {
             // Read back: the kernel holds what was written (its fingerprint, owner and every
             // rule); the digest of its rules is recorded for the passes after.
             let after = try firewall.summary()
-            guard let after, FirewallPlanner.summaryMatches(after, desired, owner: owner) else {
+            guard let after, FirewallPlanner.summaryMatches(after, desired) else {
                 outcome.outcome = .failed
                 outcome.failure = Failure(
                     .firewallFailed,
@@ -233,9 +234,7 @@ extension Engine {
                 )
                 return (outcome, false, false)
             }
-            if let digest = after.digest {
-                try? drivers.files.write(digestPath, FirewallDigest(fingerprint: desired.fingerprint, digest: digest).text, mode: 0o644)
-            }
+            record(after.digest)
         } catch {
             outcome.outcome = .failed
             outcome.failure = Failure.host(.firewallFailed, error)

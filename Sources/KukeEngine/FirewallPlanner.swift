@@ -187,9 +187,9 @@ public enum FirewallPlanner {
 
     /// Whether the kernel's table, as the summary gives it, may be the desired one: kuke's
     /// fingerprint and owner in its comment, as many rules, and not dormant.
-    static func summaryMatches(_ observed: FirewallSummary, _ desired: Desired, owner: String) -> Bool {
-        observed.fingerprint == desired.fingerprint && observed.ruleCount == desired.ruleCount && observed.owner == (owner.isEmpty ? nil : owner)
-            && !observed.dormant
+    static func summaryMatches(_ observed: FirewallSummary, _ desired: Desired) -> Bool {
+        observed.fingerprint == desired.fingerprint && observed.ruleCount == desired.ruleCount
+            && observed.owner == (desired.owner.isEmpty ? nil : desired.owner) && !observed.dormant
     }
 
     /// The change that brings the table to `spaces`: create or replace it, or nothing. With no
@@ -205,10 +205,17 @@ public enum FirewallPlanner {
         _ spaces: [FirewallSpace], unrecorded: [String] = [], summary: FirewallSummary?, recorded: FirewallDigest? = nil, owner: String = "",
         observed: () throws(E) -> ObservedFirewall?
     ) throws(E) -> Change? {
-        let desired = desired(spaces, unrecorded: unrecorded, owner: owner)
+        try plan(desired(spaces, unrecorded: unrecorded, owner: owner), summary: summary, recorded: recorded, observed: observed)
+    }
+
+    /// `plan(_:unrecorded:summary:recorded:owner:observed:)` of a table already worked out.
+    public static func plan<E: Error>(
+        _ desired: Desired, summary: FirewallSummary?, recorded: FirewallDigest?, observed: () throws(E) -> ObservedFirewall?
+    ) throws(E) -> Change? {
+        let spaces = desired.spaces
         var listed: ObservedFirewall?
         var asked = false
-        if let summary, summaryMatches(summary, desired, owner: owner) {
+        if let summary, summaryMatches(summary, desired) {
             if let digest = summary.digest, recorded == FirewallDigest(fingerprint: desired.fingerprint, digest: digest) { return nil }
             listed = try observed()
             asked = true
