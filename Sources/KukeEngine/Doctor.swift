@@ -191,10 +191,15 @@ public enum Doctor {
             detail.append("not delegated to kuke (not-delegated): " + notDelegated.joined(separator: "; "))
             let names = requested.filter { facts.availableControllers.contains($0) && !facts.offeredControllers.contains($0) }
             let write = "echo '\(names.map { "+" + $0 }.joined(separator: " "))' > \(root)/cgroup.subtree_control"
-            fixes.append(
-                facts.underSystemd
-                    ? "\(write) (under systemd: run kuke in a unit with Delegate=\(names.joined(separator: " ")) and point --cgroup-root there)"
-                    : write)
+            if facts.underSystemd, let persistent = SystemdControllers.setProperty(names) {
+                let others = names.filter { SystemdControllers.property(for: $0) == nil }
+                let rest = others.isEmpty ? "" : "; and \(others.map { "+" + $0 }.joined(separator: " ")) by hand: \(write)"
+                fixes.append(
+                    "\(persistent) (systemd then enables them at the root now and at every boot; the packaged kuke-watch.service asks for them the same way)\(rest)"
+                )
+            } else {
+                fixes.append(write)
+            }
         }
         return DoctorCheck(
             "controllers", .fail, detail.joined(separator: "; ") + " (those spaces fail with ControllerUnavailable)",

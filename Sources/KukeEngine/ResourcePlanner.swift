@@ -29,7 +29,7 @@ public enum ResourcePlanner {
         for controller in limits.controllers where !offered.contains(controller) {
             if available.contains(controller) {
                 problems.append(
-                    "\(controller) is not delegated by the cgroup root \(root) (its cgroup.subtree_control lacks it): write +\(controller) there, as systemd's Delegate= does for a service"
+                    "\(controller) is not delegated by the cgroup root \(root) (its cgroup.subtree_control lacks it): write +\(controller) there\(SystemdControllers.property(for: controller).map { "; under systemd, a unit with \($0) (kuke-watch.service has it) makes systemd enable it at every boot" } ?? "")"
                 )
             } else {
                 problems.append(

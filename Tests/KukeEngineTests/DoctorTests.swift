@@ -94,8 +94,16 @@ struct DoctorTests {
         undelegated.offeredControllers = ["cpu"]
         undelegated.underSystemd = true
         expectOnly(undelegated, "controllers", .fail, detail: "not delegated to kuke (not-delegated): memory (asked by space main/blog)")
-        #expect(row(undelegated, "controllers").fix?.contains("echo '+memory' > /sys/fs/cgroup/cgroup.subtree_control") == true)
-        #expect(row(undelegated, "controllers").fix?.contains("Delegate=memory") == true)
+        #expect(row(undelegated, "controllers").fix?.hasPrefix("systemctl set-property system.slice MemoryAccounting=yes (") == true)
+        undelegated.underSystemd = false
+        #expect(row(undelegated, "controllers").fix == "echo '+memory' > /sys/fs/cgroup/cgroup.subtree_control")
+        undelegated.underSystemd = true
+        undelegated.availableControllers.append("hugetlb")
+        undelegated.requestedControllers["hugetlb"] = ["space main/blog"]
+        undelegated.requestedControllers["io"] = ["space main/blog"]
+        let fix = row(undelegated, "controllers").fix ?? ""
+        #expect(fix.hasPrefix("systemctl set-property system.slice IOWeight=100 MemoryAccounting=yes ("), "\(fix)")
+        #expect(fix.hasSuffix("; and +hugetlb by hand: echo '+hugetlb +io +memory' > /sys/fs/cgroup/cgroup.subtree_control"), "\(fix)")
 
         var nothingAsked = Self.fit()
         nothingAsked.offeredControllers = []

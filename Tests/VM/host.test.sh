@@ -1,0 +1,150 @@
+#!/bin/bash
+# The package on a fresh, stock systemd host, and a reboot. In the VM (Debian 12, systemd 252,
+# cgroup v2 alone; the package installed by scripts/vm with apt, its dependencies from the image):
+# boot 1: the package starts nothing; kuke-watch, enabled, makes spaces whose cpu and io limits a
+#   stock root does not delegate Ready on its first start (its unit asks systemd for them); the
+#   limits and the subtree_control chain survive daemon-reload, restarts of unrelated units and of
+#   kuke-watch; `systemctl reload` repairs drift; stop is clean. Then `systemctl reboot`.
+# boot 2: kuke-watch brings back bridges, cgroups with their limits and the table from the records
+#   and the watched directory, writes the table before any space's record, and is timed from boot
+#   to Ready; purge stops it and keeps the host's state.
+# Run by Tests/VM/run (scripts/vm run --deb kuke.deb --copy Tests/VM/lib.sh).
+source ./lib.sh
+state=/var/lib/kuke-vm-test
+mkdir -p $state
+failures=$(cat $state/failures 2>/dev/null || echo 0)
+manifests=/etc/kukeon/manifests
+web=$cgroup_root/kukeon/host/web
+
+# limits_hold WHEN: the space's limits and the controllers from the root down to the space.
+limits_hold() {
+  local level
+  for level in "$cgroup_root" "$cgroup_root/kukeon" "$cgroup_root/kukeon/host" "$web"; do
+    for controller in cpu io memory pids; do
+      grep -qw $controller "$level/cgroup.subtree_control" ||
+        { note "$1: $controller is missing from $level/cgroup.subtree_control"; return 1; }
+    done
+  done
+  [[ $(cat $web/cpu.max) == "50000 100000" && $(cat $web/memory.max) == 67108864 &&
+    $(cat $web/pids.max) == 64 && $(cat $web/io.weight) == "default 300" ]] ||
+    { note "$1: cpu.max $(cat $web/cpu.max), memory.max $(cat $web/memory.max), pids.max $(cat $web/pids.max), io.weight $(cat $web/io.weight)"; return 1; }
+}
+
+# kernel_holds: what kuke-watch keeps: the bridges up, the cgroups, the table's rules.
+kernel_holds() {
+  ip link show kuke-host-web | grep -q "state UP\|,UP" &&
+    ip link show kuke-host-db >/dev/null 2>&1 &&
+    [[ -d $cgroup_root/kukeon/host/db ]] &&
+    nft list table inet kukeon 2>/dev/null | grep -q 'iifname "kuke-host-web"'
+}
+
+if [[ $KUKE_VM_BOOT == 1 ]]; then
+  echo "== a stock Debian 12 host with the package installed"
+  note "$(systemctl --version | head -1); the root delegates: $(cat $cgroup_root/cgroup.subtree_control)"
+  check "the stock root delegates neither cpu nor io (what systemd does with no unit asking)" \
+    test -z "$(grep -ow 'cpu\|io' $cgroup_root/cgroup.subtree_control)"
+  check "dpkg has kuke installed" bash -c "dpkg-query -W -f='\${Status}' kuke | grep -q 'install ok installed'"
+  check "the package did not enable kuke-watch" test "$(systemctl is-enabled kuke-watch)" = disabled
+  check "the package did not start kuke-watch" test "$(systemctl is-active kuke-watch)" = inactive
+
+  cat >$manifests/host.yaml <<'EOF'
+apiVersion: v1beta1
+kind: Realm
+metadata: {name: host}
+spec: {}
+---
+apiVersion: v1beta1
+kind: Space
+metadata: {name: web}
+spec:
+  realmId: host
+  network:
+    egress:
+      default: deny
+      allow: [{cidr: 192.0.2.0/24, ports: [443]}]
+  resources:
+    cpu: {max: 500m}
+    memory: {max: 64Mi}
+    pids: {max: 64}
+    io: {weight: 300}
+---
+apiVersion: v1beta1
+kind: Space
+metadata: {name: db}
+spec:
+  realmId: host
+  resources:
+    memory: {max: 32Mi}
+EOF
+  row=$(kuke doctor -f $manifests 2>&1 | grep -A1 "^FAIL *controllers")
+  sed 's/^/     | /' <<<"$row"
+  check "doctor names cpu and io as not delegated" grep -q "not-delegated): cpu .*; io " <<<"$row"
+  check "doctor's fix under systemd is the set-property that lasts" \
+    grep -q "systemctl set-property system.slice CPUWeight=100 IOWeight=100 (" <<<"$row"
+
+  echo "== systemctl enable --now kuke-watch: Ready on the first start"
+  systemctl enable --now kuke-watch 2>&1 | sed 's/^/     | /'
+  check "kuke-watch is active (it sends READY=1 after its first pass)" systemctl is-active -q kuke-watch
+  for space in web db; do
+    check "host/$space is Ready in its record" grep -qx "  state: Ready" /opt/kukeon/host/$space/space.yaml
+  done
+  note "the root now delegates: $(cat $cgroup_root/cgroup.subtree_control)"
+  check "the unit asked systemd for cpu and io: the limits and the chain hold" limits_hold "first start"
+  check "the kernel holds bridges, cgroups and the table" kernel_holds
+  check "doctor's controllers row is OK" grep -q "^OK *controllers" <<<"$(kuke doctor -f $manifests 2>&1)"
+
+  echo "== the limits and the chain survive systemd's own work"
+  for action in "systemctl daemon-reload" "systemctl restart systemd-journald" "systemctl restart systemd-logind" \
+    "systemctl restart dbus" "systemctl restart kuke-watch" "systemctl stop kuke-watch" "systemctl start kuke-watch" \
+    "systemctl daemon-reexec"; do
+    $action
+    sleep 1
+    check "after $action" limits_hold "$action"
+  done
+  journalctl -u kuke-watch -b --no-pager -o cat | grep -i "error\|warn" | head -5 | sed 's/^/     | /'
+
+  echo "== systemctl reload kuke-watch: a resync that repairs drift"
+  echo 1073741824 >$web/memory.max
+  systemctl reload kuke-watch
+  check "systemctl reload kuke-watch exits 0 with only the package's dependencies" test $? = 0
+  check "the reload's resync wrote memory.max back (64Mi)" wait_for 20 grep -qx 67108864 $web/memory.max
+
+  echo "== systemctl stop kuke-watch is clean"
+  systemctl stop kuke-watch
+  note "Result=$(systemctl show -p Result --value kuke-watch) ExecMainStatus=$(systemctl show -p ExecMainStatus --value kuke-watch)"
+  check "it stopped with Result=success" test "$(systemctl show -p Result --value kuke-watch)" = success
+  check "kuke exited 0" test "$(systemctl show -p ExecMainStatus --value kuke-watch)" = 0
+  systemctl start kuke-watch
+  echo "$failures" >$state/failures
+  echo "== systemctl reboot"
+  exit 100
+fi
+
+echo "== after the reboot (boot $KUKE_VM_BOOT)"
+check "kuke-watch is active (started at boot)" wait_for 120 systemctl is-active -q kuke-watch
+ready=$(systemctl show -p ActiveEnterTimestampMonotonic --value kuke-watch)
+started=$(systemctl show -p ExecMainStartTimestampMonotonic --value kuke-watch)
+note "from boot to kuke-watch Ready: $((ready / 1000)) ms (its first pass: $(((ready - started) / 1000)) ms)"
+check "the kernel holds bridges, cgroups and the table again" kernel_holds
+check "the limits and the chain hold again" limits_hold "after reboot"
+for space in web db; do
+  check "host/$space is Ready in its record" grep -qx "  state: Ready" /opt/kukeon/host/$space/space.yaml
+done
+log=$(journalctl -b -u kuke-watch --no-pager -o cat)
+journalctl -b -u kuke-watch --no-pager -o short-monotonic >"$KUKE_VM_RESULTS/kuke-watch-boot2.log"
+table_line=$(grep -n "table inet kukeon" <<<"$log" | head -1 | cut -d: -f1)
+record_line=$(grep -n "write /opt/kukeon/host/web/space.yaml" <<<"$log" | head -1 | cut -d: -f1)
+note "the boot's log: the table at line ${table_line:-none}, host/web's record at line ${record_line:-none}"
+check "the table was written before host/web's record" test "${table_line:-999999}" -lt "${record_line:-0}"
+kuke diff -f $manifests >/tmp/diff 2>&1
+check "kuke diff finds no drift (exit 0)" test $? = 0
+
+echo "== apt-get purge kuke: stops kuke-watch, keeps the host's state"
+DEBIAN_FRONTEND=noninteractive apt-get purge -y -q kuke >/tmp/purge 2>&1
+check "apt-get purge kuke exits 0" test $? = 0
+check "kuke-watch is stopped" test "$(systemctl is-active kuke-watch)" != active
+check "the records stay" test -f /opt/kukeon/host/web/space.yaml
+check "the conflists stay" test -f /etc/cni/net.d/host-web.conflist
+check "the manifests stay" test -f $manifests/host.yaml
+check "the bridge stays" ip link show kuke-host-web
+finish
