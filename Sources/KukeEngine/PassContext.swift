@@ -10,6 +10,8 @@ public struct PassContext: Sendable {
     /// The time stamped into status by this pass.
     public var now: Date
     public var dryRun: Bool
+    /// The kernel's boot ID, stamped into status by this pass (nil when it cannot be read).
+    public var bootID: String?
     /// Ranges claimed by other runtimes' network configurations, read once per pass when needed.
     public let foreignClaims = ForeignClaimCache()
     /// The cgroup directories as this dry run's earlier changes would have left them.
@@ -22,6 +24,14 @@ public struct PassContext: Sendable {
         self.drivers = drivers
         self.now = now
         self.dryRun = dryRun
+        self.bootID = Self.bootID(layout: layout, files: drivers.files)
+    }
+
+    /// The kernel's boot ID at `layout.bootIDPath`, nil when it cannot be read.
+    public static func bootID(layout: HostLayout, files: any FileStore) -> String? {
+        guard let text = try? files.read(layout.bootIDPath) else { return nil }
+        let id = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return id.isEmpty ? nil : id
     }
 
     /// The ranges claimed by network configurations kuke does not own, in every CNI directory

@@ -40,6 +40,7 @@ public struct RealmReconciler: Sendable {
             var status = RealmStatus(
                 state: .ready, cgroupPath: cgroupPath, createdAt: stored?.status.createdAt ?? context.now, updatedAt: context.now)
             status.resources = resources.written
+            status.bootId = context.bootID
             if let failure = resources.failure {
                 status.state = .failed
                 status.reason = failure.reason.rawValue

@@ -141,6 +141,7 @@ public struct SpaceReconciler: Sendable {
             network: network, createdAt: stored?.status.createdAt ?? context.now, updatedAt: context.now,
             readyAt: stored?.status.readyAt ?? context.now, observedGeneration: generation)
         status.managedBy = stored == nil ? managedBy : stored?.status.managedBy
+        status.bootId = context.bootID
         status.source = manifest.origin.isFile ? manifest.origin.absoluteFile ?? manifest.origin.document.file : stored?.status.source
         let egress = resolveEgress(EgressPolicy(network: manifest.spec.network), stored: stored?.status.egress)
         status.egress = egress.status
@@ -208,6 +209,7 @@ public struct SpaceReconciler: Sendable {
         failed.status.reason = failure.reason.rawValue
         failed.status.message = failure.message
         failed.status.updatedAt = context.now
+        failed.status.bootId = context.bootID
         if failed.status == record.status.with(updatedAt: context.now) && record.status.state == .failed { return }
         if (try? context.writeRecord(failed)) != nil { inventory.set(record.id, failed) }
     }

@@ -22,6 +22,9 @@ public struct HostLayout: Sendable, Equatable {
     public var cniStateDirectory: String
     /// The directories searched for CNI plugins (`CNI_PATH`), for DEL when detaching.
     public var cniPluginDirectories: [String]
+    /// The kernel's boot ID, recorded in status (`bootId`) so a record from before a reboot is
+    /// told apart.
+    public var bootIDPath = "/proc/sys/kernel/random/boot_id"
 
     public init(
         runPath: String, cniConfigDirectory: String, cgroupRoot: String, subnetPool: IPv4Subnet,

@@ -50,6 +50,7 @@ public enum RecordCodec {
         "egress": .object(["resolved": .list(.object(["host": .string, "addresses": .stringList]))]),
         "resources": .stringMap,
         "suspended": .object(["reason": .string, "since": .string]),
+        "bootId": .string,
     ])
 
     static let realmStatusSchema = FieldSchema.object([
@@ -60,6 +61,7 @@ public enum RecordCodec {
         "cgroupPath": .string,
         "createdAt": .string,
         "updatedAt": .string,
+        "bootId": .string,
     ])
 
     static func withStatus(_ schema: FieldSchema, _ status: FieldSchema) -> FieldSchema {
@@ -124,6 +126,7 @@ public enum RecordCodec {
         add("createdAt", status.createdAt.map(Timestamp.format))
         add("updatedAt", status.updatedAt.map(Timestamp.format))
         add("readyAt", status.readyAt.map(Timestamp.format))
+        add("bootId", status.bootId)
         if let generation = status.observedGeneration { entries.append(.init("observedGeneration", .integer(generation))) }
         add("managedBy", status.managedBy)
         add("source", status.source)
@@ -156,6 +159,7 @@ public enum RecordCodec {
         if let path = record.status.cgroupPath { statusEntries.append(.init("cgroupPath", .string(path))) }
         if let date = record.status.createdAt { statusEntries.append(.init("createdAt", .string(Timestamp.format(date)))) }
         if let date = record.status.updatedAt { statusEntries.append(.init("updatedAt", .string(Timestamp.format(date)))) }
+        if let boot = record.status.bootId { statusEntries.append(.init("bootId", .string(boot))) }
         if let resources = record.status.resources { statusEntries.append(.init("resources", resourcesValue(resources))) }
         return .map([
             .init("apiVersion", .string(ManifestDecoder.apiVersion)), .init("kind", .string("Realm")),
@@ -199,6 +203,7 @@ public enum RecordCodec {
         status.createdAt = statusValue?["createdAt"]?.stringValue.flatMap(Timestamp.parse)
         status.updatedAt = statusValue?["updatedAt"]?.stringValue.flatMap(Timestamp.parse)
         status.readyAt = statusValue?["readyAt"]?.stringValue.flatMap(Timestamp.parse)
+        status.bootId = statusValue?["bootId"]?.stringValue
         if case .integer(let generation)? = statusValue?["observedGeneration"] { status.observedGeneration = generation }
         status.managedBy = statusValue?["managedBy"]?.stringValue
         status.source = statusValue?["source"]?.stringValue
@@ -234,6 +239,7 @@ public enum RecordCodec {
         status.reason = statusValue?["reason"]?.stringValue
         status.message = statusValue?["message"]?.stringValue
         status.resources = decodeResources(statusValue?["resources"])
+        status.bootId = statusValue?["bootId"]?.stringValue
         return RealmRecord(metadata: decodeMetadata(value["metadata"], name: name), spec: spec, status: status)
     }
 

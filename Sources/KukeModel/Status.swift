@@ -50,6 +50,10 @@ public struct SpaceStatus: Sendable, Equatable {
     public var resources: [String: String]?
     /// Set by `kuke suspend`: neither apply nor watch changes, repairs or prunes the space until `kuke resume`.
     public var suspended: Suspension?
+    /// The kernel's boot (`/proc/sys/kernel/random/boot_id`) in which a pass last wrote this status.
+    /// A reboot forgets bridges, cgroups and the table while records stay: a `Ready` written in
+    /// another boot says nothing of what this kernel holds (`isStale`), until a pass writes it again.
+    public var bootId: String?
 
     public init(
         state: SpaceState = .pending, reason: String? = nil, message: String? = nil, cgroupPath: String? = nil,
@@ -80,6 +84,8 @@ public struct RealmStatus: Sendable, Equatable {
     public var resources: [String: String]?
     public var createdAt: Date?
     public var updatedAt: Date?
+    /// The boot in which a pass last wrote this status (see `SpaceStatus.bootId`).
+    public var bootId: String?
 
     public init(state: SpaceState = .ready, cgroupPath: String? = nil, createdAt: Date? = nil, updatedAt: Date? = nil) {
         self.state = state
@@ -125,5 +131,20 @@ public struct Suspension: Sendable, Equatable {
     public init(reason: String, since: Date?) {
         self.reason = reason
         self.since = since
+    }
+}
+
+/// Whether a record's `Ready` is about this boot's kernel.
+public enum BootFreshness {
+    /// `Stale`: the state shown for a `Ready` record written in another boot than `currentBoot`
+    /// (a record without a boot, from before kuke kept one, or a host whose boot is unknown, is
+    /// taken at its word).
+    public static func shownState(_ state: SpaceState, recordBoot: String?, currentBoot: String?) -> String {
+        isStale(state, recordBoot: recordBoot, currentBoot: currentBoot) ? "Stale" : state.rawValue
+    }
+
+    public static func isStale(_ state: SpaceState, recordBoot: String?, currentBoot: String?) -> Bool {
+        guard state == .ready, let recordBoot, let currentBoot else { return false }
+        return recordBoot != currentBoot
     }
 }

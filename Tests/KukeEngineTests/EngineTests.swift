@@ -500,4 +500,41 @@ struct EngineTests {
         #expect(record.status.network?.bridge.utf8.count ?? 99 <= 15)
         #expect(host.state.withLock { $0.files["/cni/main-analytics.conflist"] }?.contains(record.status.network!.bridge) == true)
     }
+
+    @Test("after a reboot (a new boot ID), Ready records are Stale until a pass has made the parts again and rewritten them, last")
+    func reboot() throws {
+        let host = FakeHost()
+        host.state.withLock { $0.files[layout.bootIDPath] = "boot-1\n" }
+        _ = try engine(host).apply([realm("main"), space("blog")])
+        let path = "/run/main/blog/space.yaml"
+        func record() throws -> SpaceRecord { try RecordCodec.decodeSpace(try #require(host.state.withLock { $0.files[path] }), file: path) }
+        #expect(try record().status.bootId == "boot-1")
+        #expect(try engine(host).inventory().realms["main"]?.status.bootId == "boot-1")
+        #expect(try !BootFreshness.isStale(.ready, recordBoot: record().status.bootId, currentBoot: engine(host).inventory().bootID))
+
+        // The reboot: a new boot ID, and the kernel holds no bridge and no cgroup; the records stay.
+        host.state.withLock { state in
+            state.files[layout.bootIDPath] = "boot-2\n"
+            state.links = [:]
+            state.cgroups = state.cgroups.filter { !$0.key.hasPrefix("/cg/kukeon") }
+        }
+        let inventory = try engine(host).inventory()
+        #expect(inventory.bootID == "boot-2")
+        #expect(try BootFreshness.shownState(.ready, recordBoot: record().status.bootId, currentBoot: inventory.bootID) == "Stale")
+
+        let before = host.log.count
+        let outcomes = try engine(host, at: 1_800_000_100).apply([realm("main"), space("blog")])
+        #expect(outcomes.map(\.outcome) == [.updated, .updated])
+        let log = Array(host.log.dropFirst(before))
+        let bridge = log.firstIndex(of: "createBridge kuke-main-blog") ?? .max
+        let write = log.lastIndex(of: "write \(path)") ?? -1
+        #expect(bridge < write, "the record is written after the bridge: \(log)")
+        #expect(try record().status.bootId == "boot-2" && record().status.state == .ready)
+        #expect(try BootFreshness.shownState(.ready, recordBoot: record().status.bootId, currentBoot: engine(host).inventory().bootID) == "Ready")
+
+        // Without a readable boot ID (an old record, or no /proc), Ready is taken at its word.
+        #expect(BootFreshness.shownState(.ready, recordBoot: nil, currentBoot: "boot-2") == "Ready")
+        #expect(BootFreshness.shownState(.ready, recordBoot: "boot-1", currentBoot: nil) == "Ready")
+        #expect(BootFreshness.shownState(.failed, recordBoot: "boot-1", currentBoot: "boot-2") == "Failed")
+    }
 }

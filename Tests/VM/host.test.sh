@@ -39,7 +39,7 @@ kernel_holds() {
 }
 
 if [[ $KUKE_VM_BOOT == 1 ]]; then
-  echo "== a stock Debian 12 host with the package installed"
+  section "a stock Debian 12 host with the package installed"
   note "$(systemctl --version | head -1); the root delegates: $(cat $cgroup_root/cgroup.subtree_control)"
   check "the stock root delegates neither cpu nor io (what systemd does with no unit asking)" \
     test -z "$(grep -ow 'cpu\|io' $cgroup_root/cgroup.subtree_control)"
@@ -82,7 +82,7 @@ EOF
   check "doctor's fix under systemd is the set-property that lasts" \
     grep -q "systemctl set-property system.slice CPUWeight=100 IOWeight=100 (" <<<"$row"
 
-  echo "== systemctl enable --now kuke-watch: Ready on the first start"
+  section "systemctl enable --now kuke-watch: Ready on the first start"
   systemctl enable --now kuke-watch 2>&1 | sed 's/^/     | /'
   check "kuke-watch is active (it sends READY=1 after its first pass)" systemctl is-active -q kuke-watch
   for space in web db; do
@@ -93,7 +93,7 @@ EOF
   check "the kernel holds bridges, cgroups and the table" kernel_holds
   check "doctor's controllers row is OK" grep -q "^OK *controllers" <<<"$(kuke doctor -f $manifests 2>&1)"
 
-  echo "== the limits and the chain survive systemd's own work"
+  section "the limits and the chain survive systemd's own work"
   for action in "systemctl daemon-reload" "systemctl restart systemd-journald" "systemctl restart systemd-logind" \
     "systemctl restart dbus" "systemctl restart kuke-watch" "systemctl stop kuke-watch" "systemctl start kuke-watch" \
     "systemctl daemon-reexec"; do
@@ -103,24 +103,33 @@ EOF
   done
   journalctl -u kuke-watch -b --no-pager -o cat | grep -i "error\|warn" | head -5 | sed 's/^/     | /'
 
-  echo "== systemctl reload kuke-watch: a resync that repairs drift"
+  section "systemctl reload kuke-watch: a resync that repairs drift"
   echo 1073741824 >$web/memory.max
   systemctl reload kuke-watch
   check "systemctl reload kuke-watch exits 0 with only the package's dependencies" test $? = 0
   check "the reload's resync wrote memory.max back (64Mi)" wait_for 20 grep -qx 67108864 $web/memory.max
 
-  echo "== systemctl stop kuke-watch is clean"
+  section "systemctl stop kuke-watch is clean"
   systemctl stop kuke-watch
   note "Result=$(systemctl show -p Result --value kuke-watch) ExecMainStatus=$(systemctl show -p ExecMainStatus --value kuke-watch)"
   check "it stopped with Result=success" test "$(systemctl show -p Result --value kuke-watch)" = success
   check "kuke exited 0" test "$(systemctl show -p ExecMainStatus --value kuke-watch)" = 0
   systemctl start kuke-watch
+  section "a space applied by hand, outside the watched directory"
+  cat >/root/manual.yaml <<'EOF'
+apiVersion: v1beta1
+kind: Space
+metadata: {name: manual}
+spec: {realmId: host}
+EOF
+  kuke_ok "kuke apply -f /root/manual.yaml" apply -f /root/manual.yaml
+  check "kuke get shows host/manual Ready" grep -q "^manual *host *Ready " <<<"$(kuke get spaces 2>&1)"
   echo "$failures" >$state/failures
-  echo "== systemctl reboot"
+  section "systemctl reboot"
   exit 100
 fi
 
-echo "== after the reboot (boot $KUKE_VM_BOOT)"
+section "after the reboot (boot $KUKE_VM_BOOT)"
 check "kuke-watch is active (started at boot)" wait_for 120 systemctl is-active -q kuke-watch
 ready=$(systemctl show -p ActiveEnterTimestampMonotonic --value kuke-watch)
 started=$(systemctl show -p ExecMainStartTimestampMonotonic --value kuke-watch)
@@ -139,7 +148,17 @@ check "the table was written before host/web's record" test "${table_line:-99999
 kuke diff -f $manifests >/tmp/diff 2>&1
 check "kuke diff finds no drift (exit 0)" test $? = 0
 
-echo "== apt-get purge kuke: stops kuke-watch, keeps the host's state"
+section "the space applied by hand: no pass has run for it in this boot"
+spaces=$(kuke get spaces 2>&1)
+sed 's/^/     | /' <<<"$spaces"
+check "kuke get shows host/manual Stale, not Ready: its bridge is gone" grep -q "^manual *host *Stale " <<<"$spaces"
+check "and warns that the kernel forgot it" grep -q "warning: 1 space(s) Stale" <<<"$spaces"
+check "kuke get shows host/web Ready: kuke-watch's pass wrote it in this boot" grep -q "^web *host *Ready " <<<"$spaces"
+check "the bridge of host/manual is indeed gone" bash -c "! ip link show kuke-host-manual >/dev/null 2>&1"
+kuke_ok "kuke apply -f /root/manual.yaml" apply -f /root/manual.yaml
+check "then it is Ready, with its bridge" bash -c "kuke get spaces manual 2>&1 | grep -q '^manual *host *Ready ' && ip link show kuke-host-manual >/dev/null"
+
+section "apt-get purge kuke: stops kuke-watch, keeps the host's state"
 DEBIAN_FRONTEND=noninteractive apt-get purge -y -q kuke >/tmp/purge 2>&1
 check "apt-get purge kuke exits 0" test $? = 0
 check "kuke-watch is stopped" test "$(systemctl is-active kuke-watch)" != active

@@ -6,6 +6,8 @@ failures=0
 cgroup_root=/sys/fs/cgroup
 
 note() { echo "     $*"; }
+# section TITLE: a heading, with the seconds since boot (where a slow guest spends its time).
+section() { echo "== [$(cut -d' ' -f1 /proc/uptime) s] $*"; }
 pass() { echo "ok   - $*"; }
 fail() { echo "FAIL - $*"; failures=$((failures + 1)); }
 

@@ -5,7 +5,7 @@
 # Run by Tests/VM/run (scripts/vm run --deb kuke.deb --copy Tests/VM/lib.sh).
 source ./lib.sh
 
-echo "== the host"
+section "the host"
 note "kernel $(uname -r), $(systemctl --version | head -1)"
 note "cgroup root's subtree_control: $(cat $cgroup_root/cgroup.subtree_control)"
 # A stock Debian 12 root delegates memory and pids only (systemd decides); cpu and io are
@@ -85,7 +85,7 @@ done
 mem=$(space_cgroup vm mem)
 check "status.cgroupPath of vm/mem is $cgroup_root/kukeon/vm/mem" test "$mem" = "$cgroup_root/kukeon/vm/mem"
 
-echo "== memory.max: a 160 MiB hog in a cell of vm/mem (max 48Mi) is OOM-killed"
+section "memory.max: a 160 MiB hog in a cell of vm/mem (max 48Mi) is OOM-killed"
 cell "$mem/cell-hog" hog 160
 status=$?
 oom_kill=$(field "$mem/memory.events" oom_kill)
@@ -93,7 +93,7 @@ note "the hog's exit status $status, memory.events oom_kill $oom_kill, memory.ma
 check "the hog was killed by SIGKILL (status 137)" test "$status" = 137
 check "the space counts the OOM kill (oom_kill >= 1)" test "${oom_kill:-0}" -ge 1
 
-echo "== a limit changed by kuke apply reaches the running cell"
+section "a limit changed by kuke apply reaches the running cell"
 cell "$mem/cell-live" hog 40 60 &
 live=$!
 wait_for 30 grep -q . "$mem/cell-live/cgroup.procs"
@@ -108,7 +108,7 @@ check "memory.max of vm/mem is 24Mi (25165824)" test "$(cat "$mem/memory.max")" 
 check "the cell that held 40 MiB was OOM-killed by the new limit" test "$status" = 137
 check "oom_kill grew to >= 2" test "$(field "$mem/memory.events" oom_kill)" -ge 2
 
-echo "== memory.high: a 64 MiB hog in vm/high (high 32Mi, no max) is held back, not killed"
+section "memory.high: a 64 MiB hog in vm/high (high 32Mi, no max) is held back, not killed"
 high=$(space_cgroup vm high)
 started=$(date +%s%N)
 cell "$high/cell-hog" timeout 6 hog 64
@@ -119,7 +119,7 @@ note "exit status $status after $elapsed_ms ms, memory.events high $high_events,
 check "memory.high was crossed and throttled (memory.events high > 0)" test "${high_events:-0}" -gt 0
 check "the hog was not OOM-killed under memory.high alone (oom_kill 0)" test "$(field "$high/memory.events" oom_kill)" = 0
 
-echo "== pids.max: a fork loop in vm/cpu (pids 16) stops at the limit"
+section "pids.max: a fork loop in vm/cpu (pids 16) stops at the limit"
 cpu=$(space_cgroup vm cpu)
 got=$(cell "$cpu/cell-forks" forks 40 3)
 # Linux 6.1 counts a refused fork in the pids.events of the cgroup that forked (the cell), not of
@@ -128,7 +128,7 @@ note "forked $got of 40; the cell's pids.events max $(field "$cpu/cell-forks/pid
 check "the loop got 15 children (16 less the parent)" test "$got" = 15
 check "the refusal was counted (pids.events max >= 1)" test "$(field "$cpu/cell-forks/pids.events" max)" -ge 1
 
-echo "== cpu.max 200m: a CPU burner in vm/cpu is throttled to 0.2 CPU"
+section "cpu.max 200m: a CPU burner in vm/cpu is throttled to 0.2 CPU"
 before=$(field "$cpu/cpu.stat" usage_usec)
 throttled_before=$(field "$cpu/cpu.stat" nr_throttled)
 started=$(date +%s%N)
@@ -142,7 +142,7 @@ check "cpu.max is 20000 100000" test "$(cat "$cpu/cpu.max")" = "20000 100000"
 check "the burner was throttled (nr_throttled > 0)" test "$throttled" -gt 0
 check "CPU time within 25% of the quota over the run" test "$used" -ge $((quota * 3 / 4)) -a "$used" -le $((quota * 5 / 4))
 
-echo "== io.weight and io.max on the virtio disk ($disk)"
+section "io.weight and io.max on the virtio disk ($disk)"
 io=$(space_cgroup vm io)
 note "io.weight: $(cat "$io/io.weight" | tr '\n' ' '); io.max: $(cat "$io/io.max")"
 check "io.weight is default 200" grep -qx "default 200" "$io/io.weight"
@@ -158,7 +158,7 @@ note "3 MiB of direct writes: $io_ms ms in the space (wbps 1Mi), $free_ms ms out
 check "direct writes in the space are held near 1 MiB/s (3 MiB take >= 2 s)" test "$io_ms" -ge 2000
 check "the same writes outside it are faster" test "$free_ms" -lt "$io_ms"
 
-echo "== the realm's pids.max (24) bounds the sum of its spaces"
+section "the realm's pids.max (24) bounds the sum of its spaces"
 other=$(space_cgroup vm other)
 cell "$cpu/cell-hold" forks 12 20 >/tmp/held &
 held=$!
@@ -173,7 +173,7 @@ check "the realm counted the refusal (pids.events max >= 1)" test "${realm_event
 kill "$held" 2>/dev/null
 wait "$held" 2>/dev/null
 
-echo "== Podman (CNI backend, cgroupfs) with --cgroup-parent under vm/mem: held by the space's memory.max"
+section "Podman (CNI backend, cgroupfs) with --cgroup-parent under vm/mem: held by the space's memory.max"
 if command -v podman >/dev/null; then
   mkdir -p /etc/containers /tmp/bb/bin
   printf '[storage]\ndriver = "vfs"\nrunroot = "/run/containers/storage"\ngraphroot = "/var/lib/containers/storage"\n' \
@@ -207,7 +207,7 @@ EOF
   check "a container's cgroup is under the space's" grep -q "^0::$parent/" /proc/$pid/cgroup
   podman rm -f -t 0 sleeper >/dev/null
 
-  echo "== the docs' examples (docs/concepts.md, running workloads in a space), as written"
+  section "the docs' examples (docs/concepts.md, running workloads in a space), as written"
   output=$(bash -c "$(example shell)" 2>&1)
   note "shell: $output"
   check "the shell example's process is in the cell under main/blog" grep -qx "0::/kukeon/main/blog/cell-batch" <<<"$output"

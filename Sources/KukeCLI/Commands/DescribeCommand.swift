@@ -44,7 +44,13 @@ struct DescribeSpaceCommand: ParsableCommand {
         }
         add("Name:", record.metadata.name)
         add("Realm:", record.spec.realmId)
-        add("State:", record.status.state.rawValue + (record.status.reason.map { " (\($0))" } ?? ""))
+        let stale = BootFreshness.isStale(
+            record.status.state, recordBoot: record.status.bootId, currentBoot: PassContext.bootID(layout: layout, files: drivers.files))
+        add(
+            "State:",
+            stale
+                ? "Stale (Ready in an earlier boot; this kernel holds its bridge, cgroup and rules only after a pass: kuke apply, or kuke-watch's start)"
+                : record.status.state.rawValue + (record.status.reason.map { " (\($0))" } ?? ""))
         if let message = record.status.message { add("Message:", message) }
         add(
             "Generation:",

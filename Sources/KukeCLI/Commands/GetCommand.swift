@@ -124,7 +124,9 @@ struct GetRealmsCommand: ParsableCommand {
         var rows = [["NAME", "STATE", "SPACES", "AGE"]]
         for realm in realms {
             rows.append([
-                realm.metadata.name, realm.status.state.rawValue, String(inventory.spaces(in: realm.metadata.name).count),
+                realm.metadata.name,
+                BootFreshness.shownState(realm.status.state, recordBoot: realm.status.bootId, currentBoot: inventory.bootID),
+                String(inventory.spaces(in: realm.metadata.name).count),
                 age(since: realm.status.createdAt),
             ])
         }
@@ -190,7 +192,9 @@ struct GetSpacesCommand: ParsableCommand {
         for space in spaces {
             let network = space.status.network
             var row = [
-                space.metadata.name, space.spec.realmId, space.status.state.rawValue + (space.status.suspended == nil ? "" : ",Suspended"),
+                space.metadata.name, space.spec.realmId,
+                BootFreshness.shownState(space.status.state, recordBoot: space.status.bootId, currentBoot: inventory.bootID)
+                    + (space.status.suspended == nil ? "" : ",Suspended"),
                 network?.bridge ?? "-", network?.subnet.description ?? "-",
             ]
             if wide {
@@ -204,6 +208,12 @@ struct GetSpacesCommand: ParsableCommand {
             rows.append(row + [age(since: space.status.createdAt)])
         }
         console.writeOut(table(rows, headers: !noHeaders))
+        let stale = spaces.filter { BootFreshness.isStale($0.status.state, recordBoot: $0.status.bootId, currentBoot: inventory.bootID) }
+        if !stale.isEmpty {
+            console.error(
+                "warning: \(stale.count) space(s) Stale: Ready in an earlier boot; the kernel forgot their bridges, cgroups and rules at the reboot, and holds them again after a pass (kuke apply, or kuke-watch's start)"
+            )
+        }
         if !missing.isEmpty { throw CommandExit(status: ExitStatus.failed) }
     }
 
