@@ -124,6 +124,53 @@ spec: {realmId: host}
 EOF
   kuke_ok "kuke apply -f /root/manual.yaml" apply -f /root/manual.yaml
   check "kuke get shows host/manual Ready" grep -q "^manual *host *Ready " <<<"$(kuke get spaces 2>&1)"
+  # Watches this host's next boot from before kuke-watch starts: the first moment each record
+  # carries the new boot's ID (the pass wrote it Ready), whether the kernel then holds the table's
+  # rules for the space's bridge and the bridge itself (kuke writes the record last).
+  cat >/usr/local/sbin/kuke-order-monitor <<'PY'
+#!/usr/bin/python3
+import subprocess, time
+boot = open("/proc/sys/kernel/random/boot_id").read().strip()
+spaces = {"web": "/opt/kukeon/host/web/space.yaml", "db": "/opt/kukeon/host/db/space.yaml"}
+seen = set()
+with open("/var/lib/kuke-vm-test/order.log", "w") as out:
+    deadline = time.monotonic() + 300
+    while len(seen) < len(spaces) and time.monotonic() < deadline:
+        for name, path in spaces.items():
+            if name in seen:
+                continue
+            try:
+                text = open(path).read()
+            except OSError:
+                continue
+            if "bootId: " + boot not in text:
+                continue
+            bridge = text.split("    bridge: ", 1)[1].split("\n", 1)[0]
+            table = subprocess.run(["nft", "list", "table", "inet", "kukeon"], capture_output=True, text=True).stdout
+            rules = 'iifname "%s" oifname "kuke-*"' % bridge in table
+            link = subprocess.run(["ip", "link", "show", bridge], capture_output=True).returncode == 0
+            uptime = open("/proc/uptime").read().split()[0]
+            out.write("%s s: host/%s Ready in this boot; rules %s; bridge %s\n"
+                      % (uptime, name, "present" if rules else "MISSING", "present" if link else "MISSING"))
+            out.flush()
+            seen.add(name)
+        time.sleep(0.02)
+PY
+  chmod 0755 /usr/local/sbin/kuke-order-monitor
+  cat >/etc/systemd/system/kuke-order-monitor.service <<'UNIT'
+[Unit]
+Description=VM test: what the kernel holds when kuke-watch writes a record Ready
+DefaultDependencies=no
+After=local-fs.target
+Before=kuke-watch.service
+
+[Service]
+ExecStart=/usr/local/sbin/kuke-order-monitor
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+  systemctl enable kuke-order-monitor.service 2>&1 | sed 's/^/     | /'
   echo "$failures" >$state/failures
   section "systemctl reboot"
   exit 100
@@ -139,12 +186,14 @@ check "the limits and the chain hold again" limits_hold "after reboot"
 for space in web db; do
   check "host/$space is Ready in its record" grep -qx "  state: Ready" /opt/kukeon/host/$space/space.yaml
 done
-log=$(journalctl -b -u kuke-watch --no-pager -o cat)
 journalctl -b -u kuke-watch --no-pager -o short-monotonic >"$KUKE_VM_RESULTS/kuke-watch-boot2.log"
-table_line=$(grep -n "table inet kukeon" <<<"$log" | head -1 | cut -d: -f1)
-record_line=$(grep -n "write /opt/kukeon/host/web/space.yaml" <<<"$log" | head -1 | cut -d: -f1)
-note "the boot's log: the table at line ${table_line:-none}, host/web's record at line ${record_line:-none}"
-check "the table was written before host/web's record" test "${table_line:-999999}" -lt "${record_line:-0}"
+journalctl -b --no-pager -o short-monotonic >"$KUKE_VM_RESULTS/journal-boot2.log"
+wait_for 30 test "$(wc -l <$state/order.log 2>/dev/null)" = 2
+sed 's/^/     | /' $state/order.log
+check "when host/web's record said Ready in this boot, its rules and bridge were in the kernel" \
+  grep -q "host/web Ready in this boot; rules present; bridge present" $state/order.log
+check "when host/db's record said Ready in this boot, its rules and bridge were in the kernel" \
+  grep -q "host/db Ready in this boot; rules present; bridge present" $state/order.log
 kuke diff -f $manifests >/tmp/diff 2>&1
 check "kuke diff finds no drift (exit 0)" test $? = 0
 
@@ -154,9 +203,10 @@ sed 's/^/     | /' <<<"$spaces"
 check "kuke get shows host/manual Stale, not Ready: its bridge is gone" grep -q "^manual *host *Stale " <<<"$spaces"
 check "and warns that the kernel forgot it" grep -q "warning: 1 space(s) Stale" <<<"$spaces"
 check "kuke get shows host/web Ready: kuke-watch's pass wrote it in this boot" grep -q "^web *host *Ready " <<<"$spaces"
-check "the bridge of host/manual is indeed gone" bash -c "! ip link show kuke-host-manual >/dev/null 2>&1"
+manual_bridge=$(sed -n 's/^    bridge: //p' /opt/kukeon/host/manual/space.yaml)
+check "the bridge of host/manual ($manual_bridge) is indeed gone" bash -c "! ip link show '$manual_bridge' >/dev/null 2>&1"
 kuke_ok "kuke apply -f /root/manual.yaml" apply -f /root/manual.yaml
-check "then it is Ready, with its bridge" bash -c "kuke get spaces manual 2>&1 | grep -q '^manual *host *Ready ' && ip link show kuke-host-manual >/dev/null"
+check "then it is Ready, with its bridge" bash -c "kuke get spaces manual 2>&1 | grep -q '^manual *host *Ready ' && ip link show '$manual_bridge' >/dev/null"
 
 section "apt-get purge kuke: stops kuke-watch, keeps the host's state"
 DEBIAN_FRONTEND=noninteractive apt-get purge -y -q kuke >/tmp/purge 2>&1
