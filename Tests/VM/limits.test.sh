@@ -94,18 +94,18 @@ check "the hog was killed by SIGKILL (status 137)" test "$status" = 137
 check "the space counts the OOM kill (oom_kill >= 1)" test "${oom_kill:-0}" -ge 1
 
 section "a limit changed by kuke apply reaches the running cell"
-cell "$mem/cell-live" hog 40 60 &
+cell "$mem/cell-live" hog 24 120 >/tmp/live &
 live=$!
-wait_for 30 grep -q . "$mem/cell-live/cgroup.procs"
-wait_for 30 test "$(($(cat "$mem/cell-live/memory.current") >> 20))" -ge 40
-note "the live cell uses $(($(cat "$mem/cell-live/memory.current") >> 20)) MiB"
-sed -i 's/memory: {max: 48Mi}/memory: {max: 24Mi}/' limits.yaml
-kuke_ok "kuke apply: vm/mem's memory.max 48Mi -> 24Mi" apply -f limits.yaml
+wait_for 60 grep -q allocated /tmp/live
+note "the live cell holds $(($(cat "$mem/cell-live/memory.current") >> 20)) MiB under memory.max 48Mi"
+check "the cell holding 24 MiB lives under 48Mi" kill -0 "$live"
+sed -i '/{name: mem}/,/memory:/ s/{max: 48Mi}/{max: 20Mi}/' limits.yaml
+kuke_ok "kuke apply: vm/mem's memory.max 48Mi -> 20Mi" apply -f limits.yaml
 wait "$live"
 status=$?
 note "memory.max now $(cat "$mem/memory.max"), the live cell's exit status $status, oom_kill $(field "$mem/memory.events" oom_kill)"
-check "memory.max of vm/mem is 24Mi (25165824)" test "$(cat "$mem/memory.max")" = 25165824
-check "the cell that held 40 MiB was OOM-killed by the new limit" test "$status" = 137
+check "memory.max of vm/mem is 20Mi (20971520)" test "$(cat "$mem/memory.max")" = 20971520
+check "the cell that held 24 MiB was OOM-killed by the new limit" test "$status" = 137
 check "oom_kill grew to >= 2" test "$(field "$mem/memory.events" oom_kill)" -ge 2
 
 section "memory.high: a 64 MiB hog in vm/high (high 32Mi, no max) is held back, not killed"
