@@ -11,8 +11,20 @@ public final class NetlinkLinkMonitor: Sendable {
     public enum Event: Sendable, Equatable {
         /// RTM_DELLINK for this link name.
         case deleted(String)
-        /// The kernel dropped notifications (ENOBUFS): the caller should resync.
+        /// Notifications were lost (ENOBUFS: the kernel dropped them; or a datagram that could
+        /// not be read): the caller should resync.
         case overflow
+        /// Receiving fails (the error, once per run of failures and again when it changes); the
+        /// monitor retries with backoff (`backoff(failures:)`).
+        case failing(String)
+        /// Receiving works again after `failing`: notifications of the meantime are lost, so the
+        /// caller should resync.
+        case recovered
+    }
+
+    /// Seconds to wait after the `failures`-th failure in a row: 0.1 s, doubling, at most 30 s.
+    static func backoff(failures: Int) -> Double {
+        min(30, 0.1 * Double(1 << min(max(failures, 1) - 1, 20)))
     }
 
     static let linkGroup: UInt32 = 1  // RTMGRP_LINK
@@ -43,13 +55,36 @@ public final class NetlinkLinkMonitor: Sendable {
         let transport = try openTransport()
         let thread = Thread { [self] in
             defer { done.signal() }
-            // Blocked in poll until the kernel has a notification or `stop()` signals: no timed wake-ups.
+            // Blocked in poll until the kernel has a notification or `stop()` signals: no timed
+            // wake-ups but the backoff after a failed receive.
+            var failures = 0
+            var reported: String?
             while !wake.isSignaled {
+                let datagram: [UInt8]
                 do throws(HostError) {
-                    guard let datagram = try transport.receive(orWakeOn: wake) else { break }
+                    guard let received = try transport.receive(orWakeOn: wake) else { break }
+                    datagram = received
+                } catch {
+                    if error.errno == .noBufferSpace {
+                        sink(.overflow)
+                        continue
+                    }
+                    failures += 1
+                    if reported != error.message {
+                        reported = error.message
+                        sink(.failing(error.message))
+                    }
+                    guard wake.sleep(seconds: Self.backoff(failures: failures)) else { break }
+                    continue
+                }
+                if failures > 0 {
+                    (failures, reported) = (0, nil)
+                    sink(.recovered)
+                }
+                do throws(HostError) {
                     for event in try Self.events(in: datagram) { sink(event) }
                 } catch {
-                    if error.errno == .noBufferSpace { sink(.overflow) } else { usleep(100_000) }
+                    sink(.overflow)  // a deletion in it may be lost
                 }
             }
         }

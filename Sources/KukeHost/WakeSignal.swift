@@ -24,6 +24,20 @@ public final class WakeSignal: Sendable {
         return poll(&entry, 1, 0) == 1
     }
 
+    /// Waits `seconds`, or less when the signal comes; true when the time passed unsignaled.
+    public func sleep(seconds: Double) -> Bool {
+        var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        let deadline = ContinuousClock.now + .milliseconds(Int((seconds * 1000).rounded()))
+        while true {
+            let left = ContinuousClock.now.duration(to: deadline)
+            guard left > .zero else { return true }
+            let (secondsLeft, attoseconds) = left.components
+            let ready = poll(&entry, 1, Int32(min(Int64(Int32.max), secondsLeft * 1000 + attoseconds / 1_000_000_000_000_000 + 1)))
+            if ready < 0 && errno == EINTR { continue }
+            if ready > 0 { return false }
+        }
+    }
+
     /// Blocks until `descriptor` is readable (true) or the signal comes (false).
     public func waitReadable(_ descriptor: Int32) -> Bool {
         var entries = [pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0), pollfd(fd: self.descriptor, events: Int16(POLLIN), revents: 0)]

@@ -93,6 +93,13 @@ public struct WatchService: Service {
                 switch event {
                 case .deleted(let name): continuation.yield(.linkDeleted(name))
                 case .overflow: continuation.yield(.resync(reason: "netlink overflow"))
+                case .failing(let message):
+                    logger.warning(
+                        "link monitor: receiving link notifications fails; retrying with backoff (deleted bridges are repaired at the next resync meanwhile)",
+                        metadata: ["error": "\(message)"])
+                case .recovered:
+                    logger.info("link monitor: receiving again; resyncing")
+                    continuation.yield(.resync(reason: "link monitor recovered"))
                 }
             }
         } catch {
