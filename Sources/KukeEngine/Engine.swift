@@ -54,7 +54,9 @@ public struct Engine: Sendable {
 
     /// The current records and network, without the lock (for `get`).
     public func inventory() throws(HostError) -> Inventory {
-        try Inventory.load(layout: layout, drivers: drivers, cache: recordCache)
+        var inventory = try Inventory.load(layout: layout, drivers: drivers, cache: recordCache)
+        inventory.bootID = PassContext.bootID(layout: layout, files: drivers.files)
+        return inventory
     }
 
     public func apply(_ resources: [Resource], options: ApplyOptions = ApplyOptions(), progress: Progress? = nil) throws(HostError)

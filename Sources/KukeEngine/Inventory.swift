@@ -34,7 +34,9 @@ public struct Inventory: Sendable {
     /// The controllers the cgroup root has at all (its `cgroup.controllers`): one missing here is
     /// not in the cgroup2 hierarchy (on a hybrid host, bound to cgroup v1).
     public var availableControllers: [String] = []
-    /// This boot's ID, against which a record's `status.bootId` tells a `Ready` from before a reboot.
+    /// This boot's ID, against which a record's `status.bootId` tells a `Ready` from before a
+    /// reboot; read by `Engine.inventory()` for the commands that show state (a pass has its own,
+    /// `PassContext.bootID`).
     public var bootID: String?
 
     public init() {}
@@ -201,7 +203,6 @@ extension Inventory {
     public static func load(layout: HostLayout, drivers: HostDrivers, cache: RecordCache? = nil) throws(HostError) -> Inventory {
         var inventory = Inventory()
         let files = drivers.files
-        inventory.bootID = PassContext.bootID(layout: layout, files: files)
         for realm in try listed(layout.runPath, files: files) where ResourceName.violation(of: realm) == nil {
             let realmPath = layout.realmRecordPath(realm)
             if let text = readRecord(realmPath, files: files, into: &inventory) {

@@ -44,8 +44,7 @@ struct DescribeSpaceCommand: ParsableCommand {
         }
         add("Name:", record.metadata.name)
         add("Realm:", record.spec.realmId)
-        let stale = BootFreshness.isStale(
-            record.status.state, recordBoot: record.status.bootId, currentBoot: PassContext.bootID(layout: layout, files: drivers.files))
+        let stale = BootFreshness.isStale(record.status.state, recordBoot: record.status.bootId, currentBoot: inventory.bootID)
         add(
             "State:",
             stale
