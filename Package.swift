@@ -33,11 +33,13 @@ let package = Package(
         .systemLibrary(name: "CInotifyTools", providers: [.apt(["libinotifytools0-dev"])]),
         // libnftables, for the isolation table.
         .systemLibrary(name: "CNftables", providers: [.apt(["libnftables-dev"])]),
+        // libsystemd's sd-bus, for the systemd cgroup driver (slices through systemd's D-Bus API).
+        .systemLibrary(name: "CSystemd", providers: [.apt(["libsystemd-dev"])]),
         .target(name: "KukeModel", dependencies: ["CYAML"]),
         .target(name: "KukeEngine", dependencies: ["KukeModel", .product(name: "SystemPackage", package: "swift-system")]),
         .target(
             name: "KukeHost",
-            dependencies: ["KukeModel", "KukeEngine", "CKukeSys", "CNftables", .product(name: "SystemPackage", package: "swift-system")]
+            dependencies: ["KukeModel", "KukeEngine", "CKukeSys", "CNftables", "CSystemd", .product(name: "SystemPackage", package: "swift-system")]
         ),
         .target(
             name: "KukeWatch",
@@ -75,7 +77,10 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
-        .testTarget(name: "KukeHostTests", dependencies: ["KukeHost", "KukeEngine", .product(name: "SystemPackage", package: "swift-system")]),
+        .testTarget(
+            name: "KukeHostTests",
+            dependencies: ["KukeHost", "KukeEngine", "KukeModel", "KukeTestSupport", .product(name: "SystemPackage", package: "swift-system")]
+        ),
         // Needs the `kuke` executable next to it (built by `swift build --build-tests`), which it runs.
         .testTarget(name: "KukeKernelTests", dependencies: ["KukeModel", "KukeEngine", "KukeHost", "KukeWatch", "KukeTestSupport"]),
     ],

@@ -28,6 +28,13 @@ struct HostOptions: ParsableArguments {
     var cniStateDirectory: String?
 
     @Option(
+        name: .customLong("cgroup-driver"),
+        help:
+            "Who makes realm and space cgroups: cgroupfs (kuke, in the cgroup2 filesystem) or systemd (slices) (env KUKEON_CGROUP_DRIVER; default cgroupfs)."
+    )
+    var cgroupDriver: String?
+
+    @Option(
         name: .customLong("config"),
         help: "Host configuration: labels and these settings (env KUKEON_CONFIG; default /etc/kukeon/kuke.yaml, when it exists).")
     var configPath: String?
@@ -98,6 +105,7 @@ struct HostOptions: ParsableArguments {
                 "cni-state-dir",
                 pick(cniStateDirectory, "--cni-state-dir", "KUKEON_CNI_STATE_DIR", "cniStateDir") { HostLayout.defaultCNIStateDirectory }
             ),
+            ("cgroup-driver", pick(cgroupDriver, "--cgroup-driver", "KUKEON_CGROUP_DRIVER", "cgroupDriver") { CgroupDriver.default.rawValue }),
         ]
     }
 
@@ -126,6 +134,10 @@ struct HostOptions: ParsableArguments {
         let cgroup = settings["cgroup-root"]!
         let poolSetting = settings["subnet-pool"]!
         let state = settings["cni-state-dir"]!
+        let driverSetting = settings["cgroup-driver"]!
+        guard let driver = CgroupDriver(rawValue: driverSetting.value) else {
+            throw ValidationError("\(driverSetting.source) \(CgroupDriver.problem(driverSetting.value) ?? "")")
+        }
         guard let pool = IPv4Subnet(poolSetting.value) else {
             throw ValidationError("\(poolSetting.source) \"\(poolSetting.value)\" is not an IPv4 network in CIDR form (like 10.88.0.0/16)")
         }
@@ -136,9 +148,11 @@ struct HostOptions: ParsableArguments {
         // CNI_PATH, as every CNI runtime reads it.
         let environment = console.environment
         let plugins = environment["CNI_PATH"].map { $0.split(separator: ":").map(String.init).filter { $0.hasPrefix("/") } } ?? []
-        return HostLayout(
+        var layout = HostLayout(
             runPath: run.value, cniConfigDirectory: cni.value, cgroupRoot: cgroup.value, subnetPool: pool, cniStateDirectory: state.value,
             cniPluginDirectories: plugins.isEmpty ? HostLayout.defaultCNIPluginDirectories : plugins)
+        layout.cgroupDriver = driver
+        return layout
     }
 }
 

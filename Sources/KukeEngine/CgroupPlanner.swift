@@ -10,12 +10,16 @@ public enum CgroupPlanner {
     ///   - levels: directories below the root, top-down; the last is the resource's own.
     ///   - offered: the controllers the root delegates (its `cgroup.subtree_control`).
     ///   - observed: each path's state, nil when the directory is missing.
-    public static func plan(root: String, levels: [String], offered: [String], observed: [String: ObservedCgroup]) -> [Change] {
+    ///   - managed: the controllers the host's cgroup manager enables itself (systemd's, under the
+    ///     systemd driver), never written by kuke; empty under cgroupfs.
+    public static func plan(
+        root: String, levels: [String], offered: [String], observed: [String: ObservedCgroup], managed: Set<String> = []
+    ) -> [Change] {
         var changes: [Change] = []
         for path in levels {
             var diff = UnifiedDiff.make(
-                old: observed[path].map { describe(path, $0.subtreeControl) },
-                new: describe(path, predictedSubtree(of: path, offered: offered, observed: observed)),
+                old: observed[path].map { describe(path, $0.subtreeControl.filter { !managed.contains($0) }) },
+                new: describe(path, predictedSubtree(of: path, offered: offered, observed: observed, managed: managed)),
                 oldLabel: "cgroup\(path)", newLabel: "cgroup\(path)")
             if observed[path] == nil {
                 changes.append(
@@ -25,7 +29,7 @@ public enum CgroupPlanner {
                 diff = nil
             }
             let enabled = Set(observed[path]?.subtreeControl ?? [])
-            let missing = offered.filter { !enabled.contains($0) }
+            let missing = offered.filter { !enabled.contains($0) && !managed.contains($0) }
             if !missing.isEmpty {
                 changes.append(
                     Change(
@@ -42,8 +46,11 @@ public enum CgroupPlanner {
         "cgroup: \(path)\nsubtree_control: \(controllers.isEmpty ? "(none)" : controllers.sorted().joined(separator: " "))\n"
     }
 
-    /// The controllers a directory will delegate once `plan`'s changes are applied, sorted.
-    public static func predictedSubtree(of path: String, offered: [String], observed: [String: ObservedCgroup]) -> [String] {
-        Array(Set(offered).union(observed[path]?.subtreeControl ?? [])).sorted()
+    /// The controllers a directory will delegate once `plan`'s changes are applied, sorted;
+    /// `managed` ones (systemd's, which come and go with its units) left out.
+    public static func predictedSubtree(
+        of path: String, offered: [String], observed: [String: ObservedCgroup], managed: Set<String> = []
+    ) -> [String] {
+        Array(Set(offered).union(observed[path]?.subtreeControl ?? []).subtracting(managed)).sorted()
     }
 }

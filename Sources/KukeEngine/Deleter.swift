@@ -97,6 +97,7 @@ public struct Deleter: Sendable {
         }
         let layout = context.layout
         let cgroupPath = layout.spaceCgroup(id)
+        try CgroupMove.check(recorded: record.status.cgroupPath, current: cgroupPath, of: "space \(id)", context: context)
         let found = try children(of: id)
         if !found.records.isEmpty || !found.cgroups.isEmpty, !cascade {
             let names = Set(found.records + found.cgroups).sorted().joined(separator: ", ")
@@ -316,6 +317,14 @@ public struct Deleter: Sendable {
                 .hasChildren,
                 "realm \"\(name)\" has \(spaces.count) space(s) (\(spaces.map(\.metadata.name).joined(separator: ", "))); delete them first or pass --cascade"
             )
+            return [outcome]
+        }
+        do throws(Failure) {
+            try CgroupMove.check(
+                recorded: inventory.realms[name]?.status.cgroupPath, current: context.layout.realmCgroup(name), of: "realm \(name)", context: context)
+        } catch {
+            outcome.outcome = .failed
+            outcome.failure = error
             return [outcome]
         }
         // What is in the realm's directory besides its spaces is checked before any space goes; the

@@ -139,9 +139,14 @@ public enum Doctor {
 
     static func cgroupRoot(_ facts: HostFacts) -> DoctorCheck {
         let root = facts.layout.cgroupRoot
-        let own = root + "/" + HostLayout.cgroupSubtree
+        let own = facts.layout.kukeonCgroup
+        let systemd = facts.layout.cgroupDriver == .systemd
         if let problem = facts.cgroupRootProblem {
-            return DoctorCheck("cgroup-root", .fail, problem, fix: "pass --cgroup-root (or KUKEON_CGROUP_ROOT) a directory in a cgroup2 mount")
+            return DoctorCheck(
+                "cgroup-root", .fail, "cgroup driver \(facts.layout.cgroupDriver.rawValue): \(problem)",
+                fix: systemd
+                    ? "run kuke on a host whose init is systemd, with its cgroup2 mount as the cgroup root (the default), or use --cgroup-driver cgroupfs"
+                    : "pass --cgroup-root (or KUKEON_CGROUP_ROOT) a directory in a cgroup2 mount")
         }
         if let type = facts.kukeCgroupType, type != "domain" {
             return DoctorCheck(
@@ -155,7 +160,11 @@ public enum Doctor {
                 fix: "move them out: echo PID > \(root)/cgroup.procs, for each PID in \(own)/cgroup.procs")
         }
         let state = facts.kukeCgroupType == nil ? "\(own) is made on the first apply" : "\(own) exists"
-        return DoctorCheck("cgroup-root", .ok, "\(root) is cgroup2; \(state)")
+        let driver =
+            systemd
+            ? "cgroup driver systemd: realms and spaces are slices under \(SliceName.top), made by systemd through its bus"
+            : "cgroup driver cgroupfs"
+        return DoctorCheck("cgroup-root", .ok, "\(root) is cgroup2; \(driver); \(state)")
     }
 
     static func controllers(_ facts: HostFacts) -> DoctorCheck {

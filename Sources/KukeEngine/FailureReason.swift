@@ -8,6 +8,7 @@ public enum FailureReason: String, Sendable, CaseIterable, CustomStringConvertib
     case bridgeNameInvalid = "BridgeNameInvalid"
     case cgroupBusy = "CgroupBusy"
     case cgroupFailed = "CgroupFailed"
+    case cgroupMoved = "CgroupMoved"
     case cgroupRootInvalid = "CgroupRootInvalid"
     case childFailed = "ChildFailed"
     case conflistConflict = "ConflistConflict"

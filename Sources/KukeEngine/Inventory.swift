@@ -248,6 +248,11 @@ extension Inventory {
             let root = try drivers.cgroups.observe(layout.cgroupRoot)
             inventory.offeredControllers = root?.subtreeControl ?? []
             inventory.availableControllers = root?.controllers ?? []
+            if layout.cgroupDriver == .systemd {
+                // systemd enables its controllers at the root when a slice's properties ask for them.
+                let enabling = inventory.availableControllers.filter { SystemdControllers.managed.contains($0) }
+                inventory.offeredControllers = Array(Set(inventory.offeredControllers + enabling)).sorted()
+            }
         }
         return inventory
     }

@@ -24,6 +24,7 @@ public struct RealmReconciler: Sendable {
                 )
             }
             let cgroupPath = context.layout.realmCgroup(name)
+            try CgroupMove.check(recorded: stored?.status.cgroupPath, current: cgroupPath, of: "realm \(name)", context: context)
             let levels = [context.layout.kukeonCgroup, cgroupPath]
             let observed = try context.observeCgroups([context.layout.cgroupRoot] + levels)
             let resources = ResourcePlanner.plan(
@@ -32,14 +33,16 @@ public struct RealmReconciler: Sendable {
                 pageSizes: { context.drivers.cgroups.hugePageSizes() },
                 read: { file in try? context.drivers.cgroups.readFile(file, in: cgroupPath) })
             let cgroupChanges =
-                CgroupPlanner.plan(root: context.layout.cgroupRoot, levels: levels, offered: inventory.offeredControllers, observed: observed)
-                + resources.changes
+                CgroupPlanner.plan(
+                    root: context.layout.cgroupRoot, levels: levels, offered: inventory.offeredControllers, observed: observed,
+                    managed: context.layout.managedControllers) + resources.changes
             let specChanged = stored.map { $0.spec != manifest.spec } ?? true
             var metadata = manifest.metadata
             metadata.generation = Generation.next(stored?.metadata.generation, specChanged: specChanged)
             var status = RealmStatus(
                 state: .ready, cgroupPath: cgroupPath, createdAt: stored?.status.createdAt ?? context.now, updatedAt: context.now)
             status.resources = resources.written
+            status.slice = context.layout.realmSlice(name)
             status.bootId = context.bootID
             if let failure = resources.failure {
                 status.state = .failed

@@ -89,6 +89,7 @@ public struct SpaceReconciler: Sendable {
 
         // cgroup
         let cgroupPath = context.layout.spaceCgroup(id)
+        try CgroupMove.check(recorded: stored?.status.cgroupPath, current: cgroupPath, of: "space \(id)", context: context)
         let levels = [context.layout.kukeonCgroup, context.layout.realmCgroup(id.realm), cgroupPath]
         let observedCgroups = try context.observeCgroups([context.layout.cgroupRoot] + levels)
         let resources = ResourcePlanner.plan(
@@ -97,8 +98,9 @@ public struct SpaceReconciler: Sendable {
             pageSizes: { context.drivers.cgroups.hugePageSizes() },
             read: { file in try? context.drivers.cgroups.readFile(file, in: cgroupPath) })
         let cgroupChanges =
-            CgroupPlanner.plan(root: context.layout.cgroupRoot, levels: levels, offered: inventory.offeredControllers, observed: observedCgroups)
-            + resources.changes
+            CgroupPlanner.plan(
+                root: context.layout.cgroupRoot, levels: levels, offered: inventory.offeredControllers, observed: observedCgroups,
+                managed: context.layout.managedControllers) + resources.changes
 
         // conflist
         var previousPath: String?
@@ -137,9 +139,11 @@ public struct SpaceReconciler: Sendable {
         metadata.generation = generation
         var status = SpaceStatus(
             state: .ready, reason: nil, message: nil, cgroupPath: cgroupPath, cgroupReady: true,
-            subtreeControllers: CgroupPlanner.predictedSubtree(of: cgroupPath, offered: inventory.offeredControllers, observed: observedCgroups),
+            subtreeControllers: CgroupPlanner.predictedSubtree(
+                of: cgroupPath, offered: inventory.offeredControllers, observed: observedCgroups, managed: context.layout.managedControllers),
             network: network, createdAt: stored?.status.createdAt ?? context.now, updatedAt: context.now,
             readyAt: stored?.status.readyAt ?? context.now, observedGeneration: generation)
+        status.slice = context.layout.spaceSlice(id)
         status.managedBy = stored == nil ? managedBy : stored?.status.managedBy
         status.bootId = context.bootID
         status.source = manifest.origin.isFile ? manifest.origin.absoluteFile ?? manifest.origin.document.file : stored?.status.source
@@ -196,7 +200,9 @@ public struct SpaceReconciler: Sendable {
 
     func readBackControllers(_ id: SpaceID) throws(Failure) -> [String] {
         do {
-            return (try context.drivers.cgroups.observe(context.layout.spaceCgroup(id))?.subtreeControl ?? []).sorted()
+            let managed = context.layout.managedControllers
+            return (try context.drivers.cgroups.observe(context.layout.spaceCgroup(id))?.subtreeControl ?? []).filter { !managed.contains($0) }
+                .sorted()
         } catch {
             throw Failure.host(.cgroupFailed, error)
         }

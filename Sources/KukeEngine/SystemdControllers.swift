@@ -16,6 +16,11 @@ public enum SystemdControllers {
         }
     }
 
+    /// The controllers systemd enables and disables itself in the `cgroup.subtree_control` of the
+    /// cgroups it manages: under the systemd driver kuke never writes them there (systemd would
+    /// take them back at its next realization of the slice); its unit properties ask for them.
+    public static let managed: Set<String> = ["cpu", "cpuset", "io", "memory", "pids"]
+
     /// The command that makes systemd enable `controllers` at the root now and at every boot, nil
     /// when none of them is systemd's: the properties on `system.slice`, a slice every host has.
     public static func setProperty(_ controllers: [String]) -> String? {

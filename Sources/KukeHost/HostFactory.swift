@@ -7,7 +7,7 @@ public enum HostFactory {
         HostDrivers(
             files: LocalFileStore(roots: [layout.runPath, layout.cniConfigDirectory]),
             links: NetlinkLinkControl(),
-            cgroups: CgroupFilesystem(root: layout.cgroupRoot),
+            cgroups: layout.cgroupDriver == .systemd ? SystemdSlices(root: layout.cgroupRoot) : CgroupFilesystem(root: layout.cgroupRoot),
             lock: FlockHostLock(path: layout.lockPath, onWait: onLockWait),
             firewall: NftablesFirewall(), resolver: SystemResolver(), plugins: CNIPluginRunner(directories: layout.cniPluginDirectories))
     }

@@ -16,7 +16,7 @@ public enum HostProbe {
         facts.cgroupRootProblem = inventory.cgroupRootProblem
         facts.availableControllers = inventory.availableControllers
         facts.offeredControllers = inventory.offeredControllers
-        let own = layout.cgroupRoot + "/" + HostLayout.cgroupSubtree
+        let own = layout.kukeonCgroup
         facts.kukeCgroupType = (try? drivers.cgroups.readFile("cgroup.type", in: own))?.flatMap { $0 }?.trimmingCharacters(
             in: .whitespacesAndNewlines)
         let procs = (try? drivers.cgroups.readFile("cgroup.procs", in: own))?.flatMap { $0 } ?? ""

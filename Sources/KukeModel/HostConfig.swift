@@ -9,6 +9,7 @@
 ///   labels: {site: fra, role: web}
 ///   runPath: /opt/kukeon
 ///   subnetPool: 10.88.0.0/16
+///   cgroupDriver: systemd
 /// ```
 public struct HostConfig: Sendable, Equatable {
     /// A value and where the file set it.
@@ -19,14 +20,14 @@ public struct HostConfig: Sendable, Equatable {
 
     public var labels: [String: Setting] = [:]
     /// The layout settings, by their key in the file (`runPath`, `cniConfigDir`, `cgroupRoot`,
-    /// `subnetPool`, `cniStateDir`).
+    /// `subnetPool`, `cniStateDir`, `cgroupDriver`).
     public var layout: [String: Setting] = [:]
 
     public init() {}
 
     public static let kind = "HostConfig"
     /// The layout keys, in the order the host options list them.
-    public static let layoutKeys = ["runPath", "cniConfigDir", "cgroupRoot", "subnetPool", "cniStateDir"]
+    public static let layoutKeys = ["runPath", "cniConfigDir", "cgroupRoot", "subnetPool", "cniStateDir", "cgroupDriver"]
 
     static let schema = FieldSchema.object([
         "apiVersion": .string,
@@ -80,6 +81,10 @@ public struct HostConfig: Sendable, Equatable {
                 } else {
                     walker.issues.append(
                         ManifestIssue(position, .fieldValue, "spec.subnetPool \"\(text)\" is not an IPv4 network in CIDR form (like 10.88.0.0/16)"))
+                }
+            } else if key == "cgroupDriver" {
+                if let problem = CgroupDriver.problem(text) {
+                    walker.issues.append(ManifestIssue(position, .fieldValue, "spec.cgroupDriver \(problem)"))
                 }
             } else if !text.hasPrefix("/") {
                 walker.issues.append(ManifestIssue(position, .fieldValue, "spec.\(key) \"\(text)\" must be an absolute path"))

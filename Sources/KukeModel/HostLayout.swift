@@ -22,6 +22,8 @@ public struct HostLayout: Sendable, Equatable {
     public var cniStateDirectory: String
     /// The directories searched for CNI plugins (`CNI_PATH`), for DEL when detaching.
     public var cniPluginDirectories: [String]
+    /// Who makes the realm and space cgroups: kuke in the cgroup2 filesystem, or systemd as slices.
+    public var cgroupDriver: CgroupDriver = .cgroupfs
     /// The kernel's boot ID, recorded in status (`bootId`) so a record from before a reboot is
     /// told apart.
     public var bootIDPath = "/proc/sys/kernel/random/boot_id"
@@ -72,7 +74,20 @@ public struct HostLayout: Sendable, Equatable {
         "\(cniConfigPath ?? cniConfigDirectory)/\(id.networkName).conflist"
     }
 
-    public var kukeonCgroup: String { "\(cgroupRoot)/\(Self.cgroupSubtree)" }
-    public func realmCgroup(_ realm: String) -> String { "\(kukeonCgroup)/\(realm)" }
-    public func spaceCgroup(_ id: SpaceID) -> String { "\(kukeonCgroup)/\(id.realm)/\(id.name)" }
+    /// `<root>/kukeon`, or under the systemd driver `<root>/kukeon.slice`.
+    public var kukeonCgroup: String {
+        "\(cgroupRoot)/\(cgroupDriver == .systemd ? SliceName.top : Self.cgroupSubtree)"
+    }
+    /// `<root>/kukeon/<realm>`, or `<root>/kukeon.slice/kukeon-<realm>.slice`.
+    public func realmCgroup(_ realm: String) -> String {
+        "\(kukeonCgroup)/\(cgroupDriver == .systemd ? SliceName.realm(realm) : realm)"
+    }
+    /// `<root>/kukeon/<realm>/<space>`, or `<root>/kukeon.slice/kukeon-<realm>.slice/kukeon-<realm>-<space>.slice`.
+    public func spaceCgroup(_ id: SpaceID) -> String {
+        cgroupDriver == .systemd ? "\(realmCgroup(id.realm))/\(SliceName.space(id))" : "\(kukeonCgroup)/\(id.realm)/\(id.name)"
+    }
+    /// The systemd unit of a realm's cgroup under the systemd driver, nil under cgroupfs.
+    public func realmSlice(_ realm: String) -> String? { cgroupDriver == .systemd ? SliceName.realm(realm) : nil }
+    /// The systemd unit of a space's cgroup under the systemd driver, nil under cgroupfs.
+    public func spaceSlice(_ id: SpaceID) -> String? { cgroupDriver == .systemd ? SliceName.space(id) : nil }
 }

@@ -38,6 +38,7 @@ public enum RecordCodec {
         "reason": .string,
         "message": .string,
         "cgroupPath": .string,
+        "slice": .string,
         "cgroupReady": .boolean,
         "subtreeControllers": .stringList,
         "network": .object(["name": .string, "bridge": .string, "subnet": .string, "conflistPath": .string]),
@@ -59,6 +60,7 @@ public enum RecordCodec {
         "message": .string,
         "resources": .stringMap,
         "cgroupPath": .string,
+        "slice": .string,
         "createdAt": .string,
         "updatedAt": .string,
         "bootId": .string,
@@ -112,6 +114,7 @@ public enum RecordCodec {
         add("reason", status.reason)
         add("message", status.message)
         add("cgroupPath", status.cgroupPath)
+        add("slice", status.slice)
         entries.append(.init("cgroupReady", .boolean(status.cgroupReady)))
         entries.append(.init("subtreeControllers", .list(status.subtreeControllers.map(ManifestValue.string))))
         if let network = status.network {
@@ -157,6 +160,7 @@ public enum RecordCodec {
         if let reason = record.status.reason { statusEntries.append(.init("reason", .string(reason))) }
         if let message = record.status.message { statusEntries.append(.init("message", .string(message))) }
         if let path = record.status.cgroupPath { statusEntries.append(.init("cgroupPath", .string(path))) }
+        if let slice = record.status.slice { statusEntries.append(.init("slice", .string(slice))) }
         if let date = record.status.createdAt { statusEntries.append(.init("createdAt", .string(Timestamp.format(date)))) }
         if let date = record.status.updatedAt { statusEntries.append(.init("updatedAt", .string(Timestamp.format(date)))) }
         if let boot = record.status.bootId { statusEntries.append(.init("bootId", .string(boot))) }
@@ -191,6 +195,7 @@ public enum RecordCodec {
         status.reason = statusValue?["reason"]?.stringValue
         status.message = statusValue?["message"]?.stringValue
         status.cgroupPath = statusValue?["cgroupPath"]?.stringValue
+        status.slice = statusValue?["slice"]?.stringValue
         if case .boolean(let ready)? = statusValue?["cgroupReady"] { status.cgroupReady = ready }
         if case .list(let items)? = statusValue?["subtreeControllers"] { status.subtreeControllers = items.compactMap(\.stringValue) }
         if let network = statusValue?["network"] {
@@ -240,6 +245,7 @@ public enum RecordCodec {
         status.message = statusValue?["message"]?.stringValue
         status.resources = decodeResources(statusValue?["resources"])
         status.bootId = statusValue?["bootId"]?.stringValue
+        status.slice = statusValue?["slice"]?.stringValue
         return RealmRecord(metadata: decodeMetadata(value["metadata"], name: name), spec: spec, status: status)
     }
 

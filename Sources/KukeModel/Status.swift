@@ -30,6 +30,8 @@ public struct SpaceStatus: Sendable, Equatable {
     public var reason: String?
     public var message: String?
     public var cgroupPath: String?
+    /// The space's slice unit under the systemd cgroup driver (`kukeon-main-blog.slice`), nil under cgroupfs.
+    public var slice: String?
     public var cgroupReady: Bool
     public var subtreeControllers: [String]
     public var network: SpaceNetworkStatus?
@@ -80,6 +82,8 @@ public struct RealmStatus: Sendable, Equatable {
     public var reason: String?
     public var message: String?
     public var cgroupPath: String?
+    /// The realm's slice unit under the systemd cgroup driver (`kukeon-main.slice`), nil under cgroupfs.
+    public var slice: String?
     /// The cgroup interface files kuke wrote from the realm's `spec.resources` (see `SpaceStatus.resources`).
     public var resources: [String: String]?
     public var createdAt: Date?

@@ -228,3 +228,36 @@ struct UsageTests {
         #expect(CgroupUsage.bytes(12_582_912) == "12Mi" && CgroupUsage.bytes(1_610_612_736) == "1.5Gi" && CgroupUsage.bytes(900) == "900")
     }
 }
+
+/// Switching the cgroup driver (or root) under existing resources.
+@Suite("Resources: a cgroup the settings moved")
+struct CgroupMoveTests {
+    @Test("a space whose recorded cgroup still exists fails CgroupMoved and nothing changes; once it is gone, the space moves")
+    func driverSwitch() throws {
+        let host = FakeHost(offered: ["memory", "pids"])
+        let cgroupfs = HostLayout(runPath: "/run", cniConfigDirectory: "/cni", cgroupRoot: "/cg", subnetPool: IPv4Subnet("10.88.0.0/16")!)
+        var systemd = cgroupfs
+        systemd.cgroupDriver = .systemd
+        let text =
+            "apiVersion: v1beta1\nkind: Realm\nmetadata: {name: main}\n---\napiVersion: v1beta1\nkind: Space\nmetadata: {name: blog}\nspec: {realmId: main}\n"
+        let resources = ManifestDecoder.decode(text, file: "x.yaml").resources
+        _ = try Engine(layout: cgroupfs, drivers: host.drivers).apply(resources)
+        let before = host.state.withLock { $0 }
+        let outcomes = try Engine(layout: systemd, drivers: host.drivers).apply(resources)
+        let realm = try #require(outcomes.first { $0.kind == "Realm" })
+        #expect(realm.failure?.reason == .cgroupMoved, "\(outcomes)")
+        #expect(realm.failure?.message.contains("/cg/kukeon/main") == true && realm.failure?.message.contains("kukeon-main.slice") == true)
+        let space = try #require(outcomes.first { $0.name == "blog" })
+        #expect(space.failure != nil)
+        #expect(host.state.withLock { $0.cgroups } == before.cgroups, "no cgroup was made or removed")
+        let deleted = try Engine(layout: systemd, drivers: host.drivers).delete([.space(SpaceID(realm: "main", name: "blog"))], cascade: false)
+        #expect(deleted.first?.failure?.reason == .cgroupMoved, "\(deleted)")
+        // The old cgroups gone (deleted by hand, say), the next pass makes the slices.
+        host.state.withLock { state in
+            for path in ["/cg/kukeon/main/blog", "/cg/kukeon/main"] { state.cgroups.removeValue(forKey: path) }
+        }
+        let moved = try Engine(layout: systemd, drivers: host.drivers).apply(resources)
+        #expect(moved.allSatisfy { $0.failure == nil }, "\(moved)")
+        #expect(host.state.withLock { $0.cgroups["/cg/kukeon.slice/kukeon-main.slice/kukeon-main-blog.slice"] } != nil)
+    }
+}

@@ -155,10 +155,12 @@ struct HostSelectorTests {
               labels: {site: fra, role: web}
               runPath: /var/lib/kukeon
               subnetPool: 10.90.0.0/16
+              cgroupDriver: systemd
             """
         let config = try HostConfig.decode(good, file: "kuke.yaml").get()
         #expect(config.labels["site"]?.value == "fra" && config.labels["site"]?.position.description == "kuke.yaml:4:18")
         #expect(config.layout["runPath"]?.value == "/var/lib/kukeon" && config.layout["subnetPool"]?.position.description == "kuke.yaml:6:15")
+        #expect(config.layout["cgroupDriver"]?.value == "systemd")
 
         let bad = """
             apiVersion: v1beta1
@@ -168,6 +170,7 @@ struct HostSelectorTests {
               runPath: relative/path
               subnetPool: 10.90.0.0/25
               runPth: /x
+              cgroupDriver: systemd.slice
             """
         guard case .failure(let issues) = HostConfig.decode(bad, file: "kuke.yaml") else {
             Issue.record("a bad host configuration was accepted")
@@ -180,5 +183,8 @@ struct HostSelectorTests {
         #expect(lines.contains { $0.hasPrefix("kuke.yaml:6:15:") && $0.contains("smaller than one /24") }, "\(lines)")
         #expect(
             lines.contains { $0.hasPrefix("kuke.yaml:7:3:") && $0.contains("unknown field \"spec.runPth\"") && $0.contains("runPath") }, "\(lines)")
+        #expect(
+            lines.contains { $0.hasPrefix("kuke.yaml:8:17:") && $0.contains("\"systemd.slice\" is not a cgroup driver; use cgroupfs or systemd") },
+            "\(lines)")
     }
 }

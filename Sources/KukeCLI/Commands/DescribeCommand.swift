@@ -94,6 +94,9 @@ struct DescribeSpaceCommand: ParsableCommand {
         let cgroup = try? drivers.cgroups.observe(cgroupPath)
         let delegated = cgroup.map { $0.subtreeControl.isEmpty ? "delegates nothing" : "delegates " + $0.subtreeControl.joined(separator: " ") }
         add("Cgroup:", "\(cgroupPath) (\(delegated ?? "missing"))")
+        if let slice = layout.spaceSlice(id) {
+            add("Slice:", "\(slice) (cgroup driver systemd: \(cgroup == nil ? "not running" : "running"), its limits are its unit properties)")
+        }
         for (key, value) in (record.status.resources ?? [:]).sorted(by: { $0.key < $1.key }) {
             guard let setting = ResourceLimits.Setting(key: key, value: value) else {
                 add("  Limit:", "\(key) \(value) (not a file kuke writes: the record was edited by hand)")

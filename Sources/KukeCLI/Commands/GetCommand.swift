@@ -32,6 +32,11 @@ func table(_ rows: [[String]], headers: Bool = true) -> String {
     }.joined(separator: "\n") + "\n"
 }
 
+/// `/sys/fs/cgroup/kukeon/main/blog` → `kukeon/main/blog`: a cgroupfs space's cgroup below the root.
+func cgroupRelative(_ path: String) -> String {
+    path.range(of: "/\(HostLayout.cgroupSubtree)/").map { String(path[path.index(after: $0.lowerBound)...]) } ?? path
+}
+
 /// `5s`, `12m`, `3h`, `4d`, as kubectl prints ages.
 func age(since date: Date?, now: Date = Date()) -> String {
     guard let date else { return "-" }
@@ -188,7 +193,7 @@ struct GetSpacesCommand: ParsableCommand {
         }
         let wide = output == .wide
         let drops = wide ? observeDrops(console) : nil
-        var rows = [["NAME", "REALM", "STATE", "BRIDGE", "SUBNET"] + (wide ? ["CPU", "MEMORY", "EGRESS", "DROPPED"] : []) + ["AGE"]]
+        var rows = [["NAME", "REALM", "STATE", "BRIDGE", "SUBNET"] + (wide ? ["CPU", "MEMORY", "EGRESS", "DROPPED", "CGROUP"] : []) + ["AGE"]]
         for space in spaces {
             let network = space.status.network
             var row = [
@@ -204,6 +209,8 @@ struct GetSpacesCommand: ParsableCommand {
                 let policy = EgressPolicy(network: space.spec.network)
                 row.append(policy.map { "deny(\($0.rules.count))" } ?? "allow")
                 row.append(network.flatMap { drops?[$0.bridge] }.map(String.init) ?? "-")
+                // The slice under the systemd driver, else the cgroup's path below the root.
+                row.append(space.status.slice ?? space.status.cgroupPath.map { cgroupRelative($0) } ?? "-")
             }
             rows.append(row + [age(since: space.status.createdAt)])
         }
