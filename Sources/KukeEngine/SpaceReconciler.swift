@@ -89,6 +89,10 @@ public struct SpaceReconciler: Sendable {
 
         // cgroup
         let cgroupPath = context.layout.spaceCgroup(id)
+        // A new space goes where its realm is: never beside a realm cgroup the settings moved.
+        try CgroupMove.check(
+            recorded: inventory.realms[id.realm]?.status.cgroupPath, current: context.layout.realmCgroup(id.realm), of: "realm \(id.realm)",
+            context: context)
         try CgroupMove.check(recorded: stored?.status.cgroupPath, current: cgroupPath, of: "space \(id)", context: context)
         let levels = [context.layout.kukeonCgroup, context.layout.realmCgroup(id.realm), cgroupPath]
         let observedCgroups = try context.observeCgroups([context.layout.cgroupRoot] + levels)

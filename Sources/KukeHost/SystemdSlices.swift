@@ -34,7 +34,20 @@ public struct SystemdSlices: CgroupControl {
     }
 
     public func isPopulated(_ path: String) throws(HostError) -> Bool { try filesystem.isPopulated(path) }
-    public func observe(_ path: String) throws(HostError) -> ObservedCgroup? { try filesystem.observe(path) }
+    /// As the cgroupfs driver observes, but a slice's directory seen without its interface files
+    /// (seen once in the VM, just after systemd started a slice beside it) is looked at again for
+    /// up to half a second before it is called broken.
+    public func observe(_ path: String) throws(HostError) -> ObservedCgroup? {
+        var attempts = 0
+        while true {
+            do {
+                return try filesystem.observe(path)
+            } catch where error.errno == .notDirectory && SliceName.unit(ofPath: path) != nil && attempts < 250 {
+                attempts += 1
+                usleep(2_000)
+            }
+        }
+    }
     public func children(_ path: String) throws(HostError) -> [String] { try filesystem.children(path) }
     public func readFile(_ name: String, in path: String) throws(HostError) -> String? { try filesystem.readFile(name, in: path) }
     public func hugePageSizes() -> [String] { filesystem.hugePageSizes() }
@@ -55,7 +68,7 @@ public struct SystemdSlices: CgroupControl {
 
     public func removeDirectory(_ path: String) throws(HostError) {
         guard let unit = SliceName.unit(ofPath: path) else { return try filesystem.removeDirectory(path) }
-        if try filesystem.observe(path) == nil { return }
+        if try observe(path) == nil { return }
         // Stopping a slice stops every unit in it: never while anything runs there.
         if try filesystem.isPopulated(path) {
             throw HostError("slice \(unit): not stopped: processes are in \(path) or below", errno: .resourceBusy)
@@ -77,7 +90,7 @@ public struct SystemdSlices: CgroupControl {
     /// stop when it has queued the job, and runs it just after.
     func settle(_ path: String, present: Bool, unit: String) throws(HostError) {
         var waited = 0.0
-        while (try filesystem.observe(path) != nil) != present {
+        while (try observe(path) != nil) != present {
             if waited >= settleSeconds {
                 throw HostError(
                     "slice \(unit): its cgroup \(path) is \(present ? "still missing" : "still there") \(Int(settleSeconds)) s after systemd accepted the \(present ? "start" : "stop")",

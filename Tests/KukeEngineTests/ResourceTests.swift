@@ -250,6 +250,13 @@ struct CgroupMoveTests {
         let space = try #require(outcomes.first { $0.name == "blog" })
         #expect(space.failure != nil)
         #expect(host.state.withLock { $0.cgroups } == before.cgroups, "no cgroup was made or removed")
+        // A new space of the moved realm is not made beside it either.
+        let shop = ManifestDecoder.decode(
+            "apiVersion: v1beta1\nkind: Space\nmetadata: {name: shop}\nspec: {realmId: main}\n", file: "shop.yaml"
+        ).resources
+        let added = try Engine(layout: systemd, drivers: host.drivers).apply(shop)
+        #expect(added.first?.failure?.reason == .cgroupMoved, "\(added)")
+        #expect(host.state.withLock { $0.cgroups } == before.cgroups, "no cgroup was made for the new space")
         let deleted = try Engine(layout: systemd, drivers: host.drivers).delete([.space(SpaceID(realm: "main", name: "blog"))], cascade: false)
         #expect(deleted.first?.failure?.reason == .cgroupMoved, "\(deleted)")
         // The old cgroups gone (deleted by hand, say), the next pass makes the slices.

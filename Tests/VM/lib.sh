@@ -31,11 +31,33 @@ finish() {
 # field FILE KEY: the value of KEY in a flat-keyed cgroup file (memory.events, cpu.stat, …).
 field() { awk -v key="$2" '$1 == key { print $2 }' "$1"; }
 
-# cell CGROUP COMMAND...: runs COMMAND in CGROUP (made if missing), a cell under a space: the
-# shell writes its own PID to cgroup.procs, then becomes COMMAND.
+# The cgroup driver the test runs kuke with (a test sets driver=systemd before sourcing this).
+driver=${driver:-cgroupfs}
+
+# cellpath SPACE NAME: where the cell NAME of the space whose cgroup is SPACE lives: a child
+# cgroup under cgroupfs; under systemd a scope in the space's slice, named after the space too
+# (unit names are host-wide).
+cellpath() {
+  if [[ $driver == systemd ]]; then
+    local stem=${1##*/}
+    stem=${stem%.slice}
+    echo "$1/$2-${stem#kukeon-}.scope"
+  else
+    echo "$1/$2"
+  fi
+}
+
+# cell CGROUP COMMAND...: runs COMMAND in CGROUP, a cell under a space (see cellpath). Under
+# cgroupfs the shell makes the cgroup, writes its own PID to cgroup.procs, then becomes COMMAND;
+# a scope is started with systemd-run --scope in its parent slice, as systemd places work.
 cell() {
   local cgroup=$1
   shift
+  if [[ $cgroup == *.scope ]]; then
+    local slice=${cgroup%/*}
+    systemd-run --quiet --collect --scope --slice="${slice##*/}" --unit="${cgroup##*/}" -- "$@"
+    return
+  fi
   mkdir -p "$cgroup"
   sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cgroup" "$@"
 }
@@ -111,11 +133,12 @@ chmod 0755 /usr/local/bin/hog /usr/local/bin/forks /usr/local/bin/burn
 # Podman's stock 87-podman-bridge.conflist claims 10.88.0.0/16, kuke's default pool: the host
 # configuration moves kuke's, as docs/troubleshooting.md says to (every command reads it).
 mkdir -p /etc/kukeon
-cat >/etc/kukeon/kuke.yaml <<'YAML'
+cat >/etc/kukeon/kuke.yaml <<YAML
 apiVersion: v1beta1
 kind: HostConfig
 spec:
   subnetPool: 10.89.0.0/16
+  cgroupDriver: $driver
 YAML
 
 # example NAME: the sh block after `<!-- vm-example: NAME -->` in concepts.md (docs/concepts.md,
