@@ -42,7 +42,7 @@ public struct SystemdSlices: CgroupControl {
         while true {
             do {
                 return try filesystem.observe(path)
-            } catch where error.errno == .notDirectory && SliceName.unit(ofPath: path) != nil && attempts < 250 {
+            } catch  where error.errno == .notDirectory && SliceName.unit(ofPath: path) != nil && attempts < 250 {
                 attempts += 1
                 usleep(2_000)
             }
