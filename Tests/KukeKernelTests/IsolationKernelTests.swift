@@ -85,7 +85,8 @@ struct IsolationKernelTests {
             let rowA = wide.stdout.split(separator: "\n").first { $0.hasPrefix("a ") }.map {
                 $0.split(separator: " ", omittingEmptySubsequences: true)
             }
-            #expect(rowA?.count == 10 && rowA?[7] == "deny(2)" && (rowA.flatMap { UInt64($0[8]) } ?? 0) >= 4, "dropped packets of space a: \(wide)")
+            #expect(rowA?.count == 11 && rowA?[7] == "deny(2)" && (rowA.flatMap { UInt64($0[8]) } ?? 0) >= 4, "dropped packets of space a: \(wide)")
+            #expect(rowA?.count == 11 && rowA?[9] == "kukeon/main/a", "the CGROUP column: \(wide)")
             let status = try String(contentsOfFile: "\(sandbox.runPath)/main/a/space.yaml", encoding: .utf8)
             #expect(status.contains("host: outside.kuke.test\n      addresses:\n      - 203.0.113.3"), "\(status)")
 
