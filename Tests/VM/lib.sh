@@ -62,6 +62,21 @@ cell() {
   sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cgroup" "$@"
 }
 
+# forks_in CELL N SECONDS: runs `forks N SECONDS` in CELL and prints how many children it got
+# and the cell's pids.events max, read while the children sleep (a scope's cgroup goes with its
+# last process). Linux 6.1 counts a refused fork in the pids.events of the cgroup that forked
+# (the cell), not of the cgroup whose limit refused it (later kernels add pids.events.local).
+forks_in() {
+  local out forker
+  out=$(mktemp)
+  cell "$1" forks "$2" "$3" >"$out" &
+  forker=$!
+  wait_for 30 test -s "$out"
+  echo "$(cat "$out") $(field "$1/pids.events" max)"
+  wait "$forker"
+  rm -f "$out"
+}
+
 # space_cgroup REALM SPACE: the space's cgroup, as its record says (status.cgroupPath).
 space_cgroup() {
   sed -n 's/^  cgroupPath: //p' "/opt/kukeon/$1/$2/space.yaml"

@@ -145,16 +145,7 @@ check "the hog was not OOM-killed under memory.high alone (oom_kill 0)" test "$(
 
 section "pids.max: a fork loop in vm/cpu (pids 16) stops at the limit"
 cpu=$(space_cgroup vm cpu)
-# The cell's files are read while its children sleep: a scope's cgroup goes with its last process.
-forks_cell=$(cellpath "$cpu" cell-forks)
-cell "$forks_cell" forks 40 3 >/tmp/forks &
-forker=$!
-wait_for 30 test -s /tmp/forks
-got=$(cat /tmp/forks)
-# Linux 6.1 counts a refused fork in the pids.events of the cgroup that forked (the cell), not of
-# the cgroup whose limit refused it (later kernels add pids.events.local).
-events=$(field "$forks_cell/pids.events" max)
-wait "$forker"
+read -r got events <<<"$(forks_in "$(cellpath "$cpu" cell-forks)" 40 3)"
 note "forked $got of 40; the cell's pids.events max $events"
 check "the loop got 15 children (16 less the parent)" test "$got" = 15
 check "the refusal was counted (pids.events max >= 1)" test "${events:-0}" -ge 1
@@ -195,13 +186,7 @@ cell "$(cellpath "$cpu" cell-hold)" forks 12 20 >/tmp/held &
 held=$!
 wait_for 30 test -s /tmp/held
 note "vm/cpu holds $(cat /tmp/held) children (+1 parent); realm pids.current $(cat "$realm/pids.current")"
-other_cell=$(cellpath "$other" cell-forks)
-cell "$other_cell" forks 40 2 >/tmp/other &
-forker=$!
-wait_for 30 test -s /tmp/other
-got=$(cat /tmp/other)
-realm_events=$(field "$other_cell/pids.events" max)
-wait "$forker"
+read -r got realm_events <<<"$(forks_in "$(cellpath "$other" cell-forks)" 40 2)"
 note "vm/other (pids 20) forked $got; its cell's pids.events max $realm_events"
 check "vm/other got fewer than its own limit allows (19) because the realm holds 24" test "$got" -lt 19
 check "vm/other got what the realm has left (24 - 13 - 1 = 10)" test "$got" = 10
