@@ -124,6 +124,19 @@ struct DoctorTests {
         #expect(row(none, "cgroup2").status == .fail)
     }
 
+    @Test("the cgroup-root row names the driver; under systemd a bus or init problem fails it with the way out")
+    func cgroupDriver() {
+        #expect(row(Self.fit(), "cgroup-root").detail.contains("cgroup driver cgroupfs; /sys/fs/cgroup/kukeon exists"))
+        var systemd = Self.fit()
+        systemd.layout.cgroupDriver = .systemd
+        let ok = row(systemd, "cgroup-root")
+        #expect(ok.status == .ok && ok.detail.contains("cgroup driver systemd") && ok.detail.contains("/sys/fs/cgroup/kukeon.slice exists"), "\(ok)")
+        systemd.cgroupRootProblem = "systemd is not this host's init (no /run/systemd/system): use the cgroupfs driver"
+        let failed = row(systemd, "cgroup-root")
+        #expect(failed.status == .fail && failed.detail.hasPrefix("cgroup driver systemd: systemd is not this host's init"), "\(failed)")
+        #expect(failed.fix?.contains("--cgroup-driver cgroupfs") == true, "\(failed)")
+    }
+
     @Test("forwarding off, br_netfilter calling iptables, an overlapping conflist and stale leases warn")
     func warnings() {
         var forwarding = Self.fit()

@@ -34,7 +34,8 @@ func table(_ rows: [[String]], headers: Bool = true) -> String {
 
 /// `/sys/fs/cgroup/kukeon/main/blog` → `kukeon/main/blog`: a cgroupfs space's cgroup below the root.
 func cgroupRelative(_ path: String) -> String {
-    path.range(of: "/\(HostLayout.cgroupSubtree)/").map { String(path[path.index(after: $0.lowerBound)...]) } ?? path
+    let last = path.split(separator: "/").suffix(3)
+    return last.count == 3 && last.first == Substring(HostLayout.cgroupSubtree) ? last.joined(separator: "/") : path
 }
 
 /// `5s`, `12m`, `3h`, `4d`, as kubectl prints ages.
