@@ -16,9 +16,13 @@ struct MetricsKernelTests {
 
     static let scraper = #filePath.components(separatedBy: "/Tests/")[0] + "/scripts/lib/scrape.py"
 
-    /// The first line's object (status codes), then every sample.
-    func scrape(_ sandbox: KernelSandbox, _ arguments: [String]) throws -> (statuses: [String: Int], samples: [Sample]) {
+    struct ScrapeFailed: Error {}
+
+    /// The first line's object (status codes), then every sample. `polling`: a failed scrape (the
+    /// endpoint not listening yet) throws instead of failing the test, for a wait that retries.
+    func scrape(_ sandbox: KernelSandbox, _ arguments: [String], polling: Bool = false) throws -> (statuses: [String: Int], samples: [Sample]) {
         let result = sandbox.run(["/usr/bin/python3", Self.scraper] + arguments)
+        if polling && result.status != 0 { throw ScrapeFailed() }
         #expect(result.status == 0, "\(result)")
         var lines = result.stdout.split(separator: "\n").map(String.init)
         guard !lines.isEmpty else { return ([:], []) }
@@ -51,7 +55,7 @@ struct MetricsKernelTests {
             let watcher = try #require(
                 sandbox.startKuke("watch", directory, "--resync", "1h", "--metrics-address", "127.0.0.1:9464", "--metrics-file", file))
             let base = "http://127.0.0.1:9464"
-            #expect(Subprocess.waitUntil { (try? scrape(sandbox, [base]).statuses["readyz"]) == 200 }, "\(watcher.stderr)")
+            #expect(Subprocess.waitUntil { (try? scrape(sandbox, [base], polling: true).statuses["readyz"]) == 200 }, "\(watcher.stderr)")
             let first = try scrape(sandbox, [base])
             #expect(first.statuses == ["healthz": 200, "readyz": 200, "missing": 404])
             #expect(value(first.samples, "kuke_reconcile_total", ["kind": "Space", "result": "created"]) == 2, "\(first.samples.map(\.name))")
@@ -67,7 +71,9 @@ struct MetricsKernelTests {
             #expect(sandbox.run(["ip", "link", "delete", "kuke-main-blog"]).status == 0)
             #expect(Subprocess.waitUntil { sandbox.links()["kuke-main-blog"] == "bridge" }, "\(watcher.stderr)")
             #expect(
-                Subprocess.waitUntil { (try? value(scrape(sandbox, [base]).samples, "kuke_drift_repairs_total", ["part": "bridge"])) == 1 },
+                Subprocess.waitUntil {
+                    (try? value(scrape(sandbox, [base], polling: true).samples, "kuke_drift_repairs_total", ["part": "bridge"])) == 1
+                },
                 "\(watcher.stderr)")
 
             // The file holds the same families after the pass, written whole (parsed by the same parser).
