@@ -71,7 +71,7 @@ forks_in() {
   out=$(mktemp)
   cell "$1" forks "$2" "$3" >"$out" &
   forker=$!
-  wait_for 30 test -s "$out"
+  wait_for 90 test -s "$out"
   echo "$(cat "$out") $(field "$1/pids.events" max)"
   wait "$forker"
   rm -f "$out"
