@@ -23,6 +23,7 @@ public enum FailureReason: String, Sendable, CaseIterable, CustomStringConvertib
     case hostFailed = "HostFailed"
     case metadataWriteFailed = "MetadataWriteFailed"
     case nameConflict = "NameConflict"
+    case nameserversUnavailable = "NameserversUnavailable"
     case notFound = "NotFound"
     case realmNotFound = "RealmNotFound"
     case recordUnreadable = "RecordUnreadable"

@@ -6,8 +6,8 @@ public struct FirewallSpace: Sendable, Equatable {
     public struct Allow: Sendable, Equatable {
         /// `10.0.0.0/8` or `203.0.113.7`, sorted.
         public var destinations: [String]
-        /// TCP destination ports; empty means any protocol and port.
-        public var ports: [Int]
+        /// The protocols and destination ports; `.any` for every protocol and port.
+        public var ports: EgressPorts
         /// `allow[0] cidr 10.0.0.0/8`, kept under nftables' 128-byte comment limit.
         public var label: String
     }
@@ -34,21 +34,54 @@ public struct FirewallSpace: Sendable, Equatable {
     /// recorded for it, and no rule while it has none.
     static func allows(_ policy: EgressPolicy?, resolved: EgressStatus?) -> [Allow]? {
         policy.map { policy in
-            policy.rules.enumerated().compactMap { index, rule in
-                let destinations: [String]
-                let label: String
-                switch rule.target {
-                case .cidr(let address, let prefix):
-                    destinations = [prefix == 32 ? address.description : "\(address)/\(prefix)"]
-                    label = "allow[\(index)] cidr \(destinations[0])"
-                case .host(let host):
-                    destinations = (resolved?.addresses(of: host) ?? []).map(\.description)
-                    label = "allow[\(index)] host \(host.prefix(80))"
+            let nameservers = policy.allowsDNS ? (resolved?.nameservers ?? []).map(\.description) : []
+            let dns = nameservers.isEmpty ? [] : [Allow(destinations: nameservers, ports: dnsPorts, label: "dns")]
+            return dns
+                + policy.rules.enumerated().compactMap { index, rule in
+                    let destinations: [String]
+                    let label: String
+                    switch rule.target {
+                    case .cidr(let address, let prefix):
+                        destinations = [prefix == 32 ? address.description : "\(address)/\(prefix)"]
+                        label = "allow[\(index)] cidr \(destinations[0])"
+                    case .host(let host):
+                        destinations = (resolved?.addresses(of: host) ?? []).map(\.description)
+                        label = "allow[\(index)] host \(host.prefix(80))"
+                    }
+                    return destinations.isEmpty ? nil : Allow(destinations: destinations, ports: rule.ports, label: label)
                 }
-                return destinations.isEmpty ? nil : Allow(destinations: destinations, ports: rule.ports, label: label)
-            }
         }
     }
+
+    /// What `dns: allow` lets through to the resolvers: port 53 over UDP and TCP (TCP for
+    /// answers too large for a datagram, and zone transfers' clients), nothing else.
+    static let dnsPorts = EgressPorts(ranges: [.init(.udp, 53, 53), .init(.tcp, 53, 53)])
+}
+
+extension FirewallSpace.Allow {
+    /// Its accept rules: one for the ports (`tcp dport { 80, 443 }` when they are of one
+    /// protocol, `meta l4proto . th dport { tcp . 53, udp . 53 }` when of several), one for
+    /// ICMP (`meta l4proto icmp`), or one for everything when it has no ports.
+    var rules: [FirewallTable.Rule] {
+        typealias Match = FirewallTable.Match
+        let destination = FirewallTable.Statement.match(Match(.ipDestination, destinations))
+        func rule(_ matches: [Match]) -> FirewallTable.Rule {
+            FirewallTable.Rule([destination] + matches.map { .match($0) } + [.verdict(.accept)], comment: label)
+        }
+        if ports.isAny { return [rule([])] }
+        var rules: [FirewallTable.Rule] = []
+        let transports = ports.transports
+        if transports.count == 1 {
+            rules.append(rule([Match(.destinationPort(transports[0]), ports.ranges.map(\.portText))]))
+        } else if !transports.isEmpty {
+            rules.append(rule([Match(.protocolAndPort, ports.ranges.map { "\($0.transport.rawValue) . \($0.portText)" })]))
+        }
+        if ports.icmp { rules.append(rule([Match(.protocol, ["icmp"])])) }
+        return rules
+    }
+
+    /// How many rules `rules` holds, without building them.
+    var ruleCount: Int { ports.isAny ? 1 : (ports.ranges.isEmpty ? 0 : 1) + (ports.icmp ? 1 : 0) }
 }
 
 /// Plans the table that makes spaces network boundaries. Forwarded traffic from one kuke bridge
@@ -121,9 +154,10 @@ public enum FirewallPlanner {
             input += "\n\(space.bridge)"
             count += 3  // same bridge, isolate, egress
             guard let allows = space.egress else { continue }
-            count += allows.count + 1  // its chain: the allows, then deny
+            count += allows.reduce(0) { $0 + $1.ruleCount } + 1  // its chain: the allows, then deny
             for allow in allows {
-                input += "\t\(allow.destinations.joined(separator: ",")) \(allow.ports.map(String.init).joined(separator: ",")) \(allow.label)"
+                // `80,443` for TCP ports, as before protocols: the tables of earlier manifests keep their fingerprint.
+                input += "\t\(allow.destinations.joined(separator: ",")) \(allow.ports.entries.joined(separator: ",")) \(allow.label)"
             }
             input += "\tdeny"
         }
@@ -167,10 +201,7 @@ public enum FirewallPlanner {
             }
             let chain = chain(ofBridge: space.bridge)
             forward.append(Rule([.match(Match(.inputName, [space.bridge])), .verdict(.jump(chain))], comment: "egress"))
-            var rules = allows.map { allow in
-                let ports: [FirewallTable.Statement] = allow.ports.isEmpty ? [] : [.match(Match(.tcpDestinationPort, allow.ports.map(String.init)))]
-                return Rule([.match(Match(.ipDestination, allow.destinations))] + ports + [.verdict(.accept)], comment: allow.label)
-            }
+            var rules = allows.flatMap(\.rules)
             rules.append(Rule([.counter, .verdict(.drop)], comment: "deny"))
             chains.append(FirewallTable.Chain(name: chain, rules: rules))
         }

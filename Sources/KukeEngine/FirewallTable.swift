@@ -84,14 +84,35 @@ public struct FirewallTable: Sendable, Equatable {
     }
 
     /// `iifname "kuke-main-blog"`, `oifname != "kuke-*"`, `ct state established,related`,
-    /// `ip daddr { 192.0.2.10, 192.0.2.20 }`, `tcp dport 443`.
+    /// `ip daddr { 192.0.2.10, 192.0.2.20 }`, `tcp dport 443`, `udp dport { 53, 8000-8100 }`,
+    /// `meta l4proto . th dport { tcp . 53, udp . 53 }`, `meta l4proto icmp`.
     public struct Match: Sendable, Hashable, Equatable {
-        public enum Field: String, Sendable, Hashable {
-            case inputName = "iifname"
-            case outputName = "oifname"
-            case connectionState = "ct state"
-            case ipDestination = "ip daddr"
-            case tcpDestinationPort = "tcp dport"
+        public enum Field: Sendable, Hashable {
+            case inputName
+            case outputName
+            case connectionState
+            case ipDestination
+            /// `tcp dport`, `udp dport`, `sctp dport`.
+            case destinationPort(EgressPorts.Transport)
+            /// `meta l4proto . th dport`: values `tcp . 53`, `udp . 8000-8100`.
+            case protocolAndPort
+            /// `meta l4proto`: values `icmp`, `udp`.
+            case `protocol`
+
+            public static let tcpDestinationPort = Field.destinationPort(.tcp)
+
+            /// As nft writes it.
+            public var text: String {
+                switch self {
+                case .inputName: "iifname"
+                case .outputName: "oifname"
+                case .connectionState: "ct state"
+                case .ipDestination: "ip daddr"
+                case .destinationPort(let transport): "\(transport.rawValue) dport"
+                case .protocolAndPort: "meta l4proto . th dport"
+                case .protocol: "meta l4proto"
+                }
+            }
         }
 
         public var field: Field
@@ -122,11 +143,30 @@ public struct FirewallTable: Sendable, Equatable {
         /// The values as merged intervals (`lo-hi`, in numbers) for addresses and ports; as they
         /// are for names and flags. A value that cannot be read stays as its text.
         var covered: [String] {
-            guard field == .ipDestination || field == .tcpDestinationPort else { return values }
+            switch field {
+            case .ipDestination: return Self.covered(values, address: true)
+            case .destinationPort: return Self.covered(values, address: false)
+            case .protocolAndPort:
+                // Per protocol: `tcp . 53` and `tcp . 54` cover `tcp . 53-54`.
+                var byProtocol: [String: [String]] = [:]
+                var unread: [String] = []
+                for value in values {
+                    let parts = value.components(separatedBy: " . ")
+                    if parts.count == 2 { byProtocol[parts[0], default: []].append(parts[1]) } else { unread.append(value) }
+                }
+                return byProtocol.keys.sorted().flatMap { name in Self.covered(byProtocol[name]!, address: false).map { "\(name) . \($0)" } }
+                    + unread.sorted()
+            case .protocol: return values.sorted()
+            default: return values
+            }
+        }
+
+        /// Addresses or ports as merged intervals (`lo-hi`, in numbers), then what cannot be read, as text.
+        static func covered(_ values: [String], address: Bool) -> [String] {
             var intervals: [(low: UInt64, high: UInt64)] = []
             var unread: [String] = []
             for value in values {
-                if let interval = Self.interval(value, address: field == .ipDestination) { intervals.append(interval) } else { unread.append(value) }
+                if let interval = Self.interval(value, address: address) { intervals.append(interval) } else { unread.append(value) }
             }
             intervals.sort { $0.low < $1.low }
             var merged: [(low: UInt64, high: UInt64)] = []
@@ -163,6 +203,9 @@ public struct FirewallTable: Sendable, Equatable {
         /// address then length; anything else after them, by its text.
         static func order(_ value: String) -> [UInt64] {
             if let number = UInt64(value) { return [number] }
+            if let dash = value.firstIndex(of: "-"), let low = UInt64(value[..<dash]), let high = UInt64(value[value.index(after: dash)...]) {
+                return [low, high]
+            }
             let parts = value.split(separator: "/", maxSplits: 1)
             if let address = IPv4Address(String(parts[0])) { return [UInt64(address.value), parts.count > 1 ? UInt64(parts[1]) ?? 0 : 32] }
             return [UInt64.max] + value.utf8.map(UInt64.init)
@@ -173,7 +216,7 @@ public struct FirewallTable: Sendable, Equatable {
             let shown = values.map { quoted ? Rule.quoted($0) : $0 }
             let value =
                 field == .connectionState ? shown.joined(separator: ",") : shown.count == 1 ? shown[0] : "{ \(shown.joined(separator: ", ")) }"
-            return "\(field.rawValue) \(negated ? "!= " : "")\(value)"
+            return "\(field.text) \(negated ? "!= " : "")\(value)"
         }
     }
 

@@ -132,10 +132,13 @@ public protocol FirewallControl: Sendable {
     func replace(_ script: String) throws(HostError)
 }
 
-/// Name lookups for egress `host` rules (the system resolver: `/etc/hosts`, DNS, as nsswitch says).
+/// Name lookups for egress `host` rules (the system resolver: `/etc/hosts`, DNS, as nsswitch
+/// says), and the host's resolvers for `dns: allow`.
 public protocol NameResolver: Sendable {
     /// The IPv4 addresses of `host`; throws when the lookup fails or finds none.
     func resolveIPv4(_ host: String) throws(HostError) -> [IPv4Address]
+    /// The host's resolvers as a cell reaches them (`HostNameservers.read`); throws when none can be read.
+    func nameservers() throws(HostError) -> HostNameservers
 }
 
 /// The host-wide lock: two kuke processes never interleave their passes.

@@ -125,19 +125,27 @@ public struct NftablesListing: Sendable, Equatable {
     }
 
     /// `iifname "kuke-main-blog"`, `oifname != "kuke-*"`, `ct state established,related`,
-    /// `ip daddr { 192.0.2.10, 192.0.2.20 }`, `tcp dport 443`; nil for any other match.
+    /// `ip daddr { 192.0.2.10, 192.0.2.20 }`, `tcp dport 443` (and `udp`, `sctp`),
+    /// `meta l4proto icmp`, `meta l4proto . th dport { tcp . 53, udp . 53 }`; nil for any other match.
     static func match(_ body: JSONValue) -> FirewallTable.Match? {
         guard let left = body["left"], let right = body["right"], let op = body["op"]?.stringValue else { return nil }
         let field: FirewallTable.Match.Field
         if let key = left["meta"]?["key"]?.stringValue, left.objectCount == 1, left["meta"]?.objectCount == 1 {
-            guard let named = ["iifname": FirewallTable.Match.Field.inputName, "oifname": .outputName][key] else { return nil }
+            guard let named = ["iifname": FirewallTable.Match.Field.inputName, "oifname": .outputName, "l4proto": .protocol][key] else { return nil }
             field = named
+        } else if let parts = left["concat"]?.arrayValue, left.objectCount == 1 {
+            guard parts.count == 2, parts[0] == .object(["meta": .object(["key": .string("l4proto")])]),
+                parts[1] == .object(["payload": .object(["protocol": .string("th"), "field": .string("dport")])])
+            else { return nil }
+            field = .protocolAndPort
         } else if left["ct"]?["key"]?.stringValue == "state", left["ct"]?.objectCount == 1 {
             field = .connectionState
         } else if let payload = left["payload"], payload.objectCount == 2 {
             switch (payload["protocol"]?.stringValue, payload["field"]?.stringValue) {
             case ("ip", "daddr"): field = .ipDestination
-            case ("tcp", "dport"): field = .tcpDestinationPort
+            case (let name?, "dport"):
+                guard let transport = EgressPorts.Transport(rawValue: name) else { return nil }
+                field = .destinationPort(transport)
             default: return nil
             }
         } else {
@@ -153,8 +161,9 @@ public struct NftablesListing: Sendable, Equatable {
         return FirewallTable.Match(field, negated: negated, values)
     }
 
-    /// A value or a set's elements as text: names, addresses, `address/length`, numbers; the
-    /// flags of `ct state` as a list. Nil for a shape kuke never writes (a range, a map).
+    /// A value or a set's elements as text: names, addresses, `address/length`, numbers,
+    /// ranges `low-high`, concatenations `tcp . 53`; the flags of `ct state` as a list. Nil for
+    /// a shape kuke never writes (a map).
     static func values(_ value: JSONValue, flags: Bool) -> [String]? {
         switch value {
         case .string(let text): return [text]
@@ -173,6 +182,14 @@ public struct NftablesListing: Sendable, Equatable {
             }
             if let address = value["prefix"]?["addr"]?.stringValue, let length = value["prefix"]?["len"]?.integer {
                 return ["\(address)/\(length)"]
+            }
+            if let parts = value["concat"]?.arrayValue {
+                var texts: [String] = []
+                for part in parts {
+                    guard let one = values(part, flags: false), one.count == 1 else { return nil }
+                    texts += one
+                }
+                return [texts.joined(separator: " . ")]
             }
             if let bounds = value["range"]?.arrayValue, bounds.count == 2, let low = values(bounds[0], flags: false),
                 let high = values(bounds[1], flags: false), low.count == 1, high.count == 1

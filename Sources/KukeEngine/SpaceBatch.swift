@@ -74,7 +74,7 @@ extension SpaceReconciler {
         let plan: Plan
         do {
             plan = try makePlan(manifest, stored: stored, inventory: inventory)
-            entry.outcome.warnings = context.foreignClaims.takeUnreadable()
+            entry.outcome.warnings = context.foreignClaims.takeUnreadable() + plan.warnings
         } catch {
             entry.outcome.warnings = context.foreignClaims.takeUnreadable()
             entry.outcome.outcome = .failed

@@ -30,6 +30,8 @@ public struct SpaceReconciler: Sendable {
         /// their last known addresses, or none), limits whose controller is unavailable. The other
         /// parts converge and the outcome fails so the operator sees it.
         var softFailure: Failure?
+        /// What the operator should know and the space does not fail for (resolvers left out of `dns: allow`).
+        var warnings: [String] = []
 
         var parts: [Change] { leftovers + cgroup + conflist + bridge }
         var all: [Change] { parts + (metadata.map { [$0] } ?? []) }
@@ -45,7 +47,7 @@ public struct SpaceReconciler: Sendable {
         let plan: Plan
         do {
             plan = try makePlan(manifest, stored: stored, inventory: inventory)
-            outcome.warnings = context.foreignClaims.takeUnreadable()
+            outcome.warnings = context.foreignClaims.takeUnreadable() + plan.warnings
         } catch {
             outcome.warnings = context.foreignClaims.takeUnreadable()
             outcome.outcome = .failed
@@ -174,14 +176,32 @@ public struct SpaceReconciler: Sendable {
                 files: files)
         return Plan(
             record: record, leftovers: leftovers, cgroup: cgroupChanges, conflist: conflistChanges, bridge: bridgeChanges,
-            metadata: metadataChange, pendingFirst: pendingFirst, softFailure: resources.failure ?? egress.failure)
+            metadata: metadataChange, pendingFirst: pendingFirst, softFailure: resources.failure ?? egress.failure, warnings: egress.warnings)
     }
 
-    /// Looks up the hosts of a `default: deny` policy. A host that does not resolve keeps the
-    /// addresses recorded last time (none for a new host), so a passing DNS outage neither opens
-    /// nor closes anything; the failure is reported.
-    func resolveEgress(_ policy: EgressPolicy?, stored: EgressStatus?) -> (status: EgressStatus?, failure: Failure?) {
-        guard let policy, !policy.hosts.isEmpty else { return (nil, nil) }
+    /// Looks up the hosts of a `default: deny` policy, and reads the host's resolvers for
+    /// `dns: allow`. A host that does not resolve keeps the addresses recorded last time (none
+    /// for a new host), and resolvers that cannot be read keep the ones recorded, so a passing
+    /// DNS outage or a resolv.conf being rewritten neither opens nor closes anything; the
+    /// failure is reported.
+    func resolveEgress(_ policy: EgressPolicy?, stored: EgressStatus?) -> (status: EgressStatus?, failure: Failure?, warnings: [String]) {
+        guard let policy, !policy.hosts.isEmpty || policy.allowsDNS else { return (nil, nil, []) }
+        var nameservers: [IPv4Address]?
+        var warnings: [String] = []
+        var unreadable: String?
+        if policy.allowsDNS {
+            do {
+                let found = try context.drivers.resolver.nameservers()
+                nameservers = found.addresses
+                warnings = found.skipped.map { "dns: allow: left out \($0)" }
+            } catch {
+                let kept = stored?.nameservers ?? []
+                nameservers = kept
+                unreadable =
+                    "dns: allow: " + error.message
+                    + (kept.isEmpty ? " (no DNS allowed until it can be read)" : " (keeping the \(kept.count) resolver(s) read before)")
+            }
+        }
         var resolved: [EgressStatus.Resolved] = []
         var problems: [String] = []
         for host in policy.hosts {
@@ -194,8 +214,11 @@ public struct SpaceReconciler: Sendable {
                     error.message + (kept.isEmpty ? " (not allowed until it resolves)" : " (keeping \(kept.count) address(es) resolved before)"))
             }
         }
-        let failure = problems.isEmpty ? nil : Failure(.egressHostUnresolved, problems.joined(separator: "; "))
-        return (EgressStatus(resolved: resolved), failure)
+        var failure = problems.isEmpty ? nil : Failure(.egressHostUnresolved, problems.joined(separator: "; "))
+        if let unreadable {
+            failure = failure.map { Failure($0.reason, $0.message + "; " + unreadable) } ?? Failure(.nameserversUnavailable, unreadable)
+        }
+        return (EgressStatus(resolved: resolved, nameservers: nameservers), failure, warnings)
     }
 
     func read(_ path: String) throws(Failure) -> String? {

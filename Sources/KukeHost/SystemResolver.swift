@@ -3,9 +3,24 @@ import KukeEngine
 import KukeModel
 
 /// `NameResolver` through `getaddrinfo(3)` with `AF_INET`: the host's own resolver
-/// configuration (`/etc/hosts`, DNS, as `/etc/nsswitch.conf` says), IPv4 only.
+/// configuration (`/etc/hosts`, DNS, as `/etc/nsswitch.conf` says), IPv4 only; and the host's
+/// resolvers read from `resolvConf` (and systemd-resolved's `resolvedConf`).
 public struct SystemResolver: NameResolver {
-    public init() {}
+    public var resolvConf: String
+    public var resolvedConf: String
+
+    public init(resolvConf: String = "/etc/resolv.conf", resolvedConf: String = "/run/systemd/resolve/resolv.conf") {
+        self.resolvConf = resolvConf
+        self.resolvedConf = resolvedConf
+    }
+
+    public func nameservers() throws(HostError) -> HostNameservers {
+        guard let text = ProcFile.read(resolvConf) else {
+            throw HostError("the host's resolvers: \(resolvConf) could not be read")
+        }
+        let upstream = resolvedConf
+        return try HostNameservers.read(resolvConf: (resolvConf, text)) { (upstream, ProcFile.read(upstream)) }
+    }
 
     public func resolveIPv4(_ host: String) throws(HostError) -> [IPv4Address] {
         var hints = addrinfo()

@@ -1,8 +1,9 @@
 /// `spec.network.egress` as kuke enforces it (upstream Kukeon's semantics): with
 /// `default: deny`, forwarded traffic leaving the space is dropped unless an `allow` rule
-/// matches its destination (and, when the rule has `ports`, its TCP destination port);
-/// established connections are kept. `default: allow` (or no `default`) leaves egress open,
-/// whatever the rules say. IPv4 only.
+/// matches its destination (and, when the rule has `ports`, its protocol and destination port,
+/// see `EgressPorts`), or it is a DNS query to one of the host's resolvers and `dns: allow` is
+/// set; established connections are kept. `default: allow` (or no `default`) leaves egress
+/// open, whatever the rules say. IPv4 only.
 public struct EgressPolicy: Sendable, Equatable {
     /// One `allow` entry.
     public struct Rule: Sendable, Equatable {
@@ -14,22 +15,26 @@ public struct EgressPolicy: Sendable, Equatable {
         }
 
         public var target: Target
-        /// TCP destination ports, sorted and without duplicates; empty means any protocol and port.
-        public var ports: [Int]
+        /// The protocols and destination ports it lets through; `.any` for every protocol and port.
+        public var ports: EgressPorts
 
-        public init(target: Target, ports: [Int]) {
+        public init(target: Target, ports: EgressPorts = .any) {
             self.target = target
-            self.ports = Array(Set(ports)).sorted()
+            self.ports = ports
         }
     }
 
     /// Whether egress is denied unless a rule allows it.
     public var denies: Bool
     public var rules: [Rule]
+    /// `dns: allow`: DNS (UDP and TCP port 53) to the host's resolvers, whatever they are when
+    /// the space is applied (`status.egress.nameservers`).
+    public var allowsDNS: Bool
 
-    public init(denies: Bool, rules: [Rule]) {
+    public init(denies: Bool, rules: [Rule], allowsDNS: Bool = false) {
         self.denies = denies
         self.rules = rules
+        self.allowsDNS = allowsDNS
     }
 
     /// The policy of a stored or decoded `spec.network`; nil when there is none or it leaves
@@ -40,11 +45,11 @@ public struct EgressPolicy: Sendable, Equatable {
         var rules: [Rule] = []
         if case .list(let entries)? = egress["allow"] {
             for entry in entries {
-                var ports: [Int] = []
+                var ports = EgressPorts.any
                 if case .list(let items)? = entry["ports"] {
-                    ports = items.compactMap { if case .integer(let port) = $0, (1...65535).contains(port) { Int(port) } else { nil } }
                     // A port that is not valid leaves the rule out: dropping only it could widen the rule to any port.
-                    guard ports.count == items.count, !ports.isEmpty else { continue }
+                    guard !items.isEmpty, case .success(let parsed) = EgressPorts.parse(items) else { continue }
+                    ports = parsed
                 }
                 switch (entry["host"]?.stringValue, entry["cidr"]?.stringValue) {
                 case (let host?, nil) where EgressRules.hostProblem(host) == nil:
@@ -56,7 +61,7 @@ public struct EgressPolicy: Sendable, Equatable {
                 }
             }
         }
-        self.init(denies: true, rules: rules)
+        self.init(denies: true, rules: rules, allowsDNS: egress["dns"]?.stringValue == "allow")
     }
 
     /// The hosts to resolve, once each, in the order written.
@@ -93,8 +98,14 @@ public struct EgressStatus: Sendable, Equatable {
     }
 
     public var resolved: [Resolved]
+    /// The host's resolvers a `dns: allow` space may query, as read at the last apply (nil
+    /// without `dns: allow`; empty when none could be read).
+    public var nameservers: [IPv4Address]?
 
-    public init(resolved: [Resolved]) { self.resolved = resolved }
+    public init(resolved: [Resolved], nameservers: [IPv4Address]? = nil) {
+        self.resolved = resolved
+        self.nameservers = nameservers.map { Array(Set($0)).sorted() }
+    }
 
     /// The addresses recorded for `host` (empty when none).
     public func addresses(of host: String) -> [IPv4Address] {

@@ -1,7 +1,8 @@
 /// The rules of `spec.network.egress` beyond its shape (upstream Kukeon's semantics): each
 /// `allow` entry has exactly one of `host` or `cidr`; a CIDR is an IPv4 network in CIDR form
-/// (host bits may be set, as `net.ParseCIDR` allows); a host is a DNS name. Ports are checked
-/// by the schema (1–65535).
+/// (host bits may be set, as `net.ParseCIDR` allows); a host is a DNS name; each entry of
+/// `ports` is one `EgressPorts.entry` reads (a TCP port, `PORT[/PROTO]`, `FROM-TO[/PROTO]` or
+/// `icmp`), at the entry's own position.
 enum EgressRules {
     /// The issues of one document's egress policy, at the positions the walk recorded.
     static func issues(_ network: ManifestValue?, positions: [String: SourcePosition], document: SourcePosition) -> [ManifestIssue] {
@@ -10,6 +11,14 @@ enum EgressRules {
         for (index, rule) in rules.enumerated() {
             let path = "spec.network.egress.allow[\(index)]"
             let position = positions[path] ?? document
+            if case .list(let ports)? = rule["ports"] {
+                for (item, port) in ports.enumerated() {
+                    if case .failure(let error) = EgressPorts.entry(port) {
+                        let portPath = "\(path).ports[\(item)]"
+                        issues.append(ManifestIssue(positions[portPath] ?? position, .fieldValue, "\(portPath): \(error)"))
+                    }
+                }
+            }
             let host = rule["host"]?.stringValue
             let cidr = rule["cidr"]?.stringValue
             switch (host, cidr) {

@@ -9,6 +9,9 @@ public indirect enum FieldSchema: Sendable {
     case quantity
     /// A string from a closed set.
     case oneOf([String])
+    /// An entry of an egress rule's `ports`: an integer or a string, read by `EgressPorts`
+    /// (which checks ranges and protocols, so the two readers of a policy never differ).
+    case port
     /// A map of string keys to string values (labels); the walk keeps each entry's positions so
     /// `ManifestDecoder` can check the label rules in manifests while records are read as written.
     case stringMap
@@ -28,6 +31,7 @@ public indirect enum FieldSchema: Sendable {
         case .integer: "an integer"
         case .boolean: "a boolean"
         case .quantity: "a quantity"
+        case .port: "a port"
         case .stringMap, .object: "a mapping"
         case .list: "a list"
         case .ignored: "anything"
@@ -46,7 +50,7 @@ public enum ManifestSchema {
     static let egressRule = FieldSchema.object([
         "host": .string,
         "cidr": .string,
-        "ports": .list(.integer(1...65535)),
+        "ports": .list(.port),
     ])
 
     static let containerDefaults = FieldSchema.object([
@@ -83,7 +87,7 @@ public enum ManifestSchema {
             "realmId": .string,
             "cniConfigPath": .string,
             "network": .object([
-                "egress": .object(["default": .oneOf(["allow", "deny"]), "allow": .list(egressRule)])
+                "egress": .object(["default": .oneOf(["allow", "deny"]), "dns": .oneOf(["allow", "deny"]), "allow": .list(egressRule)])
             ]),
             "defaults": .object(["container": containerDefaults]),
             "resources": resources,

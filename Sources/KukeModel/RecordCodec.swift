@@ -48,7 +48,7 @@ public enum RecordCodec {
         "observedGeneration": .nonNegative,
         "managedBy": .string,
         "source": .string,
-        "egress": .object(["resolved": .list(.object(["host": .string, "addresses": .stringList]))]),
+        "egress": .object(["resolved": .list(.object(["host": .string, "addresses": .stringList])), "nameservers": .stringList]),
         "resources": .stringMap,
         "suspended": .object(["reason": .string, "since": .string]),
         "bootId": .string,
@@ -145,7 +145,9 @@ public enum RecordCodec {
                     .init("host", .string(entry.host)), .init("addresses", .list(entry.addresses.map { .string($0.description) })),
                 ])
             }
-            entries.append(.init("egress", .map([.init("resolved", .list(resolved))])))
+            var egressEntries: [ManifestValue.Entry] = resolved.isEmpty ? [] : [.init("resolved", .list(resolved))]
+            if let nameservers = egress.nameservers { egressEntries.append(.init("nameservers", .list(nameservers.map { .string($0.description) }))) }
+            entries.append(.init("egress", .map(egressEntries)))
         }
         return .map(value(of: record.metadata, record.spec) + [.init("status", .map(entries))])
     }
@@ -216,13 +218,24 @@ public enum RecordCodec {
         if let reason = statusValue?["suspended"]?["reason"]?.stringValue {
             status.suspended = Suspension(reason: reason, since: statusValue?["suspended"]?["since"]?.stringValue.flatMap(Timestamp.parse))
         }
-        if case .list(let items)? = statusValue?["egress"]?["resolved"] {
-            status.egress = EgressStatus(
-                resolved: items.compactMap { item in
+        if let egress = statusValue?["egress"] {
+            var resolved: [EgressStatus.Resolved] = []
+            if case .list(let items)? = egress["resolved"] {
+                resolved = items.compactMap { item in
                     guard let host = item["host"]?.stringValue else { return nil }
                     guard case .list(let addresses)? = item["addresses"] else { return .init(host: host, addresses: []) }
                     return .init(host: host, addresses: addresses.compactMap { $0.stringValue.flatMap(IPv4Address.init) })
-                })
+                }
+            }
+            var nameservers: [IPv4Address]?
+            if let listed = egress["nameservers"] {
+                if case .list(let items) = listed {
+                    nameservers = items.compactMap { $0.stringValue.flatMap(IPv4Address.init) }
+                } else {
+                    nameservers = []
+                }
+            }
+            status.egress = EgressStatus(resolved: resolved, nameservers: nameservers)
         }
         return SpaceRecord(metadata: metadata, spec: spec, status: status)
     }

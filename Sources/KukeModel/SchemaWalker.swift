@@ -67,6 +67,13 @@ struct SchemaWalker {
             }
             if tag(node) == .int, let number = PlainScalar.integer(text(node)) { return .integer(number) }
             return .string(text(node))
+        case .port:
+            guard isScalar(node), ![YAMLTag.bool, .float, .null].contains(tag(node)) else {
+                fail(node, .fieldType, "\(path): expected a port (like 443, \"53/udp\", \"8000-8100/tcp\" or \"icmp\"), found \(describe(node))")
+                return nil
+            }
+            if tag(node) == .int, let number = PlainScalar.integer(text(node)) { return .integer(number) }
+            return .string(text(node))
         case .boolean:
             // Only true and false: YAML 1.1's yes/no/on/off are refused, as they are for strings.
             let strict = ["true", "True", "TRUE", "false", "False", "FALSE"]

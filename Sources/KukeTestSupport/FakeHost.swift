@@ -298,6 +298,14 @@ public final class FakeHost: Sendable {
             guard let found, !found.isEmpty else { throw HostError("egress host \"\(name)\" did not resolve: Name or service not known") }
             return found
         }
+        /// From the fake's files `/etc/resolv.conf` and `/run/systemd/resolve/resolv.conf`.
+        func nameservers() throws(HostError) -> HostNameservers {
+            let (conf, upstream) = host.state.withLock { ($0.files["/etc/resolv.conf"], $0.files["/run/systemd/resolve/resolv.conf"]) }
+            guard let conf else {
+                throw HostError("the host's resolvers: /etc/resolv.conf could not be read: No such file or directory", errno: .noSuchFileOrDirectory)
+            }
+            return try HostNameservers.read(resolvConf: ("/etc/resolv.conf", conf)) { ("/run/systemd/resolve/resolv.conf", upstream) }
+        }
     }
 
     struct Lock: HostLock {

@@ -101,12 +101,12 @@ struct NftablesListingTests {
         let json = try NftablesFixture.edited { objects in
             objects.append(
                 try! JSONParser.parse(
-                    #"{"rule": {"family": "inet", "table": "kukeon", "chain": "forward", "handle": 40, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "udp"}}, {"log": {"prefix": "x"}}, {"accept": null}]}}"#
+                    #"{"rule": {"family": "inet", "table": "kukeon", "chain": "forward", "handle": 40, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "mark"}}, "right": 1}}, {"log": {"prefix": "x"}}, {"accept": null}]}}"#
                 ))
         }
         let observed = ObservedFirewall(listing: try NftablesListing(json: json), comment: nil)
         #expect(
-            observed.lines.contains(#"  {"match":{"left":{"meta":{"key":"l4proto"}},"op":"==","right":"udp"}} {"log":{"prefix":"x"}} accept"#),
+            observed.lines.contains(#"  {"match":{"left":{"meta":{"key":"mark"}},"op":"==","right":1}} {"log":{"prefix":"x"}} accept"#),
             "\(observed.lines)")
         #expect(observed.ruleCount == 16, "every rule counts, commented or not")
         #expect(observed.holding(NftablesFixture.spaces).count == 3, "every space's rules are still there")
