@@ -125,9 +125,27 @@ public enum NftablesRendering {
                 if op == "!=" { words.removeFirst() }
                 guard let name = words.popFirst(), name.hasPrefix("\""), name.hasSuffix("\"") else { throw Unknown(description: line) }
                 statements.append(match(op, .object(["meta": .object(["key": .string(word)])]), .string(String(name.dropFirst().dropLast()))))
-            case "ip" where words.first == "daddr", "tcp" where words.first == "dport":
+            case "meta" where words.first == "l4proto":
+                words.removeFirst()
+                let protocolKey = JSONValue.object(["meta": .object(["key": .string("l4proto")])])
+                guard words.first == "." else {
+                    guard let name = words.popFirst(), name.allSatisfy(\.isLetter) else { throw Unknown(description: line) }
+                    statements.append(match("==", protocolKey, .string(name)))
+                    continue
+                }
+                guard words.popFirst() == ".", words.popFirst() == "th", words.popFirst() == "dport", let set = words.popFirst() else {
+                    throw Unknown(description: line)
+                }
+                let elements = try concatenations(set, line: line)
+                if elements.count > 1 { sets += 1 }
+                let left = JSONValue.object([
+                    "concat": .array([protocolKey, .object(["payload": .object(["protocol": .string("th"), "field": .string("dport")])])])
+                ])
+                statements.append(match("==", left, elements.count == 1 ? elements[0] : .object(["set": .array(elements)])))
+            case "ip" where words.first == "daddr", "tcp" where words.first == "dport", "udp" where words.first == "dport",
+                "sctp" where words.first == "dport":
                 let field = words.removeFirst()
-                let elements = try elements(words.popFirst() ?? "", numeric: word == "tcp", line: line)
+                let elements = try elements(words.popFirst() ?? "", numeric: word != "ip", line: line)
                 if elements.count > 1 { sets += 1 }
                 statements.append(
                     match(
@@ -156,8 +174,8 @@ public enum NftablesRendering {
         var keyed: [(key: UInt64, value: JSONValue)] = []
         for item in items {
             if numeric {
-                guard let port = UInt64(item) else { throw Unknown(description: line) }
-                keyed.append((port, .number(Double(port))))
+                guard let port = try port(item, line: line) else { throw Unknown(description: line) }
+                keyed.append(port)
                 continue
             }
             let parts = item.split(separator: "/")
@@ -170,6 +188,32 @@ public enum NftablesRendering {
             }
         }
         return keyed.sorted { $0.key < $1.key }.map(\.value)
+    }
+
+    /// `443` as a number, `8000-8100` as a range, keyed by its first port.
+    static func port(_ item: String, line: String) throws(Unknown) -> (key: UInt64, value: JSONValue)? {
+        let bounds = item.split(separator: "-").compactMap { UInt64($0) }
+        switch bounds.count {
+        case 1: return (bounds[0], .number(Double(bounds[0])))
+        case 2: return (bounds[0], .object(["range": .array([.number(Double(bounds[0])), .number(Double(bounds[1]))])]))
+        default: return nil
+        }
+    }
+
+    /// The elements of `{ tcp . 53, udp . 8000-8100 }` as nft lists them: `{"concat": ["tcp", 53]}`,
+    /// sorted by protocol number, then port.
+    static func concatenations(_ word: String, line: String) throws(Unknown) -> [JSONValue] {
+        let items =
+            word.hasPrefix("{")
+            ? word.dropFirst().dropLast().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } : [word]
+        let numbers = ["tcp": UInt64(6), "udp": 17, "sctp": 132]
+        var keyed: [(key: [UInt64], value: JSONValue)] = []
+        for item in items {
+            let parts = item.components(separatedBy: " . ")
+            guard parts.count == 2, let number = numbers[parts[0]], let port = try port(parts[1], line: line) else { throw Unknown(description: line) }
+            keyed.append(([number, port.key], .object(["concat": .array([.string(parts[0]), port.value])])))
+        }
+        return keyed.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map(\.value)
     }
 
     /// The words of a rule: a quoted string and a `{ … }` set are one word each.
