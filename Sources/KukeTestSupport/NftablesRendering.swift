@@ -200,17 +200,19 @@ public enum NftablesRendering {
         }
     }
 
-    /// The elements of `{ tcp . 53, udp . 8000-8100 }` as nft lists them: `{"concat": ["tcp", 53]}`,
-    /// sorted by protocol number, then port.
+    /// The elements of `{ tcp . 53, udp . 8000-8100 }` as nft 1.0.6 lists them: `{"concat": ["tcp", 53]}`,
+    /// sorted by protocol name, then port (measured: `sctp` before `tcp`, whatever the script's order).
     static func concatenations(_ word: String, line: String) throws(Unknown) -> [JSONValue] {
         let items =
             word.hasPrefix("{")
             ? word.dropFirst().dropLast().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } : [word]
-        let numbers = ["tcp": UInt64(6), "udp": 17, "sctp": 132]
+        let numbers = ["sctp": UInt64(0), "tcp": 1, "udp": 2]
         var keyed: [(key: [UInt64], value: JSONValue)] = []
         for item in items {
             let parts = item.components(separatedBy: " . ")
-            guard parts.count == 2, let number = numbers[parts[0]], let port = try port(parts[1], line: line) else { throw Unknown(description: line) }
+            guard parts.count == 2, let number = numbers[parts[0]], let port = try port(parts[1], line: line) else {
+                throw Unknown(description: line)
+            }
             keyed.append(([number, port.key], .object(["concat": .array([.string(parts[0]), port.value])])))
         }
         return keyed.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map(\.value)

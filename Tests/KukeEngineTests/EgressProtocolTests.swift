@@ -70,7 +70,8 @@ struct EgressProtocolTests {
         #expect(text.contains("ip daddr 192.0.2.53 udp dport 53 accept comment \"allow[0] cidr 192.0.2.53\""), "\(text)")
         #expect(
             text.contains(
-                "ip daddr 192.0.2.0/24 meta l4proto . th dport { tcp . 443, udp . 53, udp . 8000-8100 } accept comment \"allow[1] cidr 192.0.2.0/24\""),
+                "ip daddr 192.0.2.0/24 meta l4proto . th dport { tcp . 443, udp . 53, udp . 8000-8100 } accept comment \"allow[1] cidr 192.0.2.0/24\""
+            ),
             "\(text)")
         #expect(text.contains("ip daddr 198.51.100.0/24 meta l4proto icmp accept comment \"allow[2] cidr 198.51.100.0/24\""), "\(text)")
         #expect(text.contains("ip daddr 203.0.113.0/24 tcp dport 22 accept comment \"allow[3] cidr 203.0.113.0/24\""), "\(text)")

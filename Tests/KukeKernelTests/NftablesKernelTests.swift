@@ -30,13 +30,19 @@ struct NftablesKernelTests {
                 - host: outside.kuke.test
                 - cidr: 198.51.100.7/32
                   ports: [8080]
+                - cidr: 192.0.2.53/32
+                  ports: ["53/udp"]
+                - cidr: 192.0.2.0/24
+                  ports: [443, "53/udp", "8000-8100/udp", "9-10/sctp", icmp]
+                - cidr: 198.51.100.0/24
+                  ports: [icmp]
         ---
         apiVersion: v1beta1
         kind: Space
         metadata: {name: closed}
         spec:
           realmId: main
-          network: {egress: {default: deny}}
+          network: {egress: {default: deny, dns: allow}}
         ---
         apiVersion: v1beta1
         kind: Space
@@ -71,10 +77,16 @@ struct NftablesKernelTests {
             let hosts = "\(sandbox.directory)/hosts"
             try "127.0.0.1 localhost\n203.0.113.9 outside.kuke.test\n192.0.2.1 outside.kuke.test\n".write(
                 toFile: hosts, atomically: false, encoding: .utf8)
-            // The real resolver, with /etc/hosts replaced in a mount namespace of kuke's own.
+            let resolvConf = "\(sandbox.directory)/resolv.conf"
+            try "nameserver 192.0.2.250\nnameserver 192.0.2.251\n".write(toFile: resolvConf, atomically: false, encoding: .utf8)
+            // The real resolver, with /etc/hosts and /etc/resolv.conf replaced in a mount namespace of kuke's own.
             let kuke = { (arguments: [String]) in
                 sandbox.run(
-                    ["unshare", "--mount", "sh", "-c", "mount --bind \"$0\" /etc/hosts && exec \"$@\"", hosts, sandbox.kukeBinary] + arguments)
+                    [
+                        "unshare", "--mount", "sh", "-c",
+                        "mount --bind \"$0\" /etc/hosts && mount --bind \"$1\" /etc/resolv.conf && shift && exec \"$@\"",
+                        hosts, resolvConf, sandbox.kukeBinary,
+                    ] + arguments)
             }
             let applied = kuke(["apply", "-f", path])
             #expect(applied.status == 0, "\(applied)")
@@ -82,7 +94,10 @@ struct NftablesKernelTests {
             #expect(real.status == 0, "\(real)")
 
             let host = FakeHost(firewall: true)
-            host.state.withLock { $0.names["outside.kuke.test"] = [IPv4Address("203.0.113.9")!, IPv4Address("192.0.2.1")!] }
+            host.state.withLock {
+                $0.names["outside.kuke.test"] = [IPv4Address("203.0.113.9")!, IPv4Address("192.0.2.1")!]
+                $0.files["/etc/resolv.conf"] = "nameserver 192.0.2.250\nnameserver 192.0.2.251\n"
+            }
             let layout = HostLayout(
                 runPath: sandbox.runPath, cniConfigDirectory: "/cni", cgroupRoot: "/cg", subnetPool: IPv4Subnet("10.88.0.0/16")!)
             let decoded = ManifestDecoder.decode(Self.manifest, file: "spaces.yaml")

@@ -115,27 +115,34 @@ let badManifests: [BadManifest] = [
             + "  network:\n    egress:\n      allow:\n      - cidr: 10.0.0.0/8\n        ports: [0]\n",
         rule: .fieldValue, line: 11, column: 17, message: "0 is out of range 1...65535"),
     BadManifest(
-        label: "egress port with an unknown protocol", yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a")
+        label: "egress port with an unknown protocol",
+        yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a")
             + "  network:\n    egress:\n      allow:\n      - cidr: 10.0.0.0/8\n        ports: [443, \"53/tcpp\"]\n",
-        rule: .fieldValue, line: 11, column: 22, message: "spec.network.egress.allow[0].ports[1]: \"53/tcpp\": protocol \"tcpp\" is not one of tcp, udp, sctp"),
+        rule: .fieldValue, line: 11, column: 22,
+        message: "spec.network.egress.allow[0].ports[1]: \"53/tcpp\": protocol \"tcpp\" is not one of tcp, udp, sctp"),
     BadManifest(
-        label: "egress port range backwards", yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a")
+        label: "egress port range backwards",
+        yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a")
             + "  network:\n    egress:\n      allow:\n      - cidr: 10.0.0.0/8\n        ports: [443, \"100-50/udp\"]\n",
         rule: .fieldValue, line: 11, column: 22, message: "\"100-50/udp\": the range starts above its end"),
     BadManifest(
-        label: "egress icmp with a port", yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a")
+        label: "egress icmp with a port",
+        yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a")
             + "  network:\n    egress:\n      allow:\n      - cidr: 10.0.0.0/8\n        ports: [443, icmp/udp]\n",
         rule: .fieldValue, line: 11, column: 22, message: "icmp has no ports"),
     BadManifest(
-        label: "egress port out of range in a string", yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a")
+        label: "egress port out of range in a string",
+        yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a")
             + "  network:\n    egress:\n      allow:\n      - cidr: 10.0.0.0/8\n        ports: [443, \"1-70000\"]\n",
         rule: .fieldValue, line: 11, column: 22, message: "port 70000 is out of range 1...65535"),
     BadManifest(
-        label: "egress port that is a word", yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a")
+        label: "egress port that is a word",
+        yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a")
             + "  network:\n    egress:\n      allow:\n      - cidr: 10.0.0.0/8\n        ports: [443, https]\n",
         rule: .fieldValue, line: 11, column: 22, message: "is not a port entry: write PORT[/PROTO] or FROM-TO[/PROTO]"),
     BadManifest(
-        label: "egress port that is a boolean", yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a")
+        label: "egress port that is a boolean",
+        yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a")
             + "  network:\n    egress:\n      allow:\n      - cidr: 10.0.0.0/8\n        ports: [443, true]\n",
         rule: .fieldType, line: 11, column: 22, message: "expected a port (like 443"),
     BadManifest(
