@@ -123,6 +123,14 @@ struct DescribeSpaceCommand: ParsableCommand {
             } catch {
                 add("Isolation:", "unknown: \(error.message)")
             }
+            if EgressPolicy(network: record.spec.network)?.allowsDNS == true {
+                let servers = record.status.egress?.nameservers ?? []
+                add(
+                    "DNS:",
+                    servers.isEmpty
+                        ? "allowed, but no resolver was read (see the record's reason)"
+                        : "allowed to \(servers.map(\.description).joined(separator: ", ")) (the host's resolvers at the last apply), UDP and TCP 53")
+            }
         }
         console.writeOut(lines.joined(separator: "\n") + "\n")
     }

@@ -208,7 +208,7 @@ struct GetSpacesCommand: ParsableCommand {
                 row.append(ResourceLimits.written(space.spec.resources, "cpu", "max") ?? "-")
                 row.append(ResourceLimits.written(space.spec.resources, "memory", "max") ?? "-")
                 let policy = EgressPolicy(network: space.spec.network)
-                row.append(policy.map { "deny(\($0.rules.count))" } ?? "allow")
+                row.append(policy.map { "deny(\($0.rules.count)\($0.allowsDNS ? ",dns" : ""))" } ?? "allow")
                 row.append(network.flatMap { drops?[$0.bridge] }.map(String.init) ?? "-")
                 // The slice under the systemd driver, else the cgroup's path below the root.
                 row.append(space.status.slice ?? space.status.cgroupPath.map { cgroupRelative($0) } ?? "-")
