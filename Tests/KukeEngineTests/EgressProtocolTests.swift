@@ -87,6 +87,21 @@ struct EgressProtocolTests {
         #expect(try engine(host).apply(resources(egress)).allSatisfy { $0.outcome == .unchanged })
     }
 
+    @Test("the record keeps each entry as written, a quoted number a string: a second apply finds the space unchanged")
+    func recordRoundTrip() throws {
+        let host = FakeHost(firewall: true)
+        let egress = "default: deny\ndns: deny\nallow:\n  - cidr: 10.0.0.0/8\n    ports: [\"443\", 80, \"53/udp\", icmp, \"1-9\"]"
+        #expect(try engine(host).apply(resources(egress)).allSatisfy { $0.failure == nil })
+        let stored = try #require(record(host))
+        guard case .list(let rules)? = stored.spec.network?["egress"]?["allow"] else {
+            Issue.record("no rules")
+            return
+        }
+        #expect(rules.first?["ports"] == .list([.string("443"), .integer(80), .string("53/udp"), .string("icmp"), .string("1-9")]))
+        #expect(try engine(host).apply(resources(egress)).allSatisfy { $0.outcome == .unchanged })
+        #expect(stored.metadata.generation == record(host)?.metadata.generation)
+    }
+
     @Test("integer ports keep the fingerprint they had before protocols: an upgrade rewrites no table")
     func fingerprintKept() {
         let shop = FirewallSpace(
