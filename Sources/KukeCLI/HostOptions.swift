@@ -158,7 +158,9 @@ struct HostOptions: ParsableArguments {
 
 /// `--lock-timeout`, for the commands that change the host and so take the host lock.
 struct LockOptions: ParsableArguments {
-    @Option(name: .customLong("lock-timeout"), help: "Seconds to wait for another kuke to release the host lock (default: wait).")
+    @Option(
+        name: .customLong("lock-timeout"), parsing: .unconditional, help: "Seconds to wait for another kuke to release the host lock (default: wait)."
+    )
     var lockTimeout: Double?
 
     func validate() throws {

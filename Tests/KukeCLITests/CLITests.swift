@@ -66,6 +66,21 @@ struct CLITests {
         #expect(await run(["get", "spaces", "--run-path", "relative"]).status == 2)
     }
 
+    @Test("a negative or too long duration or interval says so, not \"Missing value\" (exit 2)")
+    func negativeValues() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let debounce = await run(["watch", directory, "--debounce", "-1s"])
+        #expect(debounce.status == 2 && debounce.err.contains("\"-1s\" is negative: a duration is 0s or more"), "\(debounce.err)")
+        let resync = await run(["watch", directory, "--resync", "9000h"])
+        #expect(resync.status == 2 && resync.err.contains("\"9000h\" is longer than a year (8760h)"), "\(resync.err)")
+        let interval = await run(["top", "spaces", "--interval", "-1"])
+        #expect(interval.status == 2 && interval.err.contains("--interval must be above 0 and at most 60 seconds"), "\(interval.err)")
+        let timeout = await run(["apply", "-f", "x.yaml", "--lock-timeout", "-1"])
+        #expect(timeout.status == 2 && timeout.err.contains("--lock-timeout must not be negative"), "\(timeout.err)")
+        #expect(!(debounce.err + interval.err + timeout.err).contains("Missing value"))
+    }
+
     @Test("--prune-grace takes a duration and goes with --prune; anything else is a usage error (exit 2) that says what a duration is")
     func pruneGraceUsage() async throws {
         let directory = try temporaryDirectory()

@@ -26,7 +26,8 @@ struct TopSpacesCommand: ParsableCommand {
             """, aliases: ["space"])
 
     @Option(help: "Only the spaces of this realm.") var realm: String?
-    @Option(help: "Seconds between the two CPU readings.") var interval: Double = 0.5
+    // `.unconditional`: `--interval -1` takes "-1" as its value and gets the range error, not "Missing value".
+    @Option(parsing: .unconditional, help: "Seconds between the two CPU readings.") var interval: Double = 0.5
     @OptionGroup var host: HostOptions
 
     func validate() throws {

@@ -36,11 +36,16 @@ struct WatchCommand: AsyncParsableCommand {
     @Argument(help: "Directories of manifests (followed recursively, symbolic links included).")
     var directories: [String]
     @OptionGroup var host: HostOptions
-    @Option(help: "Wait this long after the first change of a burst before reloading (e.g. 100ms, 1s).")
+    // `.unconditional`: `--debounce -1s` takes "-1s" as its value and gets the range error, not "Missing value".
+    @Option(
+        parsing: .unconditional, help: "Wait this long after the first change of a burst before reloading (e.g. 100ms, 1s; default: 100ms).",
+        transform: Interval.parse)
     var debounce = Interval(seconds: 0.1)
-    @Option(help: "Re-observe and repair every resource this often (e.g. 5m, 30s; at most 8760h).")
+    @Option(
+        parsing: .unconditional, help: "Re-observe and repair every resource this often (e.g. 5m, 30s; at most 8760h; default: 5m).",
+        transform: Interval.parse)
     var resync = Interval(seconds: 300)
-    @Option(help: "Poll for changes at this interval instead of using inotify (e.g. 2s).")
+    @Option(parsing: .unconditional, help: "Poll for changes at this interval instead of using inotify (e.g. 2s).", transform: Interval.parse)
     var poll: Interval?
     @Flag(help: "Delete spaces this watcher created whose manifests disappeared.")
     var prune = false
@@ -49,7 +54,7 @@ struct WatchCommand: AsyncParsableCommand {
     @Flag(name: .customLong("allow-empty"), help: "With --prune, allow a pass that deletes every space this watcher owns.")
     var allowEmpty = false
     @Option(
-        name: .customLong("prune-grace"),
+        name: .customLong("prune-grace"), parsing: .unconditional,
         help: ArgumentHelp(
             "With --prune, delete a space only after its manifest stayed gone this long and over two reads of the directories (default 30s; 0s: at once).",
             valueName: "duration"),
@@ -158,18 +163,27 @@ struct Interval: ExpressibleByArgument, CustomStringConvertible {
     init(seconds: Double) { self.seconds = seconds }
 
     init?(argument: String) {
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
-        let (number, scale) = units.first { argument.hasSuffix($0.0) }.map { (argument.dropLast($0.0.count), $0.1) } ?? (Substring(argument), 1)
-        guard let value = Double(number), value.isFinite, value >= 0, value * scale <= Self.maximumSeconds else { return nil }
-        seconds = value * scale
+        guard let seconds = Self.seconds(of: argument), seconds >= 0, seconds <= Self.maximumSeconds else { return nil }
+        self.seconds = seconds
     }
 
-    /// Parses an interval, or says what one looks like (a usage error, exit 2).
+    /// `100ms`, `30s`, `2m`, `1h` or a bare number of seconds, in seconds, unbounded; nil when it is not a duration.
+    static func seconds(of argument: String) -> Double? {
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        let (number, scale) = units.first { argument.hasSuffix($0.0) }.map { (argument.dropLast($0.0.count), $0.1) } ?? (Substring(argument), 1)
+        guard let value = Double(number), value.isFinite else { return nil }
+        return value * scale
+    }
+
+    /// Parses an interval, or says what is wrong with it: not a duration, negative, or over a
+    /// year (a usage error, exit 2).
     static func parse(_ argument: String) throws -> Interval {
-        guard let interval = Interval(argument: argument) else {
-            throw ValidationError("\"\(argument)\" is not a duration: give a number and a unit, as 30s, 2m or 0s")
+        if let interval = Interval(argument: argument) { return interval }
+        switch seconds(of: argument) {
+        case let seconds? where seconds < 0: throw ValidationError("\"\(argument)\" is negative: a duration is 0s or more")
+        case .some: throw ValidationError("\"\(argument)\" is longer than a year (8760h)")
+        case nil: throw ValidationError("\"\(argument)\" is not a duration: give a number and a unit, as 30s, 2m or 0s")
         }
-        return interval
     }
 
     var description: String {
