@@ -6,14 +6,36 @@ lexgrog (and so whatis, apropos and lintian) cannot parse, and it leaves empty l
 text, which groff warns about. This writes each page as git does its subcommands:
 kuke-get-spaces.1, named kuke-get-spaces in NAME (whatis: "kuke-get-spaces - List spaces."),
 the command as typed ("kuke get spaces") in SYNOPSIS, cross-references to the same names,
-and paragraph breaks (.Pp) for empty lines.
-Usage: man-layout.py SOURCE_DIR DEST_DIR
+and paragraph breaks (.Pp) for empty lines. generate-manual leaves out what --help adds to an
+option's text, its values and its default ("(values: json, yaml; default: info)"): given the
+CLI's `--experimental-dump-help` JSON, they are added to each option's text as --help shows them.
+Usage: man-layout.py SOURCE_DIR DEST_DIR [DUMP_HELP_JSON]
 """
+import json
 import os
 import re
 import sys
 
 source, dest = sys.argv[1], sys.argv[2]
+# "kuke-get-spaces" -> {"output": "(values: json, yaml, wide, name)"}
+notes = {}
+if len(sys.argv) > 3:
+    def walk(command, stem):
+        found = {}
+        for argument in command.get("arguments", []):
+            names = [n["name"] for n in argument.get("names", []) if n.get("kind") == "long"]
+            values, default = argument.get("allValues"), argument.get("defaultValue")
+            parts = []
+            if values:
+                parts.append("values: " + ", ".join(values))
+            if default and argument.get("kind") == "option":
+                parts.append("default: " + default)
+            if names and parts:
+                found[names[0]] = "(" + "; ".join(parts) + ")"
+        notes[stem] = found
+        for sub in command.get("subcommands", []):
+            walk(sub, stem + "-" + sub["commandName"])
+    walk(json.load(open(sys.argv[3], encoding="utf-8"))["command"], "kuke")
 for name in sorted(os.listdir(source)):
     if not name.endswith(".1"):
         continue
@@ -22,7 +44,15 @@ for name in sorted(os.listdir(source)):
     out = []
     section = None
     command = None
+    pending = None  # the note of the option whose .It line came last
     for line in lines:
+        if pending and not line.startswith("."):
+            if "default:" not in line and "values:" not in line:
+                line = line + " " + pending
+            pending = None
+        if line.startswith(".It Fl "):
+            long = re.findall(r"-(?:-)?([a-z][a-z0-9-]+)", line)
+            pending = next((notes.get(stem, {}).get(name) for name in long if notes.get(stem, {}).get(name)), None)
         if line.startswith(".Sh "):
             section = line[4:].strip('"')
         if line.startswith(".Dt "):

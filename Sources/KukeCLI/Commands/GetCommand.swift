@@ -195,6 +195,7 @@ struct GetSpacesCommand: ParsableCommand {
         let wide = output == .wide
         let drops = wide ? observeDrops(console) : nil
         var rows = [["NAME", "REALM", "STATE", "BRIDGE", "SUBNET"] + (wide ? ["CPU", "MEMORY", "EGRESS", "DROPPED", "CGROUP"] : []) + ["AGE"]]
+        var notHeld = Set<SpaceID>()
         for space in spaces {
             let network = space.status.network
             var row = [
@@ -204,9 +205,17 @@ struct GetSpacesCommand: ParsableCommand {
                 network?.bridge ?? "-", network?.subnet.description ?? "-",
             ]
             if wide {
-                // The limits as the manifest writes them (`1.5`, `500m`, `2Gi`), `-` when none.
-                row.append(ResourceLimits.written(space.spec.resources, "cpu", "max") ?? "-")
-                row.append(ResourceLimits.written(space.spec.resources, "memory", "max") ?? "-")
+                // The limits as the manifest writes them (`1.5`, `500m`, `2Gi`), `-` when none, and
+                // `*` after one the record does not say kuke wrote (a Failed or Pending space's).
+                for (group, file) in [("cpu", "cpu.max"), ("memory", "memory.max")] {
+                    guard let declared = ResourceLimits.written(space.spec.resources, group, "max") else {
+                        row.append("-")
+                        continue
+                    }
+                    let held = space.status.resources?[file] != nil
+                    if !held { notHeld.insert(space.id) }
+                    row.append(held ? declared : declared + "*")
+                }
                 let policy = EgressPolicy(network: space.spec.network)
                 row.append(policy.map { "deny(\($0.rules.count)\($0.allowsDNS ? ",dns" : ""))" } ?? "allow")
                 row.append(network.flatMap { drops?[$0.bridge] }.map(String.init) ?? "-")
@@ -216,6 +225,11 @@ struct GetSpacesCommand: ParsableCommand {
             rows.append(row + [age(since: space.status.createdAt)])
         }
         console.writeOut(table(rows, headers: !noHeaders))
+        if !notHeld.isEmpty {
+            console.error(
+                "warning: * marks a declared limit the kernel does not hold: \(notHeld.sorted().map(\.description).joined(separator: ", ")) did not converge (kuke describe space NAME says why)"
+            )
+        }
         let stale = spaces.filter { BootFreshness.isStale($0.status.state, recordBoot: $0.status.bootId, currentBoot: inventory.bootID) }
         if !stale.isEmpty {
             console.error(
