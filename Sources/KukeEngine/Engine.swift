@@ -284,7 +284,7 @@ public struct Engine: Sendable {
             try drivers.files.write(path, RecordCodec.recordText(RecordCodec.value(of: record)), mode: MetadataPlanner.spaceMode)
         } catch {
             outcome.outcome = .failed
-            outcome.failure = Failure(.metadataWriteFailed, error.message)
+            outcome.failure = Failure.host(.metadataWriteFailed, error)
             return outcome
         }
         outcome.outcome = .updated

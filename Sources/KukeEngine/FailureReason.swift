@@ -34,3 +34,30 @@ public enum FailureReason: String, Sendable, CaseIterable, CustomStringConvertib
 
     public var description: String { rawValue }
 }
+
+/// Whether trying again can help without anyone changing anything.
+public enum FailurePersistence: String, Sendable, CaseIterable {
+    /// Something on the host is in the way for now (a busy cgroup, a resolver outage, another
+    /// kuke's lock, a write that failed): `kuke watch` retries with backoff.
+    case transient
+    /// Only a change fixes it: to the manifests (a name, a realm declared, a conflict removed)
+    /// or to the host by its operator (a foreign conflist moved, a controller delegated).
+    /// `kuke watch` tries again when the resource's manifest changes, at each resync and on
+    /// SIGHUP, not on a backoff timer.
+    case permanent
+}
+
+extension FailureReason {
+    /// How a failure of this reason is retried (`Failure.persistence` refines it by errno).
+    public var persistence: FailurePersistence {
+        switch self {
+        case .bridgeFailed, .cgroupBusy, .cgroupFailed, .childFailed, .conflistReadFailed, .conflistWriteFailed, .egressHostUnresolved,
+            .firewallFailed, .hostFailed, .metadataWriteFailed, .nameserversUnavailable, .recordUnreadable, .spaceInUse:
+            .transient
+        case .alreadyExists, .bridgeConflict, .bridgeNameInvalid, .cgroupMoved, .cgroupRootInvalid, .conflistConflict, .controllerUnavailable,
+            .firewallOwnedElsewhere, .foreignFiles, .hasChildren, .nameConflict, .notFound, .realmNotFound, .subnetConflict,
+            .subnetPoolExhausted, .suspended:
+            .permanent
+        }
+    }
+}

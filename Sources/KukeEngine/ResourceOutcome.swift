@@ -1,3 +1,5 @@
+import SystemPackage
+
 /// What a pass did to one resource.
 public enum Outcome: String, Sendable, CaseIterable {
     case created
@@ -14,19 +16,34 @@ public enum Outcome: String, Sendable, CaseIterable {
     public var changesHost: Bool { self == .created || self == .updated || self == .deleted }
 }
 
-/// Why a resource failed: a stable reason (`RealmNotFound`) and a message for humans.
+/// Why a resource failed: a stable reason (`RealmNotFound`), a message for humans, and, when a
+/// system call failed, its errno.
 public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
     public var reason: FailureReason
     public var message: String
+    /// The errno of the host failure behind it, kept from its `HostError`.
+    public var errno: Errno?
 
-    public init(_ reason: FailureReason, _ message: String) {
+    public init(_ reason: FailureReason, _ message: String, errno: Errno? = nil) {
         self.reason = reason
         self.message = message
+        self.errno = errno
     }
 
     public var description: String { "\(reason): \(message)" }
 
-    static func host(_ reason: FailureReason, _ error: HostError) -> Failure { Failure(reason, error.message) }
+    public static func host(_ reason: FailureReason, _ error: HostError) -> Failure { Failure(reason, error.message, errno: error.errno) }
+
+    /// The errnos no retry gets past: the permission or the file system must change first.
+    static let permanentErrnos: Set<Errno> = [.permissionDenied, .notPermitted, .readOnlyFileSystem]
+
+    /// Whether retrying can help by itself: the reason's persistence, except that a host failure
+    /// refused for permission (`EACCES`, `EPERM`) or a read-only file system (`EROFS`, a unit's
+    /// `ReadWritePaths=` missing a path) is permanent whatever its reason.
+    public var persistence: FailurePersistence {
+        if let errno, Self.permanentErrnos.contains(errno) { return .permanent }
+        return reason.persistence
+    }
 }
 
 /// The result of one resource in a pass.

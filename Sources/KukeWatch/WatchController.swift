@@ -176,14 +176,18 @@ public final class WatchController {
                 metadata: ["files": "\(files.joined(separator: ", "))"])
         }
         reportedConflicts = conflicts
+        var changed = false
         for (key, entry) in resources where !Self.sameManifest(applied[key], entry.resource) {
             queue.schedule(key, at: now)
+            changed = true
         }
         for key in applied.keys where resources[key] == nil && conflicts[key] == nil {
             applied[key] = nil
             queue.forget(key)
             failing[key] = nil
+            changed = true
         }
+        if changed { retryPermanentFailures(now: now) }
         orphanCheckDue = true
     }
 
@@ -257,6 +261,10 @@ public final class WatchController {
                 failing[key] = nil
             }
         }
+        // A pass that changed the host may have removed what a permanent failure waits for (a
+        // realm now recorded, a conflicting space gone): those resources are tried again.
+        // The resources of this pass are left out: they just ran, so a pass never requeues itself.
+        if outcomes.contains(where: { $0.outcome.changesHost }) { retryPermanentFailures(now: now, except: Set(batch.map(ResourceKey.init))) }
         // Outcomes past the batch are the pass's own (the isolation table), logged after the
         // resources as `apply` prints them; the next resync retries a failure.
         tableFailure = nil
@@ -293,12 +301,32 @@ public final class WatchController {
         return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
 
+    /// Queues every resource whose last failure was permanent: something changed that may fix it.
+    func retryPermanentFailures(now: Double, except ran: Set<ResourceKey> = []) {
+        for (key, failure) in failing where failure.persistence == .permanent && queue.dueTime(key) == nil && !ran.contains(key) {
+            queue.schedule(key, at: now)
+        }
+    }
+
+    /// A transient failure is retried with backoff; a permanent one (`Failure.persistence`)
+    /// waits for a change: to the manifests, a pass that changed the host, the next resync or
+    /// SIGHUP, so a conflict that only an edit fixes is not retried on a timer.
     func retry(_ key: ResourceKey, _ failure: Failure, now: Double) {
         failing[key] = failure
+        metrics?.recordFailure(failure)
+        guard failure.persistence == .transient else {
+            let attempt = queue.failedPermanently(key)
+            logger.warning(
+                "\(key) failed; retried when the manifests or the host change, at the next resync or on SIGHUP: \(failure.reason) needs a change to be fixed",
+                metadata: ["reason": "\(failure.reason)", "attempt": "\(attempt)", "persistence": "permanent"])
+            return
+        }
         let (delay, attempt) = queue.failed(key, now: now)
         logger.warning(
             "\(key) failed; next attempt in \(Self.format(seconds: delay))",
-            metadata: ["reason": "\(failure.reason)", "attempt": "\(attempt)", "nextAttemptIn": "\(Self.format(seconds: delay))"])
+            metadata: [
+                "reason": "\(failure.reason)", "attempt": "\(attempt)", "nextAttemptIn": "\(Self.format(seconds: delay))", "persistence": "transient",
+            ])
     }
 
     static func format(seconds: Double) -> String {
@@ -366,6 +394,8 @@ public final class WatchController {
             let at = wallClock.addingTimeInterval(max(0, due - now))
             let time = at.formatted(Date.ISO8601FormatStyle(timeZone: .current).time(includingFractionalSeconds: false))
             line += "; \(key) \(failing[key]?.reason.rawValue ?? "failed"), next attempt at \(time)"
+        } else if let (key, failure) = failing.filter({ queue.dueTime($0.key) == nil }).min(by: { $0.key < $1.key }) {
+            line += "; \(key) \(failure.reason.rawValue), waits for a change"
         }
         return line
     }

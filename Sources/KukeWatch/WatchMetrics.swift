@@ -61,6 +61,17 @@ public final class WatchMetrics: Sendable {
             labels: [("kind", kind), ("result", result)])
     }
 
+    /// A resource's failure, by reason and by how the watcher retries it (`transient`: with
+    /// backoff; `permanent`: when something changes).
+    func recordFailure(_ failure: Failure) {
+        registry.makeCounter(
+            descriptor: .init(
+                namespace: "kuke", metricName: "failures", unitName: "total",
+                helpText: "Resource failures, by reason and persistence (transient: retried with backoff; permanent: retried on a change)."),
+            labels: [("reason", failure.reason.rawValue), ("persistence", failure.persistence.rawValue)]
+        ).increment()
+    }
+
     /// One pass of the engine: its outcomes, how long it took, and the parts it repaired
     /// (changes made although the manifest had not changed: drift).
     func recordPass(_ outcomes: [ResourceOutcome], seconds: Double, repairedParts: [String]) {

@@ -34,6 +34,15 @@ public struct WorkQueue<Key: Hashable & Sendable>: Sendable {
         return (delay, attempt)
     }
 
+    /// Records a failure that no retry fixes by itself: counted, but not scheduled (its next
+    /// run comes from a change to its manifest, a resync or SIGHUP). Returns the attempt number.
+    @discardableResult
+    public mutating func failedPermanently(_ key: Key) -> Int {
+        let attempt = (failures[key] ?? 0) + 1
+        failures[key] = attempt
+        return attempt
+    }
+
     /// The wait before retry number `attempt`: 1 s, 2 s, 4 s, … up to 5 minutes.
     public static func delay(attempt: Int) -> Double {
         min(backoffCap, backoffBase * Double(1 << min(attempt - 1, 20)))

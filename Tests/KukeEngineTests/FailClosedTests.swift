@@ -483,6 +483,10 @@ struct FailureReasonTests {
         let text = try String(contentsOf: docs, encoding: .utf8)
         for reason in FailureReason.allCases {
             #expect(text.contains("| `\(reason.rawValue)` |"), "\(reason.rawValue) has no row in the failure reasons table")
+            // The row's last column says how the watcher retries it, as `persistence` decides.
+            let row = text.split(separator: "\n").first { $0.hasPrefix("| `\(reason.rawValue)` |") }
+            let retried = reason.persistence == .transient ? "| with backoff |" : "| on a change |"
+            #expect(row?.hasSuffix(retried) == true, "\(reason.rawValue): \(row ?? "no row") should end \(retried)")
         }
     }
 }

@@ -394,7 +394,8 @@ struct WatchControllerTests {
         #expect(fixture.host.state.withLock { $0.links["kuke-main-blog"] } != nil)
 
         fixture.host.state.withLock {
-            $0.failures["createBridge"] = HostError("bridge: create failed: Operation not permitted (EPERM)", errno: .notPermitted)
+            $0.failures["createBridge"] = HostError(
+                "bridge: create failed: Resource temporarily unavailable (EAGAIN)", errno: .resourceTemporarilyUnavailable)
         }
         fixture.host.state.withLock { _ = $0.links.removeValue(forKey: "kuke-main-blog") }
         fixture.controller.handle(.linkDeleted("kuke-main-blog"), now: 3)
@@ -408,5 +409,51 @@ struct WatchControllerTests {
         fixture.host.state.withLock { $0.failures = [:] }
         fixture.controller.handle(.tick, now: 6.2)
         #expect(fixture.controller.statusLine.hasPrefix("ready 2, failed 0"))
+    }
+
+    @Test("a permanent failure is not retried on a timer: it waits for a manifest change, a pass that changed the host, a resync or SIGHUP")
+    func permanentFailures() throws {
+        let fixture = try Fixture(layout: layout)
+        try fixture.write("blog.yaml", Self.space("blog"))
+        fixture.controller.start(now: 0)
+        #expect(fixture.log.count("Space main/blog failed; retried when the manifests or the host change") == 1, "\(fixture.log.all)")
+        #expect(fixture.controller.statusLine(now: 0).contains("Space main/blog RealmNotFound, waits for a change"))
+        let passes = fixture.controller.passes
+        fixture.wait(until: 100)
+        #expect(fixture.controller.passes == passes, "no backoff timer for RealmNotFound")
+        // The realm arrives in another file: every permanent failure is tried again with it.
+        try fixture.write("realm.yaml", Self.realm)
+        fixture.now = 100
+        fixture.changed()
+        #expect(fixture.record("main", "blog")?.status.state == .ready)
+        #expect(fixture.controller.statusLine.hasPrefix("ready 2, failed 0"))
+    }
+
+    @Test("a permanent failure waiting on another resource is tried again once that one's retry changes the host")
+    func permanentAfterTransient() throws {
+        let fixture = try Fixture(layout: layout)
+        fixture.host.state.withLock {
+            $0.failures["write /run/main/realm.yaml"] = HostError("write failed: No space left on device (ENOSPC)", errno: .noSpace)
+        }
+        try fixture.write("realm.yaml", Self.realm)
+        try fixture.write("blog.yaml", Self.space("blog"))
+        fixture.controller.start(now: 0)
+        #expect(fixture.log.count("Realm main failed; next attempt in 1s") == 1, "\(fixture.log.all)")
+        #expect(fixture.log.count("Space main/blog failed; retried when") == 1, "\(fixture.log.all)")
+        fixture.host.state.withLock { $0.failures = [:] }
+        fixture.wait(until: 1.1)  // the realm's retry creates it ...
+        fixture.wait(until: 1.2)  // ... and the space, queued by that change, follows
+        #expect(fixture.record("main", "blog")?.status.state == .ready, "\(fixture.log.all)")
+        #expect(fixture.controller.statusLine.hasPrefix("ready 2, failed 0"))
+    }
+
+    @Test("a host failure refused for permission (EPERM, EACCES, EROFS) is permanent whatever its reason; others keep their reason's")
+    func errnoPersistence() {
+        #expect(Failure(.bridgeFailed, "x", errno: .notPermitted).persistence == .permanent)
+        #expect(Failure(.metadataWriteFailed, "x", errno: .readOnlyFileSystem).persistence == .permanent)
+        #expect(Failure(.bridgeFailed, "x", errno: .resourceTemporarilyUnavailable).persistence == .transient)
+        #expect(Failure(.cgroupBusy, "x").persistence == .transient)
+        #expect(Failure(.nameConflict, "x").persistence == .permanent)
+        #expect(Failure.host(.cgroupFailed, HostError("rmdir: Device or resource busy (EBUSY)", errno: .resourceBusy)).errno == .resourceBusy)
     }
 }
