@@ -50,7 +50,7 @@ struct OutcomePrinter {
     }
 
     func value(_ outcome: ResourceOutcome) -> ManifestValue {
-        var entries: [ManifestValue.Entry] = [.init("kind", .string(outcome.kind))]
+        var entries: [ManifestValue.Entry] = [.init("kind", .string(outcome.kind.rawValue))]
         if let realm = outcome.realm { entries.append(.init("realm", .string(realm))) }
         entries.append(.init("name", .string(outcome.name)))
         entries.append(.init("outcome", .string(outcome.outcome.rawValue)))

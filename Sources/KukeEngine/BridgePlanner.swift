@@ -14,7 +14,7 @@ public enum BridgePlanner {
                 Change(part: .bridge, action: .update, subject: name, summary: "set bridge \(name) up", operation: .setLinkUp(name: name)),
             ]
         }
-        guard observed.kind == "bridge" else {
+        guard observed.kind == .bridge else {
             throw Failure(
                 .bridgeConflict, "link \"\(name)\" exists and is \(observed.kind.map { "a \($0) link" } ?? "not a bridge"); kuke will not replace it"
             )

@@ -31,7 +31,7 @@ public struct Deleter: Sendable {
     }
 
     public func deleteSpace(_ id: SpaceID, cascade: Bool, inventory: inout Inventory) -> ResourceOutcome {
-        var outcome = ResourceOutcome(kind: "Space", realm: id.realm, name: id.name, outcome: .deleted)
+        var outcome = ResourceOutcome(kind: .space, realm: id.realm, name: id.name, outcome: .deleted)
         // Marked Deleting (and maybe its bridge gone) by the pre-pass: a refusal now must say so in the record.
         var started = markedDeleting.contains(id)
         do throws(Failure) {
@@ -70,7 +70,7 @@ public struct Deleter: Sendable {
             // unless the pre-pass of a delete of several spaces already marked it (and took its bridge).
             if started, var record = inventory.spaces[id] {
                 record.status.state = .failed
-                record.status.reason = error.reason.rawValue
+                record.status.reason = error.reason
                 record.status.message = "delete: \(error.message)"
                 try? context.writeRecord(record)
             }
@@ -163,7 +163,7 @@ public struct Deleter: Sendable {
                         summary: "remove what is still attached to bridge \(network.bridge) (\(ports.joined(separator: ", ")))",
                         operation: .deletePorts(bridge: network.bridge)))
             }
-            if inventory.network.links[network.bridge]?.kind == "bridge" {
+            if inventory.network.links[network.bridge]?.kind == .bridge {
                 changes.append(
                     Change(
                         part: .bridge, action: .delete, subject: network.bridge, summary: "delete bridge \(network.bridge)",
@@ -226,7 +226,7 @@ public struct Deleter: Sendable {
     }
 
     func attachments(of network: SpaceNetworkStatus, id: SpaceID, inventory: Inventory) -> Attached {
-        let ports = inventory.network.links[network.bridge]?.kind == "bridge" ? inventory.network.ports(of: network.bridge) : []
+        let ports = inventory.network.links[network.bridge]?.kind == .bridge ? inventory.network.ports(of: network.bridge) : []
         let cached = CNIAttachment.cached(network: network.name, stateDirectory: context.layout.cniStateDirectory, files: context.drivers.files)
         return Attached(ports: ports, cached: cached)
     }
@@ -292,7 +292,7 @@ public struct Deleter: Sendable {
     /// Deletes a realm; its spaces are deleted first with `cascade`, otherwise it is refused.
     public func deleteRealm(_ name: String, cascade: Bool, inventory: inout Inventory) -> [ResourceOutcome] {
         var outcomes: [ResourceOutcome] = []
-        var outcome = ResourceOutcome(kind: "Realm", realm: nil, name: name, outcome: .deleted)
+        var outcome = ResourceOutcome(kind: .realm, realm: nil, name: name, outcome: .deleted)
         guard inventory.realms[name] != nil else {
             outcome.outcome = .failed
             if let error = inventory.unreadable[context.layout.realmRecordPath(name)] {

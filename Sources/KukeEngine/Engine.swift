@@ -119,7 +119,7 @@ public struct Engine: Sendable {
             case .space(let space):
                 // Spaces come after realms and go through their phases together, below.
                 staged.append((outcomes.count, space))
-                outcomes.append(ResourceOutcome(kind: "Space", realm: space.id.realm, name: space.id.name, outcome: .unchanged))
+                outcomes.append(ResourceOutcome(kind: .space, realm: space.id.realm, name: space.id.name, outcome: .unchanged))
             }
         }
         let realmCount = batch.count - staged.count
@@ -270,7 +270,7 @@ public struct Engine: Sendable {
         let held = try drivers.lock.acquire(timeout: lockTimeout)
         defer { held.release() }
         let inventory = try Inventory.load(layout: layout, drivers: drivers, cache: recordCache)
-        var outcome = ResourceOutcome(kind: "Space", realm: id.realm, name: id.name, outcome: .unchanged)
+        var outcome = ResourceOutcome(kind: .space, realm: id.realm, name: id.name, outcome: .unchanged)
         let path = layout.spaceRecordPath(id)
         guard var record = inventory.spaces[id] else {
             outcome.outcome = .failed

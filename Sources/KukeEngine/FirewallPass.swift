@@ -101,14 +101,14 @@ extension Engine {
         var table = settled.outcome
         let warnings = settled.foreign ? [] : inventory.unrecordedBridgeWarnings
         if !warnings.isEmpty {
-            if table == nil { table = ResourceOutcome(kind: "Firewall", realm: nil, name: FirewallPlanner.table, outcome: .unchanged) }
+            if table == nil { table = ResourceOutcome(kind: .firewall, realm: nil, name: FirewallPlanner.table, outcome: .unchanged) }
             table?.warnings += warnings
         }
         if let table { outcomes.append(table) }
         let recorder = SpaceReconciler(context: context)
         for record in inventory.spaces.values where record.status.network != nil {
             guard let failure = settled.failure(of: record.id) else { continue }
-            if let index = outcomes.firstIndex(where: { $0.kind == "Space" && $0.realm == record.id.realm && $0.name == record.id.name }),
+            if let index = outcomes.firstIndex(where: { $0.kind == .space && $0.realm == record.id.realm && $0.name == record.id.name }),
                 outcomes[index].failure == nil
             {
                 outcomes[index].outcome = .failed
@@ -171,7 +171,7 @@ extension Engine {
         _ spaces: [FirewallSpace], unrecorded: [String], inventory: Inventory, context: PassContext, assumed: ObservedFirewall? = nil
     ) -> (outcome: ResourceOutcome?, verified: Bool, foreign: Bool) {
         guard let firewall = drivers.firewall else { return (nil, false, false) }
-        var outcome = ResourceOutcome(kind: "Firewall", realm: nil, name: FirewallPlanner.table, outcome: .unchanged)
+        var outcome = ResourceOutcome(kind: .firewall, realm: nil, name: FirewallPlanner.table, outcome: .unchanged)
         // A space whose record cannot be read still has its bridge: the `kuke-*` rules keep it
         // closed, but rebuilding the table without it would drop its same-bridge and egress
         // rules, so the table is left as it is.

@@ -53,7 +53,7 @@ public enum HostSelection {
             return outcome
         }
         if case .space(let space) = resource, let suspension = inventory.spaces[space.id]?.status.suspended {
-            var outcome = ResourceOutcome(kind: "Space", realm: realmID, name: name, outcome: .suspended)
+            var outcome = ResourceOutcome(kind: .space, realm: realmID, name: name, outcome: .suspended)
             outcome.note = suspension.reason
             return outcome
         }

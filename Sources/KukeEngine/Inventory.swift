@@ -85,7 +85,7 @@ public struct Inventory: Sendable {
     /// The `kuke-*` bridges of the host that no record names, sorted: the table's `kuke-*` rules
     /// keep them closed, and the operator is told (apply, watch, doctor).
     public var unrecordedBridges: [String] {
-        network.links.values.filter { $0.kind == "bridge" && $0.name.hasPrefix(BridgeName.prefix) && bridgeOwner($0.name) == nil }.map(\.name)
+        network.links.values.filter { $0.kind == .bridge && $0.name.hasPrefix(BridgeName.prefix) && bridgeOwner($0.name) == nil }.map(\.name)
             .sorted()
     }
 

@@ -101,7 +101,7 @@ public struct NetworkResolver: Sendable {
             renamed = true
         }
         if let link = inventory.network.links[bridge] {
-            if link.kind != "bridge" {
+            if link.kind != .bridge {
                 throw Failure(
                     .bridgeConflict,
                     "link \"\(bridge)\" exists and is \(link.kind.map { "a \($0) link" } ?? "not a bridge"); kuke will not replace it")

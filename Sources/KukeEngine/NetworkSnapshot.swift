@@ -1,18 +1,32 @@
 import KukeModel
 
+/// A link's `IFLA_INFO_KIND`: an open set (the kernel knows dozens), so a value with the kinds
+/// kuke tells apart named, rather than an enum that would have to refuse the others.
+public struct LinkKind: RawRepresentable, Sendable, Hashable, ExpressibleByStringLiteral, CustomStringConvertible {
+    public var rawValue: String
+
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(stringLiteral value: String) { self.init(rawValue: value) }
+
+    public static let bridge: LinkKind = "bridge"
+    public static let veth: LinkKind = "veth"
+
+    public var description: String { rawValue }
+}
+
 /// A link as one netlink dump shows it.
 public struct ObservedLink: Sendable, Equatable {
     public var index: Int32
     public var name: String
     /// `IFLA_INFO_KIND` (`bridge`, `veth`, …); nil for links without one (loopback, physical).
-    public var kind: String?
+    public var kind: LinkKind?
     public var isUp: Bool
     /// `IFLA_MASTER`: the index of the bridge this link is a port of, if any.
     public var master: Int32?
     /// `IFLA_GROUP`: the link group (0, the default, for almost every link).
     public var group: UInt32 = 0
 
-    public init(index: Int32, name: String, kind: String?, isUp: Bool, master: Int32? = nil) {
+    public init(index: Int32, name: String, kind: LinkKind?, isUp: Bool, master: Int32? = nil) {
         self.index = index
         self.name = name
         self.kind = kind

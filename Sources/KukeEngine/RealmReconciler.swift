@@ -11,7 +11,7 @@ public struct RealmReconciler: Sendable {
 
     public func reconcile(_ manifest: RealmManifest, inventory: inout Inventory) -> ResourceOutcome {
         let name = manifest.metadata.name
-        var outcome = ResourceOutcome(kind: "Realm", realm: nil, name: name, outcome: .unchanged)
+        var outcome = ResourceOutcome(kind: .realm, realm: nil, name: name, outcome: .unchanged)
         let recordPath = context.layout.realmRecordPath(name)
         let stored = inventory.realms[name]
         do throws(Failure) {
@@ -46,7 +46,7 @@ public struct RealmReconciler: Sendable {
             status.bootId = context.bootID
             if let failure = resources.failure {
                 status.state = .failed
-                status.reason = failure.reason.rawValue
+                status.reason = failure.reason
                 status.message = failure.message
             }
             let record = RealmRecord(metadata: metadata, spec: manifest.spec, status: status)

@@ -1,3 +1,4 @@
+import KukeModel
 import SystemPackage
 
 /// What a pass did to one resource.
@@ -48,7 +49,7 @@ public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// The result of one resource in a pass.
 public struct ResourceOutcome: Sendable, Equatable {
-    public var kind: String
+    public var kind: ResourceKind
     /// The realm of a space; nil for a realm.
     public var realm: String?
     public var name: String
@@ -62,7 +63,7 @@ public struct ResourceOutcome: Sendable, Equatable {
     /// bridge no record describes, on the table's outcome).
     public var warnings: [String] = []
 
-    public init(kind: String, realm: String?, name: String, outcome: Outcome, changes: [Change] = [], failure: Failure? = nil) {
+    public init(kind: ResourceKind, realm: String?, name: String, outcome: Outcome, changes: [Change] = [], failure: Failure? = nil) {
         self.kind = kind
         self.realm = realm
         self.name = name

@@ -69,7 +69,7 @@ extension SpaceReconciler {
         let id = manifest.id
         let stored = inventory.spaces[id]
         var entry = Staged(
-            manifest: manifest, outcome: ResourceOutcome(kind: "Space", realm: id.realm, name: id.name, outcome: .unchanged), stored: stored,
+            manifest: manifest, outcome: ResourceOutcome(kind: .space, realm: id.realm, name: id.name, outcome: .unchanged), stored: stored,
             onDisk: stored)
         let plan: Plan
         do {

@@ -42,7 +42,7 @@ public struct SpaceReconciler: Sendable {
     /// after it are planned as the real run would plan them. Real runs go through `reconcileAll`.
     func dryRun(_ manifest: SpaceManifest, inventory: inout Inventory) -> ResourceOutcome {
         let id = manifest.id
-        var outcome = ResourceOutcome(kind: "Space", realm: id.realm, name: id.name, outcome: .unchanged)
+        var outcome = ResourceOutcome(kind: .space, realm: id.realm, name: id.name, outcome: .unchanged)
         let stored = inventory.spaces[id]
         let plan: Plan
         do {
@@ -129,7 +129,7 @@ public struct SpaceReconciler: Sendable {
 
         // bridge
         var bridgeChanges = try BridgePlanner.plan(name: network.bridge, observed: inventory.network.links[network.bridge])
-        if let oldBridge = stored?.status.network?.bridge, oldBridge != network.bridge, inventory.network.links[oldBridge]?.kind == "bridge",
+        if let oldBridge = stored?.status.network?.bridge, oldBridge != network.bridge, inventory.network.links[oldBridge]?.kind == .bridge,
             inventory.bridgeOwner(oldBridge) == id  // a bridge another space owns stays with it
         {
             bridgeChanges.append(
@@ -158,7 +158,7 @@ public struct SpaceReconciler: Sendable {
         status.resources = resources.written
         if let failure = resources.failure ?? egress.failure {
             status.state = .failed
-            status.reason = failure.reason.rawValue
+            status.reason = failure.reason
             status.message = failure.message
         }
         let record = SpaceRecord(metadata: metadata, spec: manifest.spec, status: status)
@@ -239,7 +239,7 @@ public struct SpaceReconciler: Sendable {
     func recordFailure(_ failure: Failure, on record: SpaceRecord, inventory: inout Inventory) {
         var failed = record
         failed.status.state = .failed
-        failed.status.reason = failure.reason.rawValue
+        failed.status.reason = failure.reason
         failed.status.message = failure.message
         failed.status.updatedAt = context.now
         failed.status.bootId = context.bootID

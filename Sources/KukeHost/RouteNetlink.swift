@@ -45,7 +45,8 @@ struct RouteNetlink {
             guard let name = attributes.string(Self.attributeInterfaceName) else { return nil }
             let kind = attributes[Self.attributeLinkInfo].flatMap { NetlinkAttributes($0).string(Self.attributeInfoKind) }
             let master = attributes.uint32(Self.attributeMaster).flatMap { $0 == 0 ? nil : Int32(bitPattern: $0) }
-            var link = ObservedLink(index: index, name: name, kind: kind, isUp: flags & Self.interfaceUp != 0, master: master)
+            var link = ObservedLink(
+                index: index, name: name, kind: kind.map(LinkKind.init(rawValue:)), isUp: flags & Self.interfaceUp != 0, master: master)
             link.group = attributes.uint32(Self.attributeGroup) ?? 0
             return link
         }
@@ -220,7 +221,7 @@ public struct NetlinkLinkControl: LinkControl {
         let netlink = try session()
         let links = try netlink.links()
         // Only bridges: what kuke made. Anything else by one of these names is left to the delete by name.
-        let bridges = Dictionary(links.filter { $0.kind == "bridge" }.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let bridges = Dictionary(links.filter { $0.kind == .bridge }.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let doomed = names.compactMap { bridges[$0] }
         guard doomed.count > 1 else {
             for link in doomed { try delete(link.name) }

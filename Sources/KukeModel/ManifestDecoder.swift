@@ -42,15 +42,17 @@ public enum ManifestDecoder {
             walker.issues.append(ManifestIssue(documentPosition, .required, "kind is required (Realm or Space)"))
             return nil
         }
-        guard let kind = walker.scalarString(kindNode, path: "kind") else { return nil }
+        guard let kindText = walker.scalarString(kindNode, path: "kind") else { return nil }
         let schema: FieldSchema
+        let kind = ResourceKind(rawValue: kindText)
         switch kind {
-        case "Space": schema = ManifestSchema.space
-        case "Realm": schema = ManifestSchema.realm
-        default:
+        case .space: schema = ManifestSchema.space
+        case .realm: schema = ManifestSchema.realm
+        case .firewall, nil:
+            let kind = kindText
             // `space`, `Spcae`: the kind meant is named, as for unknown fields.
             // Another case, one edit, or the same letters swapped; `Stack` (a kind of upstream's) is not a typo.
-            let meant = ["Realm", "Space"].first { known in
+            let meant = [ResourceKind.realm, .space].map(\.rawValue).first { known in
                 let (a, b) = (kind.lowercased(), known.lowercased())
                 return editDistance(a, b) <= 1 || (a.count == b.count && a.sorted() == b.sorted())
             }
@@ -62,7 +64,7 @@ public enum ManifestDecoder {
         guard let value = walker.walk(root, schema, path: "") else { return nil }
         let name = requiredString(value["metadata"]?["name"], path: "metadata.name", parent: "metadata", walker: &walker, document: documentPosition)
         let origin = ManifestOrigin(document: documentPosition, name: walker.positions["metadata.name"] ?? documentPosition)
-        if let name, let problem = ResourceName.violation(of: name, isSpace: kind == "Space") {
+        if let name, let problem = ResourceName.violation(of: name, isSpace: kind == .space) {
             walker.issues.append(ManifestIssue(origin.name, .name, "metadata.name \"\(VisibleText.escaped(name))\" \(problem)"))
         }
         walker.issues += labelIssues(walker.mapEntries["metadata.labels"] ?? [])
@@ -70,7 +72,7 @@ public enum ManifestDecoder {
         walker.issues += HostSelector.issues(
             spec?["hostSelector"], labelEntries: walker.mapEntries["spec.hostSelector.matchLabels"] ?? [], positions: walker.positions,
             document: documentPosition)
-        if kind == "Realm" {
+        if kind == .realm {
             guard let name else { return nil }
             walker.issues += ResourceRules.issues(spec?["resources"], positions: walker.positions, document: documentPosition)
             let realmSpec = RealmSpec(

@@ -117,10 +117,10 @@ public enum Resource: Sendable, Equatable {
     case realm(RealmManifest)
     case space(SpaceManifest)
 
-    public var kind: String {
+    public var kind: ResourceKind {
         switch self {
-        case .realm: "Realm"
-        case .space: "Space"
+        case .realm: .realm
+        case .space: .space
         }
     }
 

@@ -102,7 +102,7 @@ public enum RecordCodec {
         if let resources = spec.resources { specEntries.append(.init("resources", resources)) }
         if let selector = spec.hostSelector { specEntries.append(.init("hostSelector", selector)) }
         return [
-            .init("apiVersion", .string(ManifestDecoder.apiVersion)), .init("kind", .string("Space")),
+            .init("apiVersion", .string(ManifestDecoder.apiVersion)), .init("kind", .string(ResourceKind.space.rawValue)),
             .init("metadata", metadataValue(metadata)), .init("spec", .map(specEntries)),
         ]
     }
@@ -111,7 +111,7 @@ public enum RecordCodec {
         let status = record.status
         var entries: [ManifestValue.Entry] = [.init("state", .string(status.state.rawValue))]
         func add(_ key: String, _ value: String?) { if let value { entries.append(.init(key, .string(value))) } }
-        add("reason", status.reason)
+        add("reason", status.reason?.rawValue)
         add("message", status.message)
         add("cgroupPath", status.cgroupPath)
         add("slice", status.slice)
@@ -159,7 +159,7 @@ public enum RecordCodec {
         if let resources = record.spec.resources { specEntries.append(.init("resources", resources)) }
         if let selector = record.spec.hostSelector { specEntries.append(.init("hostSelector", selector)) }
         var statusEntries: [ManifestValue.Entry] = [.init("state", .string(record.status.state.rawValue))]
-        if let reason = record.status.reason { statusEntries.append(.init("reason", .string(reason))) }
+        if let reason = record.status.reason { statusEntries.append(.init("reason", .string(reason.rawValue))) }
         if let message = record.status.message { statusEntries.append(.init("message", .string(message))) }
         if let path = record.status.cgroupPath { statusEntries.append(.init("cgroupPath", .string(path))) }
         if let slice = record.status.slice { statusEntries.append(.init("slice", .string(slice))) }
@@ -168,7 +168,7 @@ public enum RecordCodec {
         if let boot = record.status.bootId { statusEntries.append(.init("bootId", .string(boot))) }
         if let resources = record.status.resources { statusEntries.append(.init("resources", resourcesValue(resources))) }
         return .map([
-            .init("apiVersion", .string(ManifestDecoder.apiVersion)), .init("kind", .string("Realm")),
+            .init("apiVersion", .string(ManifestDecoder.apiVersion)), .init("kind", .string(ResourceKind.realm.rawValue)),
             .init("metadata", metadataValue(record.metadata)), .init("spec", .map(specEntries)),
             .init("status", .map(statusEntries)),
         ])
@@ -194,7 +194,7 @@ public enum RecordCodec {
         let statusValue = value["status"]
         var status = SpaceStatus()
         status.state = statusValue?["state"]?.stringValue.flatMap(SpaceState.init(rawValue:)) ?? .pending
-        status.reason = statusValue?["reason"]?.stringValue
+        status.reason = statusValue?["reason"]?.stringValue.flatMap(FailureReason.init(rawValue:))
         status.message = statusValue?["message"]?.stringValue
         status.cgroupPath = statusValue?["cgroupPath"]?.stringValue
         status.slice = statusValue?["slice"]?.stringValue
@@ -254,7 +254,7 @@ public enum RecordCodec {
             cgroupPath: statusValue?["cgroupPath"]?.stringValue,
             createdAt: statusValue?["createdAt"]?.stringValue.flatMap(Timestamp.parse),
             updatedAt: statusValue?["updatedAt"]?.stringValue.flatMap(Timestamp.parse))
-        status.reason = statusValue?["reason"]?.stringValue
+        status.reason = statusValue?["reason"]?.stringValue.flatMap(FailureReason.init(rawValue:))
         status.message = statusValue?["message"]?.stringValue
         status.resources = decodeResources(statusValue?["resources"])
         status.bootId = statusValue?["bootId"]?.stringValue

@@ -27,7 +27,8 @@ public struct SpaceNetworkStatus: Sendable, Equatable {
 /// `status` of a space in `space.yaml`.
 public struct SpaceStatus: Sendable, Equatable {
     public var state: SpaceState
-    public var reason: String?
+    /// Why it failed (the record keeps the reason's text, `ControllerUnavailable`).
+    public var reason: FailureReason?
     public var message: String?
     public var cgroupPath: String?
     /// The space's slice unit under the systemd cgroup driver (`kukeon-main-blog.slice`), nil under cgroupfs.
@@ -58,7 +59,7 @@ public struct SpaceStatus: Sendable, Equatable {
     public var bootId: String?
 
     public init(
-        state: SpaceState = .pending, reason: String? = nil, message: String? = nil, cgroupPath: String? = nil,
+        state: SpaceState = .pending, reason: FailureReason? = nil, message: String? = nil, cgroupPath: String? = nil,
         cgroupReady: Bool = false, subtreeControllers: [String] = [], network: SpaceNetworkStatus? = nil,
         createdAt: Date? = nil, updatedAt: Date? = nil, readyAt: Date? = nil, observedGeneration: Int64? = nil
     ) {
@@ -79,7 +80,8 @@ public struct SpaceStatus: Sendable, Equatable {
 /// `status` of a realm in `realm.yaml`.
 public struct RealmStatus: Sendable, Equatable {
     public var state: SpaceState
-    public var reason: String?
+    /// Why it failed (the record keeps the reason's text, `ControllerUnavailable`).
+    public var reason: FailureReason?
     public var message: String?
     public var cgroupPath: String?
     /// The realm's slice unit under the systemd cgroup driver (`kukeon-main.slice`), nil under cgroupfs.

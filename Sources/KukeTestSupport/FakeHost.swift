@@ -150,7 +150,7 @@ public final class FakeHost: Sendable {
             try host.state.withLock { (state: inout State) throws(HostError) in
                 if state.links[name] != nil { throw HostError("bridge \"\(name)\": create failed: File exists (EEXIST)", errno: .fileExists) }
                 state.nextIndex += 1
-                state.links[name] = ObservedLink(index: state.nextIndex, name: name, kind: "bridge", isUp: false)
+                state.links[name] = ObservedLink(index: state.nextIndex, name: name, kind: .bridge, isUp: false)
             }
         }
         func setUp(_ name: String) throws(HostError) {

@@ -231,8 +231,8 @@ public final class WatchController {
         } catch {
             let failed = batch.map { resource in
                 switch resource {
-                case .realm(let realm): ResourceOutcome(kind: "Realm", realm: nil, name: realm.metadata.name, outcome: .failed)
-                case .space(let space): ResourceOutcome(kind: "Space", realm: space.spec.realmId, name: space.metadata.name, outcome: .failed)
+                case .realm(let realm): ResourceOutcome(kind: .realm, realm: nil, name: realm.metadata.name, outcome: .failed)
+                case .space(let space): ResourceOutcome(kind: .space, realm: space.spec.realmId, name: space.metadata.name, outcome: .failed)
                 }
             }
             metrics?.recordPass(failed, seconds: Self.seconds(since: started), repairedParts: [])
@@ -336,7 +336,7 @@ public final class WatchController {
     /// One line per change with realm, space, driver and outcome; one line per failure.
     func log(_ outcome: ResourceOutcome) {
         var metadata: Logger.Metadata = ["outcome": "\(outcome.outcome.rawValue)"]
-        if outcome.kind == "Firewall" {
+        if outcome.kind == .firewall {
             metadata["table"] = "\(outcome.name)"
         } else if let realm = outcome.realm {
             metadata["realm"] = "\(realm)"

@@ -49,7 +49,7 @@ public final class WatchMetrics: Sendable {
             descriptor: name("prune_held", "total", "Prune decisions held back because the watched directories had not converged."), labels: [])
         lastPassTimestamp = registry.makeGauge(
             descriptor: name("last_pass_timestamp", "seconds", "Unix time at which the last pass or full resync ended."), labels: [])
-        for kind in ["Realm", "Space", "Firewall"] {
+        for kind in ResourceKind.allCases.map(\.rawValue) {
             for result in Outcome.allCases { _ = reconcileCounter(kind: kind, result: result.rawValue) }
         }
     }
@@ -75,7 +75,7 @@ public final class WatchMetrics: Sendable {
     /// One pass of the engine: its outcomes, how long it took, and the parts it repaired
     /// (changes made although the manifest had not changed: drift).
     func recordPass(_ outcomes: [ResourceOutcome], seconds: Double, repairedParts: [String]) {
-        for outcome in outcomes { reconcileCounter(kind: outcome.kind, result: outcome.outcome.rawValue).increment() }
+        for outcome in outcomes { reconcileCounter(kind: outcome.kind.rawValue, result: outcome.outcome.rawValue).increment() }
         duration.record(.nanoseconds(Int64(seconds * 1e9)))
         for part in repairedParts {
             registry.makeCounter(

@@ -27,7 +27,7 @@ struct OutputEscapingTests {
     @Test("a suspend reason (an outcome's note) stays on its line; kuke's own colour is kept", arguments: forgingTexts)
     func outcomeNote(_ reason: String) {
         let (console, captured) = terminal()
-        var outcome = ResourceOutcome(kind: "Space", realm: "main", name: "blog", outcome: .suspended)
+        var outcome = ResourceOutcome(kind: .space, realm: "main", name: "blog", outcome: .suspended)
         outcome.note = reason
         OutcomePrinter(console: console, format: nil).print([outcome])
         let lines = captured.out.split(separator: "\n", omittingEmptySubsequences: false)
@@ -52,7 +52,7 @@ struct OutputEscapingTests {
         console.out("reason: \(text)")
         console.error("error: \(text)")
         console.writeOut(table([["LABEL", "VALUE"], ["team", text]]))
-        var failed = ResourceOutcome(kind: "Space", realm: "main", name: "blog", outcome: .failed)
+        var failed = ResourceOutcome(kind: .space, realm: "main", name: "blog", outcome: .failed)
         failed.failure = Failure(.controllerUnavailable, text)
         OutcomePrinter(console: console, format: nil).print([failed])
         #expect(captured.out.split(separator: "\n").count == 4, "\(captured.out.debugDescription)")
@@ -64,7 +64,7 @@ struct OutputEscapingTests {
     @Test("-o json and -o yaml keep the text exactly, escaped as their formats escape")
     func structured() throws {
         let reason = forgingTexts[0]
-        var outcome = ResourceOutcome(kind: "Space", realm: "main", name: "blog", outcome: .suspended)
+        var outcome = ResourceOutcome(kind: .space, realm: "main", name: "blog", outcome: .suspended)
         outcome.note = reason
         let (console, captured) = Console.capturing()
         OutcomePrinter(console: console, format: .json).print([outcome])

@@ -160,7 +160,7 @@ struct EgressProtocolTests {
         // Re-read at every apply: the resolver moves, the rule follows.
         host.state.withLock { $0.files["/etc/resolv.conf"] = "nameserver 192.0.2.99\n" }
         let moved = try engine(host).apply(resources("default: deny\ndns: allow"))
-        #expect(moved.first { $0.kind == "Firewall" }?.outcome == .updated)
+        #expect(moved.first { $0.kind == .firewall }?.outcome == .updated)
         #expect(script(host).contains("ip daddr 192.0.2.99 meta l4proto . th dport { tcp . 53, udp . 53 } accept comment \"dns\""))
 
         // Without dns: allow, no rule and nothing recorded.
@@ -206,6 +206,6 @@ struct EgressProtocolTests {
         let failed = try #require(outage.first { $0.name == "shop" })
         #expect(failed.failure?.message.contains("keeping the 1 resolver(s) read before") == true, "\(failed)")
         #expect(script(host).contains("ip daddr 192.0.2.1 meta l4proto . th dport"), "the last known resolver stays allowed")
-        #expect(record(host)?.status.reason == "NameserversUnavailable")
+        #expect(record(host)?.status.reason == .nameserversUnavailable)
     }
 }

@@ -71,7 +71,7 @@ struct EgressTests {
         let bridge = try #require(log.firstIndex(of: "createBridge kuke-main-shop"))
         #expect(firstReplace < bridge, "\(log)")
         #expect(log.filter { $0 == "replaceFirewall" }.count == 2, "once before (cidr rules), once after (the resolved host)")
-        let firewall = outcomes.filter { $0.kind == "Firewall" }
+        let firewall = outcomes.filter { $0.kind == .firewall }
         #expect(firewall.count == 1 && firewall[0].outcome == .created && firewall[0].changes.count == 2, "\(firewall)")
         #expect(script(host).contains("allow[1] host api.example.com"))
         // Nothing new: no table work before the spaces.
@@ -100,7 +100,7 @@ struct EgressTests {
         #expect(!script(host).contains("host api.example.com"), "no address, no rule: the deny holds")
         #expect(script(host).contains("counter drop comment \"deny\""))
         #expect(record(host, "shop")?.status.state == .failed)
-        #expect(record(host, "shop")?.status.reason == "EgressHostUnresolved")
+        #expect(record(host, "shop")?.status.reason == .egressHostUnresolved)
 
         host.state.withLock { $0.names["api.example.com"] = [IPv4Address("192.0.2.10")!] }
         let second = try engine(host).apply(resources([("shop", denyWithRules)]))
@@ -116,7 +116,7 @@ struct EgressTests {
         _ = try engine(host).apply(resources([("shop", denyWithRules)]))
         host.state.withLock { $0.names["api.example.com"] = [IPv4Address("192.0.2.99")!] }
         let rotated = try engine(host).apply(resources([("shop", denyWithRules)]))
-        #expect(rotated.first { $0.kind == "Firewall" }?.outcome == .updated)
+        #expect(rotated.first { $0.kind == .firewall }?.outcome == .updated)
         #expect(script(host).contains("ip daddr 192.0.2.99 accept") && !script(host).contains("192.0.2.10"))
         #expect(record(host, "shop")?.status.egress?.addresses(of: "api.example.com") == [IPv4Address("192.0.2.99")!])
 
@@ -124,7 +124,7 @@ struct EgressTests {
         let outage = try engine(host).apply(resources([("shop", denyWithRules)]))
         #expect(outage.first { $0.name == "shop" }?.failure?.message.contains("keeping 1 address") == true)
         #expect(script(host).contains("ip daddr 192.0.2.99 accept"), "the last known address stays allowed")
-        #expect(outage.first { $0.kind == "Firewall" } == nil, "the table is unchanged")
+        #expect(outage.first { $0.kind == .firewall } == nil, "the table is unchanged")
     }
 
     @Test("changing the policy rewrites the table; removing it drops the space's chain")
@@ -133,7 +133,7 @@ struct EgressTests {
         _ = try engine(host).apply(resources([("shop", "default: deny\nallow:\n  - cidr: 10.20.0.0/16")]))
         let tightened = try engine(host).apply(resources([("shop", "default: deny")]))
         #expect(tightened.first { $0.name == "shop" }?.outcome == .updated)
-        #expect(tightened.first { $0.kind == "Firewall" }?.outcome == .updated)
+        #expect(tightened.first { $0.kind == .firewall }?.outcome == .updated)
         #expect(!script(host).contains("10.20.0.0/16") && script(host).contains("egress_kuke_main_shop"))
         _ = try engine(host).apply(resources([("shop", nil)]))
         #expect(!script(host).contains("egress_kuke_main_shop"))
@@ -283,7 +283,7 @@ struct FirewallUnreadableTests {
         let before = try #require(host.state.withLock { $0.firewallScript })
         host.state.withLock { $0.files["/run/main/a/space.yaml"] = "garbage: [\n" }
         let outcomes = try Engine(layout: layout, drivers: host.drivers).apply([realm, space("b"), space("c")])
-        let firewall = try #require(outcomes.first { $0.kind == "Firewall" })
+        let firewall = try #require(outcomes.first { $0.kind == .firewall })
         #expect(firewall.failure?.reason == .firewallFailed && firewall.failure?.message.contains("/run/main/a/space.yaml") == true, "\(firewall)")
         #expect(host.state.withLock { $0.firewallScript } == before, "a's rules stay")
         #expect(outcomes.first { $0.name == "b" }?.outcome == .unchanged)

@@ -30,7 +30,7 @@ struct EngineTests {
         let host = FakeHost()
         let outcomes = try engine(host).apply([space("blog"), realm("main")])
         #expect(outcomes.map(\.outcome) == [.created, .created])
-        #expect(outcomes.map(\.kind) == ["Realm", "Space"])
+        #expect(outcomes.map(\.kind) == [.realm, .space])
         let log = host.log
         let order = [
             "write /run/main/blog/space.yaml", "mkdir /cg/kukeon/main/blog", "write /cni/main-blog.conflist", "createBridge kuke-main-blog",
@@ -209,7 +209,7 @@ struct EngineTests {
         #expect(try RecordCodec.decodeSpace(records["/run/main/a/space.yaml"]!, file: "x").status.state == .ready)
         #expect(try RecordCodec.decodeSpace(records["/run/main/c/space.yaml"]!, file: "x").status.state == .ready)
         let failed = try RecordCodec.decodeSpace(records["/run/main/b/space.yaml"]!, file: "x")
-        #expect(failed.status.state == .failed && failed.status.reason == "ConflistWriteFailed")
+        #expect(failed.status.state == .failed && failed.status.reason == .conflistWriteFailed)
         // Ranges were handed out in batch order, b's kept for it.
         let subnets = try ["a", "b", "c"].map {
             try RecordCodec.decodeSpace(records["/run/main/\($0)/space.yaml"]!, file: "x").status.network?.subnet.description
@@ -233,7 +233,7 @@ struct EngineTests {
         #expect(outcomes[1].failure?.reason == .bridgeFailed)
         let record = try RecordCodec.decodeSpace(host.state.withLock { $0.files["/run/main/blog/space.yaml"] }!, file: "x")
         #expect(record.status.state == .failed)
-        #expect(record.status.reason == "BridgeFailed")
+        #expect(record.status.reason == .bridgeFailed)
         #expect(record.status.message?.contains("EPERM") == true)
         #expect(record.status.observedGeneration == nil)  // nothing converged yet
         // The next pass, with the fault gone, converges it.
@@ -440,7 +440,7 @@ struct EngineTests {
     func firewall() throws {
         let host = FakeHost(firewall: true)
         let created = try engine(host).apply([realm("main"), space("blog"), space("shop")])
-        #expect(created.last?.kind == "Firewall" && created.last?.outcome == .created)
+        #expect(created.last?.kind == .firewall && created.last?.outcome == .created)
         let script = try #require(host.state.withLock { $0.firewallScript })
         #expect(script.contains("iifname \"kuke-main-blog\" oifname \"kuke-*\" counter drop comment \"isolate\""))
         #expect(script.contains("ct state established,related accept"))
@@ -450,13 +450,13 @@ struct EngineTests {
             state.firewallScript = state.firewallScript!.split(separator: "\n").filter { !$0.contains(" drop ") }.joined(separator: "\n")
         }
         let drift = try engine(host).apply([space("blog")], options: ApplyOptions(dryRun: true))
-        #expect(drift.last?.kind == "Firewall" && drift.last?.outcome == .updated)
+        #expect(drift.last?.kind == .firewall && drift.last?.outcome == .updated)
         #expect(try engine(host).apply([space("blog")]).last?.outcome == .updated)
         #expect(host.state.withLock { $0.firewallScript } == script)
         _ = try engine(host).delete([.space(SpaceID(realm: "main", name: "blog"))], cascade: false)
         #expect(host.state.withLock { $0.firewallScript }?.contains("kuke-main-blog") == false)
         let last = try engine(host).delete([.space(SpaceID(realm: "main", name: "shop"))], cascade: false)
-        #expect(last.last?.outcome == .updated && last.last?.kind == "Firewall")
+        #expect(last.last?.outcome == .updated && last.last?.kind == .firewall)
         let empty = try #require(host.state.withLock { $0.firewallScript })
         #expect(!empty.contains("kuke-main-shop") && empty.contains("iifname \"kuke-*\" oifname \"kuke-*\" counter drop"), "\(empty)")
     }

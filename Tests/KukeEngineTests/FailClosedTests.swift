@@ -48,7 +48,7 @@ struct FailClosedTests {
         #expect(script(host).contains("iifname \"kuke-main-new\""), "the new space is isolated")
         #expect(!script(host).contains("kuke-main-old-from-before"))
         let old = try record(host, "old")
-        #expect(old.status.state == .failed && old.status.reason == "BridgeNameInvalid", "\(old.status)")
+        #expect(old.status.state == .failed && old.status.reason == .bridgeNameInvalid, "\(old.status)")
         #expect(old.status.message?.contains("kuke init --force-regenerate-cni") == true)
         // Applying the old space itself reports the same reason; the repair gives it its rules back.
         #expect(try engine(host).apply(batch(["old"])).first { $0.name == "old" }?.failure?.reason == .bridgeNameInvalid)
@@ -70,7 +70,7 @@ struct FailClosedTests {
         // a's rules are still in the table the kernel holds: it stays Ready.
         #expect(outcomes.first { $0.name == "a" }?.failure == nil)
         #expect(try record(host, "a").status.state == .ready)
-        #expect(outcomes.last?.kind == "Firewall" && outcomes.last?.failure?.reason == .firewallFailed)
+        #expect(outcomes.last?.kind == .firewall && outcomes.last?.failure?.reason == .firewallFailed)
         // Once the table can be written, the next pass makes b Ready.
         host.state.withLock { $0.failures = [:] }
         #expect(try engine(host).apply(batch(["a", "b"])).allSatisfy { $0.failure == nil })
@@ -348,11 +348,11 @@ struct TableOwnershipTests {
         #expect(before.contains("comment \"kuke:") && before.contains(" run:/run\""), "\(before)")
         // A realm alone under another run path: nothing of its own to isolate, the table stays.
         let realmOnly = try engine(host, runPath: "/elsewhere").apply(batch([]))
-        #expect(!realmOnly.contains { $0.kind == "Firewall" }, "\(realmOnly)")
+        #expect(!realmOnly.contains { $0.kind == .firewall }, "\(realmOnly)")
         #expect(script(host) == before)
         // A space there: the table is still not touched, and the space is not Ready without rules.
         let outcomes = try engine(host, runPath: "/elsewhere").apply(batch(["lab"], realm: "test"))
-        let table = try #require(outcomes.first { $0.kind == "Firewall" })
+        let table = try #require(outcomes.first { $0.kind == .firewall })
         #expect(table.failure?.reason == .firewallOwnedElsewhere && table.failure?.message.contains("/run") == true, "\(table)")
         #expect(outcomes.first { $0.name == "lab" }?.failure?.reason == .firewallFailed)
         #expect(script(host) == before)
@@ -369,7 +369,7 @@ struct TableOwnershipTests {
         _ = try engine(host).apply(batch(["blog"]))
         host.state.withLock { $0.firewallScript = $0.firewallScript?.replacingOccurrences(of: " run:/run\"", with: "\"") }
         let outcomes = try engine(host).apply(batch(["blog"]))
-        #expect(outcomes.last?.kind == "Firewall" && outcomes.last?.outcome == .updated, "\(outcomes)")
+        #expect(outcomes.last?.kind == .firewall && outcomes.last?.outcome == .updated, "\(outcomes)")
         #expect(script(host).contains(" run:/run\""))
     }
 

@@ -122,7 +122,7 @@ struct FleetTests {
         let (orphans, selected) = Pruning.orphans(owner: owner, batch: resources, inventory: inventory, labels: moved)
         #expect(orphans == [SpaceID(realm: "main", name: "web")] && selected == 2)  // db and shared
         #expect(Pruning.hold(outcomes: [], orphans: orphans, selected: selected, allowEmpty: false) == nil)
-        let failed = ResourceOutcome(kind: "Space", realm: "main", name: "db", outcome: .failed, failure: Failure(.realmNotFound, "x"))
+        let failed = ResourceOutcome(kind: .space, realm: "main", name: "db", outcome: .failed, failure: Failure(.realmNotFound, "x"))
         #expect(Pruning.hold(outcomes: [failed], orphans: orphans, selected: selected, allowEmpty: false)?.hasPrefix("1 resource(s) failed") == true)
 
         // Everything gone from the manifests: held unless --allow-empty.

@@ -232,13 +232,13 @@ struct FirewallSummaryTests {
             }.joined(separator: "\n")
         }
         let diff = try engine.apply(resources, options: ApplyOptions(dryRun: true))
-        let change = try #require(diff.first { $0.kind == "Firewall" }?.changes.first)
+        let change = try #require(diff.first { $0.kind == .firewall }?.changes.first)
         #expect(change.action == .update)
         #expect(
             change.diff?.contains("+  ip daddr 10.20.0.0/16 tcp dport 443 accept comment \"allow[0] cidr 10.20.0.0/16\"") == true,
             "\(change.diff ?? "")")
         #expect(host.state.withLock { $0.firewallListings } == 1)
-        #expect(try engine.apply(resources).contains { $0.kind == "Firewall" && $0.outcome == .updated })
+        #expect(try engine.apply(resources).contains { $0.kind == .firewall && $0.outcome == .updated })
         #expect(try engine.apply(resources).allSatisfy { $0.outcome == .unchanged })
     }
 
@@ -267,11 +267,11 @@ struct FirewallSummaryTests {
         ] {
             Self.tamper(host, line, with: replacement)
             let diff = try engine.apply(resources, options: ApplyOptions(dryRun: true))
-            let change = try #require(diff.first { $0.kind == "Firewall" }?.changes.first, "\(replacement)")
+            let change = try #require(diff.first { $0.kind == .firewall }?.changes.first, "\(replacement)")
             let shown = change.diff ?? ""
             #expect(shown.contains("-  " + replacement.components(separatedBy: "\n    ").last!), "\(shown)")
             let repaired = try engine.apply(resources)
-            #expect(repaired.contains { $0.kind == "Firewall" && $0.outcome == .updated }, "\(repaired)")
+            #expect(repaired.contains { $0.kind == .firewall && $0.outcome == .updated }, "\(repaired)")
             #expect(host.state.withLock { $0.firewallScript } == written)
             #expect(try engine.apply(resources).allSatisfy { $0.outcome == .unchanged })
         }

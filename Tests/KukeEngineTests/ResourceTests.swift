@@ -102,7 +102,7 @@ struct ResourceTests {
         #expect(host.state.withLock { $0.links["kuke-main-blog"] } != nil, "the bridge converged")
         #expect(file(host, "hugetlb.2MB.max") == "4194304\n", "what can be held is written")
         let stored = try record(host)
-        #expect(stored.status.state == .failed && stored.status.reason == "ControllerUnavailable")
+        #expect(stored.status.state == .failed && stored.status.reason == .controllerUnavailable)
         #expect(stored.status.resources == ["hugetlb.2MB.max": "4194304"])
     }
 
@@ -244,7 +244,7 @@ struct CgroupMoveTests {
         _ = try Engine(layout: cgroupfs, drivers: host.drivers).apply(resources)
         let before = host.state.withLock { $0 }
         let outcomes = try Engine(layout: systemd, drivers: host.drivers).apply(resources)
-        let realm = try #require(outcomes.first { $0.kind == "Realm" })
+        let realm = try #require(outcomes.first { $0.kind == .realm })
         #expect(realm.failure?.reason == .cgroupMoved, "\(outcomes)")
         #expect(realm.failure?.message.contains("/cg/kukeon/main") == true && realm.failure?.message.contains("kukeon-main.slice") == true)
         let space = try #require(outcomes.first { $0.name == "blog" })

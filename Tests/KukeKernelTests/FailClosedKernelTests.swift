@@ -48,7 +48,7 @@ struct FailClosedKernelTests {
             #expect(!listing.contains("kuke-main-blog-before"))
             #expect(record(sandbox, "shop")?.status.state == .ready)
             let blog = record(sandbox, "blog")
-            #expect(blog?.status.state == .failed && blog?.status.reason == "BridgeNameInvalid", "\(String(describing: blog?.status))")
+            #expect(blog?.status.state == .failed && blog?.status.reason == .bridgeNameInvalid, "\(String(describing: blog?.status))")
             let get = sandbox.kuke("get", "spaces")
             #expect(get.stdout.split(separator: "\n").contains { $0.hasPrefix("blog ") && $0.contains("Failed") }, "\(get)")
             // The repair the message names gives blog a valid bridge and its rules.

@@ -63,8 +63,8 @@ struct WatchMetricsTests {
         let metrics = metrics()
         metrics.recordPass(
             [
-                ResourceOutcome(kind: "Space", realm: "main", name: "blog", outcome: .updated),
-                ResourceOutcome(kind: "Space", realm: "main", name: "shop", outcome: .failed),
+                ResourceOutcome(kind: .space, realm: "main", name: "blog", outcome: .updated),
+                ResourceOutcome(kind: .space, realm: "main", name: "shop", outcome: .failed),
             ], seconds: 0.02, repairedParts: ["bridge", "bridge", "cgroup"])
         let text = metrics.text(firewall: nil)
         #expect(text.contains(#"kuke_reconcile_total{kind="Space",result="updated"} 1"#), "\(text)")

@@ -73,7 +73,7 @@ struct DescribeSpaceCommand: ParsableCommand {
         let ports = inventory.network.ports(of: network.bridge)
         let bridgeState =
             link.map { link in
-                (link.kind == "bridge" ? (link.isUp ? "up" : "down") : "not a bridge (\(link.kind ?? "no kind"))")
+                (link.kind == .bridge ? (link.isUp ? "up" : "down") : "not a bridge (\(link.kind ?? "no kind"))")
                     + ", \(ports.count) interface(s) attached\(ports.isEmpty ? "" : ": " + ports.joined(separator: ", "))"
             } ?? "missing"
         add("Bridge:", "\(network.bridge) (\(bridgeState))")
