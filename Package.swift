@@ -63,7 +63,8 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "kuke", dependencies: ["KukeCLI"]),
-        .target(name: "KukeTestSupport", dependencies: ["KukeModel", "KukeEngine", .product(name: "SystemPackage", package: "swift-system")]),
+        .target(
+            name: "KukeTestSupport", dependencies: ["KukeModel", "KukeEngine", "KukeHost", .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(name: "KukeModelTests", dependencies: ["KukeModel"]),
         .testTarget(
             name: "KukeEngineTests",

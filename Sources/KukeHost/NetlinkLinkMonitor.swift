@@ -1,3 +1,4 @@
+import CKukeSys
 import Foundation
 import Glibc
 import KukeEngine
@@ -27,7 +28,7 @@ public final class NetlinkLinkMonitor: Sendable {
         min(30, 0.1 * Double(1 << min(max(failures, 1) - 1, 20)))
     }
 
-    static let linkGroup: UInt32 = 1  // RTMGRP_LINK
+    static let linkGroup = UInt32(RTMGRP_LINK)
     /// Opens the transport the thread reads: a `NetlinkSocket` in `RTMGRP_LINK`, or a test's replay.
     let openTransport: @Sendable () throws(HostError) -> any NetlinkTransport
     let wake = WakeSignal()

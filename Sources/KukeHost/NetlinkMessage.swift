@@ -1,3 +1,4 @@
+import CKukeSys
 import Glibc
 import KukeEngine
 
@@ -5,14 +6,14 @@ import KukeEngine
 /// each 4-byte aligned, with lengths filled in by the builder rather than by hand.
 struct NetlinkMessage {
     static let headerLength = 16
-    static let messageError: UInt16 = 2  // NLMSG_ERROR
-    static let messageDone: UInt16 = 3  // NLMSG_DONE
-    static let flagRequest: UInt16 = 0x1  // NLM_F_REQUEST
-    static let flagAck: UInt16 = 0x4  // NLM_F_ACK
-    static let flagDumpInterrupted: UInt16 = 0x10  // NLM_F_DUMP_INTR
-    static let flagDump: UInt16 = 0x300  // NLM_F_DUMP: NLM_F_ROOT | NLM_F_MATCH
-    static let flagExclusive: UInt16 = 0x200  // NLM_F_EXCL
-    static let flagCreate: UInt16 = 0x400  // NLM_F_CREATE
+    static let messageError = UInt16(NLMSG_ERROR)
+    static let messageDone = UInt16(NLMSG_DONE)
+    static let flagRequest = UInt16(NLM_F_REQUEST)
+    static let flagAck = UInt16(NLM_F_ACK)
+    static let flagDumpInterrupted = UInt16(NLM_F_DUMP_INTR)
+    static let flagDump = UInt16(NLM_F_ROOT | NLM_F_MATCH)  // NLM_F_DUMP
+    static let flagExclusive = UInt16(NLM_F_EXCL)
+    static let flagCreate = UInt16(NLM_F_CREATE)
     private(set) var bytes: [UInt8]
 
     /// - Parameters:

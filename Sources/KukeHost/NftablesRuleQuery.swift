@@ -1,3 +1,4 @@
+import CKukeSys
 import KukeEngine
 
 /// The chains and rules of a table as the kernel dumps them over nfnetlink (`NFT_MSG_GETCHAIN`
@@ -11,16 +12,16 @@ import KukeEngine
 /// new ones). A rule added, removed, reordered or changed in place (a verdict, a match), or a
 /// chain's policy changed, gives another digest.
 enum NftablesRuleQuery {
-    static let getRule: UInt16 = 10 << 8 | 7  // NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_GETRULE
-    static let newRule: UInt16 = 10 << 8 | 6  // NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWRULE
-    static let getChain: UInt16 = 10 << 8 | 4  // NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_GETCHAIN
-    static let newChain: UInt16 = 10 << 8 | 3  // NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWCHAIN
-    static let attributeTable: UInt16 = 1  // NFTA_RULE_TABLE, NFTA_CHAIN_TABLE
-    static let attributeRuleChain: UInt16 = 2  // NFTA_RULE_CHAIN
-    static let attributeRuleExpressions: UInt16 = 4  // NFTA_RULE_EXPRESSIONS
-    static let attributeUserData: UInt16 = 7  // NFTA_RULE_USERDATA
-    static let attributeExpressionName: UInt16 = 1  // NFTA_EXPR_NAME
-    static let attributeExpressionData: UInt16 = 2  // NFTA_EXPR_DATA
+    static let getRule = UInt16(NFNL_SUBSYS_NFTABLES << 8) | UInt16(NFT_MSG_GETRULE.rawValue)
+    static let newRule = UInt16(NFNL_SUBSYS_NFTABLES << 8) | UInt16(NFT_MSG_NEWRULE.rawValue)
+    static let getChain = UInt16(NFNL_SUBSYS_NFTABLES << 8) | UInt16(NFT_MSG_GETCHAIN.rawValue)
+    static let newChain = UInt16(NFNL_SUBSYS_NFTABLES << 8) | UInt16(NFT_MSG_NEWCHAIN.rawValue)
+    static let attributeTable = UInt16(NFTA_RULE_TABLE.rawValue)  // also NFTA_CHAIN_TABLE
+    static let attributeRuleChain = UInt16(NFTA_RULE_CHAIN.rawValue)
+    static let attributeRuleExpressions = UInt16(NFTA_RULE_EXPRESSIONS.rawValue)
+    static let attributeUserData = UInt16(NFTA_RULE_USERDATA.rawValue)
+    static let attributeExpressionName = UInt16(NFTA_EXPR_NAME.rawValue)
+    static let attributeExpressionData = UInt16(NFTA_EXPR_DATA.rawValue)
     /// NFTA_CHAIN_NAME, _HOOK, _POLICY, _TYPE, _FLAGS: what a chain does (not its handle, use or counters).
     static let chainAttributes: [UInt16] = [3, 4, 5, 7, 9]
 

@@ -1,3 +1,4 @@
+import CKukeSys
 import KukeEngine
 import SystemPackage
 
@@ -10,15 +11,15 @@ import SystemPackage
 /// `strerror` in its error buffer. The kernel's reply carries both as data: the comment as an
 /// attribute, a missing table as the errno of the acknowledgement.
 struct NftablesTableQuery {
-    static let getTable: UInt16 = 10 << 8 | 1  // NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_GETTABLE
-    static let newTable: UInt16 = 10 << 8 | 0  // NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWTABLE
-    static let familyInet: UInt8 = 1  // NFPROTO_INET
-    static let attributeName: UInt16 = 1  // NFTA_TABLE_NAME
-    static let attributeFlags: UInt16 = 2  // NFTA_TABLE_FLAGS, 32 bits, big-endian
-    static let flagDormant: UInt32 = 1  // NFT_TABLE_F_DORMANT
-    static let attributeHandle: UInt16 = 4  // NFTA_TABLE_HANDLE, 64 bits, big-endian
-    static let attributeUserData: UInt16 = 6  // NFTA_TABLE_USERDATA
-    static let userDataComment: UInt8 = 0  // NFTNL_UDATA_TABLE_COMMENT
+    static let getTable = UInt16(NFNL_SUBSYS_NFTABLES << 8) | UInt16(NFT_MSG_GETTABLE.rawValue)
+    static let newTable = UInt16(NFNL_SUBSYS_NFTABLES << 8) | UInt16(NFT_MSG_NEWTABLE.rawValue)
+    static let familyInet = UInt8(NFPROTO_INET)
+    static let attributeName = UInt16(NFTA_TABLE_NAME.rawValue)
+    static let attributeFlags = UInt16(NFTA_TABLE_FLAGS.rawValue)  // 32 bits, big-endian
+    static let flagDormant = UInt32(NFT_TABLE_F_DORMANT.rawValue)
+    static let attributeHandle = UInt16(NFTA_TABLE_HANDLE.rawValue)  // 64 bits, big-endian
+    static let attributeUserData = UInt16(NFTA_TABLE_USERDATA.rawValue)
+    static let userDataComment: UInt8 = 0  // NFTNL_UDATA_TABLE_COMMENT: libnftnl's, not in the kernel's headers
 
     /// What the kernel says of the table.
     struct Table: Equatable {

@@ -2,7 +2,7 @@ import CKukeSys
 import Glibc
 import KukeEngine
 
-/// Runs one program with posix_spawn, its input and output through unlinked temp files (so a
+/// Runs one program (`ProcessSpawn`), its input and output through unlinked temp files (so a
 /// chatty plugin never blocks on a full pipe), and waits for it. Only `kuke delete --cascade`
 /// runs programs: the CNI plugins, whose protocol is a process per call.
 enum PluginProcess {
@@ -28,21 +28,15 @@ enum PluginProcess {
         }
         lseek(stdinFD, 0, SEEK_SET)
 
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, stdinFD, 0)
-        posix_spawn_file_actions_adddup2(&actions, stdoutFD, 1)
-        posix_spawn_file_actions_adddup2(&actions, stderrFD, 2)
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup($0) } + [nil]
-        defer { for pointer in argv + envp { free(pointer) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, envp)
-        guard spawned == 0 else { throw SystemError.hostError("\(executable): spawn failed", spawned) }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let exit = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        let spawned = ProcessSpawn.spawn(
+            [executable] + arguments, environment: environment, searchPath: false, stdin: .descriptor(stdinFD), stdout: .descriptor(stdoutFD),
+            stderr: .descriptor(stderrFD))
+        let pid: pid_t
+        switch spawned {
+        case .success(let child): pid = child
+        case .failure(let error): throw HostError("\(executable): spawn failed: \(error)", errno: error)
+        }
+        let exit = ProcessSpawn.wait(pid).status
         return Result(status: exit, output: contents(of: stdoutFD), errors: contents(of: stderrFD))
     }
 

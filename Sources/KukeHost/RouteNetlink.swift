@@ -1,3 +1,4 @@
+import CKukeSys
 import Glibc
 import KukeEngine
 import KukeModel
@@ -5,27 +6,27 @@ import SystemPackage
 
 /// The rtnetlink requests kuke needs, over one `NetlinkSession`.
 struct RouteNetlink {
-    static let newLink: UInt16 = 16  // RTM_NEWLINK
-    static let deleteLink: UInt16 = 17  // RTM_DELLINK
-    static let getLink: UInt16 = 18  // RTM_GETLINK
-    static let getAddress: UInt16 = 22  // RTM_GETADDR
-    static let getRoute: UInt16 = 26  // RTM_GETROUTE
-    static let newAddress: UInt16 = 20  // RTM_NEWADDR
-    static let newRoute: UInt16 = 24  // RTM_NEWROUTE
+    static let newLink = UInt16(RTM_NEWLINK)
+    static let deleteLink = UInt16(RTM_DELLINK)
+    static let getLink = UInt16(RTM_GETLINK)
+    static let getAddress = UInt16(RTM_GETADDR)
+    static let getRoute = UInt16(RTM_GETROUTE)
+    static let newAddress = UInt16(RTM_NEWADDR)
+    static let newRoute = UInt16(RTM_NEWROUTE)
 
-    static let attributeInterfaceName: UInt16 = 3  // IFLA_IFNAME
-    static let attributeMaster: UInt16 = 10  // IFLA_MASTER
-    static let attributeLinkInfo: UInt16 = 18  // IFLA_LINKINFO
-    static let attributeInfoKind: UInt16 = 1  // IFLA_INFO_KIND
-    static let attributeAddress: UInt16 = 1  // IFA_ADDRESS
-    static let attributeLocal: UInt16 = 2  // IFA_LOCAL
-    static let attributeDestination: UInt16 = 1  // RTA_DST
-    static let attributeOutputInterface: UInt16 = 4  // RTA_OIF
-    static let attributeTable: UInt16 = 15  // RTA_TABLE
-    static let mainTable: UInt32 = 254  // RT_TABLE_MAIN
-    static let unicastRoute: UInt8 = 1  // RTN_UNICAST
-    static let interfaceUp: UInt32 = 0x1  // IFF_UP
-    static let attributeGroup: UInt16 = 27  // IFLA_GROUP
+    static let attributeInterfaceName = UInt16(IFLA_IFNAME)
+    static let attributeMaster = UInt16(IFLA_MASTER)
+    static let attributeLinkInfo = UInt16(IFLA_LINKINFO)
+    static let attributeInfoKind = UInt16(IFLA_INFO_KIND)
+    static let attributeAddress = UInt16(IFA_ADDRESS)
+    static let attributeLocal = UInt16(IFA_LOCAL)
+    static let attributeDestination = UInt16(RTA_DST.rawValue)
+    static let attributeOutputInterface = UInt16(RTA_OIF.rawValue)
+    static let attributeTable = UInt16(RTA_TABLE.rawValue)
+    static let mainTable = UInt32(RT_TABLE_MAIN.rawValue)
+    static let unicastRoute = UInt8(RTN_UNICAST)
+    static let interfaceUp = UInt32(IFF_UP)
+    static let attributeGroup = UInt16(IFLA_GROUP)
 
     let session: NetlinkSession
 

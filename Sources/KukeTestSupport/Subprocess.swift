@@ -1,7 +1,8 @@
 import Foundation
 import Glibc
+import KukeHost
 
-/// Runs a program with posix_spawn and waits for it; output goes through temp files,
+/// Runs a program (`ProcessSpawn`, the spawn kuke itself uses) and waits for it; output goes through temp files,
 /// so a chatty child can never deadlock on a full pipe. (Foundation.Process has been
 /// seen to hang in waitUntilExit() inside a namespace; posix_spawn and waitpid do not.)
 public enum Subprocess {
@@ -27,31 +28,16 @@ public enum Subprocess {
         let inPath = directory.appendingPathComponent("in").path
         _ = FileManager.default.createFile(atPath: inPath, contents: Data((stdin ?? "").utf8))
 
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, inPath, O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-
-        let argv = arguments.map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            for pointer in argv + envp { free(pointer) }
+        let spawned = ProcessSpawn.spawn(
+            arguments, environment: environment.map { "\($0.key)=\($0.value)" }, searchPath: true, stdin: .file(inPath), stdout: .file(outPath),
+            stderr: .file(errPath))
+        guard case .success(let pid) = spawned else {
+            return Result(status: 127, stdout: "", stderr: "spawn \(arguments[0]) failed: \(spawned)")
         }
-        var pid: pid_t = 0
-        let spawned = posix_spawnp(&pid, arguments[0], &actions, nil, argv, envp)
-        guard spawned == 0 else {
-            return Result(status: 127, stdout: "", stderr: "spawn \(arguments[0]) failed: \(String(cString: strerror(spawned)))")
-        }
-        var status: Int32 = 0
-        var usage = rusage()
-        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
-        let exitStatus = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        let exit = ProcessSpawn.wait(pid)
         let out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
         let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
-        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1_000_000
-        return Result(status: exitStatus, stdout: out, stderr: err, cpuSeconds: cpu, maxResidentKiB: Int(usage.ru_maxrss))
+        return Result(status: exit.status, stdout: out, stderr: err, cpuSeconds: exit.cpuSeconds, maxResidentKiB: exit.maxResidentKiB)
     }
 
     /// A program started in the background with its output going to files.
@@ -76,19 +62,19 @@ public enum Subprocess {
         public func wait(timeout: Double) -> Int32 {
             if let status { return status }
             let deadline = Date().addingTimeInterval(timeout)
-            var raw: Int32 = 0
-            while waitpid(pid, &raw, WNOHANG) == 0 {
+            while true {
+                if let exit = ProcessSpawn.poll(pid) {
+                    status = exit
+                    return exit
+                }
                 if Date() >= deadline {
                     kill(pid, SIGKILL)
-                    _ = waitpid(pid, &raw, 0)
+                    _ = ProcessSpawn.wait(pid)
                     status = -1
                     return -1
                 }
                 usleep(10_000)
             }
-            let exit = (raw & 0x7F) == 0 ? (raw >> 8) & 0xFF : 128 + (raw & 0x7F)
-            status = exit
-            return exit
         }
 
         deinit {
@@ -101,17 +87,10 @@ public enum Subprocess {
     public static func start(_ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment) -> Running? {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kuke-spawn-\(UUID().uuidString)")
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, directory.appendingPathComponent("out").path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, directory.appendingPathComponent("err").path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        let argv = arguments.map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { for pointer in argv + envp { free(pointer) } }
-        var pid: pid_t = 0
-        guard posix_spawnp(&pid, arguments[0], &actions, nil, argv, envp) == 0 else { return nil }
+        let spawned = ProcessSpawn.spawn(
+            arguments, environment: environment.map { "\($0.key)=\($0.value)" }, searchPath: true, stdin: .file("/dev/null"),
+            stdout: .file(directory.appendingPathComponent("out").path), stderr: .file(directory.appendingPathComponent("err").path))
+        guard case .success(let pid) = spawned else { return nil }
         return Running(pid: pid, directory: directory)
     }
 

@@ -1,12 +1,19 @@
 #ifndef CKUKESYS_H
 #define CKUKESYS_H
-// Kernel headers kuke's host drivers need: rtnetlink messages and attributes,
-// interface flags, and filesystem magic numbers for statfs.
+// Kernel headers kuke's host drivers need: rtnetlink and nfnetlink (nf_tables) messages and
+// attributes, interface flags, and filesystem magic numbers for statfs. The drivers take
+// their constants from here, never typed in by hand.
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/if_link.h>
 #include <linux/if_addr.h>
 #include <linux/magic.h>
+// glibc's netinet/in.h first: linux/netfilter.h pulls in linux/in.h and linux/in6.h, whose
+// libc-compat guard then leaves in_addr, sockaddr_in and in6_addr to glibc (one definition).
+#include <netinet/in.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_tables.h>
 #include <net/if.h>
 #include <sys/socket.h>
 #include <sys/vfs.h>
