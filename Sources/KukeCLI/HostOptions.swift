@@ -35,6 +35,13 @@ struct HostOptions: ParsableArguments {
     var cgroupDriver: String?
 
     @Option(
+        name: .customLong("ipv6-pool"),
+        help:
+            "IPv6 pool carved into one /64 per dual-stack space (env KUKEON_IPV6_POOL; default: this host's unique local /48, from /etc/machine-id)."
+    )
+    var ipv6Pool: String?
+
+    @Option(
         name: .customLong("config"),
         help: "Host configuration: labels and these settings (env KUKEON_CONFIG; default /etc/kukeon/kuke.yaml, when it exists).")
     var configPath: String?
@@ -106,6 +113,7 @@ struct HostOptions: ParsableArguments {
                 pick(cniStateDirectory, "--cni-state-dir", "KUKEON_CNI_STATE_DIR", "cniStateDir") { HostLayout.defaultCNIStateDirectory }
             ),
             ("cgroup-driver", pick(cgroupDriver, "--cgroup-driver", "KUKEON_CGROUP_DRIVER", "cgroupDriver") { CgroupDriver.default.rawValue }),
+            ("ipv6-pool", pick(ipv6Pool, "--ipv6-pool", "KUKEON_IPV6_POOL", "ipv6Pool") { "machine-id" }),
         ]
     }
 
@@ -135,6 +143,12 @@ struct HostOptions: ParsableArguments {
         let poolSetting = settings["subnet-pool"]!
         let state = settings["cni-state-dir"]!
         let driverSetting = settings["cgroup-driver"]!
+        let ipv6Setting = settings["ipv6-pool"]!
+        var ipv6Pool: IPv6Subnet?
+        if ipv6Setting.source != "default" {
+            if let problem = IPv6Pool.problem(ipv6Setting.value) { throw ValidationError("\(ipv6Setting.source) \(problem)") }
+            ipv6Pool = IPv6Subnet(ipv6Setting.value)
+        }
         guard let driver = CgroupDriver(rawValue: driverSetting.value) else {
             throw ValidationError("\(driverSetting.source) \(CgroupDriver.problem(driverSetting.value) ?? "")")
         }
@@ -152,6 +166,7 @@ struct HostOptions: ParsableArguments {
             runPath: run.value, cniConfigDirectory: cni.value, cgroupRoot: cgroup.value, subnetPool: pool, cniStateDirectory: state.value,
             cniPluginDirectories: plugins.isEmpty ? HostLayout.defaultCNIPluginDirectories : plugins)
         layout.cgroupDriver = driver
+        layout.ipv6Pool = ipv6Pool
         return layout
     }
 }

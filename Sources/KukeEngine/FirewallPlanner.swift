@@ -10,6 +10,15 @@ public struct FirewallSpace: Sendable, Equatable {
         public var ports: EgressPorts
         /// `allow[0] cidr 10.0.0.0/8`, kept under nftables' 128-byte comment limit.
         public var label: String
+        /// IPv6 destinations (`fd00::/8`, `2001:db8::7`), sorted: rules of their own (`ip6 daddr`).
+        public var destinations6: [String] = []
+
+        public init(destinations: [String], ports: EgressPorts, label: String, destinations6: [String] = []) {
+            self.destinations = destinations
+            self.ports = ports
+            self.label = label
+            self.destinations6 = destinations6
+        }
     }
 
     public var id: SpaceID
@@ -38,17 +47,23 @@ public struct FirewallSpace: Sendable, Equatable {
             let dns = nameservers.isEmpty ? [] : [Allow(destinations: nameservers, ports: dnsPorts, label: "dns")]
             return dns
                 + policy.rules.enumerated().compactMap { index, rule in
-                    let destinations: [String]
+                    var destinations: [String] = []
+                    var destinations6: [String] = []
                     let label: String
                     switch rule.target {
                     case .cidr(let address, let prefix):
                         destinations = [prefix == 32 ? address.description : "\(address)/\(prefix)"]
                         label = "allow[\(index)] cidr \(destinations[0])"
+                    case .cidr6(let network):
+                        destinations6 = [network.prefixLength == 128 ? network.network.description : network.description]
+                        label = "allow[\(index)] cidr \(destinations6[0])"
                     case .host(let host):
                         destinations = (resolved?.addresses(of: host) ?? []).map(\.description)
+                        destinations6 = (resolved?.addresses6(of: host) ?? []).map(\.description)
                         label = "allow[\(index)] host \(host.prefix(80))"
                     }
-                    return destinations.isEmpty ? nil : Allow(destinations: destinations, ports: rule.ports, label: label)
+                    return destinations.isEmpty && destinations6.isEmpty
+                        ? nil : Allow(destinations: destinations, ports: rule.ports, label: label, destinations6: destinations6)
                 }
         }
     }
@@ -59,29 +74,39 @@ public struct FirewallSpace: Sendable, Equatable {
 }
 
 extension FirewallSpace.Allow {
-    /// Its accept rules: one for the ports (`tcp dport { 80, 443 }` when they are of one
-    /// protocol, `meta l4proto . th dport { tcp . 53, udp . 53 }` when of several), one for
-    /// ICMP (`meta l4proto icmp`), or one for everything when it has no ports.
+    /// Its accept rules, per family of its destinations (`ip daddr`, then `ip6 daddr`): one for
+    /// the ports (`tcp dport { 80, 443 }` when they are of one protocol,
+    /// `meta l4proto . th dport { tcp . 53, udp . 53 }` when of several), one for ICMP
+    /// (`meta l4proto icmp`, `ipv6-icmp` for IPv6), or one for everything when it has no ports.
     var rules: [FirewallTable.Rule] {
         typealias Match = FirewallTable.Match
-        let destination = FirewallTable.Statement.match(Match(.ipDestination, destinations))
-        func rule(_ matches: [Match]) -> FirewallTable.Rule {
-            FirewallTable.Rule([destination] + matches.map { .match($0) } + [.verdict(.accept)], comment: label)
-        }
-        if ports.isAny { return [rule([])] }
         var rules: [FirewallTable.Rule] = []
-        let transports = ports.transports
-        if transports.count == 1 {
-            rules.append(rule([Match(.destinationPort(transports[0]), ports.ranges.map(\.portText))]))
-        } else if !transports.isEmpty {
-            rules.append(rule([Match(.protocolAndPort, ports.ranges.map { "\($0.transport.rawValue) . \($0.portText)" })]))
+        for (field, list, icmp) in [(Match.Field.ipDestination, destinations, "icmp"), (.ip6Destination, destinations6, "ipv6-icmp")]
+        where !list.isEmpty {
+            let destination = FirewallTable.Statement.match(Match(field, list))
+            func rule(_ matches: [Match]) -> FirewallTable.Rule {
+                FirewallTable.Rule([destination] + matches.map { .match($0) } + [.verdict(.accept)], comment: label)
+            }
+            if ports.isAny {
+                rules.append(rule([]))
+                continue
+            }
+            let transports = ports.transports
+            if transports.count == 1 {
+                rules.append(rule([Match(.destinationPort(transports[0]), ports.ranges.map(\.portText))]))
+            } else if !transports.isEmpty {
+                rules.append(rule([Match(.protocolAndPort, ports.ranges.map { "\($0.transport.rawValue) . \($0.portText)" })]))
+            }
+            if ports.icmp { rules.append(rule([Match(.protocol, [icmp])])) }
         }
-        if ports.icmp { rules.append(rule([Match(.protocol, ["icmp"])])) }
         return rules
     }
 
     /// How many rules `rules` holds, without building them.
-    var ruleCount: Int { ports.isAny ? 1 : (ports.ranges.isEmpty ? 0 : 1) + (ports.icmp ? 1 : 0) }
+    var ruleCount: Int {
+        let perFamily = ports.isAny ? 1 : (ports.ranges.isEmpty ? 0 : 1) + (ports.icmp ? 1 : 0)
+        return perFamily * ((destinations.isEmpty ? 0 : 1) + (destinations6.isEmpty ? 0 : 1))
+    }
 }
 
 /// Plans the table that makes spaces network boundaries. Forwarded traffic from one kuke bridge
@@ -157,7 +182,8 @@ public enum FirewallPlanner {
             count += allows.reduce(0) { $0 + $1.ruleCount } + 1  // its chain: the allows, then deny
             for allow in allows {
                 // `80,443` for TCP ports, as before protocols: the tables of earlier manifests keep their fingerprint.
-                input += "\t\(allow.destinations.joined(separator: ",")) \(allow.ports.entries.joined(separator: ",")) \(allow.label)"
+                let six = allow.destinations6.isEmpty ? "" : ";" + allow.destinations6.joined(separator: ",")
+                input += "\t\(allow.destinations.joined(separator: ","))\(six) \(allow.ports.entries.joined(separator: ",")) \(allow.label)"
             }
             input += "\tdeny"
         }

@@ -92,6 +92,7 @@ public struct FirewallTable: Sendable, Equatable {
             case outputName
             case connectionState
             case ipDestination
+            case ip6Destination
             /// `tcp dport`, `udp dport`, `sctp dport`.
             case destinationPort(EgressPorts.Transport)
             /// `meta l4proto . th dport`: values `tcp . 53`, `udp . 8000-8100`.
@@ -108,6 +109,7 @@ public struct FirewallTable: Sendable, Equatable {
                 case .outputName: "oifname"
                 case .connectionState: "ct state"
                 case .ipDestination: "ip daddr"
+                case .ip6Destination: "ip6 daddr"
                 case .destinationPort(let transport): "\(transport.rawValue) dport"
                 case .protocolAndPort: "meta l4proto . th dport"
                 case .protocol: "meta l4proto"
@@ -145,6 +147,7 @@ public struct FirewallTable: Sendable, Equatable {
         var covered: [String] {
             switch field {
             case .ipDestination: return Self.covered(values, address: true)
+            case .ip6Destination: return Self.covered6(values)
             case .destinationPort: return Self.covered(values, address: false)
             case .protocolAndPort:
                 // Per protocol: `tcp . 53` and `tcp . 54` cover `tcp . 53-54`.
@@ -172,6 +175,34 @@ public struct FirewallTable: Sendable, Equatable {
             var merged: [(low: UInt64, high: UInt64)] = []
             for interval in intervals {
                 if let last = merged.last, interval.low <= last.high &+ 1 {
+                    merged[merged.count - 1].high = max(last.high, interval.high)
+                } else {
+                    merged.append(interval)
+                }
+            }
+            return merged.map { "\($0.low)-\($0.high)" } + unread.sorted()
+        }
+
+        /// IPv6 addresses and networks as merged intervals, then what cannot be read, as text.
+        static func covered6(_ values: [String]) -> [String] {
+            var intervals: [(low: UInt128, high: UInt128)] = []
+            var unread: [String] = []
+            for value in values {
+                if let dash = value.firstIndex(of: "-"), let low = IPv6Address(String(value[..<dash])),
+                    let high = IPv6Address(String(value[value.index(after: dash)...])), low <= high
+                {
+                    intervals.append((low.value, high.value))
+                } else if let network = IPv6Subnet(value, hostBits: true) ?? IPv6Address(value).map({ IPv6Subnet(containing: $0, prefixLength: 128) })
+                {
+                    intervals.append((network.network.value, network.last.value))
+                } else {
+                    unread.append(value)
+                }
+            }
+            intervals.sort { $0.low < $1.low }
+            var merged: [(low: UInt128, high: UInt128)] = []
+            for interval in intervals {
+                if let last = merged.last, last.high == UInt128.max || interval.low <= last.high + 1 {
                     merged[merged.count - 1].high = max(last.high, interval.high)
                 } else {
                     merged.append(interval)

@@ -12,11 +12,18 @@ public struct ForeignClaim: Sendable, Equatable {
     }
 }
 
+/// An IPv6 range another network configuration claims.
+public struct ForeignClaim6: Sendable, Equatable {
+    public var path: String
+    public var subnet: IPv6Subnet
+}
+
 /// The ranges claimed by the network configurations in CNI directories, read at most once per
 /// directory and pass, and only when a pass allocates a subnet. Which of them kuke owns is
 /// decided when they are used (a pass creates conflists as it goes).
 public final class ForeignClaimCache: Sendable {
     let claimsByDirectory = Mutex<[String: [ForeignClaim]]>([:])
+    let claims6ByDirectory = Mutex<[String: [ForeignClaim6]]>([:])
     let directories = Mutex<Set<String>?>(nil)
     /// Network configurations that could not be read, each with why, since `takeUnreadable()`.
     let unreadable = Mutex<[(path: String, problem: String)]>([])
@@ -39,6 +46,7 @@ public final class ForeignClaimCache: Sendable {
     public func claims(in directory: String, files: any FileStore, owned: (String) -> Bool) -> [ForeignClaim] {
         if let cached = claimsByDirectory.withLock({ $0[directory] }) { return cached }
         var found: [ForeignClaim] = []
+        var found6: [ForeignClaim6] = []
         var problems: [(path: String, problem: String)] = []
         for name in files.entries(directory).sorted() where ClaimedRanges.isNetworkConfiguration(name) {
             let path = "\(directory)/\(name)"
@@ -52,10 +60,18 @@ public final class ForeignClaimCache: Sendable {
                 continue
             }
             found += ClaimedRanges.subnets(in: value).map { ForeignClaim(path: path, subnet: $0) }
+            found6 += ClaimedRanges.subnets6(in: value).map { ForeignClaim6(path: path, subnet: $0) }
         }
+        claims6ByDirectory.withLock { $0[directory] = found6 }
         claimsByDirectory.withLock { $0[directory] = found }
         unreadable.withLock { $0 += problems }
         return found
+    }
+
+    /// Every IPv6 range claimed by a network configuration in `directory` (read with the IPv4 ones).
+    public func claims6(in directory: String, files: any FileStore, owned: (String) -> Bool) -> [ForeignClaim6] {
+        if claims6ByDirectory.withLock({ $0[directory] }) == nil { _ = claims(in: directory, files: files, owned: owned) }
+        return claims6ByDirectory.withLock { $0[directory] } ?? []
     }
 
     /// The configurations found unreadable since the last call, each as a warning.

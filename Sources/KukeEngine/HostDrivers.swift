@@ -62,10 +62,17 @@ extension FileStore {
 public protocol LinkControl: Sendable {
     /// One dump of links, addresses and routes.
     func snapshot() throws(HostError) -> NetworkSnapshot
+    /// IPv6 addresses and main-table routes (`ip -6 addr`, `ip -6 route`), for a dual-stack
+    /// space's allocation only.
+    func occupied6() throws(HostError) -> [OccupiedSubnet6]
     /// `ip link add NAME type bridge`
     func createBridge(_ name: String) throws(HostError)
-    /// `ip link set NAME up`
-    func setUp(_ name: String) throws(HostError)
+    /// `ip link set NAME up`; with `ipv6`, IPv6 on the link as `enableIPv6` sets it first,
+    /// otherwise IPv6 off on it (best effort: an IPv4-only bridge needs none).
+    func setUp(_ name: String, ipv6: Bool) throws(HostError)
+    /// IPv6 on the link without router advertisements or autoconfiguration
+    /// (`LinkIPv6.dualStackBridge`): `accept_ra` and `autoconf` 0, then `disable_ipv6` 0.
+    func enableIPv6(_ name: String) throws(HostError)
     /// `ip link delete NAME`
     func delete(_ name: String) throws(HostError)
     /// Deletes every link still enslaved to the bridge `name` (for a veth, its peer goes too).
@@ -137,6 +144,8 @@ public protocol FirewallControl: Sendable {
 public protocol NameResolver: Sendable {
     /// The IPv4 addresses of `host`; throws when the lookup fails or finds none.
     func resolveIPv4(_ host: String) throws(HostError) -> [IPv4Address]
+    /// The IPv6 addresses of `host` (for dual-stack spaces); throws when the lookup fails or finds none.
+    func resolveIPv6(_ host: String) throws(HostError) -> [IPv6Address]
     /// The host's resolvers as a cell reaches them (`HostNameservers.read`); throws when none can be read.
     func nameservers() throws(HostError) -> HostNameservers
 }
@@ -175,4 +184,9 @@ public struct HostDrivers: Sendable {
         self.lock = lock
         self.firewall = firewall
     }
+}
+
+extension LinkControl {
+    /// `setUp(name, ipv6: false)`: an IPv4-only bridge.
+    public func setUp(_ name: String) throws(HostError) { try setUp(name, ipv6: false) }
 }

@@ -16,6 +16,8 @@ public struct Inventory: Sendable {
     private var subnetHolders: [IPv4Subnet: Set<SpaceID>] = [:]
     /// The holders of subnets that are not /24s, apart, so an allocation need not look through all.
     private var oddSubnetHolders: [IPv4Subnet: Set<SpaceID>] = [:]
+    /// Every space that records an IPv6 network (dual-stack), by network.
+    private var ipv6Holders: [IPv6Subnet: Set<SpaceID>] = [:]
     /// The spaces of each realm by `ResourceName.conflictKey` of their name.
     private var spacesByConflictKey: [SpaceID: Set<SpaceID>] = [:]
     /// Raw text of each record, for diffs.
@@ -48,6 +50,7 @@ public struct Inventory: Sendable {
             Self.remove(id, from: &bridgeHolders, at: old.bridge)
             Self.remove(id, from: &subnetHolders, at: old.subnet)
             if old.subnet.prefixLength != SubnetAllocator.spacePrefixLength { Self.remove(id, from: &oddSubnetHolders, at: old.subnet) }
+            if let ipv6 = old.ipv6Subnet { Self.remove(id, from: &ipv6Holders, at: ipv6) }
         }
         let key = SpaceID(realm: id.realm, name: ResourceName.conflictKey(id.name))
         if record == nil {
@@ -61,6 +64,7 @@ public struct Inventory: Sendable {
             bridgeHolders[network.bridge, default: []].insert(id)
             subnetHolders[network.subnet, default: []].insert(id)
             if network.subnet.prefixLength != SubnetAllocator.spacePrefixLength { oddSubnetHolders[network.subnet, default: []].insert(id) }
+            if let ipv6 = network.ipv6Subnet { ipv6Holders[ipv6, default: []].insert(id) }
         }
     }
 
@@ -142,6 +146,14 @@ public struct Inventory: Sendable {
         return nil
     }
 
+    /// The space that owns the IPv6 network `subnet`: the first created of those that record it.
+    public func ipv6Owner(_ subnet: IPv6Subnet) -> SpaceID? { first(of: ipv6Holders[subnet]) }
+
+    /// IPv6 networks recorded by spaces other than `id`, with whether each is held.
+    public func isIPv6Taken(_ subnet: IPv6Subnet, except id: SpaceID) -> Bool {
+        ipv6Holders.contains { held, holders in held.overlaps(subnet) && holders.contains { $0 != id } }
+    }
+
     /// Whether a space other than `id` records `subnet` (one index lookup).
     public func isSubnetTaken(_ subnet: IPv4Subnet, except id: SpaceID) -> Bool {
         subnetHolders[subnet].map { holders in holders.contains { $0 != id } } ?? false
@@ -160,6 +172,11 @@ public struct Inventory: Sendable {
     /// Host addresses and routes, leaving out those on kuke's own bridges (which carry their space's subnet).
     public var foreignOccupied: [OccupiedSubnet] {
         network.occupied.filter { $0.linkName.map { bridgeHolders[$0] == nil } ?? true }
+    }
+
+    /// Of the host's IPv6 addresses and routes, those not on kuke's own bridges.
+    public func foreign(_ occupied6: [OccupiedSubnet6]) -> [OccupiedSubnet6] {
+        occupied6.filter { $0.linkName.map { bridgeHolders[$0] == nil } ?? true }
     }
 
     /// The directories the recorded spaces' conflists are in.

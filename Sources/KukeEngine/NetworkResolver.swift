@@ -17,7 +17,7 @@ public struct NetworkResolver: Sendable {
     /// not finish): the same network name, bridge and subnet the record holds.
     static func isOwn(_ text: String, recorded: SpaceNetworkStatus?) -> Bool {
         guard let recorded, let value = try? JSONParser.parse(text), let found = Conflist.recordedValues(in: value) else { return false }
-        return found == Conflist(networkName: recorded.name, bridge: recorded.bridge, subnet: recorded.subnet)
+        return found == Conflist(networkName: recorded.name, bridge: recorded.bridge, subnet: recorded.subnet, ipv6Subnet: recorded.ipv6Subnet)
     }
 
     /// A space whose record was lost: the conflist at its path is exactly the one kuke would
@@ -29,7 +29,8 @@ public struct NetworkResolver: Sendable {
             found.bridge == BridgeName.make(for: id), found.text == text, !inventory.takenSubnets(except: id).contains(found.subnet),
             inventory.bridgeOwner(found.bridge) == nil
         else { return nil }
-        return SpaceNetworkStatus(name: found.networkName, bridge: found.bridge, subnet: found.subnet, conflistPath: path)
+        return SpaceNetworkStatus(
+            name: found.networkName, bridge: found.bridge, subnet: found.subnet, ipv6Subnet: found.ipv6Subnet, conflistPath: path)
     }
 
     /// A conflist kuke once wrote for this space whose record is lost, as `--force-regenerate-cni`
@@ -54,9 +55,27 @@ public struct NetworkResolver: Sendable {
     /// - Parameter conflistOnDisk: the text at the desired conflist path, nil when absent.
     /// - Parameter foreignClaims: ranges claimed by network configurations kuke does not own,
     ///   asked for only when a subnet is allocated.
+    /// What a dual-stack space needs to get its /64: the pool, and the IPv6 ranges other
+    /// network configurations claim (asked for only when a network is allocated).
+    public struct IPv6Request {
+        public var pool: IPv6Subnet
+        public var foreignClaims: () -> [ForeignClaim6]
+        /// The host's IPv6 addresses and routes not on kuke's bridges.
+        public var occupied: () throws(Failure) -> [OccupiedSubnet6]
+
+        public init(
+            pool: IPv6Subnet, foreignClaims: @escaping () -> [ForeignClaim6] = { [] },
+            occupied: @escaping () throws(Failure) -> [OccupiedSubnet6] = { [] }
+        ) {
+            self.pool = pool
+            self.foreignClaims = foreignClaims
+            self.occupied = occupied
+        }
+    }
+
     public func resolve(
         _ id: SpaceID, spec: SpaceSpec, stored: SpaceRecord?, conflistOnDisk: String?, inventory: Inventory,
-        foreignClaims: () -> [ForeignClaim] = { [] }
+        foreignClaims: () -> [ForeignClaim] = { [] }, ipv6: IPv6Request? = nil
     ) throws(Failure) -> SpaceNetworkStatus {
         let path = layout.conflistPath(id, cniConfigPath: spec.cniConfigPath)
         if let owner = inventory.conflistOwner(path), owner != id {
@@ -126,7 +145,33 @@ public struct NetworkResolver: Sendable {
         } else {
             chosen = try allocate(id, inventory: inventory, foreignClaims: foreignClaims)
         }
-        return SpaceNetworkStatus(name: id.networkName, bridge: bridge, subnet: chosen, conflistPath: path)
+        var chosen6: IPv6Subnet?
+        if let ipv6 {
+            if let recorded6 = recorded?.ipv6Subnet, inventory.ipv6Owner(recorded6).map({ $0 == id }) ?? true {
+                chosen6 = recorded6
+            } else if let recorded6 = recorded?.ipv6Subnet, stored != nil, !regenerate {
+                throw Failure(
+                    .subnetConflict,
+                    "IPv6 network \(recorded6) is also recorded by space \(inventory.ipv6Owner(recorded6)!), created earlier; two spaces never share a range: run `kuke init --force-regenerate-cni` to give \(id) a network of its own"
+                )
+            } else {
+                chosen6 = try allocate6(id, request: ipv6, inventory: inventory)
+            }
+        }
+        return SpaceNetworkStatus(name: id.networkName, bridge: bridge, subnet: chosen, ipv6Subnet: chosen6, conflistPath: path)
+    }
+
+    /// The first /64 of the IPv6 pool that no space records, no other network configuration
+    /// claims and no address or route of the host uses.
+    func allocate6(_ id: SpaceID, request: IPv6Request, inventory: Inventory) throws(Failure) -> IPv6Subnet {
+        let claims = request.foreignClaims()
+        let blockers = claims.map(\.subnet) + (try request.occupied()).map(\.subnet).filter { $0.prefixLength > 0 }
+        if let free = IPv6Pool.firstFree(in: request.pool, isTaken: { inventory.isIPv6Taken($0, except: id) }, blockers: blockers) { return free }
+        let claimed = claims.filter { $0.subnet.overlaps(request.pool) }.map { "\($0.path) (\($0.subnet))" }
+        throw Failure(
+            .subnetPoolExhausted,
+            "no free /64 in IPv6 pool \(request.pool)\(claimed.isEmpty ? "" : ": claimed by " + Self.listed(claimed)); choose another with ipv6Pool in the host configuration, or delete a space"
+        )
     }
 
     /// A bridge name for a space that must leave the one it records: the scheme's name unless

@@ -25,6 +25,8 @@ public struct ObservedLink: Sendable, Equatable {
     public var master: Int32?
     /// `IFLA_GROUP`: the link group (0, the default, for almost every link).
     public var group: UInt32 = 0
+    /// Its IPv6 settings (`IFLA_AF_SPEC`), nil when the kernel has no IPv6 for it.
+    public var ipv6: LinkIPv6?
 
     public init(index: Int32, name: String, kind: LinkKind?, isUp: Bool, master: Int32? = nil) {
         self.index = index
@@ -35,12 +37,43 @@ public struct ObservedLink: Sendable, Equatable {
     }
 }
 
+/// A link's IPv6 settings, as `net.ipv6.conf.<link>.*` has them.
+public struct LinkIPv6: Sendable, Equatable {
+    /// `disable_ipv6`
+    public var disabled: Bool
+    /// `accept_ra`: router advertisements are taken (routes, addresses) when not 0.
+    public var acceptsRouterAdvertisements: Bool
+    /// `autoconf`: addresses are made from advertised prefixes.
+    public var autoconfigures: Bool
+
+    public init(disabled: Bool, acceptsRouterAdvertisements: Bool, autoconfigures: Bool) {
+        self.disabled = disabled
+        self.acceptsRouterAdvertisements = acceptsRouterAdvertisements
+        self.autoconfigures = autoconfigures
+    }
+
+    /// What a dual-stack space's bridge has: IPv6 on, and nothing taken from advertisements
+    /// (a cell sending them cannot give the host routes or addresses).
+    public static let dualStackBridge = LinkIPv6(disabled: false, acceptsRouterAdvertisements: false, autoconfigures: false)
+}
+
 /// An IPv4 address or route on the host, and the link it is on.
 public struct OccupiedSubnet: Sendable, Equatable {
     public var subnet: IPv4Subnet
     public var linkName: String?
 
     public init(subnet: IPv4Subnet, linkName: String?) {
+        self.subnet = subnet
+        self.linkName = linkName
+    }
+}
+
+/// An IPv6 address or route on the host, and the link it is on.
+public struct OccupiedSubnet6: Sendable, Equatable {
+    public var subnet: IPv6Subnet
+    public var linkName: String?
+
+    public init(subnet: IPv6Subnet, linkName: String?) {
         self.subnet = subnet
         self.linkName = linkName
     }

@@ -143,6 +143,7 @@ public struct NftablesListing: Sendable, Equatable {
         } else if let payload = left["payload"], payload.objectCount == 2 {
             switch (payload["protocol"]?.stringValue, payload["field"]?.stringValue) {
             case ("ip", "daddr"): field = .ipDestination
+            case ("ip6", "daddr"): field = .ip6Destination
             case (let name?, "dport"):
                 guard let transport = EgressPorts.Transport(rawValue: name) else { return nil }
                 field = .destinationPort(transport)

@@ -43,6 +43,28 @@ public struct PassContext: Sendable {
         return directories.sorted().flatMap { foreignClaims.claims(in: $0, files: drivers.files, owned: owned) }.filter { !owned($0.path) }
     }
 
+    /// The IPv6 ranges claimed by network configurations kuke does not own (as `foreignClaims`).
+    func foreignClaims6(inventory: Inventory, directory: String) -> [ForeignClaim6] {
+        let directories = foreignClaims.directories(adding: [layout.cniConfigDirectory, directory]) { inventory.conflistDirectories }
+        let owned = { (path: String) in inventory.conflistOwner(path) != nil }
+        return directories.sorted().flatMap { foreignClaims.claims6(in: $0, files: drivers.files, owned: owned) }.filter { !owned($0.path) }
+    }
+
+    /// The host's IPv6 pool: the configured one, or the unique local /48 derived from the
+    /// machine ID; nil (with why) when there is neither.
+    func ipv6Pool() throws(Failure) -> IPv6Subnet {
+        if let pool = layout.ipv6Pool { return pool }
+        let text: String?
+        do { text = try drivers.files.read(layout.machineIDPath) } catch { throw Failure.host(.subnetPoolExhausted, error) }
+        guard let pool = text.flatMap(IPv6Pool.uniqueLocal(machineID:)) else {
+            throw Failure(
+                .subnetPoolExhausted,
+                "no IPv6 pool: this host has no machine ID (\(layout.machineIDPath)) to derive its unique local /48 from; set ipv6Pool in the host configuration"
+            )
+        }
+        return pool
+    }
+
     /// Carries out one planned change.
     public func perform(_ change: Change) throws(HostError) {
         cgroupObservations.forget(after: change)
@@ -56,7 +78,8 @@ public struct PassContext: Sendable {
         case .removeCgroup(let path): try drivers.cgroups.removeDirectory(path)
         case .writeCgroupFile(let path, let file, let value): try drivers.cgroups.writeFile(file, value, in: path)
         case .createBridge(let name): try drivers.links.createBridge(name)
-        case .setLinkUp(let name): try drivers.links.setUp(name)
+        case .setLinkUp(let name, let ipv6): try drivers.links.setUp(name, ipv6: ipv6)
+        case .enableIPv6(let name): try drivers.links.enableIPv6(name)
         case .deleteLink(let name): try drivers.links.delete(name)
         case .deletePorts(let bridge): try drivers.links.deletePorts(of: bridge)
         case .detach(let attachment, let config): try drivers.plugins.delete(attachment, config: config)

@@ -84,10 +84,22 @@ public struct SpaceReconciler: Sendable {
         }
         let desiredPath = context.layout.conflistPath(id, cniConfigPath: manifest.spec.cniConfigPath)
         let primaryText = try read(desiredPath)
+        let directory = manifest.spec.cniConfigPath ?? context.layout.cniConfigDirectory
+        let dualStack = manifest.spec.wantsIPv6(realm: inventory.realms[id.realm]?.spec)
+        let ipv6 =
+            dualStack
+            ? NetworkResolver.IPv6Request(
+                pool: try context.ipv6Pool(), foreignClaims: { [context] in context.foreignClaims6(inventory: inventory, directory: directory) },
+                occupied: { [context] () throws(Failure) in
+                    do throws(HostError) { return inventory.foreign(try context.drivers.links.occupied6()) } catch {
+                        throw Failure.host(.bridgeFailed, error)
+                    }
+                })
+            : nil
         let network = try NetworkResolver(layout: context.layout, regenerate: regenerateConflist)
-            .resolve(id, spec: manifest.spec, stored: stored, conflistOnDisk: primaryText, inventory: inventory) {
-                context.foreignClaims(inventory: inventory, directory: manifest.spec.cniConfigPath ?? context.layout.cniConfigDirectory)
-            }
+            .resolve(
+                id, spec: manifest.spec, stored: stored, conflistOnDisk: primaryText, inventory: inventory,
+                foreignClaims: { context.foreignClaims(inventory: inventory, directory: directory) }, ipv6: ipv6)
 
         // cgroup
         let cgroupPath = context.layout.spaceCgroup(id)
@@ -113,7 +125,7 @@ public struct SpaceReconciler: Sendable {
         if let recordedPath = stored?.status.network?.conflistPath, recordedPath != network.conflistPath, try read(recordedPath) != nil {
             previousPath = recordedPath
         }
-        let conflist = Conflist(networkName: network.name, bridge: network.bridge, subnet: network.subnet)
+        let conflist = Conflist(networkName: network.name, bridge: network.bridge, subnet: network.subnet, ipv6Subnet: network.ipv6Subnet)
         let observedConflist = ConflistPlanner.Observed(
             primary: primaryText, copy: try read(context.layout.conflistCopyPath(id)), previousPath: previousPath)
         var conflistChanges = ConflistPlanner.plan(
@@ -124,11 +136,12 @@ public struct SpaceReconciler: Sendable {
             var moves: [String] = []
             if old.bridge != network.bridge { moves.append("bridge \(old.bridge) -> \(network.bridge)") }
             if old.subnet != network.subnet { moves.append("subnet \(old.subnet) -> \(network.subnet)") }
+            if let before = old.ipv6Subnet, let after = network.ipv6Subnet, before != after { moves.append("IPv6 network \(before) -> \(after)") }
             if !moves.isEmpty, !conflistChanges.isEmpty { conflistChanges[0].summary += " (\(moves.joined(separator: ", ")))" }
         }
 
         // bridge
-        var bridgeChanges = try BridgePlanner.plan(name: network.bridge, observed: inventory.network.links[network.bridge])
+        var bridgeChanges = try BridgePlanner.plan(name: network.bridge, observed: inventory.network.links[network.bridge], ipv6: dualStack)
         if let oldBridge = stored?.status.network?.bridge, oldBridge != network.bridge, inventory.network.links[oldBridge]?.kind == .bridge,
             inventory.bridgeOwner(oldBridge) == id  // a bridge another space owns stays with it
         {
@@ -153,7 +166,7 @@ public struct SpaceReconciler: Sendable {
         status.managedBy = stored == nil ? managedBy : stored?.status.managedBy
         status.bootId = context.bootID
         status.source = manifest.origin.isFile ? manifest.origin.absoluteFile ?? manifest.origin.document.file : stored?.status.source
-        let egress = resolveEgress(EgressPolicy(network: manifest.spec.network), stored: stored?.status.egress)
+        let egress = resolveEgress(EgressPolicy(network: manifest.spec.network), stored: stored?.status.egress, ipv6: network.ipv6Subnet != nil)
         status.egress = egress.status
         status.resources = resources.written
         if let failure = resources.failure ?? egress.failure {
@@ -184,7 +197,9 @@ public struct SpaceReconciler: Sendable {
     /// for a new host), and resolvers that cannot be read keep the ones recorded, so a passing
     /// DNS outage or a resolv.conf being rewritten neither opens nor closes anything; the
     /// failure is reported.
-    func resolveEgress(_ policy: EgressPolicy?, stored: EgressStatus?) -> (status: EgressStatus?, failure: Failure?, warnings: [String]) {
+    func resolveEgress(_ policy: EgressPolicy?, stored: EgressStatus?, ipv6: Bool = false) -> (
+        status: EgressStatus?, failure: Failure?, warnings: [String]
+    ) {
         guard let policy, !policy.hosts.isEmpty || policy.allowsDNS else { return (nil, nil, []) }
         var nameservers: [IPv4Address]?
         var warnings: [String] = []
@@ -205,14 +220,25 @@ public struct SpaceReconciler: Sendable {
         var resolved: [EgressStatus.Resolved] = []
         var problems: [String] = []
         for host in policy.hosts {
-            do {
-                resolved.append(.init(host: host, addresses: try context.drivers.resolver.resolveIPv4(host)))
-            } catch {
-                let kept = stored?.addresses(of: host) ?? []
-                resolved.append(.init(host: host, addresses: kept))
-                problems.append(
-                    error.message + (kept.isEmpty ? " (not allowed until it resolves)" : " (keeping \(kept.count) address(es) resolved before)"))
+            // A dual-stack space looks up both families: a host with addresses of either resolved.
+            var found4: [IPv4Address]?
+            var found6: [IPv6Address]?
+            var failure: HostError?
+            do { found4 = try context.drivers.resolver.resolveIPv4(host) } catch { failure = error }
+            if ipv6 {
+                do { found6 = try context.drivers.resolver.resolveIPv6(host) } catch { if found4 == nil { failure = failure ?? error } }
             }
+            if found4 != nil || found6 != nil {
+                resolved.append(.init(host: host, addresses: found4 ?? [], addresses6: found6 ?? []))
+                continue
+            }
+            let kept = stored?.addresses(of: host) ?? []
+            let kept6 = ipv6 ? stored?.addresses6(of: host) ?? [] : []
+            resolved.append(.init(host: host, addresses: kept, addresses6: kept6))
+            let count = kept.count + kept6.count
+            problems.append(
+                (failure?.message ?? "egress host \"\(host)\" did not resolve")
+                    + (count == 0 ? " (not allowed until it resolves)" : " (keeping \(count) address(es) resolved before)"))
         }
         var failure = problems.isEmpty ? nil : Failure(.egressHostUnresolved, problems.joined(separator: "; "))
         if let unreadable {

@@ -173,6 +173,12 @@ struct NetlinkAttributes {
     }
 
     /// An IPv4 address attribute, in network byte order on the wire.
+    /// An IPv6 address attribute (16 bytes, network byte order).
+    func ipv6(_ type: UInt16) -> UInt128? {
+        guard let raw = values[type], raw.count == 16 else { return nil }
+        return raw.reduce(UInt128(0)) { $0 << 8 | UInt128($1) }
+    }
+
     func ipv4(_ type: UInt16) -> UInt32? {
         guard let raw = values[type], raw.count == 4 else { return nil }
         return raw.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }

@@ -49,8 +49,26 @@ struct RouteNetlink {
             var link = ObservedLink(
                 index: index, name: name, kind: kind.map(LinkKind.init(rawValue:)), isUp: flags & Self.interfaceUp != 0, master: master)
             link.group = attributes.uint32(Self.attributeGroup) ?? 0
+            link.ipv6 = Self.ipv6Settings(attributes)
             return link
         }
+    }
+
+    /// `IFLA_AF_SPEC` → `AF_INET6` → `IFLA_INET6_CONF`, an array of 32-bit values indexed by
+    /// `DEVCONF_*`: the link's `net.ipv6.conf` settings, from the dump itself.
+    static func ipv6Settings(_ attributes: NetlinkAttributes) -> LinkIPv6? {
+        guard let spec = attributes[UInt16(IFLA_AF_SPEC)], let inet6 = NetlinkAttributes(spec)[UInt16(AF_INET6)],
+            let conf = NetlinkAttributes(inet6)[UInt16(IFLA_INET6_CONF)]
+        else { return nil }
+        func value(_ index: Int) -> Int32? {
+            let offset = conf.startIndex + index * 4
+            guard index >= 0, offset + 4 <= conf.endIndex else { return nil }
+            return Int32(bitPattern: conf.readInteger(at: offset, as: UInt32.self))
+        }
+        guard let disabled = value(Int(DEVCONF_DISABLE_IPV6)), let acceptRA = value(Int(DEVCONF_ACCEPT_RA)),
+            let autoconf = value(Int(DEVCONF_AUTOCONF))
+        else { return nil }
+        return LinkIPv6(disabled: disabled != 0, acceptsRouterAdvertisements: acceptRA != 0, autoconfigures: autoconf != 0)
     }
 
     /// A dump request of `type` (`NLM_F_DUMP`) with the family header `header` appends, and its replies.
@@ -75,6 +93,38 @@ struct RouteNetlink {
             let attributes = NetlinkAttributes(payload.dropFirst(8))
             guard let raw = attributes.ipv4(Self.attributeLocal) ?? attributes.ipv4(Self.attributeAddress), prefix <= 32 else { return nil }
             return (index, IPv4Subnet(containing: IPv4Address(raw), prefixLength: prefix))
+        }
+    }
+
+    /// `ip -6 addr show`: (link index, address with prefix).
+    func addresses6() throws(HostError) -> [(Int32, IPv6Subnet)] {
+        let replies = try dump(Self.getAddress, what: "IPv6 address dump") { $0.appendFamilyHeader(family: UInt8(AF_INET6), length: 8) }
+        return replies.compactMap { reply in
+            guard reply.type == Self.newAddress, reply.payload.count >= 8 else { return nil }
+            let payload = reply.payload
+            guard payload[payload.startIndex] == UInt8(AF_INET6) else { return nil }
+            let prefix = Int(payload[payload.startIndex + 1])
+            let index = Int32(bitPattern: payload.readInteger(at: payload.startIndex + 4, as: UInt32.self))
+            let attributes = NetlinkAttributes(payload.dropFirst(8))
+            guard let raw = attributes.ipv6(Self.attributeAddress) ?? attributes.ipv6(Self.attributeLocal), prefix <= 128 else { return nil }
+            return (index, IPv6Subnet(containing: IPv6Address(raw), prefixLength: prefix))
+        }
+    }
+
+    /// `ip -6 route show table main`: (output link index, destination) of unicast routes.
+    func routes6() throws(HostError) -> [(Int32?, IPv6Subnet)] {
+        let replies = try dump(Self.getRoute, what: "IPv6 route dump") { $0.appendFamilyHeader(family: UInt8(AF_INET6), length: 12) }
+        return replies.compactMap { reply in
+            guard reply.type == Self.newRoute, reply.payload.count >= 12 else { return nil }
+            let payload = reply.payload
+            let start = payload.startIndex
+            guard payload[start] == UInt8(AF_INET6), payload[start + 7] == Self.unicastRoute else { return nil }
+            let prefix = Int(payload[start + 1])
+            let attributes = NetlinkAttributes(payload.dropFirst(12))
+            let table = attributes.uint32(Self.attributeTable) ?? UInt32(payload[start + 4])
+            guard table == Self.mainTable, prefix > 0, prefix <= 128, let destination = attributes.ipv6(Self.attributeDestination) else { return nil }
+            let index = attributes.uint32(Self.attributeOutputInterface).map { Int32(bitPattern: $0) }
+            return (index, IPv6Subnet(containing: IPv6Address(destination), prefixLength: prefix))
         }
     }
 
@@ -175,6 +225,16 @@ public struct NetlinkLinkControl: LinkControl {
         return NetworkSnapshot(links: links, occupied: occupied)
     }
 
+    /// IPv6 addresses and routes, dumped only when a dual-stack space gets a network (a pass
+    /// without one pays nothing for them).
+    public func occupied6() throws(HostError) -> [OccupiedSubnet6] {
+        let netlink = try session()
+        let names = Dictionary(try netlink.links().map { ($0.index, $0.name) }, uniquingKeysWith: { first, _ in first })
+        var occupied6 = try netlink.addresses6().map { OccupiedSubnet6(subnet: $0.1, linkName: names[$0.0]) }
+        occupied6 += try netlink.routes6().map { OccupiedSubnet6(subnet: $0.1, linkName: $0.0.flatMap { names[$0] }) }
+        return occupied6
+    }
+
     public func createBridge(_ name: String) throws(HostError) {
         if let problem = BridgeName.violation(of: name) { throw HostError("bridge \"\(name)\": \(problem)", errno: .outOfRange) }
         try session().createBridge(name)
@@ -185,24 +245,42 @@ public struct NetlinkLinkControl: LinkControl {
     /// written before it comes up), as Docker does for IPv4-only networks: spaces are IPv4 only,
     /// and IPv6 on a link that comes up costs the kernel more the more links the host has
     /// (benchmarks/bridge-ipv6). A kernel without IPv6 has no such file: nothing to turn off.
-    public func setUp(_ name: String) throws(HostError) {
-        // Best effort: a speed-up, not part of the space (the isolation table covers IPv6 too). A
-        // read-only /proc/sys (a container) leaves IPv6 on; the bridge still comes up.
-        if let ipv6Sysctl { try? Self.disableIPv6(on: name, sysctl: ipv6Sysctl) }
+    public func setUp(_ name: String, ipv6: Bool) throws(HostError) {
+        if ipv6 {
+            try enableIPv6(name)
+        } else if let ipv6Sysctl {
+            // Best effort: a speed-up, not part of the space (the isolation table covers IPv6 too). A
+            // read-only /proc/sys (a container) leaves IPv6 on; the bridge still comes up.
+            try? Self.write("1", to: "disable_ipv6", on: name, sysctl: ipv6Sysctl)
+        }
         try session().setUp(name)
         FaultInjection.step("set up \(name)")
     }
 
-    static func disableIPv6(on name: String, sysctl: String) throws(HostError) {
-        let path = "\(sysctl)/\(name)/disable_ipv6"
+    /// A dual-stack space's bridge: nothing taken from router advertisements (`accept_ra`,
+    /// `autoconf` 0), written before IPv6 goes on (`disable_ipv6` 0).
+    public func enableIPv6(_ name: String) throws(HostError) {
+        guard let ipv6Sysctl else { return }
+        guard access(ipv6Sysctl, F_OK) == 0 else {
+            throw HostError(
+                "bridge \"\(name)\": this kernel has no IPv6 (ipv6.disable=1?); a dual-stack space needs it", errno: .noSuchFileOrDirectory)
+        }
+        for (setting, value) in [("accept_ra", "0"), ("autoconf", "0"), ("disable_ipv6", "0")] {
+            try Self.write(value, to: setting, on: name, sysctl: ipv6Sysctl)
+        }
+    }
+
+    /// Writes `value` to `net.ipv6.conf.<name>.<setting>`; nothing when the kernel has no IPv6.
+    static func write(_ value: String, to setting: String, on name: String, sysctl: String) throws(HostError) {
+        let path = "\(sysctl)/\(name)/\(setting)"
         let fd = SystemError.retrying { open(path, O_WRONLY | O_CLOEXEC) }
         if fd < 0 {
             if errno == ENOENT && access(sysctl, F_OK) != 0 { return }  // no IPv6 in this kernel (ipv6.disable=1)
-            throw SystemError.hostError("bridge \"\(name)\": turning IPv6 off (\(path)) failed", errno)
+            throw SystemError.hostError("bridge \"\(name)\": writing \(value) to \(path) failed", errno)
         }
         defer { close(fd) }
-        let written = SystemError.retrying { write(fd, "1", 1) }
-        if written != 1 { throw SystemError.hostError("bridge \"\(name)\": turning IPv6 off (\(path)) failed", errno) }
+        let written = SystemError.retrying { Glibc.write(fd, value, value.utf8.count) }
+        if written != value.utf8.count { throw SystemError.hostError("bridge \"\(name)\": writing \(value) to \(path) failed", errno) }
     }
 
     public func delete(_ name: String) throws(HostError) {

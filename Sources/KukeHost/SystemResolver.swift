@@ -22,6 +22,30 @@ public struct SystemResolver: NameResolver {
         return try HostNameservers.read(resolvConf: (resolvConf, text)) { (upstream, ProcFile.read(upstream)) }
     }
 
+    public func resolveIPv6(_ host: String) throws(HostError) -> [IPv6Address] {
+        var hints = addrinfo()
+        hints.ai_family = AF_INET6
+        var list: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, nil, &hints, &list)
+        guard status == 0 else {
+            throw HostError("egress host \"\(host)\" did not resolve (IPv6): \(String(cString: gai_strerror(status)))")
+        }
+        defer { freeaddrinfo(list) }
+        var addresses: [IPv6Address] = []
+        var entry = list
+        while let current = entry {
+            if current.pointee.ai_family == AF_INET6, let socketAddress = current.pointee.ai_addr {
+                let bytes = socketAddress.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
+                    withUnsafeBytes(of: pointer.pointee.sin6_addr) { Array($0) }
+                }
+                addresses.append(IPv6Address(bytes.reduce(UInt128(0)) { $0 << 8 | UInt128($1) }))
+            }
+            entry = current.pointee.ai_next
+        }
+        guard !addresses.isEmpty else { throw HostError("egress host \"\(host)\" resolved to no IPv6 addresses") }
+        return Array(Set(addresses)).sorted()
+    }
+
     public func resolveIPv4(_ host: String) throws(HostError) -> [IPv4Address] {
         var hints = addrinfo()
         hints.ai_family = AF_INET

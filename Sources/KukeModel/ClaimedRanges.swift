@@ -29,6 +29,20 @@ public enum ClaimedRanges {
         return found
     }
 
+    /// The IPv6 networks claimed by `configuration`, read as `subnets(in:)` reads the IPv4 ones.
+    public static func subnets6(in configuration: JSONValue) -> [IPv6Subnet] {
+        let plugins = configuration["plugins"]?.arrayValue ?? [configuration]
+        var found: [IPv6Subnet] = []
+        for plugin in plugins {
+            guard let ipam = plugin["ipam"] else { continue }
+            var texts = [ipam["subnet"]?.stringValue].compactMap { $0 }
+            for set in ipam["ranges"]?.arrayValue ?? [] { texts += (set.arrayValue ?? []).compactMap { $0["subnet"]?.stringValue } }
+            texts += (ipam["addresses"]?.arrayValue ?? []).compactMap { $0["address"]?.stringValue }
+            found += texts.compactMap { IPv6Subnet($0, hostBits: true) }
+        }
+        return found
+    }
+
     /// `10.88.0.0/16`, and `10.88.0.1/16` as the network it is in (the plugins accept host bits).
     static func parse(_ text: String) -> IPv4Subnet? {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)

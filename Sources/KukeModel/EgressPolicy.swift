@@ -12,6 +12,8 @@ public struct EgressPolicy: Sendable, Equatable {
             case host(String)
             /// An IPv4 network, host bits cleared (`10.1.2.3/8` becomes `10.0.0.0/8`).
             case cidr(IPv4Address, prefix: Int)
+            /// An IPv6 network, host bits cleared (reached from dual-stack spaces).
+            case cidr6(IPv6Subnet)
         }
 
         public var target: Target
@@ -55,6 +57,10 @@ public struct EgressPolicy: Sendable, Equatable {
                 case (let host?, nil) where EgressRules.hostProblem(host) == nil:
                     rules.append(Rule(target: .host(host.lowercased()), ports: ports))
                 case (nil, let cidr?):
+                    if let network6 = IPv6Subnet(cidr, hostBits: true) {
+                        rules.append(Rule(target: .cidr6(network6), ports: ports))
+                        continue
+                    }
                     guard let network = Self.network(cidr) else { continue }
                     rules.append(Rule(target: .cidr(network.address, prefix: network.prefix), ports: ports))
                 default: continue
@@ -90,10 +96,13 @@ public struct EgressStatus: Sendable, Equatable {
         public var host: String
         /// IPv4 addresses, sorted, without duplicates; empty when the host never resolved.
         public var addresses: [IPv4Address]
+        /// IPv6 addresses (looked up for dual-stack spaces only), sorted, without duplicates.
+        public var addresses6: [IPv6Address]
 
-        public init(host: String, addresses: [IPv4Address]) {
+        public init(host: String, addresses: [IPv4Address], addresses6: [IPv6Address] = []) {
             self.host = host
             self.addresses = Array(Set(addresses)).sorted()
+            self.addresses6 = Array(Set(addresses6)).sorted()
         }
     }
 
@@ -110,5 +119,10 @@ public struct EgressStatus: Sendable, Equatable {
     /// The addresses recorded for `host` (empty when none).
     public func addresses(of host: String) -> [IPv4Address] {
         resolved.first { $0.host == host }?.addresses ?? []
+    }
+
+    /// The IPv6 addresses recorded for `host` (empty when none).
+    public func addresses6(of host: String) -> [IPv6Address] {
+        resolved.first { $0.host == host }?.addresses6 ?? []
     }
 }

@@ -31,11 +31,11 @@ enum EgressRules {
                     issues.append(ManifestIssue(positions["\(path).host"] ?? position, .fieldValue, "\(path).host \"\(host)\" \(problem)"))
                 }
             case (nil, let cidr?):
-                if !isCIDR(cidr) {
+                if !isCIDR(cidr) && IPv6Subnet(cidr, hostBits: true) == nil {
                     issues.append(
                         ManifestIssue(
                             positions["\(path).cidr"] ?? position, .fieldValue,
-                            "\(path).cidr \"\(cidr)\" is not an IPv4 network in CIDR form (like 10.0.0.0/8)"))
+                            "\(path).cidr \"\(cidr)\" is not an IPv4 network in CIDR form (like 10.0.0.0/8) or an IPv6 one (like fd00::/8)"))
                 }
             }
         }
@@ -56,6 +56,7 @@ enum EgressRules {
         if host.isEmpty { return "is empty" }
         if host.utf8.count > 253 { return "is longer than 253 bytes" }
         if IPv4Address(host) != nil { return "is an address: use cidr with /32" }
+        if IPv6Address(host) != nil { return "is an address: use cidr with /128" }
         let name = host.hasSuffix(".") ? String(host.dropLast()) : host
         for label in name.split(separator: ".", omittingEmptySubsequences: false) {
             guard !label.isEmpty, label.utf8.count <= 63 else { return "has an empty or over-long label" }

@@ -87,7 +87,8 @@ public enum ManifestSchema {
             "realmId": .string,
             "cniConfigPath": .string,
             "network": .object([
-                "egress": .object(["default": .oneOf(["allow", "deny"]), "dns": .oneOf(["allow", "deny"]), "allow": .list(egressRule)])
+                "egress": .object(["default": .oneOf(["allow", "deny"]), "dns": .oneOf(["allow", "deny"]), "allow": .list(egressRule)]),
+                "ipv6": .boolean,
             ]),
             "defaults": .object(["container": containerDefaults]),
             "resources": resources,
@@ -107,6 +108,7 @@ public enum ManifestSchema {
                 .object(["username": .string, "password": .string, "serverAddress": .string])),
             "resources": resources,
             "hostSelector": HostSelector.schema,
+            "network": .object(["ipv6": .boolean]),
         ]),
         "status": .ignored,
     ])

@@ -27,7 +27,7 @@ public struct HostConfig: Sendable, Equatable {
 
     public static let kind = "HostConfig"
     /// The layout keys, in the order the host options list them.
-    public static let layoutKeys = ["runPath", "cniConfigDir", "cgroupRoot", "subnetPool", "cniStateDir", "cgroupDriver"]
+    public static let layoutKeys = ["runPath", "cniConfigDir", "cgroupRoot", "subnetPool", "cniStateDir", "cgroupDriver", "ipv6Pool"]
 
     static let schema = FieldSchema.object([
         "apiVersion": .string,
@@ -82,6 +82,8 @@ public struct HostConfig: Sendable, Equatable {
                     walker.issues.append(
                         ManifestIssue(position, .fieldValue, "spec.subnetPool \"\(text)\" is not an IPv4 network in CIDR form (like 10.88.0.0/16)"))
                 }
+            } else if key == "ipv6Pool" {
+                if let problem = IPv6Pool.problem(text) { walker.issues.append(ManifestIssue(position, .fieldValue, "spec.ipv6Pool \(problem)")) }
             } else if key == "cgroupDriver" {
                 if let problem = CgroupDriver.problem(text) {
                     walker.issues.append(ManifestIssue(position, .fieldValue, "spec.cgroupDriver \(problem)"))

@@ -24,6 +24,11 @@ public struct HostLayout: Sendable, Equatable {
     public var cniPluginDirectories: [String]
     /// Who makes the realm and space cgroups: kuke in the cgroup2 filesystem, or systemd as slices.
     public var cgroupDriver: CgroupDriver = .cgroupfs
+    /// The pool of dual-stack spaces' /64s; nil: the host's own unique local /48, derived from
+    /// its machine ID (`machineIDPath`, see `IPv6Pool`).
+    public var ipv6Pool: IPv6Subnet?
+    /// systemd's machine ID, a random 128-bit value made once per installation.
+    public var machineIDPath = "/etc/machine-id"
     /// The kernel's boot ID, recorded in status (`bootId`) so a record from before a reboot is
     /// told apart.
     public var bootIDPath = "/proc/sys/kernel/random/boot_id"

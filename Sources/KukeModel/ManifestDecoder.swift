@@ -77,7 +77,7 @@ public enum ManifestDecoder {
             walker.issues += ResourceRules.issues(spec?["resources"], positions: walker.positions, document: documentPosition)
             let realmSpec = RealmSpec(
                 namespace: spec?["namespace"]?.stringValue, registryCredentials: spec?["registryCredentials"], resources: spec?["resources"],
-                hostSelector: spec?["hostSelector"])
+                hostSelector: spec?["hostSelector"], network: spec?["network"])
             return .realm(RealmManifest(metadata: RecordCodec.decodeMetadata(value["metadata"], name: name), spec: realmSpec, origin: origin))
         }
         let realmId = requiredString(spec?["realmId"], path: "spec.realmId", parent: "spec", walker: &walker, document: documentPosition)

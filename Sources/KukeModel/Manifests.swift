@@ -48,10 +48,14 @@ public struct RealmSpec: Sendable, Equatable {
     public var resources: ManifestValue?
     /// `spec.hostSelector` (which hosts apply the realm and its spaces), stored as written.
     public var hostSelector: ManifestValue?
+    /// `spec.network` (`ipv6`: the default of its spaces), stored as written.
+    public var network: ManifestValue?
 
     public init(
-        namespace: String? = nil, registryCredentials: ManifestValue? = nil, resources: ManifestValue? = nil, hostSelector: ManifestValue? = nil
+        namespace: String? = nil, registryCredentials: ManifestValue? = nil, resources: ManifestValue? = nil, hostSelector: ManifestValue? = nil,
+        network: ManifestValue? = nil
     ) {
+        self.network = network
         self.hostSelector = hostSelector
         self.namespace = namespace
         self.registryCredentials = registryCredentials
@@ -137,5 +141,14 @@ public enum Resource: Sendable, Equatable {
         case .realm(let realm): realm.origin
         case .space(let space): space.origin
         }
+    }
+}
+
+extension SpaceSpec {
+    /// Whether the space is dual-stack: its `spec.network.ipv6`, or else its realm's, or else not.
+    public func wantsIPv6(realm: RealmSpec?) -> Bool {
+        if case .boolean(let own)? = network?["ipv6"] { return own }
+        if case .boolean(let inherited)? = realm?.network?["ipv6"] { return inherited }
+        return false
     }
 }

@@ -41,7 +41,7 @@ public enum RecordCodec {
         "slice": .string,
         "cgroupReady": .boolean,
         "subtreeControllers": .stringList,
-        "network": .object(["name": .string, "bridge": .string, "subnet": .string, "conflistPath": .string]),
+        "network": .object(["name": .string, "bridge": .string, "subnet": .string, "ipv6Subnet": .string, "conflistPath": .string]),
         "createdAt": .string,
         "updatedAt": .string,
         "readyAt": .string,
@@ -121,10 +121,13 @@ public enum RecordCodec {
             entries.append(
                 .init(
                     "network",
-                    .map([
-                        .init("name", .string(network.name)), .init("bridge", .string(network.bridge)),
-                        .init("subnet", .string(network.subnet.description)), .init("conflistPath", .string(network.conflistPath)),
-                    ])))
+                    .map(
+                        [
+                            .init("name", .string(network.name)), .init("bridge", .string(network.bridge)),
+                            .init("subnet", .string(network.subnet.description)),
+                        ] + (network.ipv6Subnet.map { [.init("ipv6Subnet", .string($0.description))] } ?? []) + [
+                            .init("conflistPath", .string(network.conflistPath))
+                        ])))
         }
         add("createdAt", status.createdAt.map(Timestamp.format))
         add("updatedAt", status.updatedAt.map(Timestamp.format))
@@ -142,7 +145,8 @@ public enum RecordCodec {
         if let egress = status.egress {
             let resolved = egress.resolved.map { entry in
                 ManifestValue.map([
-                    .init("host", .string(entry.host)), .init("addresses", .list(entry.addresses.map { .string($0.description) })),
+                    .init("host", .string(entry.host)),
+                    .init("addresses", .list(entry.addresses.map { .string($0.description) } + entry.addresses6.map { .string($0.description) })),
                 ])
             }
             var egressEntries: [ManifestValue.Entry] = resolved.isEmpty ? [] : [.init("resolved", .list(resolved))]
@@ -158,6 +162,7 @@ public enum RecordCodec {
         if let credentials = record.spec.registryCredentials { specEntries.append(.init("registryCredentials", credentials)) }
         if let resources = record.spec.resources { specEntries.append(.init("resources", resources)) }
         if let selector = record.spec.hostSelector { specEntries.append(.init("hostSelector", selector)) }
+        if let network = record.spec.network { specEntries.append(.init("network", network)) }
         var statusEntries: [ManifestValue.Entry] = [.init("state", .string(record.status.state.rawValue))]
         if let reason = record.status.reason { statusEntries.append(.init("reason", .string(reason.rawValue))) }
         if let message = record.status.message { statusEntries.append(.init("message", .string(message))) }
@@ -205,7 +210,14 @@ public enum RecordCodec {
                 let subnetText = network["subnet"]?.stringValue, let subnet = IPv4Subnet(subnetText),
                 let conflistPath = network["conflistPath"]?.stringValue
             else { throw RecordError(file: file, problems: ["status.network is incomplete or has an invalid subnet"]) }
-            status.network = SpaceNetworkStatus(name: networkName, bridge: bridge, subnet: subnet, conflistPath: conflistPath)
+            var ipv6Subnet: IPv6Subnet?
+            if let text = network["ipv6Subnet"]?.stringValue {
+                guard let parsed = IPv6Subnet(text) else {
+                    throw RecordError(file: file, problems: [.init("status.network.ipv6Subnet \"\(text)\" is not an IPv6 network")])
+                }
+                ipv6Subnet = parsed
+            }
+            status.network = SpaceNetworkStatus(name: networkName, bridge: bridge, subnet: subnet, ipv6Subnet: ipv6Subnet, conflistPath: conflistPath)
         }
         status.createdAt = statusValue?["createdAt"]?.stringValue.flatMap(Timestamp.parse)
         status.updatedAt = statusValue?["updatedAt"]?.stringValue.flatMap(Timestamp.parse)
@@ -224,7 +236,9 @@ public enum RecordCodec {
                 resolved = items.compactMap { item in
                     guard let host = item["host"]?.stringValue else { return nil }
                     guard case .list(let addresses)? = item["addresses"] else { return .init(host: host, addresses: []) }
-                    return .init(host: host, addresses: addresses.compactMap { $0.stringValue.flatMap(IPv4Address.init) })
+                    return .init(
+                        host: host, addresses: addresses.compactMap { $0.stringValue.flatMap(IPv4Address.init) },
+                        addresses6: addresses.compactMap { $0.stringValue.flatMap { IPv6Address($0) } })
                 }
             }
             var nameservers: [IPv4Address]?
@@ -247,7 +261,7 @@ public enum RecordCodec {
         }
         let spec = RealmSpec(
             namespace: value["spec"]?["namespace"]?.stringValue, registryCredentials: value["spec"]?["registryCredentials"],
-            resources: value["spec"]?["resources"], hostSelector: value["spec"]?["hostSelector"])
+            resources: value["spec"]?["resources"], hostSelector: value["spec"]?["hostSelector"], network: value["spec"]?["network"])
         let statusValue = value["status"]
         var status = RealmStatus(
             state: statusValue?["state"]?.stringValue.flatMap(SpaceState.init(rawValue:)) ?? .ready,

@@ -14,12 +14,15 @@ public struct SpaceNetworkStatus: Sendable, Equatable {
     public var name: String
     public var bridge: String
     public var subnet: IPv4Subnet
+    /// The space's /64 when it is dual-stack (`spec.network.ipv6`), nil when IPv4-only.
+    public var ipv6Subnet: IPv6Subnet?
     public var conflistPath: String
 
-    public init(name: String, bridge: String, subnet: IPv4Subnet, conflistPath: String) {
+    public init(name: String, bridge: String, subnet: IPv4Subnet, ipv6Subnet: IPv6Subnet? = nil, conflistPath: String) {
         self.name = name
         self.bridge = bridge
         self.subnet = subnet
+        self.ipv6Subnet = ipv6Subnet
         self.conflistPath = conflistPath
     }
 }

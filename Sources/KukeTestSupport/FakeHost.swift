@@ -35,6 +35,10 @@ public final class FakeHost: Sendable {
         public var firewallListings = 0
         /// What `host` rules resolve to; a host missing here fails to resolve.
         public var names: [String: [IPv4Address]] = [:]
+        /// AAAA answers of the fake resolver.
+        public var names6: [String: [IPv6Address]] = [:]
+        /// The host's IPv6 addresses and routes.
+        public var occupied6: [OccupiedSubnet6] = []
         /// How many lookups were made, per host.
         public var lookups: [String: Int] = [:]
         /// Calls that fail: a log entry prefix and the error to throw.
@@ -150,12 +154,22 @@ public final class FakeHost: Sendable {
             try host.state.withLock { (state: inout State) throws(HostError) in
                 if state.links[name] != nil { throw HostError("bridge \"\(name)\": create failed: File exists (EEXIST)", errno: .fileExists) }
                 state.nextIndex += 1
-                state.links[name] = ObservedLink(index: state.nextIndex, name: name, kind: .bridge, isUp: false)
+                var link = ObservedLink(index: state.nextIndex, name: name, kind: .bridge, isUp: false)
+                link.ipv6 = LinkIPv6(disabled: false, acceptsRouterAdvertisements: true, autoconfigures: true)  // the kernel's defaults
+                state.links[name] = link
             }
         }
-        func setUp(_ name: String) throws(HostError) {
+        func occupied6() throws(HostError) -> [OccupiedSubnet6] { host.state.withLock { $0.occupied6 } }
+        func setUp(_ name: String, ipv6: Bool) throws(HostError) {
             try host.record("setUp \(name)")
-            host.state.withLock { $0.links[name]?.isUp = true }
+            host.state.withLock {
+                $0.links[name]?.isUp = true
+                $0.links[name]?.ipv6 = ipv6 ? .dualStackBridge : LinkIPv6(disabled: true, acceptsRouterAdvertisements: true, autoconfigures: true)
+            }
+        }
+        func enableIPv6(_ name: String) throws(HostError) {
+            try host.record("enableIPv6 \(name)")
+            host.state.withLock { $0.links[name]?.ipv6 = .dualStackBridge }
         }
         func delete(_ name: String) throws(HostError) {
             try host.record("deleteLink \(name)")
@@ -298,6 +312,12 @@ public final class FakeHost: Sendable {
             guard let found, !found.isEmpty else { throw HostError("egress host \"\(name)\" did not resolve: Name or service not known") }
             return found
         }
+        func resolveIPv6(_ name: String) throws(HostError) -> [IPv6Address] {
+            let found: [IPv6Address]? = host.state.withLock { $0.names6[name] }
+            guard let found, !found.isEmpty else { throw HostError("egress host \"\(name)\" resolved to no IPv6 addresses") }
+            return found
+        }
+
         /// From the fake's files `/etc/resolv.conf` and `/run/systemd/resolve/resolv.conf`.
         func nameservers() throws(HostError) -> HostNameservers {
             let (conf, upstream) = host.state.withLock { ($0.files["/etc/resolv.conf"], $0.files["/run/systemd/resolve/resolv.conf"]) }

@@ -129,7 +129,9 @@ public enum NftablesRendering {
                 words.removeFirst()
                 let protocolKey = JSONValue.object(["meta": .object(["key": .string("l4proto")])])
                 guard words.first == "." else {
-                    guard let name = words.popFirst(), name.allSatisfy(\.isLetter) else { throw Unknown(description: line) }
+                    guard let name = words.popFirst(), name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) else {
+                        throw Unknown(description: line)
+                    }
                     statements.append(match("==", protocolKey, .string(name)))
                     continue
                 }
@@ -142,10 +144,11 @@ public enum NftablesRendering {
                     "concat": .array([protocolKey, .object(["payload": .object(["protocol": .string("th"), "field": .string("dport")])])])
                 ])
                 statements.append(match("==", left, elements.count == 1 ? elements[0] : .object(["set": .array(elements)])))
-            case "ip" where words.first == "daddr", "tcp" where words.first == "dport", "udp" where words.first == "dport",
+            case "ip" where words.first == "daddr", "ip6" where words.first == "daddr", "tcp" where words.first == "dport",
+                "udp" where words.first == "dport",
                 "sctp" where words.first == "dport":
                 let field = words.removeFirst()
-                let elements = try elements(words.popFirst() ?? "", numeric: word != "ip", line: line)
+                let elements = try elements(words.popFirst() ?? "", numeric: word != "ip" && word != "ip6", line: line)
                 if elements.count > 1 { sets += 1 }
                 statements.append(
                     match(
@@ -171,20 +174,21 @@ public enum NftablesRendering {
         let items =
             word.hasPrefix("{")
             ? word.dropFirst().dropLast().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } : [word]
-        var keyed: [(key: UInt64, value: JSONValue)] = []
+        var keyed: [(key: UInt128, value: JSONValue)] = []
         for item in items {
             if numeric {
                 guard let port = try port(item, line: line) else { throw Unknown(description: line) }
-                keyed.append(port)
+                keyed.append((UInt128(port.key), port.value))
                 continue
             }
             let parts = item.split(separator: "/")
-            guard let address = IPv4Address(String(parts[0])) else { throw Unknown(description: line) }
+            guard let key = IPv4Address(String(parts[0])).map({ UInt128($0.value) }) ?? IPv6Address(String(parts[0]))?.value else {
+                throw Unknown(description: line)
+            }
             if parts.count == 2, let length = Int(parts[1]) {
-                keyed.append(
-                    (UInt64(address.value), .object(["prefix": .object(["addr": .string(String(parts[0])), "len": .number(Double(length))])])))
+                keyed.append((key, .object(["prefix": .object(["addr": .string(String(parts[0])), "len": .number(Double(length))])])))
             } else {
-                keyed.append((UInt64(address.value), .string(item)))
+                keyed.append((key, .string(item)))
             }
         }
         return keyed.sorted { $0.key < $1.key }.map(\.value)

@@ -277,7 +277,7 @@ struct DoctorProbeTests {
     }
 }
 
-@Suite("bridge IPv6 off")
+@Suite("bridge IPv6 settings")
 struct BridgeIPv6Tests {
     @Test("writes 1 to the bridge's disable_ipv6; no IPv6 sysctl tree (a kernel without IPv6) is not an error; a missing bridge is")
     func disableIPv6() throws {
@@ -285,9 +285,26 @@ struct BridgeIPv6Tests {
         defer { try? FileManager.default.removeItem(atPath: root) }
         try FileManager.default.createDirectory(atPath: "\(root)/conf/kuke-main-blog", withIntermediateDirectories: true)
         try "0\n".write(toFile: "\(root)/conf/kuke-main-blog/disable_ipv6", atomically: false, encoding: .utf8)
-        try NetlinkLinkControl.disableIPv6(on: "kuke-main-blog", sysctl: "\(root)/conf")
+        try NetlinkLinkControl.write("1", to: "disable_ipv6", on: "kuke-main-blog", sysctl: "\(root)/conf")
         #expect(try String(contentsOfFile: "\(root)/conf/kuke-main-blog/disable_ipv6", encoding: .utf8).hasPrefix("1"))
-        try NetlinkLinkControl.disableIPv6(on: "kuke-main-blog", sysctl: "\(root)/no-ipv6")
-        #expect(throws: HostError.self) { try NetlinkLinkControl.disableIPv6(on: "kuke-main-gone", sysctl: "\(root)/conf") }
+        try NetlinkLinkControl.write("1", to: "disable_ipv6", on: "kuke-main-blog", sysctl: "\(root)/no-ipv6")
+        #expect(throws: HostError.self) { try NetlinkLinkControl.write("1", to: "disable_ipv6", on: "kuke-main-gone", sysctl: "\(root)/conf") }
+    }
+
+    @Test("a dual-stack bridge: accept_ra and autoconf 0, then IPv6 on; a kernel without IPv6 is an error for it")
+    func enableIPv6() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("kuke-ipv6-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: "\(root)/conf/kuke-main-blog", withIntermediateDirectories: true)
+        for (name, value) in [("disable_ipv6", "1"), ("accept_ra", "1"), ("autoconf", "1")] {
+            try "\(value)\n".write(toFile: "\(root)/conf/kuke-main-blog/\(name)", atomically: false, encoding: .utf8)
+        }
+        let control = NetlinkLinkControl(ipv6Sysctl: "\(root)/conf") { () throws(HostError) in throw HostError("no netlink here") }
+        try control.enableIPv6("kuke-main-blog")
+        for name in ["disable_ipv6", "accept_ra", "autoconf"] {
+            #expect(try String(contentsOfFile: "\(root)/conf/kuke-main-blog/\(name)", encoding: .utf8).hasPrefix("0"), "\(name)")
+        }
+        let none = NetlinkLinkControl(ipv6Sysctl: "\(root)/no-ipv6") { () throws(HostError) in throw HostError("no netlink here") }
+        #expect(throws: HostError.self) { try none.enableIPv6("kuke-main-blog") }
     }
 }

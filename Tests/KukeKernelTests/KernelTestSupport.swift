@@ -69,9 +69,12 @@ extension KernelSandbox {
                 "env", "CNI_COMMAND=ADD", "CNI_CONTAINERID=\(cell)", "CNI_NETNS=/run/netns/\(cell)", "CNI_IFNAME=eth0",
                 "CNI_PATH=\(Self.pluginDirectory)", "\(Self.pluginDirectory)/bridge",
             ], stdin: JSONValue.object(plugin).canonicalText)
-        guard added.status == 0, let result = try? JSONParser.parse(added.stdout), let ip = result["ips"]?.arrayValue?.first,
+        guard added.status == 0, let result = try? JSONParser.parse(added.stdout),
+            let ip = result["ips"]?.arrayValue?.first(where: { $0["address"]?.stringValue?.contains(".") == true }),
             let address = ip["address"]?.stringValue, let gateway = ip["gateway"]?.stringValue
         else { throw KernelSandbox.SetupError(description: "CNI ADD failed: \(added)") }
+        // A dual-stack space's conflist gives an IPv6 address too.
+        let ip6 = result["ips"]?.arrayValue?.first { $0["address"]?.stringValue?.contains(":") == true }
         let cache: JSONValue = .object([
             "kind": .string("cniCacheV1"), "containerId": .string(cell), "config": .string(Data(configBytes.utf8).base64EncodedString()),
             "ifName": .string("eth0"), "networkName": .string(network), "netns": .string("/run/netns/\(cell)"), "cniArgs": .array([]),
@@ -80,7 +83,9 @@ extension KernelSandbox {
         try FileManager.default.createDirectory(atPath: "\(cniStateDirectory)/results", withIntermediateDirectories: true)
         try cache.compactText.write(toFile: "\(cniStateDirectory)/results/\(network)-\(cell)-eth0", atomically: true, encoding: .utf8)
         _ = Subprocess.run(["ip", "-n", cell, "link", "set", "lo", "up"])
-        return Cell(namespace: cell, address: String(address.split(separator: "/")[0]), gateway: gateway)
+        return Cell(
+            namespace: cell, address: String(address.split(separator: "/")[0]), gateway: gateway,
+            address6: ip6?["address"]?.stringValue.map { String($0.split(separator: "/")[0]) }, gateway6: ip6?["gateway"]?.stringValue)
     }
 }
 
@@ -139,9 +144,9 @@ func connect(_ cell: Cell, _ address: String, _ port: Int) -> Bool {
     return result.status == 0 && result.stdout.hasPrefix("ok")
 }
 
-/// Whether one ping from `cell` to `address` is answered within a second.
+/// Whether one ping from `cell` to `address` (IPv4 or IPv6) is answered within a second.
 func ping(_ cell: Cell, _ address: String) -> Bool {
-    Subprocess.run(["ip", "netns", "exec", cell.namespace, "ping", "-c", "1", "-W", "1", address]).status == 0
+    Subprocess.run(["ip", "netns", "exec", cell.namespace, "ping", address.contains(":") ? "-6" : "-4", "-c", "1", "-W", "1", address]).status == 0
 }
 
 /// A cell: a network namespace attached to a space with the bridge plugin.
@@ -149,4 +154,7 @@ struct Cell {
     var namespace: String
     var address: String
     var gateway: String
+    /// A dual-stack space's cell: its IPv6 address and gateway.
+    var address6: String? = nil
+    var gateway6: String? = nil
 }

@@ -36,6 +36,9 @@ struct NftablesKernelTests {
                   ports: [443, "53/udp", "8000-8100/udp", "9-10/sctp", icmp]
                 - cidr: 198.51.100.0/24
                   ports: [icmp]
+                - cidr: fd00:203::/64
+                  ports: [443, icmp]
+                - cidr: 2001:db8::7/128
         ---
         apiVersion: v1beta1
         kind: Space

@@ -12,6 +12,7 @@
 // libc-compat guard then leaves in_addr, sockaddr_in and in6_addr to glibc (one definition).
 #include <netinet/in.h>
 #include <linux/netfilter.h>
+#include <linux/ipv6.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
 #include <net/if.h>

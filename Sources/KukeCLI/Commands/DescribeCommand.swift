@@ -69,6 +69,7 @@ struct DescribeSpaceCommand: ParsableCommand {
             return
         }
         add("Subnet:", network.subnet.description)
+        if let ipv6 = network.ipv6Subnet { add("IPv6 subnet:", "\(ipv6) (dual-stack)") }
         let link = inventory.network.links[network.bridge]
         let ports = inventory.network.ports(of: network.bridge)
         let bridgeState =
@@ -77,7 +78,7 @@ struct DescribeSpaceCommand: ParsableCommand {
                     + ", \(ports.count) interface(s) attached\(ports.isEmpty ? "" : ": " + ports.joined(separator: ", "))"
             } ?? "missing"
         add("Bridge:", "\(network.bridge) (\(bridgeState))")
-        let expected = Conflist(networkName: network.name, bridge: network.bridge, subnet: network.subnet)
+        let expected = Conflist(networkName: network.name, bridge: network.bridge, subnet: network.subnet, ipv6Subnet: network.ipv6Subnet)
         var conflist = "missing"
         do {
             if let text = try drivers.files.read(network.conflistPath) {

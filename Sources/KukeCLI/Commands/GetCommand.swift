@@ -202,7 +202,7 @@ struct GetSpacesCommand: ParsableCommand {
                 space.metadata.name, space.spec.realmId,
                 BootFreshness.shownState(space.status.state, recordBoot: space.status.bootId, currentBoot: inventory.bootID)
                     + (space.status.suspended == nil ? "" : ",Suspended"),
-                network?.bridge ?? "-", network?.subnet.description ?? "-",
+                network?.bridge ?? "-", network.map { $0.subnet.description + ($0.ipv6Subnet.map { ",\($0)" } ?? "") } ?? "-",
             ]
             if wide {
                 // The limits as the manifest writes them (`1.5`, `500m`, `2Gi`), `-` when none, and
