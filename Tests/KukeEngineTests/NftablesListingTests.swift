@@ -136,7 +136,9 @@ struct FakeHostNftablesTests {
         let examples = NftablesFixture.directory.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("examples")
         var resources: [Resource] = []
-        for name in try FileManager.default.contentsOfDirectory(atPath: examples.path).sorted() where name.hasSuffix(".yaml") {
+        // The files the fixture was captured from (examples/web.yaml came later; its dns and IPv6
+        // rules are checked against the installed nft by NftablesKernelTests).
+        for name in ["00-realm.yaml", "analytics.yaml", "blog.yaml", "shop.yaml"] {
             let decoded = ManifestDecoder.decode(try String(contentsOf: examples.appendingPathComponent(name), encoding: .utf8), file: name)
             #expect(decoded.issues.isEmpty, "\(decoded.issues)")
             resources += decoded.resources

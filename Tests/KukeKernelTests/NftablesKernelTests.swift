@@ -173,7 +173,7 @@ struct NftablesKernelTests {
             let firewall = NftablesFirewall()
             let listed = try listedRules(sandbox)
             let summary = try #require(try inNamespace(of: sandbox) { try firewall.summary() })
-            #expect(summary.ruleCount == listed.all && listed.all == listed.commented && listed.all == 15, "\(summary) \(listed)")
+            #expect(summary.ruleCount == listed.all && listed.all == listed.commented && listed.all == 22, "\(summary) \(listed)")
             var observed = try #require(try inNamespace(of: sandbox) { try firewall.observe() }).summary
             observed.digest = summary.digest  // a listing gives no digest
             #expect(summary == observed && summary.digest != nil)
