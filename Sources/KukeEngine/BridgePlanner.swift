@@ -5,7 +5,10 @@ import KukeModel
 public enum BridgePlanner {
     /// The changes that make `observed` the bridge `name`, or a conflict when the name
     /// is held by a link that is not a bridge.
-    public static func plan(name: String, observed: ObservedLink?, ipv6: Bool = false) throws(Failure) -> [Change] {
+    /// - Parameter wasDualStack: the record had an IPv6 network: a bridge that still has IPv6 on
+    ///   gets it turned off (an IPv4-only bridge otherwise keeps what it has: IPv6 off is a
+    ///   best-effort speed-up there, not part of the space).
+    public static func plan(name: String, observed: ObservedLink?, ipv6: Bool = false, wasDualStack: Bool = false) throws(Failure) -> [Change] {
         let wanted = "link: \(name)\nkind: bridge\nstate: up\n" + (ipv6 ? describe(LinkIPv6.dualStackBridge) : "")
         let diff = UnifiedDiff.make(
             old: observed.map { describe($0, ipv6: ipv6) }, new: wanted, oldLabel: "bridge/\(name)", newLabel: "bridge/\(name)")
@@ -30,6 +33,12 @@ public enum BridgePlanner {
                     part: .bridge, action: .update, subject: name,
                     summary: "turn IPv6 on for bridge \(name) (no router advertisements, no autoconfiguration)", diff: diff,
                     operation: .enableIPv6(name: name)))
+        }
+        if !ipv6, wasDualStack, let settings = observed.ipv6, !settings.disabled {
+            changes.append(
+                Change(
+                    part: .bridge, action: .update, subject: name, summary: "turn IPv6 off for bridge \(name) (the space is IPv4-only now)",
+                    operation: .disableIPv6(name: name)))
         }
         if !observed.isUp {
             changes.append(

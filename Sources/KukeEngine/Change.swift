@@ -30,6 +30,7 @@ public struct Change: Sendable, Equatable {
         case createBridge(name: String)
         case setLinkUp(name: String, ipv6: Bool = false)
         case enableIPv6(name: String)
+        case disableIPv6(name: String)
         case deleteLink(name: String)
         case deletePorts(bridge: String)
         case detach(CNIAttachment, config: String)

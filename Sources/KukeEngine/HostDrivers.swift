@@ -73,6 +73,9 @@ public protocol LinkControl: Sendable {
     /// IPv6 on the link without router advertisements or autoconfiguration
     /// (`LinkIPv6.dualStackBridge`): `accept_ra` and `autoconf` 0, then `disable_ipv6` 0.
     func enableIPv6(_ name: String) throws(HostError)
+    /// IPv6 off on the link (`disable_ipv6` 1), which takes its IPv6 addresses with it: a space
+    /// that stopped being dual-stack.
+    func disableIPv6(_ name: String) throws(HostError)
     /// `ip link delete NAME`
     func delete(_ name: String) throws(HostError)
     /// Deletes every link still enslaved to the bridge `name` (for a veth, its peer goes too).

@@ -43,7 +43,7 @@ public struct HostNameservers: Sendable, Equatable {
         var source = resolvConf.path
         func take(_ entry: String, from path: String) {
             guard let address = IPv4Address(entry) else {
-                skipped.append("\(entry) in \(path) (\(entry.contains(":") ? "IPv6: spaces are IPv4-only" : "not an address"))")
+                skipped.append("\(entry) in \(path) (\(entry.contains(":") ? "IPv6: dns: allow opens the IPv4 resolvers" : "not an address"))")
                 return
             }
             if address.value >> 24 == 127 || address.value == 0 {

@@ -55,16 +55,17 @@ public struct NetworkResolver: Sendable {
     /// - Parameter conflistOnDisk: the text at the desired conflist path, nil when absent.
     /// - Parameter foreignClaims: ranges claimed by network configurations kuke does not own,
     ///   asked for only when a subnet is allocated.
-    /// What a dual-stack space needs to get its /64: the pool, and the IPv6 ranges other
-    /// network configurations claim (asked for only when a network is allocated).
+    /// What a dual-stack space needs to get its /64: the pool, the IPv6 ranges other network
+    /// configurations claim and the host's IPv6 addresses and routes, each asked for only when a
+    /// network is allocated (a space that has one needs none of them).
     public struct IPv6Request {
-        public var pool: IPv6Subnet
+        public var pool: () throws(Failure) -> IPv6Subnet
         public var foreignClaims: () -> [ForeignClaim6]
         /// The host's IPv6 addresses and routes not on kuke's bridges.
         public var occupied: () throws(Failure) -> [OccupiedSubnet6]
 
         public init(
-            pool: IPv6Subnet, foreignClaims: @escaping () -> [ForeignClaim6] = { [] },
+            pool: @escaping () throws(Failure) -> IPv6Subnet, foreignClaims: @escaping () -> [ForeignClaim6] = { [] },
             occupied: @escaping () throws(Failure) -> [OccupiedSubnet6] = { [] }
         ) {
             self.pool = pool
@@ -164,13 +165,18 @@ public struct NetworkResolver: Sendable {
     /// The first /64 of the IPv6 pool that no space records, no other network configuration
     /// claims and no address or route of the host uses.
     func allocate6(_ id: SpaceID, request: IPv6Request, inventory: Inventory) throws(Failure) -> IPv6Subnet {
+        if let unreadable = inventory.unreadable.keys.sorted().first(where: { $0.hasSuffix("/space.yaml") }) {
+            throw Failure(
+                .recordUnreadable, "cannot choose an IPv6 network while \(unreadable) is unreadable (its network is unknown); fix or remove it")
+        }
+        let pool = try request.pool()
         let claims = request.foreignClaims()
         let blockers = claims.map(\.subnet) + (try request.occupied()).map(\.subnet).filter { $0.prefixLength > 0 }
-        if let free = IPv6Pool.firstFree(in: request.pool, isTaken: { inventory.isIPv6Taken($0, except: id) }, blockers: blockers) { return free }
-        let claimed = claims.filter { $0.subnet.overlaps(request.pool) }.map { "\($0.path) (\($0.subnet))" }
+        if let free = IPv6Pool.firstFree(in: pool, isTaken: { inventory.isIPv6Taken($0, except: id) }, blockers: blockers) { return free }
+        let claimed = claims.filter { $0.subnet.overlaps(pool) }.map { "\($0.path) (\($0.subnet))" }
         throw Failure(
             .subnetPoolExhausted,
-            "no free /64 in IPv6 pool \(request.pool)\(claimed.isEmpty ? "" : ": claimed by " + Self.listed(claimed)); choose another with ipv6Pool in the host configuration, or delete a space"
+            "no free /64 in IPv6 pool \(pool)\(claimed.isEmpty ? "" : ": claimed by " + Self.listed(claimed)); choose another with ipv6Pool in the host configuration, or delete a space"
         )
     }
 

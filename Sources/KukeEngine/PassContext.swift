@@ -80,6 +80,7 @@ public struct PassContext: Sendable {
         case .createBridge(let name): try drivers.links.createBridge(name)
         case .setLinkUp(let name, let ipv6): try drivers.links.setUp(name, ipv6: ipv6)
         case .enableIPv6(let name): try drivers.links.enableIPv6(name)
+        case .disableIPv6(let name): try drivers.links.disableIPv6(name)
         case .deleteLink(let name): try drivers.links.delete(name)
         case .deletePorts(let bridge): try drivers.links.deletePorts(of: bridge)
         case .detach(let attachment, let config): try drivers.plugins.delete(attachment, config: config)

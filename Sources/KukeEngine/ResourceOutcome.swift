@@ -35,12 +35,13 @@ public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
 
     public static func host(_ reason: FailureReason, _ error: HostError) -> Failure { Failure(reason, error.message, errno: error.errno) }
 
-    /// The errnos no retry gets past: the permission or the file system must change first.
-    static let permanentErrnos: Set<Errno> = [.permissionDenied, .notPermitted, .readOnlyFileSystem]
+    /// The errnos no retry gets past: the permission, the file system or the kernel must change first.
+    static let permanentErrnos: Set<Errno> = [.permissionDenied, .notPermitted, .readOnlyFileSystem, .addressFamilyNotSupported]
 
     /// Whether retrying can help by itself: the reason's persistence, except that a host failure
     /// refused for permission (`EACCES`, `EPERM`) or a read-only file system (`EROFS`, a unit's
-    /// `ReadWritePaths=` missing a path) is permanent whatever its reason.
+    /// `ReadWritePaths=` missing a path), or for a family the kernel lacks (`EAFNOSUPPORT`: IPv6
+    /// booted off) is permanent whatever its reason.
     public var persistence: FailurePersistence {
         if let errno, Self.permanentErrnos.contains(errno) { return .permanent }
         return reason.persistence

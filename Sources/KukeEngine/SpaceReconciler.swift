@@ -89,7 +89,8 @@ public struct SpaceReconciler: Sendable {
         let ipv6 =
             dualStack
             ? NetworkResolver.IPv6Request(
-                pool: try context.ipv6Pool(), foreignClaims: { [context] in context.foreignClaims6(inventory: inventory, directory: directory) },
+                pool: { [context] () throws(Failure) in try context.ipv6Pool() },
+                foreignClaims: { [context] in context.foreignClaims6(inventory: inventory, directory: directory) },
                 occupied: { [context] () throws(Failure) in
                     do throws(HostError) { return inventory.foreign(try context.drivers.links.occupied6()) } catch {
                         throw Failure.host(.bridgeFailed, error)
@@ -141,7 +142,9 @@ public struct SpaceReconciler: Sendable {
         }
 
         // bridge
-        var bridgeChanges = try BridgePlanner.plan(name: network.bridge, observed: inventory.network.links[network.bridge], ipv6: dualStack)
+        var bridgeChanges = try BridgePlanner.plan(
+            name: network.bridge, observed: inventory.network.links[network.bridge], ipv6: dualStack,
+            wasDualStack: stored?.status.network?.ipv6Subnet != nil)
         if let oldBridge = stored?.status.network?.bridge, oldBridge != network.bridge, inventory.network.links[oldBridge]?.kind == .bridge,
             inventory.bridgeOwner(oldBridge) == id  // a bridge another space owns stays with it
         {
@@ -223,13 +226,23 @@ public struct SpaceReconciler: Sendable {
             // A dual-stack space looks up both families: a host with addresses of either resolved.
             var found4: [IPv4Address]?
             var found6: [IPv6Address]?
-            var failure: HostError?
-            do { found4 = try context.drivers.resolver.resolveIPv4(host) } catch { failure = error }
+            var failure4: HostError?
+            var failure6: HostError?
+            do { found4 = try context.drivers.resolver.resolveIPv4(host) } catch { failure4 = error }
             if ipv6 {
-                do { found6 = try context.drivers.resolver.resolveIPv6(host) } catch { if found4 == nil { failure = failure ?? error } }
+                do { found6 = try context.drivers.resolver.resolveIPv6(host) } catch { failure6 = error }
             }
+            let failure = failure4 ?? failure6
             if found4 != nil || found6 != nil {
-                resolved.append(.init(host: host, addresses: found4 ?? [], addresses6: found6 ?? []))
+                // One family looked up, the other not: a temporary failure (EAGAIN: a resolver
+                // outage) keeps that family's recorded addresses, so an outage closes nothing.
+                func kept<A>(_ stored: [A], _ found: [A]?, _ error: HostError?) -> [A] {
+                    found ?? (error?.errno == .resourceTemporarilyUnavailable ? stored : [])
+                }
+                resolved.append(
+                    .init(
+                        host: host, addresses: kept(stored?.addresses(of: host) ?? [], found4, failure4),
+                        addresses6: ipv6 ? kept(stored?.addresses6(of: host) ?? [], found6, failure6) : []))
                 continue
             }
             let kept = stored?.addresses(of: host) ?? []

@@ -7,11 +7,13 @@ import KukeEngine
 /// one (a stopped container, or a runtime whose cache kept no usable path) they stay in the nat
 /// table, a `POSTROUTING` jump and a `CNI-<hash>` chain, each rule commented
 /// `name: "<network>" id: "<container id>"`. Exactly those are removed, in iptables-nft and in
-/// iptables-legacy (whichever the plugin's `iptables` was). This runs `iptables` processes: it is
+/// iptables-legacy (whichever the plugin's `iptables` was), and for a dual-stack space's IPv6
+/// address in ip6tables-nft and ip6tables-legacy. This runs `iptables` processes: it is
 /// a teardown path, once per attachment on `delete --cascade`, never a reconcile pass.
 struct MasqueradeRules: Sendable {
-    /// The front ends looked at: `iptables-nft`, and `iptables-legacy` when its nat table exists.
-    var frontEnds: [String] = ["iptables-nft", "iptables-legacy"]
+    /// The front ends looked at: `iptables-nft` and `ip6tables-nft`, and the legacy ones when
+    /// their nat table exists.
+    var frontEnds: [String] = ["iptables-nft", "iptables-legacy", "ip6tables-nft", "ip6tables-legacy"]
     /// Searched for the front ends.
     var directories: [String] = ["/usr/sbin", "/sbin", "/usr/local/sbin"]
 
@@ -22,7 +24,8 @@ struct MasqueradeRules: Sendable {
             let candidates = directories.map { directory in "\(directory)/\(name)" }
             guard let executable = candidates.first(where: { path in access(path, X_OK) == 0 }) else { continue }
             // Listing a legacy table that does not exist would create it (and load its module).
-            if name.hasSuffix("-legacy"), !(ProcFile.read("/proc/net/ip_tables_names") ?? "").split(separator: "\n").contains("nat") {
+            let tables = name.hasPrefix("ip6") ? "/proc/net/ip6_tables_names" : "/proc/net/ip_tables_names"
+            if name.hasSuffix("-legacy"), !(ProcFile.read(tables) ?? "").split(separator: "\n").contains("nat") {
                 continue
             }
             let listing = try run(executable, ["-S"])

@@ -242,7 +242,7 @@ public struct NetlinkLinkControl: LinkControl {
     }
 
     /// Brings the bridge up with IPv6 off on it (`net.ipv6.conf.<bridge>.disable_ipv6 = 1`,
-    /// written before it comes up), as Docker does for IPv4-only networks: spaces are IPv4 only,
+    /// written before it comes up), as Docker does for IPv4-only networks: an IPv4-only space needs none,
     /// and IPv6 on a link that comes up costs the kernel more the more links the host has
     /// (benchmarks/bridge-ipv6). A kernel without IPv6 has no such file: nothing to turn off.
     public func setUp(_ name: String, ipv6: Bool) throws(HostError) {
@@ -263,11 +263,17 @@ public struct NetlinkLinkControl: LinkControl {
         guard let ipv6Sysctl else { return }
         guard access(ipv6Sysctl, F_OK) == 0 else {
             throw HostError(
-                "bridge \"\(name)\": this kernel has no IPv6 (ipv6.disable=1?); a dual-stack space needs it", errno: .noSuchFileOrDirectory)
+                "bridge \"\(name)\": this kernel has no IPv6 (ipv6.disable=1?); a dual-stack space needs it", errno: .addressFamilyNotSupported)
         }
         for (setting, value) in [("accept_ra", "0"), ("autoconf", "0"), ("disable_ipv6", "0")] {
             try Self.write(value, to: setting, on: name, sysctl: ipv6Sysctl)
         }
+    }
+
+    /// A space that stopped being dual-stack: IPv6 off on its bridge, its addresses with it.
+    public func disableIPv6(_ name: String) throws(HostError) {
+        guard let ipv6Sysctl else { return }
+        try Self.write("1", to: "disable_ipv6", on: name, sysctl: ipv6Sysctl)
     }
 
     /// Writes `value` to `net.ipv6.conf.<name>.<setting>`; nothing when the kernel has no IPv6.

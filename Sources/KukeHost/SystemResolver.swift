@@ -3,7 +3,8 @@ import KukeEngine
 import KukeModel
 
 /// `NameResolver` through `getaddrinfo(3)` with `AF_INET`: the host's own resolver
-/// configuration (`/etc/hosts`, DNS, as `/etc/nsswitch.conf` says), IPv4 only; and the host's
+/// configuration (`/etc/hosts`, DNS, as `/etc/nsswitch.conf` says), `AF_INET6` for the IPv6
+/// addresses of dual-stack spaces' hosts; and the host's
 /// resolvers read from `resolvConf` (and systemd-resolved's `resolvedConf`).
 public struct SystemResolver: NameResolver {
     public var resolvConf: String
@@ -28,7 +29,9 @@ public struct SystemResolver: NameResolver {
         var list: UnsafeMutablePointer<addrinfo>?
         let status = getaddrinfo(host, nil, &hints, &list)
         guard status == 0 else {
-            throw HostError("egress host \"\(host)\" did not resolve (IPv6): \(String(cString: gai_strerror(status)))")
+            throw HostError(
+                "egress host \"\(host)\" did not resolve (IPv6): \(String(cString: gai_strerror(status)))",
+                errno: status == EAI_AGAIN ? .resourceTemporarilyUnavailable : nil)
         }
         defer { freeaddrinfo(list) }
         var addresses: [IPv6Address] = []
@@ -53,7 +56,7 @@ public struct SystemResolver: NameResolver {
         let status = getaddrinfo(host, nil, &hints, &list)
         guard status == 0 else {
             let reason = String(cString: gai_strerror(status))
-            throw HostError("egress host \"\(host)\" did not resolve: \(reason)")
+            throw HostError("egress host \"\(host)\" did not resolve: \(reason)", errno: status == EAI_AGAIN ? .resourceTemporarilyUnavailable : nil)
         }
         defer { freeaddrinfo(list) }
         var addresses: [IPv4Address] = []

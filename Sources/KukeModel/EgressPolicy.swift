@@ -3,7 +3,7 @@
 /// matches its destination (and, when the rule has `ports`, its protocol and destination port,
 /// see `EgressPorts`), or it is a DNS query to one of the host's resolvers and `dns: allow` is
 /// set; established connections are kept. `default: allow` (or no `default`) leaves egress
-/// open, whatever the rules say. IPv4 only.
+/// open, whatever the rules say. IPv6 destinations are reached from dual-stack spaces.
 public struct EgressPolicy: Sendable, Equatable {
     /// One `allow` entry.
     public struct Rule: Sendable, Equatable {

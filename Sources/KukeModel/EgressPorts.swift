@@ -4,9 +4,9 @@
 /// `tcp` (the default), `udp`, `sctp`; and `icmp` stands for ICMP and ICMPv6. No entry at all
 /// means any protocol and port.
 ///
-/// Kept normalized (ranges sorted per protocol, overlapping or adjacent ones merged), so two
-/// lists that let the same packets through are equal, and the kernel, which refuses overlapping
-/// elements in a concatenated set, is given none.
+/// Kept normalized (ranges sorted per protocol, overlapping ones merged), so the kernel, which
+/// refuses overlapping elements in a concatenated set, is given none. Ranges that only touch
+/// (`80`, `81`) are kept apart: integer ports render and fingerprint as they always did.
 public struct EgressPorts: Sendable, Hashable, ExpressibleByArrayLiteral {
     /// A protocol with ports.
     public enum Transport: String, Sendable, Hashable, CaseIterable, Comparable {
@@ -64,11 +64,11 @@ public struct EgressPorts: Sendable, Hashable, ExpressibleByArrayLiteral {
     /// The entries as they would be written back, normalized: `80, 443, 53/udp, icmp`.
     public var entries: [String] { ranges.map(\.description) + (icmp ? ["icmp"] : []) }
 
-    /// Ranges of the same protocol that overlap or touch, merged.
+    /// Ranges of the same protocol that overlap, merged.
     static func merged(_ ranges: [Range]) -> [Range] {
         var result: [Range] = []
         for range in ranges.sorted() {
-            if let last = result.last, last.transport == range.transport, range.low <= last.high + 1 {
+            if let last = result.last, last.transport == range.transport, range.low <= last.high {
                 result[result.count - 1].high = max(last.high, range.high)
             } else {
                 result.append(range)

@@ -10,7 +10,7 @@ public struct IPv4Address: Sendable, Hashable, Comparable, CustomStringConvertib
         guard parts.count == 4 else { return nil }
         var value: UInt32 = 0
         for part in parts {
-            guard !part.isEmpty, part.count <= 3, part.allSatisfy(\.isASCII), let octet = UInt8(part),
+            guard !part.isEmpty, part.count <= 3, part.allSatisfy({ $0.isASCII && $0.isNumber }), let octet = UInt8(part),
                 part == "0" || !part.hasPrefix("0")
             else { return nil }
             value = value << 8 | UInt32(octet)

@@ -19,7 +19,7 @@ public struct IPv6Address: Sendable, Hashable, Comparable, CustomStringConvertib
                     out += [UInt16(v4.value >> 16), UInt16(v4.value & 0xFFFF)]
                     continue
                 }
-                guard (1...4).contains(piece.count), let group = UInt16(piece, radix: 16) else { return nil }
+                guard (1...4).contains(piece.count), piece.allSatisfy(\.isHexDigit), let group = UInt16(piece, radix: 16) else { return nil }
                 out.append(group)
             }
             return out

@@ -37,6 +37,8 @@ public final class FakeHost: Sendable {
         public var names: [String: [IPv4Address]] = [:]
         /// AAAA answers of the fake resolver.
         public var names6: [String: [IPv6Address]] = [:]
+        /// AAAA lookups that fail with this error instead (an outage: errno EAGAIN).
+        public var lookupFailures6: [String: HostError] = [:]
         /// The host's IPv6 addresses and routes.
         public var occupied6: [OccupiedSubnet6] = []
         /// How many lookups were made, per host.
@@ -166,6 +168,10 @@ public final class FakeHost: Sendable {
                 $0.links[name]?.isUp = true
                 $0.links[name]?.ipv6 = ipv6 ? .dualStackBridge : LinkIPv6(disabled: true, acceptsRouterAdvertisements: true, autoconfigures: true)
             }
+        }
+        func disableIPv6(_ name: String) throws(HostError) {
+            try host.record("disableIPv6 \(name)")
+            host.state.withLock { $0.links[name]?.ipv6?.disabled = true }
         }
         func enableIPv6(_ name: String) throws(HostError) {
             try host.record("enableIPv6 \(name)")
@@ -313,6 +319,7 @@ public final class FakeHost: Sendable {
             return found
         }
         func resolveIPv6(_ name: String) throws(HostError) -> [IPv6Address] {
+            if let failure = host.state.withLock({ $0.lookupFailures6[name] }) { throw failure }
             let found: [IPv6Address]? = host.state.withLock { $0.names6[name] }
             guard let found, !found.isEmpty else { throw HostError("egress host \"\(name)\" resolved to no IPv6 addresses") }
             return found

@@ -180,6 +180,10 @@ public final class WatchController {
         for (key, entry) in resources where !Self.sameManifest(applied[key], entry.resource) {
             queue.schedule(key, at: now)
             changed = true
+            // A realm's spec is its spaces' defaults too (`spec.network.ipv6`): they run with it.
+            if case .realm(let realm) = key, applied[key] != nil {
+                for case .space(let id) in resources.keys where id.realm == realm { queue.schedule(.space(id), at: now) }
+            }
         }
         for key in applied.keys where resources[key] == nil && conflicts[key] == nil {
             applied[key] = nil

@@ -8,6 +8,7 @@ public struct WorkQueue<Key: Hashable & Sendable>: Sendable {
 
     private(set) var due: [Key: Double] = [:]
     private(set) var failures: [Key: Int] = [:]
+    private(set) var permanentFailures: [Key: Int] = [:]
 
     public init() {}
 
@@ -38,8 +39,9 @@ public struct WorkQueue<Key: Hashable & Sendable>: Sendable {
     /// run comes from a change to its manifest, a resync or SIGHUP). Returns the attempt number.
     @discardableResult
     public mutating func failedPermanently(_ key: Key) -> Int {
-        let attempt = (failures[key] ?? 0) + 1
-        failures[key] = attempt
+        // Counted apart: a later transient failure starts its backoff at 1 s.
+        let attempt = (permanentFailures[key] ?? 0) + 1
+        permanentFailures[key] = attempt
         return attempt
     }
 
@@ -49,11 +51,15 @@ public struct WorkQueue<Key: Hashable & Sendable>: Sendable {
     }
 
     /// Forgets a key's failures (it succeeded, or it is gone).
-    public mutating func succeeded(_ key: Key) { failures[key] = nil }
+    public mutating func succeeded(_ key: Key) {
+        failures[key] = nil
+        permanentFailures[key] = nil
+    }
 
     public mutating func forget(_ key: Key) {
         due[key] = nil
         failures[key] = nil
+        permanentFailures[key] = nil
     }
 
     /// When a key is due next, if it is queued.

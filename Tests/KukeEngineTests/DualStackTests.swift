@@ -63,8 +63,11 @@ struct DualStackTests {
             host.log[logged...].contains("enableIPv6 kuke-main-a") && host.log[logged...].contains("write /cni/main-a.conflist"),
             "\(host.log[logged...])")
         #expect(record(host, "a")?.status.network?.ipv6Subnet?.description == "fd00:88::/64")
+        let offLogged = host.log.count
         _ = try engine(host).apply(resources([("a", "ipv6: false")]))
         #expect(record(host, "a")?.status.network?.ipv6Subnet == nil)
+        #expect(host.log[offLogged...].contains("disableIPv6 kuke-main-a"), "IPv6 off, and the /64's addresses with it: \(host.log[offLogged...])")
+        #expect(try engine(host).apply(resources([("a", "ipv6: false")])).allSatisfy { $0.outcome == .unchanged })
         #expect(!(host.state.withLock { $0.files["/cni/main-a.conflist"] } ?? "").contains("fd00"))
     }
 
@@ -102,6 +105,9 @@ struct DualStackTests {
         _ = try engine(host, layout: layout).apply(resources([("a", "ipv6: true")]))
         let expected = IPv6Pool.uniqueLocal(machineID: "0123456789abcdef0123456789abcdef")!
         #expect(record(host, "a")?.status.network?.ipv6Subnet == IPv6Subnet(containing: expected.network, prefixLength: 64))
+        // A space that has its /64 needs no pool: the machine ID gone, it still converges.
+        host.state.withLock { $0.files["/etc/machine-id"] = nil }
+        #expect(try engine(host, layout: layout).apply(resources([("a", "ipv6: true")])).allSatisfy { $0.failure == nil })
         let bare = FakeHost()
         let outcomes = try engine(bare, layout: layout).apply(resources([("a", "ipv6: true")]))
         let failure = outcomes.first { $0.name == "a" }?.failure
@@ -131,6 +137,30 @@ struct DualStackTests {
         let listed = try NftablesListing(json: NftablesRendering.json(ofScript: desired.script(of: desired.table), tableHandle: 1))
         #expect(listed.table.sameRules(as: desired.table), "\(listed.table.lines)")
         #expect(try engine(host).apply(resources([("a", "ipv6: true\n" + policy), ("v4", policy)])).allSatisfy { $0.outcome == .unchanged })
+    }
+
+    @Test("an AAAA lookup that fails for a while (EAGAIN) keeps the IPv6 addresses recorded; one that finds none drops them")
+    func familyOutage() throws {
+        let host = FakeHost(firewall: true)
+        host.state.withLock {
+            $0.names["api.example.com"] = [IPv4Address("192.0.2.10")!]
+            $0.names6["api.example.com"] = [IPv6Address("2001:db8::10")!]
+        }
+        let policy = "ipv6: true\negress:\n  default: deny\n  allow:\n    - host: api.example.com"
+        _ = try engine(host).apply(resources([("a", policy)]))
+        host.state.withLock {
+            $0.lookupFailures6["api.example.com"] = HostError(
+                "egress host did not resolve (IPv6): Temporary failure", errno: .resourceTemporarilyUnavailable)
+        }
+        _ = try engine(host).apply(resources([("a", policy)]))
+        #expect(record(host, "a")?.status.egress?.addresses6(of: "api.example.com") == [IPv6Address("2001:db8::10")!], "an outage closes nothing")
+        host.state.withLock {
+            $0.lookupFailures6 = [:]
+            $0.names6["api.example.com"] = nil
+        }
+        _ = try engine(host).apply(resources([("a", policy)]))
+        #expect(record(host, "a")?.status.egress?.addresses6(of: "api.example.com") == [], "the name has no IPv6 address any more")
+        #expect(!(host.state.withLock { $0.firewallScript } ?? "").contains("2001:db8::10"))
     }
 
     @Test("IPv6 destinations compare as the ranges they cover, as the kernel keeps them")

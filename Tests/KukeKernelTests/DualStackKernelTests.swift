@@ -132,6 +132,17 @@ struct DualStackKernelTests {
 
             let wide = sandbox.kuke("get", "spaces", "-o", "wide", "--ipv6-pool", "fd00:88::/48")
             #expect(wide.stdout.contains("10.88.0.0/24,fd00:88::/64"), "\(wide)")
+            // The realm's default turned off: its spaces become IPv4-only, their bridges lose IPv6 and its addresses.
+            let off = try sandbox.writeManifest(
+                "off.yaml", Self.manifest.replacingOccurrences(of: "network: {ipv6: true}", with: "network: {ipv6: false}"))
+            let turnedOff = sandbox.kuke("apply", "-f", off, "--ipv6-pool", "fd00:88::/48")
+            #expect(turnedOff.status == 0 && turnedOff.stdout.contains("turn IPv6 off for bridge kuke-main-b"), "\(turnedOff)")
+            #expect(sandbox.run(["cat", "/proc/sys/net/ipv6/conf/kuke-main-b/disable_ipv6"]).stdout.hasPrefix("1"))
+            let addresses = sandbox.run(["ip", "-6", "address", "show", "dev", "kuke-main-b"]).stdout
+            #expect(!addresses.contains("fd00:88"), "the /64's gateway address went with IPv6: \(addresses)")
+            let recordOff = try RecordCodec.decodeSpace(String(contentsOfFile: "\(sandbox.runPath)/main/b/space.yaml", encoding: .utf8), file: "b")
+            #expect(recordOff.status.network?.ipv6Subnet == nil)
+            #expect(sandbox.kuke("diff", "-f", off, "--ipv6-pool", "fd00:88::/48").status == 0)
             #expect(sandbox.kuke("delete", "realm", "main", "--cascade").status == 0)
         }
     }

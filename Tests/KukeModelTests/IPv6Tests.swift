@@ -16,7 +16,7 @@ struct IPv6Tests {
 
     @Test(
         "malformed text is refused",
-        arguments: ["", ":", ":::", "1::2::3", "1:2:3:4:5:6:7:8:9", "12345::", "g::1", "fe80::1%eth0", "1.2.3.4", "::1/64"])
+        arguments: ["", ":", ":::", "1::2::3", "1:2:3:4:5:6:7:8:9", "12345::", "g::1", "fe80::1%eth0", "1.2.3.4", "::1/64", "+fd00::1", "fd00::-1"])
     func malformed(_ text: String) {
         #expect(IPv6Address(text) == nil)
     }

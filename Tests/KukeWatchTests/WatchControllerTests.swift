@@ -429,6 +429,21 @@ struct WatchControllerTests {
         #expect(fixture.controller.statusLine.hasPrefix("ready 2, failed 0"))
     }
 
+    @Test("a realm's changed spec runs its spaces too: spec.network.ipv6 on the realm makes them dual-stack in the same pass")
+    func realmDefaultsRequeueSpaces() throws {
+        var layout = self.layout
+        layout.ipv6Pool = IPv6Subnet("fd00:88::/48")
+        let fixture = try Fixture(layout: layout)
+        try fixture.write("realm.yaml", Self.realm)
+        try fixture.write("blog.yaml", Self.space("blog"))
+        fixture.controller.start(now: 0)
+        #expect(fixture.record("main", "blog")?.status.network?.ipv6Subnet == nil)
+        try fixture.write("realm.yaml", Self.realm + "spec:\n  network: {ipv6: true}\n")
+        fixture.now = 1
+        fixture.changed()
+        #expect(fixture.record("main", "blog")?.status.network?.ipv6Subnet?.description == "fd00:88::/64")
+    }
+
     @Test("a permanent failure waiting on another resource is tried again once that one's retry changes the host")
     func permanentAfterTransient() throws {
         let fixture = try Fixture(layout: layout)
