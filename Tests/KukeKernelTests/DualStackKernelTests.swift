@@ -42,25 +42,6 @@ struct DualStackKernelTests {
           network: {ipv6: false}
         """
 
-    /// A TCP server on every address of both families, answering `ok`.
-    static let server = """
-        import selectors, socket, sys
-        selector = selectors.DefaultSelector()
-        for port in sys.argv[1:]:
-            listener = socket.socket(socket.AF_INET6)
-            listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            listener.bind(("::", int(port)))
-            listener.listen(16)
-            selector.register(listener, selectors.EVENT_READ)
-        print("ready", flush=True)
-        while True:
-            for key, _ in selector.select():
-                connection, _ = key.fileobj.accept()
-                connection.sendall(b"ok")
-                connection.close()
-        """
-
     @Test(
         "dual-stack cells reach each other over IPv6 within a space, not across spaces; deny lets out only the allowed IPv6 destination and port; the bridge takes no router advertisements",
         .enabled(if: KernelSandbox.hasBridgePlugin, "needs containernetworking-plugins in /usr/lib/cni"))
@@ -102,11 +83,11 @@ struct DualStackKernelTests {
             ]
             for step in steps { #expect(Subprocess.run(step).status == 0, "\(step)") }
             #expect(sandbox.run(["sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"]).status == 0)
-            guard let server = Subprocess.start(["ip", "netns", "exec", outside, "python3", "-c", Self.server, "8080", "9090"]),
+            guard let server = Subprocess.start(["ip", "netns", "exec", outside, "python3", "-c", tcpServer, "8080", "9090"]),
                 Subprocess.waitUntil(timeout: 10, { server.stdout.contains("ready") })
             else { throw KernelSandbox.SetupError(description: "the server in \(outside) did not start") }
             defer { server.signal(SIGKILL) }
-            let a2Server = try serveTCP6(in: a2.namespace, port: 7000)
+            let a2Server = try serveTCP(in: a2.namespace, ports: [7000])
             defer { a2Server.signal(SIGKILL) }
 
             // Within the space over IPv6; across spaces, nothing.
@@ -146,12 +127,4 @@ struct DualStackKernelTests {
             #expect(sandbox.kuke("delete", "realm", "main", "--cascade").status == 0)
         }
     }
-}
-
-/// A TCP server on `port` of every IPv6 (and IPv4) address of `namespace`, answering `ok`.
-func serveTCP6(in namespace: String, port: Int) throws -> Subprocess.Running {
-    guard let server = Subprocess.start(["ip", "netns", "exec", namespace, "python3", "-c", DualStackKernelTests.server, String(port)]),
-        Subprocess.waitUntil(timeout: 10, { server.stdout.contains("ready") })
-    else { throw KernelSandbox.SetupError(description: "the TCP server in \(namespace) did not start") }
-    return server
 }

@@ -111,14 +111,16 @@ extension KernelSandbox {
     }
 }
 
-/// A TCP server that accepts on every port given, writes `ok` and closes.
+/// A TCP server that accepts on every port given, on every IPv4 and IPv6 address, writes `ok`
+/// and closes.
 let tcpServer = """
     import selectors, socket, sys
     selector = selectors.DefaultSelector()
     for port in sys.argv[1:]:
-        listener = socket.socket()
+        listener = socket.socket(socket.AF_INET6)
+        listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("0.0.0.0", int(port)))
+        listener.bind(("::", int(port)))
         listener.listen(16)
         selector.register(listener, selectors.EVENT_READ)
     print("ready", flush=True)
