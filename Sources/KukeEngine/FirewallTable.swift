@@ -166,21 +166,16 @@ public struct FirewallTable: Sendable, Equatable {
 
         /// Addresses or ports as merged intervals (`lo-hi`, in numbers), then what cannot be read, as text.
         static func covered(_ values: [String], address: Bool) -> [String] {
-            var intervals: [(low: UInt64, high: UInt64)] = []
+            var intervals: [(low: UInt128, high: UInt128)] = []
             var unread: [String] = []
             for value in values {
-                if let interval = Self.interval(value, address: address) { intervals.append(interval) } else { unread.append(value) }
-            }
-            intervals.sort { $0.low < $1.low }
-            var merged: [(low: UInt64, high: UInt64)] = []
-            for interval in intervals {
-                if let last = merged.last, interval.low <= last.high &+ 1 {
-                    merged[merged.count - 1].high = max(last.high, interval.high)
+                if let interval = Self.interval(value, address: address) {
+                    intervals.append((UInt128(interval.low), UInt128(interval.high)))
                 } else {
-                    merged.append(interval)
+                    unread.append(value)
                 }
             }
-            return merged.map { "\($0.low)-\($0.high)" } + unread.sorted()
+            return merging(intervals) + unread.sorted()
         }
 
         /// IPv6 addresses and networks as merged intervals, then what cannot be read, as text.
@@ -199,16 +194,21 @@ public struct FirewallTable: Sendable, Equatable {
                     unread.append(value)
                 }
             }
-            intervals.sort { $0.low < $1.low }
+            return merging(intervals) + unread.sorted()
+        }
+
+        /// Intervals sorted, those that overlap or touch merged, as `lo-hi` in numbers: what
+        /// the kernel keeps for a set of addresses or ports, whatever elements were written.
+        static func merging(_ intervals: [(low: UInt128, high: UInt128)]) -> [String] {
             var merged: [(low: UInt128, high: UInt128)] = []
-            for interval in intervals {
+            for interval in intervals.sorted(by: { $0.low < $1.low }) {
                 if let last = merged.last, last.high == UInt128.max || interval.low <= last.high + 1 {
                     merged[merged.count - 1].high = max(last.high, interval.high)
                 } else {
                     merged.append(interval)
                 }
             }
-            return merged.map { "\($0.low)-\($0.high)" } + unread.sorted()
+            return merged.map { "\($0.low)-\($0.high)" }
         }
 
         /// `10.0.0.1`, `10.0.0.0/8`, `10.0.0.1-10.0.0.3`, `443`, `80-90` as the interval it covers.
