@@ -61,7 +61,7 @@ struct OutcomePrinter {
                 .list(
                     outcome.changes.map { change in
                         .map([
-                            .init("part", .string(change.part.rawValue)), .init("action", .string(change.action.rawValue)),
+                            .init("part", .string(change.part.name)), .init("action", .string(change.action.rawValue)),
                             .init("subject", .string(change.subject)), .init("summary", .string(change.summary)),
                         ])
                     })))

@@ -1,11 +1,26 @@
-/// The part of a resource a driver owns.
-public enum Part: String, Sendable, CaseIterable {
-    case metadata
-    case cgroup
-    case conflist
-    case bridge
+import KukeModel
+
+/// The part of a resource a driver owns, as its changes name it: one of kuke's, or one a
+/// `SpacePart` defined elsewhere brings.
+public struct Part: Hashable, Sendable, CustomStringConvertible {
+    /// What diff, the log and `-o json` call it.
+    public var name: String
+    /// Why a space fails when the host refuses one of the part's changes.
+    public var failureReason: FailureReason
+
+    public init(_ name: String, failureReason: FailureReason) {
+        self.name = name
+        self.failureReason = failureReason
+    }
+
+    public var description: String { name }
+
+    public static let metadata = Part("metadata", failureReason: .metadataWriteFailed)
+    public static let cgroup = Part("cgroup", failureReason: .cgroupFailed)
+    public static let conflist = Part("conflist", failureReason: .conflistWriteFailed)
+    public static let bridge = Part("bridge", failureReason: .bridgeFailed)
     /// The isolation table (`inet kukeon`), shared by every space.
-    case firewall
+    public static let firewall = Part("firewall", failureReason: .firewallFailed)
 }
 
 /// One step a driver takes to bring a part from observed to desired. Printable for
@@ -35,6 +50,8 @@ public struct Change: Sendable, Equatable {
         case deletePorts(bridge: String)
         case detach(CNIAttachment, config: String)
         case replaceFirewall(script: String)
+        /// What a part outside the drivers' verbs does itself (see `PartAction`).
+        case action(PartAction)
     }
 
     public var part: Part

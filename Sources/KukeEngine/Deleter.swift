@@ -96,107 +96,25 @@ public struct Deleter: Sendable {
                 .suspended, "space \(id) is suspended (\(suspension.reason)); resume it first: kuke resume space \(id.name) --realm \(id.realm)")
         }
         let layout = context.layout
-        let cgroupPath = layout.spaceCgroup(id)
-        try CgroupMove.check(recorded: record.status.cgroupPath, current: cgroupPath, of: "space \(id)", context: context)
         let found = try children(of: id)
         if !found.records.isEmpty || !found.cgroups.isEmpty, !cascade {
             let names = Set(found.records + found.cgroups).sorted().joined(separator: ", ")
             throw Failure(.hasChildren, "space \(id) has children (\(names)); delete them first or pass --cascade")
         }
-        do {
-            // Checked before anything changes: a space with running processes keeps its network.
-            if try context.drivers.cgroups.isPopulated(cgroupPath) {
-                throw Failure(.cgroupBusy, "processes are running in \(cgroupPath) or below; stop them first (nothing was changed)")
-            }
-        } catch let error as HostError {
-            throw Failure.host(.cgroupFailed, error)
-        } catch let failure as Failure {
-            throw failure
-        } catch {
-            throw Failure(.cgroupFailed, "\(error)")
+        let conflistText = record.status.network.flatMap { network in
+            (try? context.drivers.files.read(network.conflistPath)) ?? (try? context.drivers.files.read(layout.conflistCopyPath(id)))
         }
-        let attached = record.status.network.map { attachments(of: $0, id: id, inventory: inventory) }
-        if let attached, !attached.isEmpty, !cascade {
-            throw Failure(
-                .spaceInUse,
-                "space \(id) is in use: \(attached.description); stop its containers first, or pass --cascade to detach them through the CNI plugins (nothing was changed)"
-            )
-        }
+        let doomed = DoomedSpace(
+            record: record, inventory: inventory, cascade: cascade,
+            attached: record.status.network.map { attachments(of: $0, id: id, inventory: inventory) }, conflistText: conflistText)
+        // Every part is asked before anything changes (so any of them can refuse), in phase order;
+        // they are taken down in the reverse order, the record last.
+        var teardowns: [PartPlan] = []
+        for part in context.parts { teardowns.append(try part.teardown(doomed, context: context)) }
         let directory = layout.spaceDirectory(id)
         let files = try ownedEntries(of: directory, known: ["space.yaml", "network.conflist"], children: Set(found.records))
-
-        var changes: [Change] = []
-        if let network = record.status.network {
-            let conflistText =
-                (try? context.drivers.files.read(network.conflistPath)) ?? (try? context.drivers.files.read(layout.conflistCopyPath(id)))
-            let cached = attached?.cached ?? []
-            for (attachment, label) in zip(cached, CNIAttachment.labels(cached)) {
-                guard let config = attachment.config ?? conflistText else {
-                    throw Failure(
-                        .spaceInUse,
-                        "container \(label) is attached to space \(id), and neither its cache entry \(attachment.cachePath) nor a conflist holds the configuration its DEL needs (nothing was changed)"
-                    )
-                }
-                var detached = attachment
-                var summary = "detach container \(label) through CNI DEL"
-                switch attachment.netnsSource == .none ? .gone : context.drivers.plugins.checkNamespace(of: attachment) {
-                case .usable: break
-                case .gone:
-                    detached.netns = ""
-                    summary += " without a network namespace (none is left), then remove the masquerade rules the bridge plugin leaves"
-                case .foreign(let why):
-                    detached.netns = ""
-                    summary += " without a network namespace, then remove the masquerade rules the bridge plugin leaves"
-                    warnings.append(
-                        "container \(label): its cache entry \(attachment.cachePath) names network namespace \(attachment.netns), which is no longer the container's (\(why)); DEL runs without it"
-                    )
-                }
-                changes.append(
-                    Change(
-                        part: .bridge, action: .delete, subject: attachment.cachePath, summary: summary,
-                        operation: .detach(detached, config: config)))
-            }
-            if let ports = attached?.ports, !ports.isEmpty {
-                changes.append(
-                    Change(
-                        part: .bridge, action: .delete, subject: network.bridge,
-                        summary: "remove what is still attached to bridge \(network.bridge) (\(ports.joined(separator: ", ")))",
-                        operation: .deletePorts(bridge: network.bridge)))
-            }
-            if inventory.network.links[network.bridge]?.kind == .bridge {
-                changes.append(
-                    Change(
-                        part: .bridge, action: .delete, subject: network.bridge, summary: "delete bridge \(network.bridge)",
-                        operation: .deleteLink(name: network.bridge)))
-            }
-            changes.append(
-                Change(
-                    part: .conflist, action: .delete, subject: network.conflistPath, summary: "remove conflist \(network.conflistPath)",
-                    operation: .removeFile(path: network.conflistPath)))
-            changes += LeftoverPlanner.plan([network.conflistPath], part: .conflist, files: context.drivers.files)
-            // host-local's leases: the network is gone, so are its addresses (a re-created space starts at .2 again).
-            let configs = [conflistText] + (attached?.cached ?? []).map(\.config)
-            let dataDirs = Set(configs.compactMap { $0 }.flatMap(Self.dataDirectories(in:)))
-            let leases = Set([layout.leaseDirectory(network.name)] + dataDirs.map { layout.leaseDirectory(network.name, dataDir: $0) })
-            for path in leases.sorted() where context.drivers.files.exists(path) {
-                changes.append(
-                    Change(
-                        part: .conflist, action: .delete, subject: path, summary: "remove host-local leases \(path)",
-                        operation: .removeTree(path: path)))
-            }
-        }
-        for path in try descendantCgroups(of: cgroupPath) {
-            changes.append(
-                Change(part: .cgroup, action: .delete, subject: path, summary: "remove child cgroup \(path)", operation: .removeCgroup(path: path)))
-        }
-        do {
-            if try context.drivers.cgroups.observe(cgroupPath) != nil {
-                changes.append(
-                    Change(
-                        part: .cgroup, action: .delete, subject: cgroupPath, summary: "remove cgroup \(cgroupPath)",
-                        operation: .removeCgroup(path: cgroupPath)))
-            }
-        } catch { throw Failure.host(.cgroupFailed, error) }
+        var changes = teardowns.reversed().flatMap(\.changes)
+        warnings += teardowns.flatMap(\.warnings)
         // Metadata last: child records, then kuke's own files (space.yaml last of them), then the directory.
         for child in found.records {
             let path = "\(directory)/\(child)"
@@ -209,13 +127,14 @@ public struct Deleter: Sendable {
 
     /// What is attached to a space's network: ports of its bridge (from the pass's link dump) and
     /// the containers a CNI runtime cached as attached to it.
-    struct Attached {
-        var ports: [String]
-        var cached: [CNIAttachment]
+    public struct Attached: Sendable {
+        /// The bridge's ports, by name.
+        public var ports: [String]
+        public var cached: [CNIAttachment]
 
-        var isEmpty: Bool { ports.isEmpty && cached.isEmpty }
+        public var isEmpty: Bool { ports.isEmpty && cached.isEmpty }
 
-        var description: String {
+        public var description: String {
             var parts: [String] = []
             if !ports.isEmpty { parts.append("\(ports.count) interface(s) on its bridge (\(Deleter.listed(ports)))") }
             if !cached.isEmpty {
@@ -233,12 +152,6 @@ public struct Deleter: Sendable {
 
     static func listed(_ items: [String], limit: Int = 4) -> String {
         items.count <= limit ? items.joined(separator: ", ") : items.prefix(limit).joined(separator: ", ") + " and \(items.count - limit) more"
-    }
-
-    /// The `ipam.dataDir` of every plugin of a network configuration (host-local keeps its leases there).
-    static func dataDirectories(in config: String) -> [String] {
-        guard let value = try? JSONParser.parse(config) else { return [] }
-        return (value["plugins"]?.arrayValue ?? [value]).compactMap { $0["ipam"]?["dataDir"]?.stringValue }.filter { $0.hasPrefix("/") }
     }
 
     /// Changes that remove kuke's files from a record directory (the record itself last) and then the directory.
@@ -274,19 +187,6 @@ public struct Deleter: Sendable {
     /// interrupted atomic write of `name` leaves.
     static func isTemporary(_ entry: String, of known: Set<String>) -> Bool {
         known.contains { entry == HostLayout.temporaryName(of: $0) || (entry.hasPrefix(".\($0).") && entry.hasSuffix(".tmp")) }
-    }
-
-    /// Every cgroup below `path`, deepest first, so each can be removed with rmdir.
-    func descendantCgroups(of path: String) throws(Failure) -> [String] {
-        let children: [String]
-        do { children = try context.drivers.cgroups.children(path).sorted() } catch { throw Failure.host(.cgroupFailed, error) }
-        var result: [String] = []
-        for child in children {
-            let childPath = "\(path)/\(child)"
-            result += try descendantCgroups(of: childPath)
-            result.append(childPath)
-        }
-        return result
     }
 
     /// Deletes a realm; its spaces are deleted first with `cascade`, otherwise it is refused.

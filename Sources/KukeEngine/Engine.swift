@@ -37,6 +37,8 @@ public struct Engine: Sendable {
     public var clock: @Sendable () -> Date
     /// Set by long-running callers (`kuke watch`) so unchanged records are not decoded again.
     public var recordCache: RecordCache?
+    /// The parts of every space (see `SpacePart`).
+    public var parts: [any SpacePart] = SpaceParts.standard
 
     /// Reports progress: resources done, total, and the resource at hand.
     public typealias Progress = @Sendable (_ done: Int, _ total: Int, _ current: String) -> Void
@@ -89,7 +91,7 @@ public struct Engine: Sendable {
         let realmSelector = HostSelection.realmSelectors(in: batch) { [inventory] in inventory.realms[$0]?.spec.hostSelector }
         let holds = batch.map { HostSelection.hold($0, inventory: inventory, labels: options.hostLabels, realmSelector: realmSelector) }
         let ordered = zip(batch, holds).compactMap { $1 == nil ? $0 : nil }
-        let context = PassContext(layout: layout, drivers: drivers, now: clock(), dryRun: options.dryRun)
+        let context = PassContext(layout: layout, drivers: drivers, now: clock(), dryRun: options.dryRun, parts: parts)
         let realms = RealmReconciler(context: context)
         let spaces = SpaceReconciler(context: context, regenerateConflist: options.regenerateConflists, managedBy: options.managedBy)
         var outcomes: [ResourceOutcome] = []
@@ -151,7 +153,7 @@ public struct Engine: Sendable {
         let held = dryRun ? nil : try drivers.lock.acquire(timeout: lockTimeout)
         defer { held?.release() }
         var inventory = try Inventory.load(layout: layout, drivers: drivers, cache: recordCache)
-        var deleter = Deleter(context: PassContext(layout: layout, drivers: drivers, now: clock(), dryRun: dryRun))
+        var deleter = Deleter(context: PassContext(layout: layout, drivers: drivers, now: clock(), dryRun: dryRun, parts: parts))
         let ordered = targets.filter { if case .space = $0 { true } else { false } } + targets.filter { if case .realm = $0 { true } else { false } }
         if !dryRun {
             (deleter.markedDeleting, deleter.deletedTogether) = deleteBridgesTogether(

@@ -10,6 +10,8 @@ public struct PassContext: Sendable {
     /// The time stamped into status by this pass.
     public var now: Date
     public var dryRun: Bool
+    /// The parts of a space, in phase order (see `SpacePart`).
+    public var parts: [any SpacePart]
     /// The kernel's boot ID, stamped into status by this pass (nil when it cannot be read).
     public var bootID: String?
     /// Ranges claimed by other runtimes' network configurations, read once per pass when needed.
@@ -19,7 +21,8 @@ public struct PassContext: Sendable {
     /// The cgroup directories this pass has read (a real run only).
     public let cgroupObservations = CgroupObservations()
 
-    public init(layout: HostLayout, drivers: HostDrivers, now: Date, dryRun: Bool) {
+    public init(layout: HostLayout, drivers: HostDrivers, now: Date, dryRun: Bool, parts: [any SpacePart] = SpaceParts.standard) {
+        self.parts = SpaceParts.ordered(parts)
         self.layout = layout
         self.drivers = drivers
         self.now = now
@@ -85,24 +88,14 @@ public struct PassContext: Sendable {
         case .deletePorts(let bridge): try drivers.links.deletePorts(of: bridge)
         case .detach(let attachment, let config): try drivers.plugins.delete(attachment, config: config)
         case .replaceFirewall(let script): try drivers.firewall?.replace(script)
+        case .action(let action): try action.run(drivers)
         }
     }
 
     /// Carries out changes in order, stopping at the first the host refuses.
     func performAll(_ changes: [Change]) throws(Failure) {
         for change in changes {
-            do { try perform(change) } catch { throw Failure.host(Self.reason(for: change.part), error) }
-        }
-    }
-
-    /// The failure reason for a change of `part` that the host refused.
-    static func reason(for part: Part) -> FailureReason {
-        switch part {
-        case .metadata: .metadataWriteFailed
-        case .cgroup: .cgroupFailed
-        case .conflist: .conflistWriteFailed
-        case .bridge: .bridgeFailed
-        case .firewall: .firewallFailed
+            do { try perform(change) } catch { throw Failure.host(change.part.failureReason, error) }
         }
     }
 

@@ -1,15 +1,15 @@
 import KukeModel
 
 /// Converges the spaces of one pass in phases rather than one space after another: every plan,
-/// then every `Pending` record, every cgroup, every conflist, every bridge and every `Ready`
-/// record. Records and conflists of a phase are written with grouped durability
-/// (`FileStore.writeAll`: one sync for the group, not one per file), which is most of what a
-/// new space costs. Each space still goes through metadata (Pending) → cgroup → conflist →
-/// bridge → metadata (Ready) in that order, so a crash anywhere leaves what a crash of the
-/// one-by-one pass could, and the next pass converges it. A space that fails leaves the later
-/// phases; the others go on. Between the bridges and the Ready records, the isolation table is
-/// brought to the pass's spaces and read back (`beforeReady`): a space whose rules the kernel
-/// does not hold is never recorded `Ready`.
+/// then every `Pending` record, each part's phase in turn (cgroups, conflists, bridges: see
+/// `SpacePart.phase`) and every `Ready` record. Records, and the files a phase's changes begin
+/// with (conflists), are written with grouped durability (`FileStore.writeAll`: one sync for
+/// the group, not one per file), which is most of what a new space costs. Each space still goes
+/// through metadata (Pending) → its parts in phase order → metadata (Ready), so a crash anywhere
+/// leaves what a crash of the one-by-one pass could, and the next pass converges it. A space
+/// that fails leaves the later phases; the others go on. Between the last phase and the Ready
+/// records, the isolation table is brought to the pass's spaces and read back (`beforeReady`):
+/// a space whose rules the kernel does not hold is never recorded `Ready`.
 extension SpaceReconciler {
     /// One space on its way through the phases.
     struct Staged {
@@ -41,12 +41,15 @@ extension SpaceReconciler {
         }
         var staged = manifests.map { stage($0, inventory: &inventory) }
         writePending(&staged, inventory: &inventory)
-        performEach(&staged, inventory: &inventory) { $0.leftovers + $0.cgroup }
-        writeConflists(&staged, inventory: &inventory)
-        performEach(&staged, inventory: &inventory, progress: progress) { $0.bridge }
+        performEach(&staged, inventory: &inventory) { $0.leftovers }
+        let phases = Set(context.parts.map(\.phase)).sorted()
+        for phase in phases {
+            // Progress follows the last phase, the one a space is done after.
+            performPhase(phase, &staged, inventory: &inventory, progress: phase == phases.last ? progress : nil)
+        }
         // The table is settled for the records the pass is about to write (a re-resolved host
         // changes the record without a Pending step), so Ready never precedes its rules.
-        for entry in staged where entry.live { inventory.forgetDeletedLinks(entry.plan?.bridge ?? []) }
+        for entry in staged where entry.live { inventory.forgetDeletedLinks(entry.plan?.parts.flatMap(\.changes) ?? []) }
         var planned = inventory
         for entry in staged where entry.live {
             if let record = entry.plan?.record { planned.set(entry.manifest.id, record) }
@@ -118,12 +121,9 @@ extension SpaceReconciler {
         }
     }
 
-    /// Carries out `changes(plan)` of each live space in turn (cgroups, bridges).
-    func performEach(
-        _ staged: inout [Staged], inventory: inout Inventory, progress: ((Int, String) -> Void)? = nil, _ changes: (Plan) -> [Change]
-    ) {
+    /// Carries out `changes(plan)` of each live space in turn.
+    func performEach(_ staged: inout [Staged], inventory: inout Inventory, _ changes: (Plan) -> [Change]) {
         for index in staged.indices where staged[index].live {
-            progress?(index, staged[index].manifest.id.description)
             guard let plan = staged[index].plan else { continue }
             do throws(Failure) {
                 try context.performAll(changes(plan))
@@ -133,28 +133,33 @@ extension SpaceReconciler {
         }
     }
 
-    /// Phase 3: the conflists (and their copies) written together; then, per space, what else
-    /// its conflist part does (removing the file at a path it no longer uses).
-    func writeConflists(_ staged: inout [Staged], inventory: inout Inventory) {
+    /// One phase of the parts: the files each live space's changes of this phase begin with
+    /// (a conflist and its copy) written together; then, per space, the rest of them in order.
+    func performPhase(_ phase: Int, _ staged: inout [Staged], inventory: inout Inventory, progress: ((Int, String) -> Void)?) {
         var writes: [FileWrite] = []
-        var owners: [Int] = []
+        var owners: [(index: Int, part: Part)] = []
         var rest: [Int: [Change]] = [:]
         for index in staged.indices where staged[index].live {
-            guard let changes = staged[index].plan?.conflist else { continue }
+            guard let plan = staged[index].plan else { continue }
+            let changes = plan.parts.filter { $0.phase == phase }.flatMap(\.changes)
             let leading = changes.prefix { if case .writeFile = $0.operation { true } else { false } }
             for change in leading {
                 if case .writeFile(let path, let text, let mode) = change.operation {
                     writes.append(FileWrite(path: path, text: text, mode: mode))
-                    owners.append(index)
+                    owners.append((index, change.part))
                 }
             }
             rest[index] = Array(changes.dropFirst(leading.count))
         }
-        let results = context.drivers.files.writeAll(writes)
-        for (index, error) in zip(owners, results) {
-            if let error, staged[index].live { fail(&staged[index], Failure.host(.conflistWriteFailed, error), inventory: &inventory) }
+        let results = writes.isEmpty ? [] : context.drivers.files.writeAll(writes)
+        for (owner, error) in zip(owners, results) {
+            if let error, staged[owner.index].live {
+                fail(&staged[owner.index], Failure.host(owner.part.failureReason, error), inventory: &inventory)
+            }
         }
-        for index in rest.keys.sorted() where staged[index].live {
+        for index in rest.keys.sorted() {
+            progress?(index, staged[index].manifest.id.description)
+            guard staged[index].live else { continue }
             do throws(Failure) {
                 try context.performAll(rest[index] ?? [])
             } catch {
@@ -163,8 +168,8 @@ extension SpaceReconciler {
         }
     }
 
-    /// Phase 5: each space's Ready record, with the controllers its cgroup really delegates,
-    /// written together; a record the host already holds (but for its time stamp) is kept. A
+    /// The last phase: each space's Ready record, with what its parts read back (the controllers
+    /// its cgroup really delegates), written together; a record the host already holds (but for its time stamp) is kept. A
     /// space whose rules `firewall` says the kernel does not hold fails instead.
     func writeReady(_ staged: inout [Staged], inventory: inout Inventory, firewall: Engine.SettledFirewall?) {
         var writing: [(index: Int, record: SpaceRecord)] = []
@@ -177,7 +182,7 @@ extension SpaceReconciler {
             }
             var final = plan.record
             do throws(Failure) {
-                final.status.subtreeControllers = try readBackControllers(id)
+                for part in context.parts { try part.confirm(id, status: &final.status, context: context) }
             } catch {
                 fail(&staged[index], error, inventory: &inventory)
                 continue

@@ -1,8 +1,9 @@
 import Foundation
 import KukeModel
 
-/// Converges spaces: observe each one's four parts, plan per driver, and apply in the order
-/// metadata (Pending) → cgroup → conflist → bridge → metadata (Ready) (see `reconcileAll`).
+/// Converges spaces: resolve each one's network, let each part (`PassContext.parts`) plan
+/// against it, and apply in the order metadata (Pending) → the parts, in phase order → metadata
+/// (Ready) (see `reconcileAll`).
 public struct SpaceReconciler: Sendable {
     public var context: PassContext
     public var regenerateConflist: Bool
@@ -19,11 +20,10 @@ public struct SpaceReconciler: Sendable {
     /// What one space needs, worked out before anything changes.
     struct Plan {
         var record: SpaceRecord
-        /// Temporary files interrupted writes left beside the space's files.
+        /// Temporary files interrupted writes left beside the space's record.
         var leftovers: [Change]
-        var cgroup: [Change]
-        var conflist: [Change]
-        var bridge: [Change]
+        /// Each part's changes, in the order of `PassContext.parts`.
+        var parts: [PartChanges]
         var metadata: Change?
         var pendingFirst: Bool
         /// What the space converges without: egress hosts that did not resolve (the firewall keeps
@@ -33,8 +33,13 @@ public struct SpaceReconciler: Sendable {
         /// What the operator should know and the space does not fail for (resolvers left out of `dns: allow`).
         var warnings: [String] = []
 
-        var parts: [Change] { leftovers + cgroup + conflist + bridge }
-        var all: [Change] { parts + (metadata.map { [$0] } ?? []) }
+        var all: [Change] { leftovers + parts.flatMap(\.changes) + (metadata.map { [$0] } ?? []) }
+    }
+
+    /// The changes one part planned for a space, and its phase.
+    struct PartChanges {
+        var phase: Int
+        var changes: [Change]
     }
 
     /// A dry run of one space: its plan, as the outcome's changes, and what the plan would leave
@@ -102,56 +107,20 @@ public struct SpaceReconciler: Sendable {
                 id, spec: manifest.spec, stored: stored, conflistOnDisk: primaryText, inventory: inventory,
                 foreignClaims: { context.foreignClaims(inventory: inventory, directory: directory) }, ipv6: ipv6)
 
-        // cgroup
-        let cgroupPath = context.layout.spaceCgroup(id)
-        // A new space goes where its realm is: never beside a realm cgroup the settings moved.
-        try CgroupMove.check(
-            recorded: inventory.realms[id.realm]?.status.cgroupPath, current: context.layout.realmCgroup(id.realm), of: "realm \(id.realm)",
-            context: context)
-        try CgroupMove.check(recorded: stored?.status.cgroupPath, current: cgroupPath, of: "space \(id)", context: context)
-        let levels = [context.layout.kukeonCgroup, context.layout.realmCgroup(id.realm), cgroupPath]
-        let observedCgroups = try context.observeCgroups([context.layout.cgroupRoot] + levels)
-        let resources = ResourcePlanner.plan(
-            path: cgroupPath, root: context.layout.cgroupRoot, limits: ResourceLimits(manifest.spec.resources), stored: stored?.status.resources,
-            offered: inventory.offeredControllers, available: inventory.availableControllers,
-            pageSizes: { context.drivers.cgroups.hugePageSizes() },
-            read: { file in try? context.drivers.cgroups.readFile(file, in: cgroupPath) })
-        let cgroupChanges =
-            CgroupPlanner.plan(
-                root: context.layout.cgroupRoot, levels: levels, offered: inventory.offeredControllers, observed: observedCgroups,
-                managed: context.layout.managedControllers) + resources.changes
-
-        // conflist
-        var previousPath: String?
-        if let recordedPath = stored?.status.network?.conflistPath, recordedPath != network.conflistPath, try read(recordedPath) != nil {
-            previousPath = recordedPath
-        }
-        let conflist = Conflist(networkName: network.name, bridge: network.bridge, subnet: network.subnet, ipv6Subnet: network.ipv6Subnet)
-        let observedConflist = ConflistPlanner.Observed(
-            primary: primaryText, copy: try read(context.layout.conflistCopyPath(id)), previousPath: previousPath)
-        var conflistChanges = ConflistPlanner.plan(
-            desired: conflist, path: network.conflistPath, copyPath: context.layout.conflistCopyPath(id), observed: observedConflist,
-            rewrite: regenerateConflist)
-        if let old = stored?.status.network {
-            // A repair (`--force-regenerate-cni`) that moved the space off a name or range it may not use says so.
-            var moves: [String] = []
-            if old.bridge != network.bridge { moves.append("bridge \(old.bridge) -> \(network.bridge)") }
-            if old.subnet != network.subnet { moves.append("subnet \(old.subnet) -> \(network.subnet)") }
-            if let before = old.ipv6Subnet, let after = network.ipv6Subnet, before != after { moves.append("IPv6 network \(before) -> \(after)") }
-            if !moves.isEmpty, !conflistChanges.isEmpty { conflistChanges[0].summary += " (\(moves.joined(separator: ", ")))" }
-        }
-
-        // bridge
-        var bridgeChanges = try BridgePlanner.plan(
-            name: network.bridge, observed: inventory.network.links[network.bridge], ipv6: dualStack,
-            wasDualStack: stored?.status.network?.ipv6Subnet != nil)
-        if let oldBridge = stored?.status.network?.bridge, oldBridge != network.bridge, inventory.network.links[oldBridge]?.kind == .bridge,
-            inventory.bridgeOwner(oldBridge) == id  // a bridge another space owns stays with it
-        {
-            bridgeChanges.append(
-                Change(
-                    part: .bridge, action: .delete, subject: oldBridge, summary: "delete bridge \(oldBridge) (renamed to \(network.bridge))",
-                    operation: .deleteLink(name: oldBridge)))
+        let desired = DesiredSpace(
+            manifest: manifest, stored: stored, inventory: inventory, network: network, dualStack: dualStack, regenerate: regenerateConflist,
+            conflistOnDisk: primaryText)
+        var status = SpaceStatus(
+            state: .ready, reason: nil, message: nil, network: network, createdAt: stored?.status.createdAt ?? context.now,
+            updatedAt: context.now, readyAt: stored?.status.readyAt ?? context.now)
+        var parts: [PartChanges] = []
+        var softFailures: [Failure] = []
+        var warnings: [String] = []
+        for part in context.parts {
+            let planned = try part.plan(desired, status: &status, context: context)
+            parts.append(PartChanges(phase: part.phase, changes: planned.changes))
+            if let soft = planned.softFailure { softFailures.append(soft) }
+            warnings += planned.warnings
         }
 
         // metadata
@@ -159,20 +128,14 @@ public struct SpaceReconciler: Sendable {
         let generation = Generation.next(stored?.metadata.generation, specChanged: specChanged)
         var metadata = manifest.metadata
         metadata.generation = generation
-        var status = SpaceStatus(
-            state: .ready, reason: nil, message: nil, cgroupPath: cgroupPath, cgroupReady: true,
-            subtreeControllers: CgroupPlanner.predictedSubtree(
-                of: cgroupPath, offered: inventory.offeredControllers, observed: observedCgroups, managed: context.layout.managedControllers),
-            network: network, createdAt: stored?.status.createdAt ?? context.now, updatedAt: context.now,
-            readyAt: stored?.status.readyAt ?? context.now, observedGeneration: generation)
-        status.slice = context.layout.spaceSlice(id)
+        status.observedGeneration = generation
         status.managedBy = stored == nil ? managedBy : stored?.status.managedBy
         status.bootId = context.bootID
         status.source = manifest.origin.isFile ? manifest.origin.absoluteFile ?? manifest.origin.document.file : stored?.status.source
         let egress = resolveEgress(EgressPolicy(network: manifest.spec.network), stored: stored?.status.egress, ipv6: network.ipv6Subnet != nil)
         status.egress = egress.status
-        status.resources = resources.written
-        if let failure = resources.failure ?? egress.failure {
+        if let egressFailure = egress.failure { softFailures.append(egressFailure) }
+        if let failure = softFailures.first {
             status.state = .failed
             status.reason = failure.reason
             status.message = failure.message
@@ -182,17 +145,12 @@ public struct SpaceReconciler: Sendable {
         let metadataChange = MetadataPlanner.plan(
             path: recordPath, desired: RecordCodec.value(of: record), stored: stored.map(RecordCodec.value(of:)),
             storedText: inventory.recordTexts[recordPath], mode: MetadataPlanner.spaceMode)
-        let partsChange = !(cgroupChanges.isEmpty && conflistChanges.isEmpty && bridgeChanges.isEmpty)
+        let partsChange = parts.contains { !$0.changes.isEmpty }
         let pendingFirst = stored == nil || specChanged || stored?.status.network != network || (partsChange && stored?.status.state != .ready)
-        let files = context.drivers.files
-        let leftovers =
-            LeftoverPlanner.plan([recordPath, context.layout.conflistCopyPath(id)], part: .metadata, files: files)
-            + LeftoverPlanner.plan(
-                Array(Set([network.conflistPath] + (stored?.status.network.map { [$0.conflistPath] } ?? []))).sorted(), part: .conflist,
-                files: files)
+        let leftovers = LeftoverPlanner.plan([recordPath, context.layout.conflistCopyPath(id)], part: .metadata, files: context.drivers.files)
         return Plan(
-            record: record, leftovers: leftovers, cgroup: cgroupChanges, conflist: conflistChanges, bridge: bridgeChanges,
-            metadata: metadataChange, pendingFirst: pendingFirst, softFailure: resources.failure ?? egress.failure, warnings: egress.warnings)
+            record: record, leftovers: leftovers, parts: parts, metadata: metadataChange, pendingFirst: pendingFirst,
+            softFailure: softFailures.first, warnings: warnings + egress.warnings)
     }
 
     /// Looks up the hosts of a `default: deny` policy, and reads the host's resolvers for
@@ -262,16 +220,6 @@ public struct SpaceReconciler: Sendable {
 
     func read(_ path: String) throws(Failure) -> String? {
         do { return try context.drivers.files.read(path) } catch { throw Failure.host(.conflistReadFailed, error) }
-    }
-
-    func readBackControllers(_ id: SpaceID) throws(Failure) -> [String] {
-        do {
-            let managed = context.layout.managedControllers
-            return (try context.drivers.cgroups.observe(context.layout.spaceCgroup(id))?.subtreeControl ?? []).filter { !managed.contains($0) }
-                .sorted()
-        } catch {
-            throw Failure.host(.cgroupFailed, error)
-        }
     }
 
     /// Marks a stored space `Failed` with the reason; best effort, the outcome already carries the failure.

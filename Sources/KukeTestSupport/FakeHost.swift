@@ -47,6 +47,13 @@ public final class FakeHost: Sendable {
         public var failures: [String: HostError] = [:]
         /// Directories that exist but cannot be listed.
         public var unlistable: Set<String> = []
+        /// A crash point, as `KUKE_TEST_CRASH_AFTER` is for the real drivers: the mutating calls
+        /// after this many made change nothing and fail, as if the process had died there.
+        public var crashAfter: Int?
+        /// Mutating calls made since `crashAfter` was set.
+        public var steps = 0
+        /// The first call a crash point stopped.
+        public var crashedBefore: String?
         var nextIndex: Int32 = 10
     }
 
@@ -83,11 +90,21 @@ public final class FakeHost: Sendable {
         }
     }
 
+    /// Whether a crash point stopped a call (`crashAfter`).
+    public var crashed: Bool { state.withLock { $0.crashedBefore != nil } }
+
     /// The mutating calls made so far.
     public var log: [String] { state.withLock { $0.log } }
 
     func record(_ entry: String) throws(HostError) {
         let failure: HostError? = state.withLock { state in
+            if let crashAfter = state.crashAfter {
+                guard state.steps < crashAfter else {
+                    if state.crashedBefore == nil { state.crashedBefore = entry }
+                    return HostError("FakeHost: crashed after step \(crashAfter), before \(entry)")
+                }
+                state.steps += 1
+            }
             state.log.append(entry)
             return state.failures.first { entry.hasPrefix($0.key) }?.value
         }

@@ -254,7 +254,7 @@ public final class WatchController {
             // Changes to a resource whose manifest was already applied as it is: drift repaired,
             // counted once per part (a bridge made and set up is one repair of the bridge).
             if outcome.outcome == .updated, Self.sameManifest(applied[key], resource) {
-                repaired += Set(outcome.changes.map(\.part.rawValue)).sorted()
+                repaired += Set(outcome.changes.map(\.part.name)).sorted()
             }
             applied[key] = resource
             log(outcome)
@@ -350,7 +350,7 @@ public final class WatchController {
         }
         for change in outcome.changes where outcome.outcome != .failed {
             var line = metadata
-            line["driver"] = "\(change.part.rawValue)"
+            line["driver"] = "\(change.part.name)"
             logger.info("\(change.summary)", metadata: line)
         }
         if let failure = outcome.failure {

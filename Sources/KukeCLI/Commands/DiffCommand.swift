@@ -44,7 +44,7 @@ struct DiffCommand: ParsableCommand {
             var shown = Set<String>()
             for change in outcome.changes {
                 differs = true
-                let key = "\(change.part.rawValue) \(change.subject)"
+                let key = "\(change.part.name) \(change.subject)"
                 if let diff = change.diff {
                     console.writeOut(diff)
                 } else if !shown.contains(key) {
