@@ -37,7 +37,7 @@ func withEngine<T>(_ console: Console, status: Int32 = ExitStatus.failed, _ body
     do {
         return try body()
     } catch {
-        console.error("error: \(error.message)")
+        console.error("error: \(CommandHints().text(error.message, hint: error.hint))")
         throw CommandExit(status: status)
     }
 }

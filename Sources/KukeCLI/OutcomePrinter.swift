@@ -19,7 +19,7 @@ struct OutcomePrinter {
     func printHuman(_ outcome: ResourceOutcome) {
         let word = outcome.outcome.rawValue + (dryRun && outcome.outcome.changesHost ? " (dry run)" : "")
         var rest = ""
-        if let failure = outcome.failure { rest += ": \(failure.reason): \(failure.message)" }
+        if let failure = outcome.failure { rest += ": \(failure.reason): \(CommandHints().text(failure))" }
         if let note = outcome.note { rest += ": \(note)" }
         console.out([("\(outcome.kind) \"\(outcome.displayName)\": ", nil), (word, color(of: outcome.outcome)), (rest, nil)])
         for warning in outcome.warnings { console.error("warning: \(warning)") }
@@ -68,7 +68,8 @@ struct OutcomePrinter {
         if let note = outcome.note { entries.append(.init("note", .string(note))) }
         if !outcome.warnings.isEmpty { entries.append(.init("warnings", .list(outcome.warnings.map { .string($0) }))) }
         if let failure = outcome.failure {
-            entries.append(.init("error", .map([.init("reason", .string(failure.reason.rawValue)), .init("message", .string(failure.message))])))
+            entries.append(
+                .init("error", .map([.init("reason", .string(failure.reason.rawValue)), .init("message", .string(CommandHints().text(failure)))])))
         }
         return .map(entries)
     }

@@ -33,7 +33,7 @@ struct PruneOptions: ParsableArguments {
         guard prune, let owner else { return [] }
         let inventory = try withEngine(console) { () throws(HostError) in try engine.inventory() }
         let (orphans, selected) = Pruning.orphans(owner: owner, batch: batch, inventory: inventory, labels: labels)
-        if let reason = Pruning.hold(outcomes: outcomes, orphans: orphans, selected: selected, allowEmpty: allowEmpty) {
+        if let reason = Pruning.hold(outcomes: outcomes, orphans: orphans, selected: selected, allowEmpty: allowEmpty, hints: CommandHints()) {
             console.error("prune held: \(reason)")
             return []
         }

@@ -31,8 +31,7 @@ struct BridgePart: SpacePart {
         if let attached = space.attached, !attached.isEmpty, !space.cascade {
             throw Failure(
                 .spaceInUse,
-                "space \(id) is in use: \(attached.description); stop its containers first, or pass --cascade to detach them through the CNI plugins (nothing was changed)"
-            )
+                "space \(id) is in use: \(attached.description)", hint: .stopContainersOrCascade)
         }
         var changes: [Change] = []
         var warnings: [String] = []

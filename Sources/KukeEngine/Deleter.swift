@@ -71,7 +71,7 @@ public struct Deleter: Sendable {
             if started, var record = inventory.spaces[id] {
                 record.status.state = .failed
                 record.status.reason = error.reason
-                record.status.message = "delete: \(error.message)"
+                record.status.message = "delete: \(context.hints.text(error))"
                 try? context.writeRecord(record)
             }
         }
@@ -93,13 +93,13 @@ public struct Deleter: Sendable {
         }
         if let suspension = record.status.suspended {
             throw Failure(
-                .suspended, "space \(id) is suspended (\(suspension.reason)); resume it first: kuke resume space \(id.name) --realm \(id.realm)")
+                .suspended, "space \(id) is suspended (\(suspension.reason))", hint: .resume(id))
         }
         let layout = context.layout
         let found = try children(of: id)
         if !found.records.isEmpty || !found.cgroups.isEmpty, !cascade {
             let names = Set(found.records + found.cgroups).sorted().joined(separator: ", ")
-            throw Failure(.hasChildren, "space \(id) has children (\(names)); delete them first or pass --cascade")
+            throw Failure(.hasChildren, "space \(id) has children (\(names))", hint: .deleteChildrenOrCascade)
         }
         let conflistText = record.status.network.flatMap { network in
             (try? context.drivers.files.read(network.conflistPath)) ?? (try? context.drivers.files.read(layout.conflistCopyPath(id)))
@@ -215,8 +215,8 @@ public struct Deleter: Sendable {
             outcome.outcome = .failed
             outcome.failure = Failure(
                 .hasChildren,
-                "realm \"\(name)\" has \(spaces.count) space(s) (\(spaces.map(\.metadata.name).joined(separator: ", "))); delete them first or pass --cascade"
-            )
+                "realm \"\(name)\" has \(spaces.count) space(s) (\(spaces.map(\.metadata.name).joined(separator: ", ")))",
+                hint: .deleteChildrenOrCascade)
             return [outcome]
         }
         do throws(Failure) {

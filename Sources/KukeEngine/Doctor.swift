@@ -15,14 +15,23 @@ public struct DoctorCheck: Sendable, Equatable {
     public var check: String
     public var status: Status
     public var detail: String
-    /// The command or change that fixes it (nil when OK).
+    /// The change that fixes it, by hand (nil when OK, or when a hint says it all).
     public var fix: String?
+    /// The command or setting that fixes it, worded by the caller after `fix`.
+    public var hint: Hint?
 
-    public init(_ check: String, _ status: Status, _ detail: String, fix: String? = nil) {
+    public init(_ check: String, _ status: Status, _ detail: String, fix: String? = nil, hint: Hint? = nil) {
         self.check = check
         self.status = status
         self.detail = detail
         self.fix = fix
+        self.hint = hint
+    }
+
+    /// `fix` and the hint in words, as one line.
+    public func fix(worded hints: any HintWording) -> String? {
+        let parts = [fix, hint.map(hints.words)].compactMap { $0 }
+        return parts.isEmpty ? nil : parts.joined(separator: "; ")
     }
 }
 
@@ -144,14 +153,12 @@ public enum Doctor {
         if let problem = facts.cgroupRootProblem {
             return DoctorCheck(
                 "cgroup-root", .fail, "cgroup driver \(facts.layout.cgroupDriver.rawValue): \(problem)",
-                fix: systemd
-                    ? "run kuke on a host whose init is systemd, with its cgroup2 mount as the cgroup root (the default), or use --cgroup-driver cgroupfs"
-                    : "pass --cgroup-root (or KUKEON_CGROUP_ROOT) a directory in a cgroup2 mount")
+                hint: .cgroupRoot(driver: facts.layout.cgroupDriver))
         }
         if let type = facts.kukeCgroupType, type != "domain" {
             return DoctorCheck(
                 "cgroup-root", .fail, "\(own) is a \(type) cgroup: memory, io and pids need a domain subtree (threaded-subtree)",
-                fix: "move kuke's tree elsewhere (--cgroup-root) or make the subtree a domain again (remove it: rmdir)")
+                hint: .moveCgroupTree)
         }
         if facts.kukeCgroupProcesses > 0 {
             return DoctorCheck(
@@ -255,7 +262,7 @@ public enum Doctor {
         }
         return DoctorCheck(
             "cni-version", .fail, unsupported.joined(separator: "; "),
-            fix: "install containernetworking-plugins 1.0 or later (cniVersion \(Conflist.cniVersion)); then kuke init --force-regenerate-cni")
+            hint: .upgradePlugins(cniVersion: Conflist.cniVersion))
     }
 
     static func nftables(_ facts: HostFacts) -> DoctorCheck {
@@ -315,14 +322,14 @@ public enum Doctor {
             return DoctorCheck("foreign-conflists", .ok, "no network configuration of another runtime claims a range in the pool \(pool)")
         }
         var details = facts.unreadableConflists
-        var fixes: [String] = []
-        if !facts.unreadableConflists.isEmpty { fixes.append("repair or move away the files that cannot be read (a CNI runtime skips them too)") }
+        let fix = facts.unreadableConflists.isEmpty ? nil : "repair or move away the files that cannot be read (a CNI runtime skips them too)"
+        var hint: Hint?
         if !facts.foreignOverlaps.isEmpty {
             let claims = facts.foreignOverlaps.map { "\($0.path) claims \($0.subnet)" }
             details.append(claims.joined(separator: "; ") + ": inside the pool \(pool); kuke skips these ranges")
-            fixes.append("give the other network a range outside \(pool), or kuke another pool (--subnet-pool, KUKEON_SUBNET_POOL)")
+            hint = .foreignRanges(pool: pool)
         }
-        return DoctorCheck("foreign-conflists", .warn, details.joined(separator: "; "), fix: fixes.joined(separator: "; "))
+        return DoctorCheck("foreign-conflists", .warn, details.joined(separator: "; "), fix: fix, hint: hint)
     }
 
     static func leftoverLeases(_ facts: HostFacts) -> DoctorCheck {
@@ -341,12 +348,12 @@ public enum Doctor {
         let path = facts.layout.runPath
         guard facts.runPathExists else {
             return DoctorCheck(
-                "run-path", .warn, "\(path) does not exist yet", fix: "kuke init (the unit's ReadWritePaths= needs it before the service starts)")
+                "run-path", .warn, "\(path) does not exist yet", hint: .initialize)
         }
         if !facts.unreadableRecords.isEmpty {
             return DoctorCheck(
                 "run-path", .fail, "unreadable records: \(facts.unreadableRecords.joined(separator: "; "))",
-                fix: "repair or move the files named; kuke get spaces shows the rest")
+                hint: .repairRecords)
         }
         return DoctorCheck("run-path", .ok, "\(path): \(facts.recordCounts.realms) realm(s), \(facts.recordCounts.spaces) space(s)")
     }
@@ -356,6 +363,6 @@ public enum Doctor {
         return DoctorCheck(
             "kuke-bridges", .warn,
             "kuke-* bridges no space record describes: \(facts.unrecordedBridges.joined(separator: ", ")); the isolation table drops their traffic to other kuke bridges and out of the host",
-            fix: "restore the space's record and kuke apply its manifest, or ip link delete \(facts.unrecordedBridges.joined(separator: " / "))")
+            hint: .unrecordedBridges(facts.unrecordedBridges))
     }
 }

@@ -39,11 +39,16 @@ public struct Engine: Sendable {
     public var recordCache: RecordCache?
     /// The parts of every space (see `SpacePart`).
     public var parts: [any SpacePart] = SpaceParts.standard
+    /// How failures' hints are worded in the records this engine writes (the caller's commands).
+    public var hints: any HintWording
 
     /// Reports progress: resources done, total, and the resource at hand.
     public typealias Progress = @Sendable (_ done: Int, _ total: Int, _ current: String) -> Void
 
-    public init(layout: HostLayout, drivers: HostDrivers, clock: @escaping @Sendable () -> Date = { Date() }) {
+    public init(
+        layout: HostLayout, drivers: HostDrivers, clock: @escaping @Sendable () -> Date = { Date() }, hints: any HintWording = NoHints()
+    ) {
+        self.hints = hints
         self.layout = layout
         self.drivers = drivers
         self.clock = clock
@@ -91,7 +96,7 @@ public struct Engine: Sendable {
         let realmSelector = HostSelection.realmSelectors(in: batch) { [inventory] in inventory.realms[$0]?.spec.hostSelector }
         let holds = batch.map { HostSelection.hold($0, inventory: inventory, labels: options.hostLabels, realmSelector: realmSelector) }
         let ordered = zip(batch, holds).compactMap { $1 == nil ? $0 : nil }
-        let context = PassContext(layout: layout, drivers: drivers, now: clock(), dryRun: options.dryRun, parts: parts)
+        let context = PassContext(layout: layout, drivers: drivers, now: clock(), dryRun: options.dryRun, parts: parts, hints: hints)
         let realms = RealmReconciler(context: context)
         let spaces = SpaceReconciler(context: context, regenerateConflist: options.regenerateConflists, managedBy: options.managedBy)
         var outcomes: [ResourceOutcome] = []
@@ -113,7 +118,7 @@ public struct Engine: Sendable {
                     ResourceOutcome(
                         kind: resource.kind, realm: realm, name: name, outcome: .failed,
                         failure: Failure(
-                            .alreadyExists, "\(resource.kind) \"\(resource.displayName)\" already exists; use `kuke apply` to change it")))
+                            .alreadyExists, "\(resource.kind) \"\(resource.displayName)\" already exists", hint: .applyInstead)))
                 continue
             }
             switch resource {
@@ -153,7 +158,7 @@ public struct Engine: Sendable {
         let held = dryRun ? nil : try drivers.lock.acquire(timeout: lockTimeout)
         defer { held?.release() }
         var inventory = try Inventory.load(layout: layout, drivers: drivers, cache: recordCache)
-        var deleter = Deleter(context: PassContext(layout: layout, drivers: drivers, now: clock(), dryRun: dryRun, parts: parts))
+        var deleter = Deleter(context: PassContext(layout: layout, drivers: drivers, now: clock(), dryRun: dryRun, parts: parts, hints: hints))
         let ordered = targets.filter { if case .space = $0 { true } else { false } } + targets.filter { if case .realm = $0 { true } else { false } }
         if !dryRun {
             (deleter.markedDeleting, deleter.deletedTogether) = deleteBridgesTogether(

@@ -137,8 +137,8 @@ extension Engine {
             if let problem = FirewallPlanner.violation(ofBridge: space.bridge) {
                 refused[space.id] = Failure(
                     .bridgeNameInvalid,
-                    "recorded bridge name \"\(space.bridge)\" \(problem), so the isolation table cannot hold the space's rules (it is isolated and has no egress); run `kuke init --force-regenerate-cni` to give it a valid name"
-                )
+                    "recorded bridge name \"\(space.bridge)\" \(problem), so the isolation table cannot hold the space's rules (it is isolated and has no egress)",
+                    hint: .regenerateNetwork(.validName(who: "it")))
             } else if let conflict = inventory.networkConflict(of: space.id), conflict.reason == .bridgeConflict {
                 refused[space.id] = conflict
             } else {

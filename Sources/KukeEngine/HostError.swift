@@ -9,10 +9,13 @@ public struct HostError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The errno, when the failure came from a system call (or is best told by one).
     public var errno: Errno?
     public var message: String
+    /// What fixes it, when a command or setting does (worded by a `HintWording`).
+    public var hint: Hint?
 
-    public init(_ message: String, errno: Errno? = nil) {
+    public init(_ message: String, errno: Errno? = nil, hint: Hint? = nil) {
         self.message = message
         self.errno = errno
+        self.hint = hint
     }
 
     public var description: String { message }

@@ -134,14 +134,14 @@ public struct Inventory: Sendable {
         if let owner = bridgeOwner(network.bridge), owner != id {
             return Failure(
                 .bridgeConflict,
-                "bridge \"\(network.bridge)\" is also recorded by space \(owner), created earlier; two spaces never share a bridge: run `kuke init --force-regenerate-cni` to give \(id) a bridge of its own"
-            )
+                "bridge \"\(network.bridge)\" is also recorded by space \(owner), created earlier; two spaces never share a bridge",
+                hint: .regenerateNetwork(.ownBridge(id)))
         }
         if let owner = subnetOwner(network.subnet), owner != id {
             return Failure(
                 .subnetConflict,
-                "subnet \(network.subnet) is also recorded by space \(owner), created earlier; two spaces never share a range: run `kuke init --force-regenerate-cni` to give \(id) a subnet of its own"
-            )
+                "subnet \(network.subnet) is also recorded by space \(owner), created earlier; two spaces never share a range",
+                hint: .regenerateNetwork(.ownSubnet(id)))
         }
         return nil
     }
@@ -211,8 +211,8 @@ extension Inventory {
             return try files.subdirectories(path).sorted()
         } catch {
             throw HostError(
-                "the run path cannot be read (\(error.message)); its records are unknown, so kuke changes nothing: fix the directory's permissions or type, or point --run-path at the right one",
-                errno: error.errno)
+                "the run path cannot be read (\(error.message)); its records are unknown, so kuke changes nothing", errno: error.errno,
+                hint: .fixRunPath)
         }
     }
 

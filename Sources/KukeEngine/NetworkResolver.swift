@@ -99,8 +99,7 @@ public struct NetworkResolver: Sendable {
         if let text = conflistOnDisk, recorded?.conflistPath != path, recordedBridge == nil || stored != nil, !Self.isOwn(text, recorded: recorded) {
             throw Failure(
                 .conflistConflict,
-                "\(path) exists and no space records it; kuke does not overwrite a conflist it did not write (move it away to let kuke create it, or run with --force-regenerate-cni if an older kuke wrote it for this space)"
-            )
+                "\(path) exists and no space records it; kuke does not overwrite a conflist it did not write", hint: .takeOverConflist)
         }
         var bridge = recordedBridge ?? BridgeName.make(for: id)
         var renamed = false
@@ -108,7 +107,7 @@ public struct NetworkResolver: Sendable {
             guard regenerate else {
                 throw Failure(
                     .bridgeNameInvalid,
-                    "recorded bridge name \"\(bridge)\" \(problem); run `kuke init --force-regenerate-cni` to give the space a valid name")
+                    "recorded bridge name \"\(bridge)\" \(problem)", hint: .regenerateNetwork(.validName(who: "the space")))
             }
             bridge = Self.freshBridge(for: id, inventory: inventory)
             renamed = true
@@ -153,8 +152,8 @@ public struct NetworkResolver: Sendable {
             } else if let recorded6 = recorded?.ipv6Subnet, stored != nil, !regenerate {
                 throw Failure(
                     .subnetConflict,
-                    "IPv6 network \(recorded6) is also recorded by space \(inventory.ipv6Owner(recorded6)!), created earlier; two spaces never share a range: run `kuke init --force-regenerate-cni` to give \(id) a network of its own"
-                )
+                    "IPv6 network \(recorded6) is also recorded by space \(inventory.ipv6Owner(recorded6)!), created earlier; two spaces never share a range",
+                    hint: .regenerateNetwork(.ownIPv6Network(id)))
             } else {
                 chosen6 = try allocate6(id, request: ipv6, inventory: inventory)
             }
@@ -214,8 +213,7 @@ public struct NetworkResolver: Sendable {
         }
         throw Failure(
             .subnetPoolExhausted,
-            "no free /24 in subnet pool \(pool): \(holders.joined(separator: "; ")); choose another pool with --subnet-pool (or KUKEON_SUBNET_POOL), move the other network, or delete a space"
-        )
+            "no free /24 in subnet pool \(pool): \(holders.joined(separator: "; "))", hint: .anotherSubnetPool)
     }
 
     /// `a, b, c and 4 more`.

@@ -12,6 +12,8 @@ public struct PassContext: Sendable {
     public var dryRun: Bool
     /// The parts of a space, in phase order (see `SpacePart`).
     public var parts: [any SpacePart]
+    /// How the records this pass writes word a failure's hint.
+    public var hints: any HintWording
     /// The kernel's boot ID, stamped into status by this pass (nil when it cannot be read).
     public var bootID: String?
     /// Ranges claimed by other runtimes' network configurations, read once per pass when needed.
@@ -21,8 +23,12 @@ public struct PassContext: Sendable {
     /// The cgroup directories this pass has read (a real run only).
     public let cgroupObservations = CgroupObservations()
 
-    public init(layout: HostLayout, drivers: HostDrivers, now: Date, dryRun: Bool, parts: [any SpacePart] = SpaceParts.standard) {
+    public init(
+        layout: HostLayout, drivers: HostDrivers, now: Date, dryRun: Bool, parts: [any SpacePart] = SpaceParts.standard,
+        hints: any HintWording = NoHints()
+    ) {
         self.parts = SpaceParts.ordered(parts)
+        self.hints = hints
         self.layout = layout
         self.drivers = drivers
         self.now = now

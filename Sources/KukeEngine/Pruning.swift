@@ -23,7 +23,9 @@ public enum Pruning {
 
     /// Why nothing may be pruned after a pass with these outcomes, or nil: prune follows only a
     /// pass where every resource converged, and never empties an inventory unless allowed.
-    public static func hold(outcomes: [ResourceOutcome], orphans: [SpaceID], selected: Int, allowEmpty: Bool) -> String? {
+    public static func hold(outcomes: [ResourceOutcome], orphans: [SpaceID], selected: Int, allowEmpty: Bool, hints: any HintWording)
+        -> String?
+    {
         guard !orphans.isEmpty else { return nil }
         let names = orphans.prefix(3).map(\.description).joined(separator: ", ") + (orphans.count > 3 ? " and \(orphans.count - 3) more" : "")
         let failed = outcomes.filter { $0.outcome == .failed }
@@ -32,8 +34,9 @@ public enum Pruning {
                 "\(failed.count) resource(s) failed (\(first.kind) \(first.displayName): \(first.failure?.reason.rawValue ?? "failed")); \(orphans.count) space(s) to prune kept (\(names))"
         }
         if selected == 0 && !allowEmpty {
-            return
-                "the manifests declare no space this host selects (an empty directory, a wrong path?); pass --allow-empty to prune all \(orphans.count) space(s) of the inventory (\(names))"
+            return hints.text(
+                "the manifests declare no space this host selects (an empty directory, a wrong path?)",
+                hint: .allowEmptyPrune(count: orphans.count, names: names))
         }
         return nil
     }

@@ -47,7 +47,7 @@ public struct RealmReconciler: Sendable {
             if let failure = resources.failure {
                 status.state = .failed
                 status.reason = failure.reason
-                status.message = failure.message
+                status.message = context.hints.text(failure)
             }
             let record = RealmRecord(metadata: metadata, spec: manifest.spec, status: status)
             let metadataChange = MetadataPlanner.plan(

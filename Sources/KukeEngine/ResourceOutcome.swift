@@ -24,16 +24,22 @@ public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
     public var message: String
     /// The errno of the host failure behind it, kept from its `HostError`.
     public var errno: Errno?
+    /// What fixes it, when a command or setting does; `message` is what happened, and a
+    /// `HintWording` puts the two together (`HintWording.text(_:)`).
+    public var hint: Hint?
 
-    public init(_ reason: FailureReason, _ message: String, errno: Errno? = nil) {
+    public init(_ reason: FailureReason, _ message: String, hint: Hint? = nil, errno: Errno? = nil) {
         self.reason = reason
         self.message = message
+        self.hint = hint
         self.errno = errno
     }
 
     public var description: String { "\(reason): \(message)" }
 
-    public static func host(_ reason: FailureReason, _ error: HostError) -> Failure { Failure(reason, error.message, errno: error.errno) }
+    public static func host(_ reason: FailureReason, _ error: HostError) -> Failure {
+        Failure(reason, error.message, hint: error.hint, errno: error.errno)
+    }
 
     /// The errnos no retry gets past: the permission, the file system or the kernel must change first.
     static let permanentErrnos: Set<Errno> = [.permissionDenied, .notPermitted, .readOnlyFileSystem, .addressFamilyNotSupported]

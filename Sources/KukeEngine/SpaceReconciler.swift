@@ -76,7 +76,7 @@ public struct SpaceReconciler: Sendable {
         let id = manifest.id
         if let problem = inventory.cgroupRootProblem { throw Failure(.cgroupRootInvalid, problem) }
         guard inventory.realms[id.realm] != nil else {
-            throw Failure(.realmNotFound, "realm \"\(id.realm)\" not found; declare it in the batch or run `kuke create realm \(id.realm)`")
+            throw Failure(.realmNotFound, "realm \"\(id.realm)\" not found", hint: .createRealm(id.realm))
         }
         if let error = inventory.unreadable[context.layout.spaceRecordPath(id)] {
             throw Failure(.recordUnreadable, "\(error); fix or remove the file")
@@ -138,7 +138,7 @@ public struct SpaceReconciler: Sendable {
         if let failure = softFailures.first {
             status.state = .failed
             status.reason = failure.reason
-            status.message = failure.message
+            status.message = context.hints.text(failure)
         }
         let record = SpaceRecord(metadata: metadata, spec: manifest.spec, status: status)
         let recordPath = context.layout.spaceRecordPath(id)
@@ -227,7 +227,7 @@ public struct SpaceReconciler: Sendable {
         var failed = record
         failed.status.state = .failed
         failed.status.reason = failure.reason
-        failed.status.message = failure.message
+        failed.status.message = context.hints.text(failure)
         failed.status.updatedAt = context.now
         failed.status.bootId = context.bootID
         if failed.status == record.status.with(updatedAt: context.now) && record.status.state == .failed { return }

@@ -357,3 +357,10 @@ public final class FakeHost: Sendable {
         func acquire(timeout: Double?) throws(HostError) -> any HeldLock { Held() }
     }
 }
+
+/// Words a hint as the data it is (`createRealm("x")`), so a test sees which hint a message carries.
+public struct DataHints: HintWording {
+    public init() {}
+    public func text(_ message: String, hint: Hint) -> String { "\(message); hint: \(words(hint))" }
+    public func words(_ hint: Hint) -> String { "\(hint)" }
+}

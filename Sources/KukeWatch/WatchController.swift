@@ -241,10 +241,10 @@ public final class WatchController {
             }
             metrics?.recordPass(failed, seconds: Self.seconds(since: started), repairedParts: [])
             hostFailing = true  // not a pass for /healthz: the lock, a dump or a record read failed
-            logger.error("pass failed: \(error.message)")
+            logger.error("pass failed: \(engine.hints.text(error.message, hint: error.hint))")
             for resource in batch {
                 applied[ResourceKey(resource)] = resource  // so a reload does not requeue it ahead of its backoff
-                retry(ResourceKey(resource), Failure(.hostFailed, error.message), now: now)
+                retry(ResourceKey(resource), Failure(.hostFailed, error.message, hint: error.hint), now: now)
             }
             return
         }
@@ -355,7 +355,7 @@ public final class WatchController {
         }
         if let failure = outcome.failure {
             metadata["reason"] = "\(failure.reason)"
-            logger.error("\(outcome.kind) \(outcome.displayName) failed: \(failure.message)", metadata: metadata)
+            logger.error("\(outcome.kind) \(outcome.displayName) failed: \(engine.hints.text(failure))", metadata: metadata)
         } else if outcome.outcome == .skipped {
             // Not this host's: at every resync, so only at debug level.
             logger.debug("\(outcome.kind) \(outcome.displayName) skipped: \(outcome.note ?? "")", metadata: metadata)

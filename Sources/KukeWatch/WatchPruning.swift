@@ -63,7 +63,7 @@ extension WatchController {
         do {
             outcomes = try engine.delete(ripe.map(DeleteTarget.space), cascade: options.cascade, lockTimeout: Self.lockTimeout)
         } catch {
-            logger.error("prune failed: \(error.message)")
+            logger.error("prune failed: \(engine.hints.text(error.message, hint: error.hint))")
             return
         }
         for outcome in outcomes {

@@ -1,4 +1,5 @@
 import Foundation
+import KukeEngine
 import KukeModel
 import Testing
 
@@ -264,5 +265,35 @@ struct CLITests {
         #expect(await run(["get", "spaces", "-l", "!tier", "-o", "name"] + flags).out == "space/main/blog\n")
         #expect(await run(["get", "spaces", "-l", "tier=web"] + flags).out == "No spaces found.\n")
         #expect(await run(["get", "spaces", "--selector", "Bad Key=x"] + flags).status == 2)
+    }
+}
+
+/// The engine's hints in kuke's words: each message reads as it did when the engine spelled the
+/// command itself (the docs quote them).
+@Suite("Hints")
+struct HintWordingTests {
+    @Test("failure messages end with the command that fixes them, joined as the sentence needs")
+    func composed() {
+        let hints = CommandHints()
+        let id = SpaceID(realm: "main", name: "b")
+        #expect(
+            hints.text(Failure(.realmNotFound, "realm \"payments\" not found", hint: .createRealm("payments")))
+                == "realm \"payments\" not found; declare it in the batch or run `kuke create realm payments`")
+        #expect(
+            hints.text("/cni/x.conflist exists and no space records it; kuke does not overwrite a conflist it did not write", hint: .takeOverConflist)
+                == "/cni/x.conflist exists and no space records it; kuke does not overwrite a conflist it did not write (move it away to let kuke create it, or run with --force-regenerate-cni if an older kuke wrote it for this space)"
+        )
+        #expect(
+            hints.text(
+                "subnet 10.88.0.0/24 is also recorded by space main/a, created earlier; two spaces never share a range",
+                hint: .regenerateNetwork(.ownSubnet(id)))
+                == "subnet 10.88.0.0/24 is also recorded by space main/a, created earlier; two spaces never share a range: run `kuke init --force-regenerate-cni` to give main/b a subnet of its own"
+        )
+        #expect(
+            hints.text("space main/b is in use: 1 interface(s) on its bridge (veth0)", hint: .stopContainersOrCascade)
+                == "space main/b is in use: 1 interface(s) on its bridge (veth0); stop its containers first, or pass --cascade to detach them through the CNI plugins (nothing was changed)"
+        )
+        #expect(hints.text("x", hint: nil) == "x")
+        #expect(NoHints().text("x", hint: .applyInstead) == "x")
     }
 }

@@ -493,7 +493,7 @@ struct EngineTests {
         }
         let stale = try engine(host).apply([space("analytics")])
         #expect(stale[0].failure?.reason == .bridgeNameInvalid)
-        #expect(stale[0].failure?.message.contains("--force-regenerate-cni") == true)
+        #expect(stale[0].failure?.hint == .regenerateNetwork(.validName(who: "the space")))
         let fixed = try engine(host).initialize(regenerate: true)
         #expect(fixed.last?.outcome == .updated)
         let record = try RecordCodec.decodeSpace(host.state.withLock { $0.files[path] }!, file: "x")

@@ -121,16 +121,20 @@ struct FleetTests {
         let moved = ["site": "fra", "role": "db"]
         let (orphans, selected) = Pruning.orphans(owner: owner, batch: resources, inventory: inventory, labels: moved)
         #expect(orphans == [SpaceID(realm: "main", name: "web")] && selected == 2)  // db and shared
-        #expect(Pruning.hold(outcomes: [], orphans: orphans, selected: selected, allowEmpty: false) == nil)
+        #expect(Pruning.hold(outcomes: [], orphans: orphans, selected: selected, allowEmpty: false, hints: DataHints()) == nil)
         let failed = ResourceOutcome(kind: .space, realm: "main", name: "db", outcome: .failed, failure: Failure(.realmNotFound, "x"))
-        #expect(Pruning.hold(outcomes: [failed], orphans: orphans, selected: selected, allowEmpty: false)?.hasPrefix("1 resource(s) failed") == true)
+        #expect(
+            Pruning.hold(outcomes: [failed], orphans: orphans, selected: selected, allowEmpty: false, hints: DataHints())?.hasPrefix(
+                "1 resource(s) failed") == true)
 
         // Everything gone from the manifests: held unless --allow-empty.
         let realmOnly = try manifests("kind: Realm\nmetadata: {name: main}\nspec: {}\n")
         let all = Pruning.orphans(owner: owner, batch: realmOnly, inventory: inventory, labels: labels)
         #expect(all.orphans.count == 2 && all.selected == 0)
-        #expect(Pruning.hold(outcomes: [], orphans: all.orphans, selected: all.selected, allowEmpty: false)?.contains("--allow-empty") == true)
-        #expect(Pruning.hold(outcomes: [], orphans: all.orphans, selected: all.selected, allowEmpty: true) == nil)
+        #expect(
+            Pruning.hold(outcomes: [], orphans: all.orphans, selected: all.selected, allowEmpty: false, hints: DataHints())?.contains(
+                "hint: allowEmptyPrune(count: 2") == true)
+        #expect(Pruning.hold(outcomes: [], orphans: all.orphans, selected: all.selected, allowEmpty: true, hints: DataHints()) == nil)
 
         // Suspended: never an orphan.
         _ = try engine(host).suspend(SpaceID(realm: "main", name: "web"), reason: "hold")

@@ -51,7 +51,7 @@ struct ApplyCommand: ParsableCommand {
         let console = Console.current
         let resources = try input.load(console, refusingTransients: pruning.prune)
         let (layout, labels) = try host.settings(console)
-        let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { console.error($0) }))
+        let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { console.error($0) }), hints: CommandHints())
         let progress = ProgressReporter.make(console: console, format: output)
         var options = ApplyOptions(dryRun: dryRun, regenerateConflists: forceRegenerateCNI, lockTimeout: lock.lockTimeout, managedBy: pruning.owner)
         options.hostLabels = labels

@@ -49,7 +49,7 @@ struct CreateOptions: ParsableArguments {
 /// Applies one resource that must not exist yet (checked under the host lock).
 func create(_ resource: Resource, options createOptions: CreateOptions, host: HostOptions, lock: LockOptions, console: Console) throws {
     let (layout, labels) = try host.settings(console)
-    let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { console.error($0) }))
+    let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { console.error($0) }), hints: CommandHints())
     var options = ApplyOptions(dryRun: createOptions.dryRun, lockTimeout: lock.lockTimeout)
     options.createOnly = true
     options.hostLabels = labels

@@ -53,7 +53,7 @@ struct DeleteOptions: ParsableArguments {
 
 func performDelete(_ targets: [DeleteTarget], options: DeleteOptions, host: HostOptions, lock: LockOptions, console: Console) throws {
     let layout = try host.layout(console)
-    let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { console.error($0) }))
+    let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { console.error($0) }), hints: CommandHints())
     let progress = ProgressReporter.make(console: console, format: options.output)
     var outcomes = try withEngine(console) { () throws(HostError) in
         try engine.delete(targets, cascade: options.cascade, dryRun: options.dryRun, lockTimeout: lock.lockTimeout, progress: progress?.callback)

@@ -25,7 +25,7 @@ struct DiffCommand: ParsableCommand {
         let console = Console.current
         let resources = try input.load(console, refusingTransients: pruning.prune)
         let (layout, labels) = try host.settings(console)
-        let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout))
+        let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout), hints: CommandHints())
         var options = ApplyOptions(dryRun: true, managedBy: pruning.owner)
         options.hostLabels = labels
         let applied = try withEngine(console, status: ExitStatus.invalid) { () throws(HostError) in
@@ -38,7 +38,7 @@ struct DiffCommand: ParsableCommand {
         for outcome in outcomes {
             if let failure = outcome.failure {
                 failed = true
-                console.error("\(outcome.kind) \"\(outcome.displayName)\": \(failure.reason): \(failure.message)")
+                console.error("\(outcome.kind) \"\(outcome.displayName)\": \(failure.reason): \(CommandHints().text(failure))")
                 continue
             }
             var shown = Set<String>()

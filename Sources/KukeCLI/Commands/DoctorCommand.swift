@@ -58,7 +58,7 @@ struct DoctorCommand: ParsableCommand {
     func value(_ row: DoctorCheck) -> ManifestValue {
         var entries: [ManifestValue.Entry] = [.init("check", .string(row.check)), .init("status", .string(row.status.rawValue))]
         entries.append(.init("detail", .string(row.detail)))
-        if let fix = row.fix { entries.append(.init("fix", .string(fix))) }
+        if let fix = row.fix(worded: CommandHints()) { entries.append(.init("fix", .string(fix))) }
         return .map(entries)
     }
 
@@ -68,7 +68,7 @@ struct DoctorCommand: ParsableCommand {
             let status = row.status.rawValue.padding(toLength: 4, withPad: " ", startingAt: 0)
             let color = row.status == .ok ? "32" : row.status == .warn ? "33" : "31;1"
             console.out([(status, color), ("  \(row.check.padding(toLength: width, withPad: " ", startingAt: 0))  \(row.detail)", nil)])
-            if let fix = row.fix { console.out("      \(String(repeating: " ", count: width))  fix: \(fix)") }
+            if let fix = row.fix(worded: CommandHints()) { console.out("      \(String(repeating: " ", count: width))  fix: \(fix)") }
         }
         let count = { (status: DoctorCheck.Status) in rows.filter { $0.status == status }.count }
         console.out("\(rows.count) checks: \(count(.ok)) OK, \(count(.warn)) WARN, \(count(.fail)) FAIL")

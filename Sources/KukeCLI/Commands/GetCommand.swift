@@ -79,7 +79,7 @@ func redactingPasswords(_ value: ManifestValue) -> ManifestValue {
 /// names no realm is an error (exit 1), not an empty list: a typo would read as "nothing there".
 func loadInventory(_ host: HostOptions, _ console: Console, realm: String? = nil) throws -> Inventory {
     let layout = try host.layout(console)
-    let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout))
+    let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout), hints: CommandHints())
     let inventory = try withEngine(console) { () throws(HostError) in try engine.inventory() }
     for (_, error) in inventory.unreadable.sorted(by: { $0.key < $1.key }) { console.error("warning: \(error)") }
     if let realm, inventory.realms[realm] == nil {

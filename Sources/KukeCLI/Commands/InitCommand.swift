@@ -27,7 +27,7 @@ struct InitCommand: ParsableCommand {
     func run() throws {
         let console = Console.current
         let layout = try host.layout(console)
-        let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { console.error($0) }))
+        let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { console.error($0) }), hints: CommandHints())
         let progress = ProgressReporter.make(console: console, format: nil)
         let outcomes = try withEngine(console) { () throws(HostError) in
             try engine.initialize(regenerate: forceRegenerateCNI, lockTimeout: lock.lockTimeout, progress: progress?.callback)

@@ -65,7 +65,7 @@ struct SuspensionTarget: ParsableArguments {
     func set(reason: String?) throws {
         let console = Console.current
         let layout = try host.layout(console)
-        let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { console.error($0) }))
+        let engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { console.error($0) }), hints: CommandHints())
         let id = SpaceID(realm: realm, name: name)
         let outcome = try withEngine(console) { () throws(HostError) in try engine.suspend(id, reason: reason, lockTimeout: lock.lockTimeout) }
         throw OutcomePrinter(console: console, format: output).report([outcome])

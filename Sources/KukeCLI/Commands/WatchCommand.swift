@@ -117,7 +117,7 @@ struct WatchCommand: AsyncParsableCommand {
             roots: roots, debounce: debounce.seconds, resyncInterval: resync.seconds, prune: prune, cascade: cascade, allowEmpty: allowEmpty,
             pruneGrace: pruneGrace?.seconds ?? Self.defaultPruneGrace)
         options.hostLabels = labels
-        var engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { logger.notice("\($0)") }))
+        var engine = Engine(layout: layout, drivers: HostFactory.drivers(for: layout, onLockWait: { logger.notice("\($0)") }), hints: CommandHints())
         engine.recordCache = RecordCache()
         let watcher: any ManifestWatcher = poll.map { PollingWatcher(interval: $0.seconds) } ?? InotifyWatcher()
         var telemetry: WatchTelemetry?
