@@ -19,7 +19,7 @@ struct CgroupPart: SpacePart {
         let levels = [context.layout.kukeonCgroup, context.layout.realmCgroup(id.realm), cgroupPath]
         let observed = try context.observeCgroups([context.layout.cgroupRoot] + levels)
         let resources = ResourcePlanner.plan(
-            path: cgroupPath, root: context.layout.cgroupRoot, limits: ResourceLimits(space.manifest.spec.resources),
+            path: cgroupPath, root: context.layout.cgroupRoot, limits: space.manifest.spec.limits,
             stored: space.stored?.status.resources, offered: inventory.offeredControllers, available: inventory.availableControllers,
             pageSizes: { context.drivers.cgroups.hugePageSizes() },
             read: { file in try? context.drivers.cgroups.readFile(file, in: cgroupPath) })

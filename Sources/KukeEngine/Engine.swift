@@ -93,7 +93,7 @@ public struct Engine: Sendable {
         var inventory = try Inventory.load(layout: layout, drivers: drivers, cache: recordCache)
         let batch = Self.ordered(resources(inventory))
         // Resources this host does not select, and suspended spaces, are left as they are.
-        let realmSelector = HostSelection.realmSelectors(in: batch) { [inventory] in inventory.realms[$0]?.spec.hostSelector }
+        let realmSelector = HostSelection.realmSelectors(in: batch) { [inventory] in inventory.realms[$0]?.spec.selector }
         let holds = batch.map { HostSelection.hold($0, inventory: inventory, labels: options.hostLabels, realmSelector: realmSelector) }
         let ordered = zip(batch, holds).compactMap { $1 == nil ? $0 : nil }
         let context = PassContext(layout: layout, drivers: drivers, now: clock(), dryRun: options.dryRun, parts: parts, hints: hints)

@@ -55,7 +55,7 @@ extension Engine {
             let bridge = repaired ? BridgeName.make(for: manifest.id) : recorded ?? BridgeName.make(for: manifest.id)
             // A conflict or a name the table cannot hold: the pass reports it.
             guard bridges[bridge].map({ $0 == manifest.id }) ?? true, FirewallPlanner.violation(ofBridge: bridge) == nil else { continue }
-            let policy = EgressPolicy(network: manifest.spec.network)
+            let policy = manifest.spec.egress
             spaces[manifest.id] = FirewallSpace(
                 id: manifest.id, bridge: bridge, egress: FirewallSpace.allows(policy, resolved: stored?.status.egress))
             bridges[bridge] = manifest.id

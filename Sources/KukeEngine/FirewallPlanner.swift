@@ -36,7 +36,7 @@ public struct FirewallSpace: Sendable, Equatable {
     public init?(record: SpaceRecord) {
         guard let network = record.status.network else { return nil }
         self.init(
-            id: record.id, bridge: network.bridge, egress: Self.allows(EgressPolicy(network: record.spec.network), resolved: record.status.egress))
+            id: record.id, bridge: network.bridge, egress: Self.allows(record.spec.egress, resolved: record.status.egress))
     }
 
     /// The accept rules of a policy (nil when egress is open); a host contributes the addresses

@@ -5,16 +5,16 @@ import KukeModel
 public enum HostSelection {
     /// Why `resource` is not selected by a host with `labels` (nil when it is). A space's realm
     /// selector comes from the batch's realm manifest, else from the realm's record.
-    public static func notSelected(_ resource: Resource, realmSelector: ManifestValue?, labels: [String: String]) -> String? {
-        let own: ManifestValue?
+    public static func notSelected(_ resource: Resource, realmSelector: HostSelector?, labels: [String: String]) -> String? {
+        let own: HostSelector?
         switch resource {
-        case .realm(let realm): own = realm.spec.hostSelector
-        case .space(let space): own = space.spec.hostSelector
+        case .realm(let realm): own = realm.spec.selector
+        case .space(let space): own = space.spec.selector
         }
-        if let selector = HostSelector(own), !selector.matches(labels) {
+        if let selector = own, !selector.matches(labels) {
             return "hostSelector \(selector) does not select this host"
         }
-        if case .space(let space) = resource, let selector = HostSelector(realmSelector), !selector.matches(labels) {
+        if case .space(let space) = resource, let selector = realmSelector, !selector.matches(labels) {
             return "realm \(space.spec.realmId)'s hostSelector \(selector) does not select this host"
         }
         return nil
@@ -22,23 +22,23 @@ public enum HostSelection {
 
     /// The realm selector that applies to the spaces of a realm: the batch's realm manifest's,
     /// else the recorded realm's. The batch is indexed once.
-    public static func realmSelectors(in batch: [Resource], recorded: @escaping (String) -> ManifestValue?) -> (String) -> ManifestValue? {
-        var declared: [String: ManifestValue?] = [:]
+    public static func realmSelectors(in batch: [Resource], recorded: @escaping (String) -> HostSelector?) -> (String) -> HostSelector? {
+        var declared: [String: HostSelector?] = [:]
         for case .realm(let manifest) in batch where declared[manifest.metadata.name] == nil {
-            declared[manifest.metadata.name] = manifest.spec.hostSelector
+            declared[manifest.metadata.name] = manifest.spec.selector
         }
         return { realm in declared[realm] ?? recorded(realm) }
     }
 
     /// Whether this host (its `labels`) selects `resource`, its realm's selector from `realmSelector`.
-    public static func isSelected(_ resource: Resource, labels: [String: String], realmSelector: (String) -> ManifestValue?) -> Bool {
-        let realm: ManifestValue? = if case .space(let space) = resource { realmSelector(space.spec.realmId) } else { nil }
+    public static func isSelected(_ resource: Resource, labels: [String: String], realmSelector: (String) -> HostSelector?) -> Bool {
+        let realm: HostSelector? = if case .space(let space) = resource { realmSelector(space.spec.realmId) } else { nil }
         return notSelected(resource, realmSelector: realm, labels: labels) == nil
     }
 
     /// The outcome of a resource left alone (skipped or suspended), or nil when the pass applies it.
     static func hold(
-        _ resource: Resource, inventory: Inventory, labels: [String: String], realmSelector: (String) -> ManifestValue?
+        _ resource: Resource, inventory: Inventory, labels: [String: String], realmSelector: (String) -> HostSelector?
     ) -> ResourceOutcome? {
         let realmID: String? = if case .space(let space) = resource { space.spec.realmId } else { nil }
         let name: String =
@@ -46,7 +46,7 @@ public enum HostSelection {
             case .realm(let realm): realm.metadata.name
             case .space(let space): space.metadata.name
             }
-        let selector: ManifestValue? = realmID.flatMap(realmSelector)
+        let selector: HostSelector? = realmID.flatMap(realmSelector)
         if let reason = notSelected(resource, realmSelector: selector, labels: labels) {
             var outcome = ResourceOutcome(kind: resource.kind, realm: realmID, name: name, outcome: .skipped)
             outcome.note = reason

@@ -13,7 +13,7 @@ public enum Pruning {
         orphans: [SpaceID], selected: Int
     ) {
         var selected: Set<SpaceID> = []
-        let realmSelector = HostSelection.realmSelectors(in: batch) { inventory.realms[$0]?.spec.hostSelector }
+        let realmSelector = HostSelection.realmSelectors(in: batch) { inventory.realms[$0]?.spec.selector }
         for case .space(let space) in batch where HostSelection.isSelected(.space(space), labels: labels, realmSelector: realmSelector) {
             selected.insert(space.id)
         }

@@ -28,7 +28,7 @@ public struct RealmReconciler: Sendable {
             let levels = [context.layout.kukeonCgroup, cgroupPath]
             let observed = try context.observeCgroups([context.layout.cgroupRoot] + levels)
             let resources = ResourcePlanner.plan(
-                path: cgroupPath, root: context.layout.cgroupRoot, limits: ResourceLimits(manifest.spec.resources),
+                path: cgroupPath, root: context.layout.cgroupRoot, limits: manifest.spec.limits,
                 stored: stored?.status.resources, offered: inventory.offeredControllers, available: inventory.availableControllers,
                 pageSizes: { context.drivers.cgroups.hugePageSizes() },
                 read: { file in try? context.drivers.cgroups.readFile(file, in: cgroupPath) })

@@ -132,7 +132,7 @@ public struct SpaceReconciler: Sendable {
         status.managedBy = stored == nil ? managedBy : stored?.status.managedBy
         status.bootId = context.bootID
         status.source = manifest.origin.isFile ? manifest.origin.absoluteFile ?? manifest.origin.document.file : stored?.status.source
-        let egress = resolveEgress(EgressPolicy(network: manifest.spec.network), stored: stored?.status.egress, ipv6: network.ipv6Subnet != nil)
+        let egress = resolveEgress(manifest.spec.egress, stored: stored?.status.egress, ipv6: network.ipv6Subnet != nil)
         status.egress = egress.status
         if let egressFailure = egress.failure { softFailures.append(egressFailure) }
         if let failure = softFailures.first {

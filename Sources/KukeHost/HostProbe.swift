@@ -75,15 +75,15 @@ public enum HostProbe {
     /// Each controller some realm or space asks for, with who asks (`space main/blog`).
     static func requestedControllers(inventory: Inventory, manifests: [Resource]) -> [String: [String]] {
         var requested: [String: Set<String>] = [:]
-        func add(_ resources: ManifestValue?, _ who: String) {
-            for controller in ResourceLimits(resources).controllers { requested[controller, default: []].insert(who) }
+        func add(_ limits: ResourceLimits, _ who: String) {
+            for controller in limits.controllers { requested[controller, default: []].insert(who) }
         }
-        for (name, realm) in inventory.realms { add(realm.spec.resources, "realm \(name)") }
-        for (id, space) in inventory.spaces { add(space.spec.resources, "space \(id)") }
+        for (name, realm) in inventory.realms { add(realm.spec.limits, "realm \(name)") }
+        for (id, space) in inventory.spaces { add(space.spec.limits, "space \(id)") }
         for resource in manifests {
             switch resource {
-            case .realm(let realm): add(realm.spec.resources, "realm \(realm.metadata.name)")
-            case .space(let space): add(space.spec.resources, "space \(space.spec.realmId)/\(space.metadata.name)")
+            case .realm(let realm): add(realm.spec.limits, "realm \(realm.metadata.name)")
+            case .space(let space): add(space.spec.limits, "space \(space.spec.realmId)/\(space.metadata.name)")
             }
         }
         return requested.mapValues { $0.sorted() }

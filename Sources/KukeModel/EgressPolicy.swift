@@ -40,34 +40,66 @@ public struct EgressPolicy: Sendable, Equatable {
     }
 
     /// The policy of a stored or decoded `spec.network`; nil when there is none or it leaves
-    /// egress open (`default: allow`). Rules that do not validate are left out (the decoder
-    /// refuses them with positions before they are ever stored).
+    /// egress open (`default: allow`). Each rule is read by `rule(_:)`, the reader the manifest's
+    /// validation uses too, so a rule is enforced exactly as it was validated; one that does not
+    /// read (never stored: the decoder refuses it with positions) is left out whole, since
+    /// dropping only a bad port could widen it to every port.
     public init?(network: ManifestValue?) {
         guard let egress = network?["egress"], egress["default"]?.stringValue == "deny" else { return nil }
         var rules: [Rule] = []
         if case .list(let entries)? = egress["allow"] {
             for entry in entries {
-                var ports = EgressPorts.any
-                if case .list(let items)? = entry["ports"] {
-                    // A port that is not valid leaves the rule out: dropping only it could widen the rule to any port.
-                    guard !items.isEmpty, case .success(let parsed) = EgressPorts.parse(items) else { continue }
-                    ports = parsed
-                }
-                switch (entry["host"]?.stringValue, entry["cidr"]?.stringValue) {
-                case (let host?, nil) where EgressRules.hostProblem(host) == nil:
-                    rules.append(Rule(target: .host(host.lowercased()), ports: ports))
-                case (nil, let cidr?):
-                    if let network6 = IPv6Subnet(cidr, hostBits: true) {
-                        rules.append(Rule(target: .cidr6(network6), ports: ports))
-                        continue
-                    }
-                    guard let network = Self.network(cidr) else { continue }
-                    rules.append(Rule(target: .cidr(network.address, prefix: network.prefix), ports: ports))
-                default: continue
-                }
+                if case .success(let rule) = Self.rule(entry) { rules.append(rule) }
             }
         }
         self.init(denies: true, rules: rules, allowsDNS: egress["dns"]?.stringValue == "allow")
+    }
+
+    /// What is wrong with an `allow` entry: each problem with the field it is at (`""` for the
+    /// entry, `.host`, `.cidr`, `.ports[1]`) and its text after the field's path.
+    public struct RuleProblems: Error, Sendable, Equatable {
+        public var problems: [(field: String, text: String)]
+
+        public static func == (a: RuleProblems, b: RuleProblems) -> Bool {
+            a.problems.map(\.field) == b.problems.map(\.field) && a.problems.map(\.text) == b.problems.map(\.text)
+        }
+    }
+
+    /// One `allow` entry read: exactly one of `host` (a DNS name) or `cidr` (an IPv4 network in
+    /// CIDR form, host bits allowed and cleared, or an IPv6 one), and `ports` when given (a
+    /// non-empty list, each entry as `EgressPorts.entry` reads it).
+    public static func rule(_ entry: ManifestValue) -> Result<Rule, RuleProblems> {
+        var problems: [(field: String, text: String)] = []
+        var ports = EgressPorts.any
+        if case .list(let items)? = entry["ports"] {
+            if items.isEmpty { problems.append((".ports", ": is empty; leave ports out to allow every protocol and port")) }
+            for (index, item) in items.enumerated() {
+                if case .failure(let error) = EgressPorts.entry(item) { problems.append((".ports[\(index)]", ": \(error)")) }
+            }
+            if problems.isEmpty, case .success(let parsed) = EgressPorts.parse(items) { ports = parsed }
+        }
+        var target: Rule.Target?
+        switch (entry["host"]?.stringValue, entry["cidr"]?.stringValue) {
+        case (nil, nil): problems.append(("", ": give one of host or cidr"))
+        case (.some, .some): problems.append(("", ": give host or cidr, not both"))
+        case (let host?, nil):
+            if let problem = EgressRules.hostProblem(host) {
+                problems.append((".host", " \"\(host)\" \(problem)"))
+            } else {
+                target = .host(host.lowercased())
+            }
+        case (nil, let cidr?):
+            if let network6 = IPv6Subnet(cidr, hostBits: true) {
+                target = .cidr6(network6)
+            } else if let network = Self.network(cidr) {
+                target = .cidr(network.address, prefix: network.prefix)
+            } else {
+                problems.append(
+                    (".cidr", " \"\(cidr)\" is not an IPv4 network in CIDR form (like 10.0.0.0/8) or an IPv6 one (like fd00::/8)"))
+            }
+        }
+        guard problems.isEmpty, let target else { return .failure(RuleProblems(problems: problems)) }
+        return .success(Rule(target: target, ports: ports))
     }
 
     /// The hosts to resolve, once each, in the order written.

@@ -9,34 +9,12 @@ enum EgressRules {
         guard case .list(let rules)? = network?["egress"]?["allow"] else { return [] }
         var issues: [ManifestIssue] = []
         for (index, rule) in rules.enumerated() {
+            // The policy's own reader (`EgressPolicy.rule`): what is refused here is what it would not enforce.
+            guard case .failure(let found) = EgressPolicy.rule(rule) else { continue }
             let path = "spec.network.egress.allow[\(index)]"
             let position = positions[path] ?? document
-            if case .list(let ports)? = rule["ports"] {
-                for (item, port) in ports.enumerated() {
-                    if case .failure(let error) = EgressPorts.entry(port) {
-                        let portPath = "\(path).ports[\(item)]"
-                        issues.append(ManifestIssue(positions[portPath] ?? position, .fieldValue, "\(portPath): \(error)"))
-                    }
-                }
-            }
-            let host = rule["host"]?.stringValue
-            let cidr = rule["cidr"]?.stringValue
-            switch (host, cidr) {
-            case (nil, nil):
-                issues.append(ManifestIssue(position, .fieldValue, "\(path): give one of host or cidr"))
-            case (.some, .some):
-                issues.append(ManifestIssue(position, .fieldValue, "\(path): give host or cidr, not both"))
-            case (let host?, nil):
-                if let problem = hostProblem(host) {
-                    issues.append(ManifestIssue(positions["\(path).host"] ?? position, .fieldValue, "\(path).host \"\(host)\" \(problem)"))
-                }
-            case (nil, let cidr?):
-                if !isCIDR(cidr) && IPv6Subnet(cidr, hostBits: true) == nil {
-                    issues.append(
-                        ManifestIssue(
-                            positions["\(path).cidr"] ?? position, .fieldValue,
-                            "\(path).cidr \"\(cidr)\" is not an IPv4 network in CIDR form (like 10.0.0.0/8) or an IPv6 one (like fd00::/8)"))
-                }
+            for problem in found.problems {
+                issues.append(ManifestIssue(positions[path + problem.field] ?? position, .fieldValue, path + problem.field + problem.text))
             }
         }
         return issues

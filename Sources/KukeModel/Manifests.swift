@@ -12,19 +12,31 @@ public struct ObjectMeta: Sendable, Equatable {
     }
 }
 
-/// `spec` of a Space. Fields kuke does not act on yet are kept verbatim and round-trip.
+/// `spec` of a Space. Each field kuke acts on is read once, when the spec is made (decoded from
+/// a manifest or a record) or the field is set, into a typed value (`egress`, `limits`,
+/// `selector`, `ipv6`) that every reader uses; the tree as written is kept beside it, so a
+/// record round-trips byte for byte. Fields kuke does not act on yet are kept verbatim.
 public struct SpaceSpec: Sendable, Equatable {
     public var realmId: String
     /// Directory of the space's conflist; nil means the host's default CNI directory.
     public var cniConfigPath: String?
-    /// `spec.network` (egress policy), stored as written.
-    public var network: ManifestValue?
+    /// `spec.network` (egress policy, `ipv6`), stored as written.
+    public var network: ManifestValue? { didSet { (egress, ipv6) = Self.read(network: network) } }
     /// `spec.defaults` (container defaults), stored as written.
     public var defaults: ManifestValue?
-    /// `spec.resources` (the space cgroup's limits, see `ResourceLimits`), stored as written.
-    public var resources: ManifestValue?
-    /// `spec.hostSelector` (which hosts apply the space, see `HostSelector`), stored as written.
-    public var hostSelector: ManifestValue?
+    /// `spec.resources` (the space cgroup's limits), stored as written.
+    public var resources: ManifestValue? { didSet { limits = ResourceLimits(resources) } }
+    /// `spec.hostSelector` (which hosts apply the space), stored as written.
+    public var hostSelector: ManifestValue? { didSet { selector = HostSelector(hostSelector) } }
+
+    /// `spec.network.egress` as enforced: nil when egress is open.
+    public private(set) var egress: EgressPolicy?
+    /// `spec.network.ipv6`: nil when the space leaves it to its realm.
+    public private(set) var ipv6: Bool?
+    /// `spec.resources` as the cgroup's files take it.
+    public private(set) var limits: ResourceLimits
+    /// `spec.hostSelector`, nil when it selects every host.
+    public private(set) var selector: HostSelector?
 
     public init(
         realmId: String, cniConfigPath: String? = nil, network: ManifestValue? = nil, defaults: ManifestValue? = nil,
@@ -36,20 +48,42 @@ public struct SpaceSpec: Sendable, Equatable {
         self.network = network
         self.defaults = defaults
         self.resources = resources
+        (egress, ipv6) = Self.read(network: network)
+        limits = ResourceLimits(resources)
+        selector = HostSelector(hostSelector)
+    }
+
+    static func read(network: ManifestValue?) -> (EgressPolicy?, Bool?) {
+        let ipv6: Bool? = if case .boolean(let value)? = network?["ipv6"] { value } else { nil }
+        return (EgressPolicy(network: network), ipv6)
+    }
+
+    /// Equal when the trees as written are: the typed values are read from them.
+    public static func == (a: SpaceSpec, b: SpaceSpec) -> Bool {
+        a.realmId == b.realmId && a.cniConfigPath == b.cniConfigPath && a.network == b.network && a.defaults == b.defaults
+            && a.resources == b.resources && a.hostSelector == b.hostSelector
     }
 }
 
-/// `spec` of a Realm, stored as written.
+/// `spec` of a Realm, stored as written; what kuke acts on is read once into typed values, as
+/// for `SpaceSpec`.
 public struct RealmSpec: Sendable, Equatable {
     /// The containerd namespace upstream Kukeon uses for the realm.
     public var namespace: String?
     public var registryCredentials: ManifestValue?
     /// `spec.resources` (the realm cgroup's limits, for all its spaces), stored as written.
-    public var resources: ManifestValue?
+    public var resources: ManifestValue? { didSet { limits = ResourceLimits(resources) } }
     /// `spec.hostSelector` (which hosts apply the realm and its spaces), stored as written.
-    public var hostSelector: ManifestValue?
+    public var hostSelector: ManifestValue? { didSet { selector = HostSelector(hostSelector) } }
     /// `spec.network` (`ipv6`: the default of its spaces), stored as written.
-    public var network: ManifestValue?
+    public var network: ManifestValue? { didSet { ipv6 = SpaceSpec.read(network: network).1 } }
+
+    /// `spec.resources` as the realm cgroup's files take it.
+    public private(set) var limits: ResourceLimits
+    /// `spec.hostSelector`, nil when it selects every host.
+    public private(set) var selector: HostSelector?
+    /// `spec.network.ipv6`: the default of its spaces, nil when it sets none.
+    public private(set) var ipv6: Bool?
 
     public init(
         namespace: String? = nil, registryCredentials: ManifestValue? = nil, resources: ManifestValue? = nil, hostSelector: ManifestValue? = nil,
@@ -60,6 +94,15 @@ public struct RealmSpec: Sendable, Equatable {
         self.namespace = namespace
         self.registryCredentials = registryCredentials
         self.resources = resources
+        limits = ResourceLimits(resources)
+        selector = HostSelector(hostSelector)
+        ipv6 = SpaceSpec.read(network: network).1
+    }
+
+    /// Equal when the trees as written are: the typed values are read from them.
+    public static func == (a: RealmSpec, b: RealmSpec) -> Bool {
+        a.namespace == b.namespace && a.registryCredentials == b.registryCredentials && a.resources == b.resources
+            && a.hostSelector == b.hostSelector && a.network == b.network
     }
 }
 
@@ -147,8 +190,6 @@ public enum Resource: Sendable, Equatable {
 extension SpaceSpec {
     /// Whether the space is dual-stack: its `spec.network.ipv6`, or else its realm's, or else not.
     public func wantsIPv6(realm: RealmSpec?) -> Bool {
-        if case .boolean(let own)? = network?["ipv6"] { return own }
-        if case .boolean(let inherited)? = realm?.network?["ipv6"] { return inherited }
-        return false
+        ipv6 ?? realm?.ipv6 ?? false
     }
 }

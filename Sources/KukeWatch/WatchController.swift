@@ -35,7 +35,7 @@ public final class WatchController {
     /// The records as of the last pass, for orphan detection and bridge lookups.
     var records: [SpaceID: SpaceRecord] = [:]
     /// Each recorded realm's `spec.hostSelector`, for spaces whose realm the directories do not declare.
-    var recordedRealmSelectors: [String: ManifestValue] = [:]
+    var recordedRealmSelectors: [String: HostSelector] = [:]
     var lastResync: Double = 0
     /// Set when the declared set or a pass's results changed: orphans are looked at again.
     var orphanCheckDue = false
@@ -374,7 +374,7 @@ public final class WatchController {
     /// The bridges to repair and the spaces owned, from a pass's view of the records.
     func remember(_ inventory: Inventory) {
         records = inventory.spaces
-        recordedRealmSelectors = inventory.realms.compactMapValues(\.spec.hostSelector)
+        recordedRealmSelectors = inventory.realms.compactMapValues(\.spec.selector)
         metrics?.spaces(inventory.spaces)
         bridges = [:]
         for record in inventory.spaces.values {

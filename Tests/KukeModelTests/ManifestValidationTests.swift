@@ -93,6 +93,11 @@ let badManifests: [BadManifest] = [
         label: "realm unknown spec field", yaml: "kind: Realm\nmetadata: {name: r}\nspec:\n  namespce: x\n", rule: .unknownField, line: 4, column: 3,
         message: "unknown field \"spec.namespce\""),
     BadManifest(
+        label: "egress rule with an empty ports list",
+        yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a")
+            + "  network:\n    egress:\n      default: deny\n      allow:\n      - cidr: 10.0.0.0/8\n        ports: []\n", rule: .fieldValue,
+        line: 12, column: 16, message: "spec.network.egress.allow[0].ports: is empty; leave ports out to allow every protocol and port"),
+    BadManifest(
         label: "egress rule with both host and cidr",
         yaml: realmSpace.replacingOccurrences(of: "NAME", with: "a")
             + "  network:\n    egress:\n      allow:\n      - {host: a.example, cidr: 10.0.0.0/8}\n",

@@ -124,7 +124,7 @@ struct DescribeSpaceCommand: ParsableCommand {
             } catch {
                 add("Isolation:", "unknown: \(error.message)")
             }
-            if EgressPolicy(network: record.spec.network)?.allowsDNS == true {
+            if record.spec.egress?.allowsDNS == true {
                 let servers = record.status.egress?.nameservers ?? []
                 add(
                     "DNS:",

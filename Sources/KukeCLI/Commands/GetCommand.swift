@@ -216,7 +216,7 @@ struct GetSpacesCommand: ParsableCommand {
                     if !held { notHeld.insert(space.id) }
                     row.append(held ? declared : declared + "*")
                 }
-                let policy = EgressPolicy(network: space.spec.network)
+                let policy = space.spec.egress
                 row.append(policy.map { "deny(\($0.rules.count)\($0.allowsDNS ? ",dns" : ""))" } ?? "allow")
                 row.append(network.flatMap { drops?[$0.bridge] }.map(String.init) ?? "-")
                 // The slice under the systemd driver, else the cgroup's path below the root.

@@ -1,0 +1,54 @@
+import Testing
+
+@testable import KukeModel
+
+/// A spec's fields are read once into typed values, by the readers validation uses: what
+/// validates is what is enforced, and the tree as written is what round-trips.
+@Suite("Spec reading")
+struct SpecReadingTests {
+    static let entries: [ManifestValue] = [
+        .map([.init("cidr", .string("10.1.2.3/8"))]),
+        .map([.init("cidr", .string("fd00::1/8")), .init("ports", .list([.string("53/udp"), .integer(443)]))]),
+        .map([.init("host", .string("Example.COM"))]),
+        .map([.init("host", .string("example.com")), .init("ports", .list([.string("icmp")]))]),
+        .map([.init("host", .string("10.0.0.1"))]),
+        .map([.init("cidr", .string("10.0.0.0/33"))]),
+        .map([.init("cidr", .string("10.0.0.0/8")), .init("host", .string("a.b"))]),
+        .map([]),
+        .map([.init("cidr", .string("10.0.0.0/8")), .init("ports", .list([]))]),
+        .map([.init("cidr", .string("10.0.0.0/8")), .init("ports", .list([.integer(80), .string("53/tcpp")]))]),
+    ]
+
+    static func network(_ entries: [ManifestValue]) -> ManifestValue {
+        .map([.init("egress", .map([.init("default", .string("deny")), .init("allow", .list(entries))]))])
+    }
+
+    @Test("validation refuses exactly the rules the policy would not enforce", arguments: entries.indices)
+    func oneReader(_ index: Int) {
+        let entry = Self.entries[index]
+        let issues = EgressRules.issues(Self.network([entry]), positions: [:], document: SourcePosition(file: "f", line: 1, column: 1))
+        let enforced = EgressPolicy(network: Self.network([entry]))?.rules ?? []
+        #expect(issues.isEmpty == (enforced.count == 1), "\(issues) \(enforced)")
+    }
+
+    @Test("the typed values follow the tree: read at init and whenever a field is set; equality is the tree's")
+    func typedValues() {
+        var spec = SpaceSpec(realmId: "main", network: Self.network([Self.entries[0]]))
+        #expect(spec.egress?.rules.map(\.target) == [.cidr(IPv4Address("10.0.0.0")!, prefix: 8)])
+        #expect(spec.ipv6 == nil && spec.limits.settings.isEmpty && spec.selector == nil)
+        spec.network = .map([.init("ipv6", .boolean(true))])
+        #expect(spec.egress == nil && spec.ipv6 == true)
+        spec.resources = .map([.init("pids", .map([.init("max", .integer(100))]))])
+        #expect(spec.limits.settings == [ResourceLimits.Setting(file: "pids.max", value: "100")])
+        spec.hostSelector = .map([.init("matchLabels", .map([.init("role", .string("web"))]))])
+        #expect(spec.selector?.matches(["role": "web"]) == true && spec.selector?.matches(["role": "db"]) == false)
+        let same = SpaceSpec(realmId: "main", network: spec.network, resources: spec.resources, hostSelector: spec.hostSelector)
+        #expect(same == spec)
+
+        var realm = RealmSpec(network: .map([.init("ipv6", .boolean(true))]))
+        #expect(SpaceSpec(realmId: "main").wantsIPv6(realm: realm))
+        #expect(!SpaceSpec(realmId: "main", network: .map([.init("ipv6", .boolean(false))])).wantsIPv6(realm: realm))
+        realm.network = nil
+        #expect(realm.ipv6 == nil && !SpaceSpec(realmId: "main").wantsIPv6(realm: realm))
+    }
+}
