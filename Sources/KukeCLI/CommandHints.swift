@@ -35,6 +35,7 @@ struct CommandHints: HintWording {
         case .resume(let id): return "resume it first: kuke resume space \(id.name) --realm \(id.realm)"
         case .deleteChildrenOrCascade: return "delete them first or pass --cascade"
         case .stopContainersOrCascade: return "stop its containers first, or pass --cascade to detach them through the CNI plugins"
+        case .raiseLockTimeout: return "retry, or raise --lock-timeout"
         case .cgroupRoot(let driver):
             return driver == .systemd
                 ? "run kuke on a host whose init is systemd, with its cgroup2 mount as the cgroup root (the default), or use --cgroup-driver cgroupfs"

@@ -26,6 +26,8 @@ public enum Hint: Sendable, Equatable {
     case deleteChildrenOrCascade
     /// Containers are attached: stop them, or cascade (DEL through the CNI plugins).
     case stopContainersOrCascade
+    /// Another process held the host lock for longer than the wait allowed: retry, or wait longer.
+    case raiseLockTimeout
 
     // Doctor's findings.
     /// The cgroup root is unusable: another root, or (for the systemd driver) another driver.

@@ -81,31 +81,16 @@ public struct CgroupFilesystem: CgroupControl {
 
     public func readFile(_ name: String, in path: String) throws(HostError) -> String? {
         let file = "\(path)/\(name)"
-        let fd = SystemError.retrying { open(file, O_RDONLY | O_CLOEXEC) }
-        if fd < 0 {
-            if errno == ENOENT || errno == ENOTDIR { return nil }
-            throw SystemError.hostError("cgroup file \(file): read failed", errno)
+        do throws(Errno) { return try KernelFile.read(file) } catch {
+            throw SystemError.hostError("cgroup file \(file): read failed", error.rawValue)
         }
-        defer { close(fd) }
-        var text: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while text.count < 1 << 20 {
-            let count = buffer.withUnsafeMutableBytes { raw in SystemError.retrying { read(fd, raw.baseAddress, raw.count) } }
-            guard count >= 0 else { throw SystemError.hostError("cgroup file \(file): read failed", errno) }
-            if count == 0 { break }
-            text += buffer[0..<count]
-        }
-        return String(decoding: text, as: UTF8.self)
     }
 
     public func writeFile(_ name: String, _ value: String, in path: String) throws(HostError) {
         let file = "\(path)/\(name)"
-        let fd = SystemError.retrying { open(file, O_WRONLY | O_CLOEXEC) }
-        guard fd >= 0 else { throw SystemError.hostError("cgroup file \(file): open failed", errno) }
-        defer { close(fd) }
-        let bytes = Array(value.utf8)
-        let written = bytes.withUnsafeBytes { raw in SystemError.retrying { write(fd, raw.baseAddress, raw.count) } }
-        guard written == bytes.count else { throw SystemError.hostError("cgroup file \(file): writing \"\(value)\" failed", errno) }
+        do throws(Errno) { try KernelFile.write(value, to: file) } catch {
+            throw SystemError.hostError("cgroup file \(file): writing \"\(value)\" failed", error.rawValue)
+        }
         FaultInjection.step("write \(file)")
     }
 
@@ -126,16 +111,11 @@ public struct CgroupFilesystem: CgroupControl {
 
     /// The words of a cgroup interface file, or nil when it does not exist.
     func readWords(_ path: String) throws(HostError) -> [String]? {
-        let fd = SystemError.retrying { open(path, O_RDONLY | O_CLOEXEC) }
-        if fd < 0 {
-            if errno == ENOENT || errno == ENOTDIR { return nil }
-            throw SystemError.hostError("cgroup file \(path): read failed", errno)
+        let text: String?
+        do throws(Errno) { text = try KernelFile.read(path) } catch {
+            throw SystemError.hostError("cgroup file \(path): read failed", error.rawValue)
         }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let count = buffer.withUnsafeMutableBytes { raw in SystemError.retrying { read(fd, raw.baseAddress, raw.count) } }
-        guard count >= 0 else { throw SystemError.hostError("cgroup file \(path): read failed", errno) }
-        return String(decoding: buffer[0..<count], as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+        return text?.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
     }
 
     public func makeDirectory(_ path: String) throws(HostError) {
@@ -148,14 +128,8 @@ public struct CgroupFilesystem: CgroupControl {
     public func enable(_ controllers: [String], in path: String) throws(HostError) {
         let file = "\(path)/cgroup.subtree_control"
         for controller in controllers {
-            let fd = SystemError.retrying { open(file, O_WRONLY | O_CLOEXEC) }
-            guard fd >= 0 else { throw SystemError.hostError("cgroup \(path): open cgroup.subtree_control failed", errno) }
-            let line = Array("+\(controller)".utf8)
-            let written = line.withUnsafeBytes { raw in SystemError.retrying { write(fd, raw.baseAddress, raw.count) } }
-            let code = errno
-            close(fd)
-            if written != line.count {
-                throw SystemError.hostError("cgroup \(path): delegating \(controller) in cgroup.subtree_control failed", code)
+            do throws(Errno) { try KernelFile.write("+\(controller)", to: file) } catch {
+                throw SystemError.hostError("cgroup \(path): delegating \(controller) in cgroup.subtree_control failed", error.rawValue)
             }
             FaultInjection.step("enable \(controller) in \(path)")
         }

@@ -54,6 +54,8 @@ public final class NetlinkLinkMonitor: Sendable {
     /// Starts the monitor thread; events go to `sink` from that thread.
     public func start(sink: @escaping @Sendable (Event) -> Void) throws(HostError) {
         let transport = try openTransport()
+        // A thread of its own, not a task: it blocks in poll(2) for as long as the watcher runs,
+        // and the cooperative pool must never block.
         let thread = Thread { [self] in
             defer { done.signal() }
             // Blocked in poll until the kernel has a notification or `stop()` signals: no timed

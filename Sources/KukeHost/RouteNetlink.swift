@@ -279,14 +279,10 @@ public struct NetlinkLinkControl: LinkControl {
     /// Writes `value` to `net.ipv6.conf.<name>.<setting>`; nothing when the kernel has no IPv6.
     static func write(_ value: String, to setting: String, on name: String, sysctl: String) throws(HostError) {
         let path = "\(sysctl)/\(name)/\(setting)"
-        let fd = SystemError.retrying { open(path, O_WRONLY | O_CLOEXEC) }
-        if fd < 0 {
-            if errno == ENOENT && access(sysctl, F_OK) != 0 { return }  // no IPv6 in this kernel (ipv6.disable=1)
-            throw SystemError.hostError("bridge \"\(name)\": writing \(value) to \(path) failed", errno)
+        do throws(Errno) { try KernelFile.write(value, to: path) } catch {
+            if error == .noSuchFileOrDirectory && access(sysctl, F_OK) != 0 { return }  // no IPv6 in this kernel (ipv6.disable=1)
+            throw SystemError.hostError("bridge \"\(name)\": writing \(value) to \(path) failed", error.rawValue)
         }
-        defer { close(fd) }
-        let written = SystemError.retrying { Glibc.write(fd, value, value.utf8.count) }
-        if written != value.utf8.count { throw SystemError.hostError("bridge \"\(name)\": writing \(value) to \(path) failed", errno) }
     }
 
     public func delete(_ name: String) throws(HostError) {

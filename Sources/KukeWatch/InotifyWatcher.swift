@@ -44,6 +44,9 @@ public final class InotifyWatcher: ManifestWatcher {
         guard claimed else { throw StartError(description: "libinotifytools is already in use in this process") }
         let ready = DispatchSemaphore(value: 0)
         let failure = Mutex<String?>(nil)
+        // A thread of its own, not a task or a pool's: it blocks in read(2) for as long as the
+        // watcher runs (the cooperative pool must never block), and libinotifytools keeps
+        // process-wide state that only this thread touches, from initialize to cleanup.
         let thread = Thread { [self] in
             defer {
                 inotifytools_cleanup()

@@ -1,11 +1,12 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import ServiceLifecycle
 
 /// `kuke watch --metrics-address`: `/metrics` (Prometheus text), `/healthz` and `/readyz` over
 /// SwiftNIO's HTTP/1 server, on one event loop thread of its own. Only GET and HEAD; anything
 /// else is 405, an unknown path 404.
-public final class MetricsServer: Sendable {
+public final class MetricsServer: Service, Sendable {
     /// The answer to one request: status, content type and body.
     public struct Response: Sendable {
         public var status: HTTPResponseStatus
@@ -22,8 +23,14 @@ public final class MetricsServer: Sendable {
     let group: MultiThreadedEventLoopGroup
     let channel: any Channel
 
-    /// Binds `host:port` and serves `respond(path)` for each GET or HEAD; throws when it cannot bind.
-    public init(host: String, port: Int, respond: @escaping @Sendable (String) -> Response) throws {
+    init(group: MultiThreadedEventLoopGroup, channel: any Channel) {
+        self.group = group
+        self.channel = channel
+    }
+
+    /// Binds `host:port` and serves `respond(path)` for each GET or HEAD (from when it is bound,
+    /// so a port taken is an error before the service starts); throws when it cannot bind.
+    public static func bind(host: String, port: Int, respond: @escaping @Sendable (String) -> Response) async throws -> MetricsServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 16)
@@ -38,12 +45,11 @@ public final class MetricsServer: Sendable {
                 }
             }
         do {
-            channel = try bootstrap.bind(host: host, port: port).wait()
+            return MetricsServer(group: group, channel: try await bootstrap.bind(host: host, port: port).get())
         } catch {
-            try? group.syncShutdownGracefully()
+            try? await group.shutdownGracefully()
             throw error
         }
-        self.group = group
     }
 
     /// The address it listens on (the port the kernel chose for port 0).
@@ -52,9 +58,16 @@ public final class MetricsServer: Sendable {
         return "\(local.ipAddress ?? "?"):\(local.port ?? 0)"
     }
 
-    public func stop() {
-        try? channel.close().wait()
-        try? group.syncShutdownGracefully()
+    /// Serves until the service group shuts down (or the task is cancelled), then closes the
+    /// listening socket and ends its event loop.
+    public func run() async throws {
+        let channel = channel
+        try await withTaskCancellationOrGracefulShutdownHandler {
+            try await channel.closeFuture.get()
+        } onCancelOrGracefulShutdown: {
+            channel.close(promise: nil)
+        }
+        try await group.shutdownGracefully()
     }
 }
 

@@ -39,7 +39,7 @@ public struct WatchService: Service {
         let state = PassState(WatchController(engine: engine, options: options, logger: logger))
         let telemetry = telemetry
         let logger = logger
-        var status = await passes.run {
+        var status = try await passes.run {
             state.controller.metrics = telemetry?.metrics
             state.controller.start(now: clock.now())
             telemetry?.writeFile(logger: logger)
@@ -49,10 +49,10 @@ public struct WatchService: Service {
         logger.info("watching", metadata: ["directories": "\(options.roots.joined(separator: ","))", "status": "\(status)"])
 
         let wakes = WakeScheduler(continuation: continuation, notifier: notifier, clock: clock)
-        wakes.schedule(controllerWake: await passes.run { state.controller.nextWake })
-        await withGracefulShutdownHandler {
+        wakes.schedule(controllerWake: try await passes.run { state.controller.nextWake })
+        try await withGracefulShutdownHandler {
             for await trigger in triggers {
-                let (current, controllerWake) = await passes.run {
+                let (current, controllerWake) = try await passes.run {
                     let (passes, resync) = (state.controller.passes, state.controller.lastResync)
                     state.controller.handle(trigger, now: clock.now())
                     if state.controller.passes != passes || state.controller.lastResync != resync { telemetry?.writeFile(logger: logger) }
@@ -71,7 +71,7 @@ public struct WatchService: Service {
         notifier.notify("STOPPING=1")
         wakes.cancel()
         producers.stop()
-        passes.stop()
+        await passes.stop()
         logger.info("stopped")
     }
 

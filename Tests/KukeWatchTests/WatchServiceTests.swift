@@ -59,10 +59,10 @@ struct WatchServiceTests {
 @Suite("Watch: pass thread")
 struct PassThreadTests {
     @Test("passes run one at a time, in order, on one thread of their own, never on the caller's")
-    func dedicated() async {
+    func dedicated() async throws {
         let passes = PassThread()
         let threads = await withTaskGroup(of: UInt.self) { group in
-            for _ in 0..<8 { group.addTask { await passes.run { UInt(pthread_self()) } } }
+            for _ in 0..<8 { group.addTask { (try? await passes.run { UInt(pthread_self()) }) ?? 0 } }
             var threads: Set<UInt> = []
             for await thread in group { threads.insert(thread) }
             return threads
@@ -75,8 +75,9 @@ struct PassThreadTests {
         }
         #expect(threads.count == 1 && threads.isDisjoint(with: callers), "\(threads) \(callers)")
         let order = Mutex<[Int]>([])
-        for index in 0..<5 { await passes.run { order.withLock { $0.append(index) } } }
+        for index in 0..<5 { try await passes.run { order.withLock { $0.append(index) } } }
         #expect(order.withLock { $0 } == [0, 1, 2, 3, 4])
-        passes.stop()
+        await passes.stop()
+        await #expect(throws: (any Error).self, "a stopped pass thread takes no more passes") { try await passes.run { 1 } }
     }
 }

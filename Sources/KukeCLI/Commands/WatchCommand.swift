@@ -129,7 +129,7 @@ struct WatchCommand: AsyncParsableCommand {
             telemetry = published
             if let metricsAddress {
                 do {
-                    server = try MetricsServer(host: metricsAddress.host, port: metricsAddress.port) { published.respond($0) }
+                    server = try await MetricsServer.bind(host: metricsAddress.host, port: metricsAddress.port) { published.respond($0) }
                 } catch {
                     console.error("error: --metrics-address \(metricsAddress): cannot listen: \(error)")
                     throw CommandExit(status: ExitStatus.invalid)
@@ -137,12 +137,16 @@ struct WatchCommand: AsyncParsableCommand {
                 logger.info("serving metrics", metadata: ["address": "\(server?.address ?? "")"])
             }
         }
-        defer { server?.stop() }
         let service = WatchService(
             engine: engine, options: options, logger: logger, watcher: watcher,
             fallback: poll == nil ? PollingWatcher(interval: Self.fallbackPollInterval) : nil, telemetry: telemetry)
-        let group = ServiceGroup(
-            configuration: .init(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        // Shut down in reverse order: the watcher finishes its pass first, the metrics server
+        // (its /healthz included) answers until then. A metrics server that stops on its own
+        // leaves the watcher running.
+        let services: [ServiceGroupConfiguration.ServiceConfiguration] =
+            (server.map { [.init(service: $0, successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore)] } ?? [])
+            + [.init(service: service)]
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch {

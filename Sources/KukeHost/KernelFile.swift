@@ -1,0 +1,44 @@
+import SystemPackage
+
+/// A file the kernel serves (a cgroup interface file, a sysctl, a /proc table), read whole or
+/// written in one write, through swift-system's `FileDescriptor`: it owns the descriptor for
+/// the call only (closed on every path), retries EINTR, and reports the `Errno`.
+enum KernelFile {
+    /// The file's text, read to its end (such files report size 0, so it is read in chunks until
+    /// EOF), at most `limit` bytes; nil when it does not exist (`ENOENT`, or `ENOTDIR` for a
+    /// directory that is gone).
+    static func read(_ path: String, limit: Int = 1 << 20) throws(Errno) -> String? {
+        do {
+            let fd = try FileDescriptor.open(FilePath(path), .readOnly, options: .closeOnExec)
+            return try fd.closeAfter {
+                var text: [UInt8] = []
+                var chunk = [UInt8](repeating: 0, count: 65536)
+                while text.count < limit {
+                    let count = try chunk.withUnsafeMutableBytes { try fd.read(into: $0) }
+                    if count == 0 { break }
+                    text += chunk[0..<count]
+                }
+                return String(decoding: text.prefix(limit), as: UTF8.self)
+            }
+        } catch Errno.noSuchFileOrDirectory, Errno.notDirectory {
+            return nil
+        } catch {
+            throw error as? Errno ?? .ioError
+        }
+    }
+
+    /// Writes `value` in one write(2), as sysfs and cgroupfs take a setting (a short write is
+    /// an error: `EIO`).
+    static func write(_ value: String, to path: String) throws(Errno) {
+        do {
+            let fd = try FileDescriptor.open(FilePath(path), .writeOnly, options: .closeOnExec)
+            try fd.closeAfter {
+                let bytes = Array(value.utf8)
+                let written = try bytes.withUnsafeBytes { try fd.write($0) }
+                if written != bytes.count { throw Errno.ioError }
+            }
+        } catch {
+            throw error as? Errno ?? .ioError
+        }
+    }
+}
