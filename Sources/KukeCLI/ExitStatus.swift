@@ -10,7 +10,5 @@ public enum ExitStatus {
     public static let changed: Int32 = 3
 }
 
-/// Thrown by a command to end with a status after it has printed what it had to say.
-struct CommandExit: Error {
-    var status: Int32
-}
+// A command that has printed what it had to say ends with one of these by throwing
+// ArgumentParser's `ExitCode(status)`.

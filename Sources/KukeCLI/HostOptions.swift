@@ -179,7 +179,9 @@ struct LockOptions: ParsableArguments {
     var lockTimeout: Double?
 
     func validate() throws {
-        if let lockTimeout, lockTimeout < 0 { throw ValidationError("--lock-timeout must not be negative") }
+        if let lockTimeout, !(lockTimeout >= 0 && lockTimeout.isFinite) {
+            throw ValidationError("--lock-timeout must be a number of seconds, 0 or more")
+        }
     }
 }
 

@@ -72,8 +72,8 @@ public struct Kuke: ParsableCommand {
                     try command.run()
                 }
                 return ExitStatus.success
-            } catch let exit as CommandExit {
-                return exit.status
+            } catch let exit as ExitCode {
+                return exit.rawValue
             } catch let error as HostConfigError {
                 for line in error.lines { console.error(line) }
                 return ExitStatus.invalid

@@ -22,11 +22,11 @@ struct ManifestInput: ParsableArguments {
         if !issues.isEmpty {
             for issue in issues { console.error(issue.description) }
             console.error("error: \(issues.count) problem\(issues.count == 1 ? "" : "s") found; nothing was changed")
-            throw CommandExit(status: ExitStatus.invalid)
+            throw ExitCode(ExitStatus.invalid)
         }
         if resources.isEmpty {
             console.error("error: no Realm or Space manifests found in \(paths.joined(separator: ", ")); nothing was changed")
-            throw CommandExit(status: ExitStatus.invalid)
+            throw ExitCode(ExitStatus.invalid)
         }
         return resources
     }
@@ -38,6 +38,6 @@ func withEngine<T>(_ console: Console, status: Int32 = ExitStatus.failed, _ body
         return try body()
     } catch {
         console.error("error: \(CommandHints().text(error.message, hint: error.hint))")
-        throw CommandExit(status: status)
+        throw ExitCode(status)
     }
 }

@@ -1,3 +1,4 @@
+import ArgumentParser
 import KukeEngine
 import KukeModel
 
@@ -80,10 +81,10 @@ struct OutcomePrinter {
     }
 
     /// Prints the outcomes and the closing line, and returns the exit for the command to throw.
-    func report(_ outcomes: [ResourceOutcome]) -> CommandExit {
+    func report(_ outcomes: [ResourceOutcome]) -> ExitCode {
         print(outcomes)
         summarize(outcomes)
-        return CommandExit(status: Self.status(of: outcomes))
+        return ExitCode(Self.status(of: outcomes))
     }
 
     /// A closing line on stderr when some resources failed.

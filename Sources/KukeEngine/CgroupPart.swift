@@ -49,11 +49,9 @@ struct CgroupPart: SpacePart {
     }
 
     /// Every cgroup below the space's (stacks and cells, deepest first), then its own; refused
-    /// while processes live in it, and when the settings moved it (kuke will not guess).
+    /// while processes live in it. (Whether the settings moved it is the deleter's first check.)
     func teardown(_ space: DoomedSpace, context: PassContext) throws(Failure) -> PartPlan {
-        let id = space.id
-        let cgroupPath = context.layout.spaceCgroup(id)
-        try CgroupMove.check(recorded: space.record.status.cgroupPath, current: cgroupPath, of: "space \(id)", context: context)
+        let cgroupPath = context.layout.spaceCgroup(space.id)
         do {
             // Checked before anything changes: a space with running processes keeps its network.
             if try context.drivers.cgroups.isPopulated(cgroupPath) {

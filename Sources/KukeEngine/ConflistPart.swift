@@ -30,7 +30,7 @@ struct ConflistPart: SpacePart {
         }
         let leftovers = LeftoverPlanner.plan(
             Array(Set([network.conflistPath] + (stored.map { [$0.conflistPath] } ?? []))).sorted(), part: .conflist, files: context.drivers.files)
-        return PartPlan(changes: leftovers + changes)
+        return PartPlan(changes: changes, leftovers: leftovers)
     }
 
     /// The conflist, what an interrupted write of it left, and host-local's leases of its network

@@ -60,9 +60,11 @@ public struct Deleter: Sendable {
         } catch {
             var error = error
             if let bridge = inventory.spaces[id]?.status.network?.bridge, deletedTogether.contains(bridge) {
+                // Worded here, hint and all, since something was changed after all.
                 error.message =
-                    error.message.replacingOccurrences(of: " (nothing was changed)", with: "")
+                    context.hints.text(error).replacingOccurrences(of: " (nothing was changed)", with: "")
                     + "; its bridge \(bridge) was already deleted, together with the other spaces of this delete"
+                error.hint = nil
             }
             outcome.outcome = .failed
             outcome.failure = error
@@ -96,6 +98,8 @@ public struct Deleter: Sendable {
                 .suspended, "space \(id) is suspended (\(suspension.reason))", hint: .resume(id))
         }
         let layout = context.layout
+        // Where the space's cgroup is, before what is below it is listed there.
+        try CgroupMove.check(recorded: record.status.cgroupPath, current: layout.spaceCgroup(id), of: "space \(id)", context: context)
         let found = try children(of: id)
         if !found.records.isEmpty || !found.cgroups.isEmpty, !cascade {
             let names = Set(found.records + found.cgroups).sorted().joined(separator: ", ")

@@ -37,12 +37,16 @@ extension SpacePart {
 /// converges without (it fails after the others converge) or what its operator should know.
 public struct PartPlan: Sendable {
     public var changes: [Change]
+    /// What interrupted writes of the part left (temporary files): removed before any part's
+    /// changes, with the record's own.
+    public var leftovers: [Change]
     /// A failure the other parts converge in spite of (a limit whose controller is missing).
     public var softFailure: Failure?
     public var warnings: [String]
 
-    public init(changes: [Change] = [], softFailure: Failure? = nil, warnings: [String] = []) {
+    public init(changes: [Change] = [], leftovers: [Change] = [], softFailure: Failure? = nil, warnings: [String] = []) {
         self.changes = changes
+        self.leftovers = leftovers
         self.softFailure = softFailure
         self.warnings = warnings
     }

@@ -114,11 +114,13 @@ public struct SpaceReconciler: Sendable {
             state: .ready, reason: nil, message: nil, network: network, createdAt: stored?.status.createdAt ?? context.now,
             updatedAt: context.now, readyAt: stored?.status.readyAt ?? context.now)
         var parts: [PartChanges] = []
+        var partLeftovers: [Change] = []
         var softFailures: [Failure] = []
         var warnings: [String] = []
         for part in context.parts {
             let planned = try part.plan(desired, status: &status, context: context)
             parts.append(PartChanges(phase: part.phase, changes: planned.changes))
+            partLeftovers += planned.leftovers
             if let soft = planned.softFailure { softFailures.append(soft) }
             warnings += planned.warnings
         }
@@ -147,7 +149,8 @@ public struct SpaceReconciler: Sendable {
             storedText: inventory.recordTexts[recordPath], mode: MetadataPlanner.spaceMode)
         let partsChange = parts.contains { !$0.changes.isEmpty }
         let pendingFirst = stored == nil || specChanged || stored?.status.network != network || (partsChange && stored?.status.state != .ready)
-        let leftovers = LeftoverPlanner.plan([recordPath, context.layout.conflistCopyPath(id)], part: .metadata, files: context.drivers.files)
+        let leftovers =
+            LeftoverPlanner.plan([recordPath, context.layout.conflistCopyPath(id)], part: .metadata, files: context.drivers.files) + partLeftovers
         return Plan(
             record: record, leftovers: leftovers, parts: parts, metadata: metadataChange, pendingFirst: pendingFirst,
             softFailure: softFailures.first, warnings: warnings + egress.warnings)

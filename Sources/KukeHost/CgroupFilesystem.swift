@@ -88,8 +88,9 @@ public struct CgroupFilesystem: CgroupControl {
 
     public func writeFile(_ name: String, _ value: String, in path: String) throws(HostError) {
         let file = "\(path)/\(name)"
-        do throws(Errno) { try KernelFile.write(value, to: file) } catch {
-            throw SystemError.hostError("cgroup file \(file): writing \"\(value)\" failed", error.rawValue)
+        do throws(KernelFile.WriteFailure) { try KernelFile.write(value, to: file) } catch {
+            let what = error.opening ? "open failed" : "writing \"\(value)\" failed"
+            throw SystemError.hostError("cgroup file \(file): \(what)", error.errno.rawValue)
         }
         FaultInjection.step("write \(file)")
     }
@@ -128,8 +129,9 @@ public struct CgroupFilesystem: CgroupControl {
     public func enable(_ controllers: [String], in path: String) throws(HostError) {
         let file = "\(path)/cgroup.subtree_control"
         for controller in controllers {
-            do throws(Errno) { try KernelFile.write("+\(controller)", to: file) } catch {
-                throw SystemError.hostError("cgroup \(path): delegating \(controller) in cgroup.subtree_control failed", error.rawValue)
+            do throws(KernelFile.WriteFailure) { try KernelFile.write("+\(controller)", to: file) } catch {
+                let what = error.opening ? "open cgroup.subtree_control failed" : "delegating \(controller) in cgroup.subtree_control failed"
+                throw SystemError.hostError("cgroup \(path): \(what)", error.errno.rawValue)
             }
             FaultInjection.step("enable \(controller) in \(path)")
         }

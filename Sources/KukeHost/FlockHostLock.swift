@@ -51,9 +51,12 @@ public struct FlockHostLock: HostLock {
         }
         // A limit: flock has none, so the lock is tried again (LOCK_NB) at growing intervals (1 ms
         // up to 25 ms) until it is free or the time, on the monotonic clock, runs out. Nothing
-        // blocks, so nothing needs interrupting: no thread and no signal handler of its own.
+        // blocks, so nothing needs interrupting: no thread and no signal handler of its own. A
+        // waiter that polls does not queue in the kernel: a stream of kuke passes without a
+        // timeout could take the lock before it every time, and it then gives up, as asked.
         let clock = ContinuousClock()
-        let deadline = clock.now + .milliseconds(Int64(min(timeout, 365 * 86_400) * 1000))
+        let bounded = timeout.isFinite ? min(max(timeout, 0), 365 * 86_400) : 365 * 86_400
+        let deadline = clock.now + .milliseconds(Int64(bounded * 1000))
         var pause = Duration.milliseconds(1)
         while true {
             if flock(fd, LOCK_EX | LOCK_NB) == 0 { return Held(descriptor: descriptor) }

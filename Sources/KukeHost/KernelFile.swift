@@ -4,12 +4,26 @@ import SystemPackage
 /// written in one write, through swift-system's `FileDescriptor`: it owns the descriptor for
 /// the call only (closed on every path), retries EINTR, and reports the `Errno`.
 enum KernelFile {
+    /// A failed write: the errno, and whether it was the open (the file) or the write (the value)
+    /// the kernel refused.
+    struct WriteFailure: Error {
+        var errno: Errno
+        var opening: Bool
+    }
+
     /// The file's text, read to its end (such files report size 0, so it is read in chunks until
-    /// EOF), at most `limit` bytes; nil when it does not exist (`ENOENT`, or `ENOTDIR` for a
-    /// directory that is gone).
+    /// EOF), at most `limit` bytes; nil when it does not exist (its open fails with `ENOENT`, or
+    /// `ENOTDIR` for a directory that is gone).
     static func read(_ path: String, limit: Int = 1 << 20) throws(Errno) -> String? {
+        let fd: FileDescriptor
         do {
-            let fd = try FileDescriptor.open(FilePath(path), .readOnly, options: .closeOnExec)
+            fd = try FileDescriptor.open(FilePath(path), .readOnly, options: .closeOnExec)
+        } catch Errno.noSuchFileOrDirectory, Errno.notDirectory {
+            return nil
+        } catch {
+            throw error as? Errno ?? .ioError
+        }
+        do {
             return try fd.closeAfter {
                 var text: [UInt8] = []
                 var chunk = [UInt8](repeating: 0, count: 65536)
@@ -20,8 +34,6 @@ enum KernelFile {
                 }
                 return String(decoding: text.prefix(limit), as: UTF8.self)
             }
-        } catch Errno.noSuchFileOrDirectory, Errno.notDirectory {
-            return nil
         } catch {
             throw error as? Errno ?? .ioError
         }
@@ -29,16 +41,21 @@ enum KernelFile {
 
     /// Writes `value` in one write(2), as sysfs and cgroupfs take a setting (a short write is
     /// an error: `EIO`).
-    static func write(_ value: String, to path: String) throws(Errno) {
+    static func write(_ value: String, to path: String) throws(WriteFailure) {
+        let fd: FileDescriptor
         do {
-            let fd = try FileDescriptor.open(FilePath(path), .writeOnly, options: .closeOnExec)
+            fd = try FileDescriptor.open(FilePath(path), .writeOnly, options: .closeOnExec)
+        } catch {
+            throw WriteFailure(errno: error as? Errno ?? .ioError, opening: true)
+        }
+        do {
             try fd.closeAfter {
                 let bytes = Array(value.utf8)
                 let written = try bytes.withUnsafeBytes { try fd.write($0) }
                 if written != bytes.count { throw Errno.ioError }
             }
         } catch {
-            throw error as? Errno ?? .ioError
+            throw WriteFailure(errno: error as? Errno ?? .ioError, opening: false)
         }
     }
 }

@@ -14,8 +14,9 @@ enum PluginProcess {
     }
 
     static func run(_ executable: String, arguments: [String] = [], environment: [String], input: String) throws(HostError) -> Result {
-        let files = try (0..<3).map { _ throws(HostError) in try temporaryFile() }
+        var files: [FileDescriptor] = []
         defer { for file in files { try? file.close() } }
+        for _ in 0..<3 { files.append(try temporaryFile()) }
         let (stdinFile, stdoutFile, stderrFile) = (files[0], files[1], files[2])
         do {
             _ = try stdinFile.writeAll(input.utf8)

@@ -279,9 +279,10 @@ public struct NetlinkLinkControl: LinkControl {
     /// Writes `value` to `net.ipv6.conf.<name>.<setting>`; nothing when the kernel has no IPv6.
     static func write(_ value: String, to setting: String, on name: String, sysctl: String) throws(HostError) {
         let path = "\(sysctl)/\(name)/\(setting)"
-        do throws(Errno) { try KernelFile.write(value, to: path) } catch {
-            if error == .noSuchFileOrDirectory && access(sysctl, F_OK) != 0 { return }  // no IPv6 in this kernel (ipv6.disable=1)
-            throw SystemError.hostError("bridge \"\(name)\": writing \(value) to \(path) failed", error.rawValue)
+        do throws(KernelFile.WriteFailure) { try KernelFile.write(value, to: path) } catch {
+            // No IPv6 in this kernel (ipv6.disable=1): nothing to set.
+            if error.opening && error.errno == .noSuchFileOrDirectory && access(sysctl, F_OK) != 0 { return }
+            throw SystemError.hostError("bridge \"\(name)\": writing \(value) to \(path) failed", error.errno.rawValue)
         }
     }
 

@@ -34,8 +34,23 @@ public struct WatchService: Service {
     public func run() async throws {
         let (triggers, continuation) = AsyncStream<WatchTrigger>.makeStream()
         let producers = try startProducers(continuation)
-        let clock = MonotonicSeconds()
         let passes = PassThread()
+        let wakes = WakeScheduler(continuation: continuation, notifier: notifier, clock: MonotonicSeconds())
+        do {
+            try await serve(triggers, continuation: continuation, passes: passes, wakes: wakes)
+        } catch {
+            // Cancelled while a pass was queued: stopped all the same, without waiting for it.
+            await stop(producers: producers, passes: passes, wakes: wakes)
+            throw error
+        }
+        await stop(producers: producers, passes: passes, wakes: wakes)
+    }
+
+    /// The first pass, then one pass per trigger until graceful shutdown ends the triggers.
+    func serve(
+        _ triggers: AsyncStream<WatchTrigger>, continuation: AsyncStream<WatchTrigger>.Continuation, passes: PassThread, wakes: WakeScheduler
+    ) async throws {
+        let clock = wakes.clock
         let state = PassState(WatchController(engine: engine, options: options, logger: logger))
         let telemetry = telemetry
         let logger = logger
@@ -48,7 +63,6 @@ public struct WatchService: Service {
         notifier.notify("READY=1\nSTATUS=\(status)")
         logger.info("watching", metadata: ["directories": "\(options.roots.joined(separator: ","))", "status": "\(status)"])
 
-        let wakes = WakeScheduler(continuation: continuation, notifier: notifier, clock: clock)
         wakes.schedule(controllerWake: try await passes.run { state.controller.nextWake })
         try await withGracefulShutdownHandler {
             for await trigger in triggers {
@@ -68,6 +82,10 @@ public struct WatchService: Service {
         } onGracefulShutdown: {
             continuation.finish()
         }
+    }
+
+    /// Everything `run` started, stopped: systemd told, the wake-ups, the producers' threads and the pass thread.
+    func stop(producers: Producers, passes: PassThread, wakes: WakeScheduler) async {
         notifier.notify("STOPPING=1")
         wakes.cancel()
         producers.stop()

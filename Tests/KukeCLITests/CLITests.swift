@@ -78,7 +78,11 @@ struct CLITests {
         let interval = await run(["top", "spaces", "--interval", "-1"])
         #expect(interval.status == 2 && interval.err.contains("--interval must be above 0 and at most 60 seconds"), "\(interval.err)")
         let timeout = await run(["apply", "-f", "x.yaml", "--lock-timeout", "-1"])
-        #expect(timeout.status == 2 && timeout.err.contains("--lock-timeout must not be negative"), "\(timeout.err)")
+        #expect(timeout.status == 2 && timeout.err.contains("--lock-timeout must be a number of seconds, 0 or more"), "\(timeout.err)")
+        for value in ["nan", "inf"] {
+            let odd = await run(["apply", "-f", "x.yaml", "--lock-timeout", value])
+            #expect(odd.status == 2 && odd.err.contains("--lock-timeout must be a number of seconds, 0 or more"), "\(value): \(odd.err)")
+        }
         #expect(!(debounce.err + interval.err + timeout.err).contains("Missing value"))
     }
 

@@ -121,6 +121,21 @@ struct SpacePartTests {
         #expect(file(host, SysctlPart.runtimePath("kuke-main-a")) == "1\n")
     }
 
+    @Test("what an interrupted write of a part left goes first, with the record's own, before any part's changes")
+    func leftoversFirst() throws {
+        let host = FakeHost()
+        let temporary = HostLayout.temporaryPath(of: "/cni/main-a.conflist")
+        host.state.withLock { $0.files[temporary] = "{\"half" }
+        let changes = try engine(host).apply([realm("main"), space("a")], options: ApplyOptions(dryRun: true))[1].changes
+        #expect(changes.first?.subject == temporary && changes.first?.part == .conflist, "\(changes.map(\.summary))")
+        _ = try engine(host).apply([realm("main"), space("a")])
+        let log = host.log
+        let removed = try #require(log.firstIndex(of: "remove \(temporary)"))
+        let mkdir = try #require(log.firstIndex(of: "mkdir /cg/kukeon/main/a"))
+        #expect(removed < mkdir, "\(log)")
+        #expect(file(host, temporary) == nil && file(host, "/cni/main-a.conflist") != nil)
+    }
+
     @Test("a change of the part the host refuses fails that space with the part's reason, never Ready; the others converge")
     func refused() throws {
         let host = FakeHost()

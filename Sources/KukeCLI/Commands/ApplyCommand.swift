@@ -64,8 +64,8 @@ struct ApplyCommand: ParsableCommand {
                 after: applied, batch: resources, engine: engine, labels: labels, dryRun: dryRun, lock: lock.lockTimeout, console: console))
         let printer = OutcomePrinter(console: console, format: output, dryRun: dryRun)
         let exit = printer.report(outcomes)
-        if detailedExitcode, exit.status == ExitStatus.success, outcomes.contains(where: { $0.outcome.changesHost }) {
-            throw CommandExit(status: ExitStatus.changed)
+        if detailedExitcode, exit.rawValue == ExitStatus.success, outcomes.contains(where: { $0.outcome.changesHost }) {
+            throw ExitCode(ExitStatus.changed)
         }
         throw exit
     }

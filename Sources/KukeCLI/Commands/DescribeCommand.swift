@@ -33,7 +33,7 @@ struct DescribeSpaceCommand: ParsableCommand {
         let id = SpaceID(realm: realm, name: name)
         guard let record = inventory.spaces[id] else {
             console.error("error: space \"\(name)\" not found in realm \"\(realm)\"")
-            throw CommandExit(status: ExitStatus.failed)
+            throw ExitCode(ExitStatus.failed)
         }
         let layout = try host.layout(console)
         let drivers = HostFactory.drivers(for: layout)

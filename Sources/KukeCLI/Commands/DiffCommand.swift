@@ -54,6 +54,6 @@ struct DiffCommand: ParsableCommand {
                 shown.insert(key)
             }
         }
-        throw CommandExit(status: failed ? ExitStatus.invalid : differs ? ExitStatus.failed : ExitStatus.success)
+        throw ExitCode(failed ? ExitStatus.invalid : differs ? ExitStatus.failed : ExitStatus.success)
     }
 }

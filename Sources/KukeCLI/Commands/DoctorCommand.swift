@@ -40,7 +40,7 @@ struct DoctorCommand: ParsableCommand {
             if !issues.isEmpty {
                 for issue in issues { console.error(issue.description) }
                 console.error("error: \(issues.count) problem\(issues.count == 1 ? "" : "s") found in the manifests")
-                throw CommandExit(status: ExitStatus.invalid)
+                throw ExitCode(ExitStatus.invalid)
             }
             manifests = resources
         }
@@ -52,7 +52,7 @@ struct DoctorCommand: ParsableCommand {
         case .yaml: console.writeOut(RecordCodec.yaml(.list(rows.map(value))))
         case nil: printTable(rows, console)
         }
-        if rows.contains(where: { $0.status == .fail }) { throw CommandExit(status: ExitStatus.failed) }
+        if rows.contains(where: { $0.status == .fail }) { throw ExitCode(ExitStatus.failed) }
     }
 
     func value(_ row: DoctorCheck) -> ManifestValue {

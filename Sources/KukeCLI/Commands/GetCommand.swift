@@ -84,7 +84,7 @@ func loadInventory(_ host: HostOptions, _ console: Console, realm: String? = nil
     for (_, error) in inventory.unreadable.sorted(by: { $0.key < $1.key }) { console.error("warning: \(error)") }
     if let realm, inventory.realms[realm] == nil {
         console.error("error: realm \"\(realm)\" not found")
-        throw CommandExit(status: ExitStatus.failed)
+        throw ExitCode(ExitStatus.failed)
     }
     return inventory
 }
@@ -111,16 +111,16 @@ struct GetRealmsCommand: ParsableCommand {
         }
         let missing = names.filter { inventory.realms[$0] == nil }
         defer { reportMissing(missing.map { "realm \"\($0)\"" }, console: console) }
-        if missing.count == names.count, !names.isEmpty { throw CommandExit(status: ExitStatus.failed) }
+        if missing.count == names.count, !names.isEmpty { throw ExitCode(ExitStatus.failed) }
         if output == .name {
             for realm in realms { console.out("realm/\(realm.metadata.name)") }
-            if !missing.isEmpty { throw CommandExit(status: ExitStatus.failed) }
+            if !missing.isEmpty { throw ExitCode(ExitStatus.failed) }
             return
         }
         if let format = output?.documents {
             printDocuments(
                 realms.map { redactingPasswords(RecordCodec.value(of: $0)) }, format: format, single: names.count == 1, console: console)
-            if !missing.isEmpty { throw CommandExit(status: ExitStatus.failed) }
+            if !missing.isEmpty { throw ExitCode(ExitStatus.failed) }
             return
         }
         if realms.isEmpty {
@@ -137,7 +137,7 @@ struct GetRealmsCommand: ParsableCommand {
             ])
         }
         console.writeOut(table(rows, headers: !noHeaders))
-        if !missing.isEmpty { throw CommandExit(status: ExitStatus.failed) }
+        if !missing.isEmpty { throw ExitCode(ExitStatus.failed) }
     }
 }
 
@@ -176,15 +176,15 @@ struct GetSpacesCommand: ParsableCommand {
         let found = Set(spaces.map(\.metadata.name))
         let missing = names.filter { !found.contains($0) }
         defer { reportMissing(missing.map { "space \"\($0)\"\(realm.map { " in realm \"\($0)\"" } ?? "")" }, console: console) }
-        if missing.count == names.count, !names.isEmpty { throw CommandExit(status: ExitStatus.failed) }
+        if missing.count == names.count, !names.isEmpty { throw ExitCode(ExitStatus.failed) }
         if output == .name {
             for space in spaces { console.out("space/\(space.id)") }
-            if !missing.isEmpty { throw CommandExit(status: ExitStatus.failed) }
+            if !missing.isEmpty { throw ExitCode(ExitStatus.failed) }
             return
         }
         if let format = output?.documents {
             printDocuments(spaces.map(RecordCodec.value(of:)), format: format, single: names.count == 1 && spaces.count == 1, console: console)
-            if !missing.isEmpty { throw CommandExit(status: ExitStatus.failed) }
+            if !missing.isEmpty { throw ExitCode(ExitStatus.failed) }
             return
         }
         for warning in inventory.unrecordedBridgeWarnings { console.error("warning: \(warning)") }
@@ -236,7 +236,7 @@ struct GetSpacesCommand: ParsableCommand {
                 "warning: \(stale.count) space(s) Stale: Ready in an earlier boot; the kernel forgot their bridges, cgroups and rules at the reboot, and holds them again after a pass (kuke apply, or kuke-watch's start)"
             )
         }
-        if !missing.isEmpty { throw CommandExit(status: ExitStatus.failed) }
+        if !missing.isEmpty { throw ExitCode(ExitStatus.failed) }
     }
 
     /// Packets the isolation table dropped, by bridge; nil (shown as `-`) when it cannot be read.

@@ -42,6 +42,6 @@ struct InitCommand: ParsableCommand {
             }
         }
         printer.summarize(outcomes)
-        throw CommandExit(status: OutcomePrinter.status(of: outcomes))
+        throw ExitCode(OutcomePrinter.status(of: outcomes))
     }
 }

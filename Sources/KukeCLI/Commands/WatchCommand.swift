@@ -103,7 +103,7 @@ struct WatchCommand: AsyncParsableCommand {
             try ManifestDirectoryTrust.check(roots)
         } catch {
             for (index, line) in error.lines.enumerated() { console.error(index == 0 ? "error: \(line)" : line) }
-            throw CommandExit(status: ExitStatus.invalid)
+            throw ExitCode(ExitStatus.invalid)
         }
         let (layout, labels) = try host.settings(console)
         let format = logFormat
@@ -132,7 +132,7 @@ struct WatchCommand: AsyncParsableCommand {
                     server = try await MetricsServer.bind(host: metricsAddress.host, port: metricsAddress.port) { published.respond($0) }
                 } catch {
                     console.error("error: --metrics-address \(metricsAddress): cannot listen: \(error)")
-                    throw CommandExit(status: ExitStatus.invalid)
+                    throw ExitCode(ExitStatus.invalid)
                 }
                 logger.info("serving metrics", metadata: ["address": "\(server?.address ?? "")"])
             }
@@ -151,7 +151,7 @@ struct WatchCommand: AsyncParsableCommand {
             try await group.run()
         } catch {
             console.error("error: \(error)")
-            throw CommandExit(status: ExitStatus.failed)
+            throw ExitCode(ExitStatus.failed)
         }
     }
 }
