@@ -51,4 +51,28 @@ struct SpecReadingTests {
         realm.network = nil
         #expect(realm.ipv6 == nil && !SpaceSpec(realmId: "main").wantsIPv6(realm: realm))
     }
+
+    static let expressions: [ManifestValue] = [
+        .map([.init("key", .string("role")), .init("operator", .string("In")), .init("values", .list([.string("web")]))]),
+        .map([.init("key", .string("gpu")), .init("operator", .string("Exists"))]),
+        .map([.init("key", .string("bad key!")), .init("operator", .string("Exists"))]),
+        .map([.init("key", .string("role")), .init("operator", .string("In")), .init("values", .list([]))]),
+        .map([.init("key", .string("role")), .init("operator", .string("Exists")), .init("values", .list([.string("x")]))]),
+        .map([.init("operator", .string("In"))]),
+        .map([.init("key", .string("role"))]),
+        .map([.init("key", .string("role")), .init("operator", .string("NotIn")), .init("values", .list([.string("bad value!")]))]),
+    ]
+
+    @Test(
+        "a hostSelector expression validates exactly when the selector reads it; one that does not read selects no host",
+        arguments: expressions.indices)
+    func selectorOneReader(_ index: Int) throws {
+        let value = ManifestValue.map([.init("matchExpressions", .list([Self.expressions[index]]))])
+        let issues = HostSelector.issues(value, labelEntries: [], positions: [:], document: SourcePosition(file: "f", line: 1, column: 1))
+        let selector = try #require(HostSelector(value))
+        #expect(issues.isEmpty == !selector.unreadable, "\(issues) \(selector)")
+        if selector.unreadable {
+            #expect(!selector.matches(["role": "web", "gpu": "a100"]) && !selector.matches([:]))
+        }
+    }
 }
