@@ -25,12 +25,15 @@ enum KernelFile {
         }
         do {
             return try fd.closeAfter {
+                // Read through a buffer on the stack: a pass reads thousands of these small files,
+                // and a heap buffer zeroed for each read showed in the unchanged pass's time.
                 var text: [UInt8] = []
-                var chunk = [UInt8](repeating: 0, count: 65536)
-                while text.count < limit {
-                    let count = try chunk.withUnsafeMutableBytes { try fd.read(into: $0) }
-                    if count == 0 { break }
-                    text += chunk[0..<count]
+                try withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 1) { chunk in
+                    while text.count < limit {
+                        let count = try fd.read(into: chunk)
+                        if count == 0 { break }
+                        text.append(contentsOf: chunk.prefix(count))
+                    }
                 }
                 return String(decoding: text.prefix(limit), as: UTF8.self)
             }
