@@ -11,12 +11,12 @@ struct ConflistPart: SpacePart {
         let network = space.network
         let stored = space.stored?.status.network
         var previousPath: String?
-        if let recordedPath = stored?.conflistPath, recordedPath != network.conflistPath, try read(recordedPath, context) != nil {
+        if let recordedPath = stored?.conflistPath, recordedPath != network.conflistPath, try context.readConflist(recordedPath) != nil {
             previousPath = recordedPath
         }
         let conflist = Conflist(networkName: network.name, bridge: network.bridge, subnet: network.subnet, ipv6Subnet: network.ipv6Subnet)
         let observed = ConflistPlanner.Observed(
-            primary: space.conflistOnDisk, copy: try read(context.layout.conflistCopyPath(id), context), previousPath: previousPath)
+            primary: space.conflistOnDisk, copy: try context.readConflist(context.layout.conflistCopyPath(id)), previousPath: previousPath)
         var changes = ConflistPlanner.plan(
             desired: conflist, path: network.conflistPath, copyPath: context.layout.conflistCopyPath(id), observed: observed,
             rewrite: space.regenerate)
@@ -59,9 +59,5 @@ struct ConflistPart: SpacePart {
     static func dataDirectories(in config: String) -> [String] {
         guard let value = try? JSONParser.parse(config) else { return [] }
         return (value["plugins"]?.arrayValue ?? [value]).compactMap { $0["ipam"]?["dataDir"]?.stringValue }.filter { $0.hasPrefix("/") }
-    }
-
-    func read(_ path: String, _ context: PassContext) throws(Failure) -> String? {
-        do { return try context.drivers.files.read(path) } catch { throw Failure.host(.conflistReadFailed, error) }
     }
 }

@@ -129,6 +129,12 @@ public struct PassContext: Sendable {
         dryRunCgroups.pretend(changes) { path in try? drivers.cgroups.observe(path) }
     }
 
+    /// A conflist's text (or its copy's), nil when there is no file; a read the host refuses fails
+    /// the space with `ConflistReadFailed`.
+    func readConflist(_ path: String) throws(Failure) -> String? {
+        do { return try drivers.files.read(path) } catch { throw Failure.host(.conflistReadFailed, error) }
+    }
+
     /// Writes `space.yaml` atomically.
     func writeRecord(_ record: SpaceRecord) throws(Failure) {
         let file = recordWrite(record)

@@ -88,7 +88,7 @@ public struct SpaceReconciler: Sendable {
             )
         }
         let desiredPath = context.layout.conflistPath(id, cniConfigPath: manifest.spec.cniConfigPath)
-        let primaryText = try read(desiredPath)
+        let primaryText = try context.readConflist(desiredPath)
         let directory = manifest.spec.cniConfigPath ?? context.layout.cniConfigDirectory
         let dualStack = manifest.spec.wantsIPv6(realm: inventory.realms[id.realm]?.spec)
         let ipv6 =
@@ -219,10 +219,6 @@ public struct SpaceReconciler: Sendable {
             failure = failure.map { Failure($0.reason, $0.message + "; " + unreadable) } ?? Failure(.nameserversUnavailable, unreadable)
         }
         return (EgressStatus(resolved: resolved, nameservers: nameservers), failure, warnings)
-    }
-
-    func read(_ path: String) throws(Failure) -> String? {
-        do { return try context.drivers.files.read(path) } catch { throw Failure.host(.conflistReadFailed, error) }
     }
 
     /// Marks a stored space `Failed` with the reason; best effort, the outcome already carries the failure.
